@@ -1,0 +1,896 @@
+#define SLB_LOG_MODULE "bus"
+#include "bus.h"
+
+#include <errno.h>
+#include <event2/event.h>
+#include <nng/protocol/pubsub0/pub.h>
+#include <nng/protocol/pubsub0/sub.h>
+#include <nng/protocol/reqrep0/rep.h>
+#include <nng/protocol/reqrep0/req.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/eventfd.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "log.h"
+
+/* ------------------------------------------------------------ the loop */
+
+static void
+on_stop_signal(evutil_socket_t sig, short what, void *arg)
+{
+	struct event_base *base = arg;
+
+	(void)what;
+	slb_log_notice("%s received, stopping", strsignal((int)sig));
+	event_base_loopbreak(base);
+}
+
+/* The signal events live as long as the base; kept here to free them. */
+static struct event *sig_ev[2];
+
+int
+slb_loop_new(struct event_base **basep)
+{
+	struct event_base *base = event_base_new();
+
+	if (base == NULL)
+		return ENOMEM;
+	signal(SIGPIPE, SIG_IGN);
+	sig_ev[0] = evsignal_new(base, SIGTERM, on_stop_signal, base);
+	sig_ev[1] = evsignal_new(base, SIGINT, on_stop_signal, base);
+	if (sig_ev[0] == NULL || sig_ev[1] == NULL ||
+	    evsignal_add(sig_ev[0], NULL) != 0 ||
+	    evsignal_add(sig_ev[1], NULL) != 0) {
+		slb_loop_free(base);
+		return ENOMEM;
+	}
+	*basep = base;
+	return 0;
+}
+
+int
+slb_loop_run(struct event_base *base)
+{
+	return event_base_dispatch(base) < 0 ? EIO : 0;
+}
+
+void
+slb_loop_free(struct event_base *base)
+{
+	for (int i = 0; i < 2; i++) {
+		if (sig_ev[i] != NULL)
+			event_free(sig_ev[i]);
+		sig_ev[i] = NULL;
+	}
+	if (base != NULL)
+		event_base_free(base);
+}
+
+uint64_t
+slb_now_us(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000u + (uint64_t)ts.tv_nsec / 1000u;
+}
+
+uint64_t
+slb_wall_us(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (uint64_t)ts.tv_sec * 1000000u + (uint64_t)ts.tv_nsec / 1000u;
+}
+
+/* ------------------------------------------------- nng thread -> loop */
+
+struct bridge_item {
+	struct bridge_item *next;
+	slb_bridge_h fn;
+	void *arg;
+	void *data;
+	int err;
+};
+
+struct slb_bridge {
+	pthread_mutex_t mtx;
+	struct bridge_item *head, *tail;
+	int efd;
+	struct event *ev;
+};
+
+static void
+bridge_run(evutil_socket_t fd, short what, void *arg)
+{
+	struct slb_bridge *b = arg;
+	struct bridge_item *it;
+	uint64_t n;
+
+	(void)what;
+	if (read(fd, &n, sizeof(n)) < 0 && errno != EAGAIN)
+		slb_log_warn_errno(errno, "bridge: read");
+	pthread_mutex_lock(&b->mtx);
+	it = b->head;
+	b->head = b->tail = NULL;
+	pthread_mutex_unlock(&b->mtx);
+	while (it != NULL) {
+		struct bridge_item *next = it->next;
+
+		it->fn(it->arg, it->data, it->err);
+		free(it);
+		it = next;
+	}
+}
+
+int
+slb_bridge_new(struct slb_bridge **bp, struct event_base *base)
+{
+	struct slb_bridge *b = calloc(1, sizeof(*b));
+
+	if (b == NULL)
+		return ENOMEM;
+	pthread_mutex_init(&b->mtx, NULL);
+	b->efd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+	if (b->efd < 0) {
+		int err = errno;
+		pthread_mutex_destroy(&b->mtx);
+		free(b);
+		return err;
+	}
+	b->ev = event_new(base, b->efd, EV_READ | EV_PERSIST, bridge_run, b);
+	if (b->ev == NULL || event_add(b->ev, NULL) != 0) {
+		slb_bridge_free(b);
+		return ENOMEM;
+	}
+	*bp = b;
+	return 0;
+}
+
+void
+slb_bridge_post(struct slb_bridge *b, slb_bridge_h fn, void *arg, void *data,
+    int err)
+{
+	struct bridge_item *it = calloc(1, sizeof(*it));
+	uint64_t one = 1;
+
+	if (it == NULL) {
+		/* Cannot queue: run the completion with the error at once
+		 * is not allowed off the loop, so this is a hard failure. */
+		slb_log_err("bridge: out of memory, aborting");
+		abort();
+	}
+	it->fn = fn;
+	it->arg = arg;
+	it->data = data;
+	it->err = err;
+	pthread_mutex_lock(&b->mtx);
+	if (b->tail)
+		b->tail->next = it;
+	else
+		b->head = it;
+	b->tail = it;
+	pthread_mutex_unlock(&b->mtx);
+	if (write(b->efd, &one, sizeof(one)) < 0 && errno != EAGAIN)
+		slb_log_warn_errno(errno, "bridge: write");
+}
+
+void
+slb_bridge_free(struct slb_bridge *b)
+{
+	struct bridge_item *it;
+
+	if (b == NULL)
+		return;
+	if (b->ev)
+		event_free(b->ev);
+	if (b->efd >= 0)
+		close(b->efd);
+	for (it = b->head; it != NULL;) {
+		struct bridge_item *next = it->next;
+		free(it);
+		it = next;
+	}
+	pthread_mutex_destroy(&b->mtx);
+	free(b);
+}
+
+/* ------------------------------------------------------------ helpers */
+
+static int
+recv_fd_event(nng_socket s, struct event_base *base, event_callback_fn fn,
+    void *arg, struct event **evp)
+{
+	int fd, rv;
+
+	rv = nng_socket_get_int(s, NNG_OPT_RECVFD, &fd);
+	if (rv != 0)
+		return slb_nng_errno(rv);
+	*evp = event_new(base, fd, EV_READ | EV_PERSIST, fn, arg);
+	if (*evp == NULL || event_add(*evp, NULL) != 0)
+		return ENOMEM;
+	return 0;
+}
+
+/* Give ipc:// files to the group too so a client in the same group can
+ * connect; nng creates them with the umask. */
+static int
+listen_url(nng_socket s, const char *url)
+{
+	int rv = nng_listen(s, url, NULL, 0);
+
+	if (rv != 0) {
+		slb_log_err("cannot listen on %s: %s", url, nng_strerror(rv));
+		return slb_nng_errno(rv);
+	}
+	return 0;
+}
+
+/* ------------------------------------------------------------ REP */
+
+struct slb_rep {
+	nng_socket sock;
+	struct event *ev;
+	slb_rep_h h;
+	void *arg;
+	uint64_t served, send_fail;
+};
+
+static void
+rep_readable(evutil_socket_t fd, short what, void *arg)
+{
+	struct slb_rep *r = arg;
+
+	(void)fd;
+	(void)what;
+	for (;;) {
+		nng_msg *req = NULL, *reply = NULL;
+		int rv = nng_recvmsg(r->sock, &req, NNG_FLAG_NONBLOCK);
+
+		if (rv == NNG_EAGAIN)
+			return;
+		if (rv != 0) {
+			slb_log_warn("rep: receive: %s", nng_strerror(rv));
+			return;
+		}
+		r->h(r->arg, req, &reply);
+		nng_msg_free(req);
+		if (reply == NULL)
+			continue;
+		rv = nng_sendmsg(r->sock, reply, NNG_FLAG_NONBLOCK);
+		if (rv != 0) {
+			r->send_fail++;
+			nng_msg_free(reply);
+			slb_log_debug("rep: reply dropped: %s", nng_strerror(rv));
+			continue;
+		}
+		r->served++;
+	}
+}
+
+int
+slb_rep_open(struct slb_rep **rp, struct event_base *base, const char *url,
+    slb_rep_h h, void *arg)
+{
+	struct slb_rep *r = calloc(1, sizeof(*r));
+	int rv, err;
+
+	if (r == NULL)
+		return ENOMEM;
+	r->h = h;
+	r->arg = arg;
+	if ((rv = nng_rep0_open(&r->sock)) != 0) {
+		free(r);
+		return slb_nng_errno(rv);
+	}
+	nng_socket_set_size(r->sock, NNG_OPT_RECVMAXSZ, SLB_MSG_MAX);
+	if ((err = listen_url(r->sock, url)) != 0 ||
+	    (err = recv_fd_event(r->sock, base, rep_readable, r, &r->ev)) != 0) {
+		slb_rep_close(r);
+		return err;
+	}
+	*rp = r;
+	return 0;
+}
+
+uint64_t
+slb_rep_served(const struct slb_rep *r)
+{
+	return r->served;
+}
+
+void
+slb_rep_close(struct slb_rep *r)
+{
+	if (r == NULL)
+		return;
+	if (r->ev)
+		event_free(r->ev);
+	nng_close(r->sock);
+	free(r);
+}
+
+/* ------------------------------------------------------------ PUB */
+
+struct slb_pub {
+	nng_socket sock;
+	char stream[64];
+	uint64_t epoch, seq;
+};
+
+int
+slb_pub_open(struct slb_pub **pp, const char *url, const char *stream)
+{
+	struct slb_pub *p = calloc(1, sizeof(*p));
+	int rv, err;
+
+	if (p == NULL)
+		return ENOMEM;
+	snprintf(p->stream, sizeof(p->stream), "%s", stream);
+	/* Wall-clock microseconds: a restarted publisher always gets a new
+	 * epoch, and a larger one. */
+	p->epoch = slb_wall_us();
+	if ((rv = nng_pub0_open(&p->sock)) != 0) {
+		free(p);
+		return slb_nng_errno(rv);
+	}
+	if ((err = listen_url(p->sock, url)) != 0) {
+		slb_pub_close(p);
+		return err;
+	}
+	*pp = p;
+	return 0;
+}
+
+int
+slb_pub_send(struct slb_pub *p, Siplb__V1__BusMessage *m)
+{
+	nng_msg *msg;
+	int err, rv;
+
+	m->stream = p->stream;
+	m->epoch = p->epoch;
+	m->seq = ++p->seq;
+	if ((err = slb_msg_pack(&m->base, &msg)) != 0)
+		return err;
+	rv = nng_sendmsg(p->sock, msg, NNG_FLAG_NONBLOCK);
+	if (rv != 0) {
+		nng_msg_free(msg);
+		return slb_nng_errno(rv);
+	}
+	return 0;
+}
+
+uint64_t
+slb_pub_seq(const struct slb_pub *p)
+{
+	return p->seq;
+}
+
+uint64_t
+slb_pub_epoch(const struct slb_pub *p)
+{
+	return p->epoch;
+}
+
+const char *
+slb_pub_stream(const struct slb_pub *p)
+{
+	return p->stream;
+}
+
+void
+slb_pub_close(struct slb_pub *p)
+{
+	if (p == NULL)
+		return;
+	nng_close(p->sock);
+	free(p);
+}
+
+/* ------------------------------------------------------------ REQ async */
+
+struct slb_reqc {
+	nng_socket sock;
+	struct slb_bridge *br;
+};
+
+struct req_call {
+	nng_ctx ctx;
+	nng_aio *aio;
+	struct slb_bridge *br;
+	int sent;
+	slb_reply_h cb;
+	void *arg;
+};
+
+static void
+req_call_done(void *arg, void *data, int err)
+{
+	struct req_call *c = arg;
+
+	/* On the loop.  nng_aio_free waits for the aio callback to return
+	 * and must not be called from inside it. */
+	nng_aio_free(c->aio);
+	nng_ctx_close(c->ctx);
+	c->cb(c->arg, err, data);
+	free(c);
+}
+
+static void
+req_call_aio(void *arg)
+{
+	struct req_call *c = arg;
+	int rv = nng_aio_result(c->aio);
+
+	if (rv != 0) {
+		if (!c->sent) {
+			nng_msg *m = nng_aio_get_msg(c->aio);
+			if (m != NULL)
+				nng_msg_free(m);
+		}
+		slb_bridge_post(c->br, req_call_done, c, NULL,
+		    rv == NNG_ECLOSED ? ECANCELED : slb_nng_errno(rv));
+		return;
+	}
+	if (!c->sent) {
+		c->sent = 1;
+		nng_ctx_recv(c->ctx, c->aio);
+		return;
+	}
+	slb_bridge_post(c->br, req_call_done, c, nng_aio_get_msg(c->aio), 0);
+}
+
+int
+slb_reqc_open(struct slb_reqc **rcp, struct slb_bridge *br, const char *url,
+    int resend_ms)
+{
+	struct slb_reqc *rc = calloc(1, sizeof(*rc));
+	int rv;
+
+	if (rc == NULL)
+		return ENOMEM;
+	rc->br = br;
+	if ((rv = nng_req0_open(&rc->sock)) != 0) {
+		free(rc);
+		return slb_nng_errno(rv);
+	}
+	nng_socket_set_size(rc->sock, NNG_OPT_RECVMAXSZ, SLB_MSG_MAX);
+	nng_socket_set_ms(rc->sock, NNG_OPT_REQ_RESENDTIME,
+	    resend_ms > 0 ? resend_ms : NNG_DURATION_INFINITE);
+	nng_socket_set_ms(rc->sock, NNG_OPT_RECONNMINT, 50);
+	nng_socket_set_ms(rc->sock, NNG_OPT_RECONNMAXT, 1000);
+	/* NONBLOCK: keep retrying in the background until the peer is up */
+	rv = nng_dial(rc->sock, url, NULL, NNG_FLAG_NONBLOCK);
+	if (rv != 0) {
+		slb_log_err("cannot dial %s: %s", url, nng_strerror(rv));
+		nng_close(rc->sock);
+		free(rc);
+		return slb_nng_errno(rv);
+	}
+	*rcp = rc;
+	return 0;
+}
+
+int
+slb_reqc_send(struct slb_reqc *rc, nng_msg *req, int timeout_ms,
+    slb_reply_h cb, void *arg)
+{
+	struct req_call *c = calloc(1, sizeof(*c));
+	int rv;
+
+	if (c == NULL)
+		return ENOMEM;
+	c->br = rc->br;
+	c->cb = cb;
+	c->arg = arg;
+	if ((rv = nng_ctx_open(&c->ctx, rc->sock)) != 0) {
+		free(c);
+		return slb_nng_errno(rv);
+	}
+	if ((rv = nng_aio_alloc(&c->aio, req_call_aio, c)) != 0) {
+		nng_ctx_close(c->ctx);
+		free(c);
+		return slb_nng_errno(rv);
+	}
+	/* one deadline for send and receive together */
+	nng_aio_set_timeout(c->aio, timeout_ms);
+	nng_aio_set_msg(c->aio, req);
+	nng_ctx_send(c->ctx, c->aio);
+	return 0;
+}
+
+void
+slb_reqc_close(struct slb_reqc *rc)
+{
+	if (rc == NULL)
+		return;
+	nng_close(rc->sock);
+	free(rc);
+}
+
+/* ------------------------------------------------------------ REQ sync */
+
+int
+slb_req_call(const char *url, ProtobufCMessage *req,
+    const ProtobufCMessageDescriptor *reply_desc, int timeout_ms, int retries,
+    ProtobufCMessage **replyp)
+{
+	nng_socket s;
+	nng_msg *msg = NULL;
+	int rv, err;
+
+	if ((rv = nng_req0_open(&s)) != 0)
+		return slb_nng_errno(rv);
+	nng_socket_set_size(s, NNG_OPT_RECVMAXSZ, SLB_MSG_MAX);
+	nng_socket_set_ms(s, NNG_OPT_REQ_RESENDTIME,
+	    timeout_ms / (retries + 1) > 0 ? timeout_ms / (retries + 1) : 1);
+	nng_socket_set_ms(s, NNG_OPT_RECVTIMEO, timeout_ms);
+	nng_socket_set_ms(s, NNG_OPT_SENDTIMEO, timeout_ms);
+	nng_socket_set_ms(s, NNG_OPT_RECONNMINT, 20);
+	nng_socket_set_ms(s, NNG_OPT_RECONNMAXT, 200);
+	if ((rv = nng_dial(s, url, NULL, NNG_FLAG_NONBLOCK)) != 0) {
+		err = slb_nng_errno(rv);
+		goto out;
+	}
+	if ((err = slb_msg_pack(req, &msg)) != 0)
+		goto out;
+	if ((rv = nng_sendmsg(s, msg, 0)) != 0) {
+		nng_msg_free(msg);
+		err = slb_nng_errno(rv);
+		goto out;
+	}
+	msg = NULL;
+	if ((rv = nng_recvmsg(s, &msg, 0)) != 0) {
+		err = slb_nng_errno(rv);
+		goto out;
+	}
+	err = slb_msg_unpack(reply_desc, msg, SLB_MSG_MAX, replyp);
+	nng_msg_free(msg);
+out:
+	nng_close(s);
+	return err;
+}
+
+/* ------------------------------------------------------------ SUB */
+
+#define SUB_BUFFER_MAX 65536
+#define SUB_RETRY_MS 500
+#define SUB_SNAPSHOT_TIMEOUT_MS 3000
+
+struct slb_sub {
+	char name[64];
+	nng_socket sock;
+	struct event *ev;
+	struct event *retry_ev;
+	struct event_base *base;
+	struct slb_reqc *reqc;	/* NULL: no snapshots, gaps are only counted */
+	const struct slb_sub_ops *ops;
+	void *arg;
+
+	int synced;		/* have a base state to apply deltas to */
+	int pending;		/* a snapshot request is out */
+	uint64_t epoch, seq;	/* last applied */
+	Siplb__V1__BusMessage **buf;	/* deltas held while syncing */
+	size_t nbuf, capbuf;
+	int overflow;
+	struct slb_sub_stats st;
+	struct sub_token *tok;	/* outlives us while a request is out */
+};
+
+struct sub_token {
+	struct slb_sub *s;	/* NULL once the subscriber is closed */
+};
+
+static void sub_request_snapshot(struct slb_sub *s);
+
+static void
+sub_buf_clear(struct slb_sub *s)
+{
+	for (size_t i = 0; i < s->nbuf; i++)
+		slb_msg_free(&s->buf[i]->base);
+	s->nbuf = 0;
+	s->overflow = 0;
+}
+
+static void
+sub_buf_push(struct slb_sub *s, Siplb__V1__BusMessage *m)
+{
+	if (s->nbuf == s->capbuf) {
+		size_t cap = s->capbuf ? s->capbuf * 2 : 64;
+		void *nb;
+
+		if (cap > SUB_BUFFER_MAX ||
+		    (nb = realloc(s->buf, cap * sizeof(*s->buf))) == NULL) {
+			/* the snapshot reply will be followed by a new one */
+			slb_msg_free(&m->base);
+			s->overflow = 1;
+			s->st.dropped++;
+			return;
+		}
+		s->buf = nb;
+		s->capbuf = cap;
+	}
+	s->buf[s->nbuf++] = m;
+}
+
+static void
+sub_deliver(struct slb_sub *s, Siplb__V1__BusMessage *m)
+{
+	s->epoch = m->epoch;
+	s->seq = m->seq;
+	s->st.received++;
+	s->ops->on_message(s->arg, m);
+}
+
+static void
+sub_resync(struct slb_sub *s, const char *why)
+{
+	slb_log_notice("%s: %s, asking for a snapshot", s->name, why);
+	s->synced = 0;
+	if (!s->pending)
+		sub_request_snapshot(s);
+}
+
+/* A delta arrived (taken). */
+static void
+sub_on_delta(struct slb_sub *s, Siplb__V1__BusMessage *m)
+{
+	if (s->reqc == NULL) {
+		/* no snapshot source: count and carry on */
+		if (s->synced && m->epoch != s->epoch)
+			s->st.restarts++;
+		else if (s->synced && m->seq != s->seq + 1)
+			s->st.gaps++;
+		s->synced = 1;
+		sub_deliver(s, m);
+		slb_msg_free(&m->base);
+		return;
+	}
+	if (!s->synced) {
+		sub_buf_push(s, m);
+		return;
+	}
+	if (m->epoch == s->epoch && m->seq <= s->seq) {
+		s->st.dropped++;	/* duplicate or older than our state */
+		slb_msg_free(&m->base);
+		return;
+	}
+	if (m->epoch != s->epoch) {
+		s->st.restarts++;
+		sub_buf_push(s, m);
+		sub_resync(s, "publisher restarted");
+		return;
+	}
+	if (m->seq != s->seq + 1) {
+		s->st.gaps++;
+		sub_buf_push(s, m);
+		sub_resync(s, "sequence gap");
+		return;
+	}
+	sub_deliver(s, m);
+	slb_msg_free(&m->base);
+}
+
+static void
+sub_readable(evutil_socket_t fd, short what, void *arg)
+{
+	struct slb_sub *s = arg;
+
+	(void)fd;
+	(void)what;
+	for (;;) {
+		ProtobufCMessage *pm;
+		nng_msg *msg;
+		int rv, err;
+
+		rv = nng_recvmsg(s->sock, &msg, NNG_FLAG_NONBLOCK);
+		if (rv == NNG_EAGAIN)
+			return;
+		if (rv != 0) {
+			slb_log_warn("%s: receive: %s", s->name, nng_strerror(rv));
+			return;
+		}
+		err = slb_msg_unpack(&siplb__v1__bus_message__descriptor, msg,
+		    SLB_MSG_MAX, &pm);
+		nng_msg_free(msg);
+		if (err != 0) {
+			s->st.dropped++;
+			slb_log_warn_errno(err, "%s: message dropped", s->name);
+			continue;
+		}
+		sub_on_delta(s, (Siplb__V1__BusMessage *)pm);
+	}
+}
+
+static void
+sub_apply_snapshot(struct slb_sub *s, const Siplb__V1__Snapshot *snap)
+{
+	size_t i;
+
+	s->ops->on_snapshot(s->arg, snap);
+	s->st.resyncs++;
+	s->synced = 1;
+	s->epoch = snap->epoch;
+	s->seq = snap->seq;
+	if (s->overflow) {
+		sub_buf_clear(s);
+		sub_resync(s, "too many messages while syncing");
+		return;
+	}
+	/* replay what came meanwhile, in order, skipping what the snapshot
+	 * already holds */
+	for (i = 0; i < s->nbuf; i++) {
+		Siplb__V1__BusMessage *m = s->buf[i];
+
+		s->buf[i] = NULL;
+		if (!s->synced) {
+			slb_msg_free(&m->base);
+			continue;
+		}
+		sub_on_delta(s, m);
+	}
+	s->nbuf = 0;
+	slb_log_info("%s: synced at seq %llu", s->name,
+	    (unsigned long long)s->seq);
+}
+
+static void
+sub_retry(evutil_socket_t fd, short what, void *arg)
+{
+	(void)fd;
+	(void)what;
+	sub_request_snapshot(arg);
+}
+
+static void
+sub_on_snapshot_reply(void *arg, int err, nng_msg *reply)
+{
+	struct sub_token *tok = arg;
+	struct slb_sub *s = tok->s;
+	ProtobufCMessage *pm = NULL;
+	Siplb__V1__SnapshotAnswer *ans;
+	struct timeval tv = {0, SUB_RETRY_MS * 1000};
+
+	if (s == NULL) {	/* the subscriber was closed meanwhile */
+		free(tok);
+		if (reply)
+			nng_msg_free(reply);
+		return;
+	}
+	s->pending = 0;
+	if (err == 0) {
+		err = slb_msg_unpack(&siplb__v1__snapshot_answer__descriptor,
+		    reply, SLB_MSG_MAX, &pm);
+		nng_msg_free(reply);
+	}
+	if (err != 0) {
+		slb_log_warn_errno(err, "%s: snapshot request failed", s->name);
+		evtimer_add(s->retry_ev, &tv);
+		return;
+	}
+	ans = (Siplb__V1__SnapshotAnswer *)pm;
+	if (ans->status != SIPLB__V1__STATUS__STATUS_OK || ans->snapshot == NULL) {
+		slb_log_warn("%s: snapshot refused: %s", s->name,
+		    ans->error && *ans->error ? ans->error : "no snapshot");
+		slb_msg_free(pm);
+		evtimer_add(s->retry_ev, &tv);
+		return;
+	}
+	sub_apply_snapshot(s, ans->snapshot);
+	slb_msg_free(pm);
+}
+
+static void
+sub_request_snapshot(struct slb_sub *s)
+{
+	Siplb__V1__SnapshotCall call = SIPLB__V1__SNAPSHOT_CALL__INIT;
+	Siplb__V1__SnapshotRequest rq = SIPLB__V1__SNAPSHOT_REQUEST__INIT;
+	struct timeval tv = {0, SUB_RETRY_MS * 1000};
+	nng_msg *msg;
+
+	if (s->pending || s->reqc == NULL)
+		return;
+	call.snapshot = &rq;
+	rq.stream = (char *)"";
+	if (slb_msg_pack(&call.base, &msg) != 0 ||
+	    slb_reqc_send(s->reqc, msg, SUB_SNAPSHOT_TIMEOUT_MS,
+		sub_on_snapshot_reply, s->tok) != 0) {
+		evtimer_add(s->retry_ev, &tv);
+		return;
+	}
+	s->pending = 1;
+}
+
+int
+slb_sub_open(struct slb_sub **sp, struct event_base *base,
+    struct slb_bridge *br, const char *name, const char *pub_url,
+    const char *rep_url, const struct slb_sub_ops *ops, void *arg)
+{
+	struct slb_sub *s = calloc(1, sizeof(*s));
+	int rv, err = ENOMEM;
+
+	if (s == NULL)
+		return ENOMEM;
+	snprintf(s->name, sizeof(s->name), "%s", name);
+	s->base = base;
+	s->ops = ops;
+	s->arg = arg;
+	s->tok = calloc(1, sizeof(*s->tok));
+	if (s->tok == NULL) {
+		free(s);
+		return ENOMEM;
+	}
+	s->tok->s = s;
+	if ((rv = nng_sub0_open(&s->sock)) != 0) {
+		free(s->tok);
+		free(s);
+		return slb_nng_errno(rv);
+	}
+	nng_socket_set_size(s->sock, NNG_OPT_RECVMAXSZ, SLB_MSG_MAX);
+	nng_socket_set(s->sock, NNG_OPT_SUB_SUBSCRIBE, "", 0);
+	/* a deep queue: losing deltas costs a snapshot */
+	nng_socket_set_int(s->sock, NNG_OPT_RECVBUF, 8192);
+	nng_socket_set_ms(s->sock, NNG_OPT_RECONNMINT, 50);
+	nng_socket_set_ms(s->sock, NNG_OPT_RECONNMAXT, 1000);
+	s->retry_ev = evtimer_new(base, sub_retry, s);
+	if (s->retry_ev == NULL)
+		goto fail;
+	rv = nng_dial(s->sock, pub_url, NULL, NNG_FLAG_NONBLOCK);
+	if (rv != 0) {
+		slb_log_err("%s: cannot dial %s: %s", name, pub_url,
+		    nng_strerror(rv));
+		err = slb_nng_errno(rv);
+		goto fail;
+	}
+	if ((err = recv_fd_event(s->sock, base, sub_readable, s, &s->ev)) != 0)
+		goto fail;
+	if (rep_url != NULL && *rep_url != '\0') {
+		if ((err = slb_reqc_open(&s->reqc, br, rep_url, 1000)) != 0)
+			goto fail;
+		sub_request_snapshot(s);
+	}
+	*sp = s;
+	return 0;
+fail:
+	slb_sub_close(s);
+	return err;
+}
+
+void
+slb_sub_get_stats(const struct slb_sub *s, struct slb_sub_stats *st)
+{
+	*st = s->st;
+}
+
+int
+slb_sub_synced(const struct slb_sub *s)
+{
+	return s->synced;
+}
+
+void
+slb_sub_close(struct slb_sub *s)
+{
+	if (s == NULL)
+		return;
+	if (s->ev)
+		event_free(s->ev);
+	if (s->retry_ev)
+		event_free(s->retry_ev);
+	nng_close(s->sock);
+	/* a pending request completes later with ECANCELED and frees tok */
+	if (s->pending)
+		s->tok->s = NULL;
+	else
+		free(s->tok);
+	slb_reqc_close(s->reqc);
+	sub_buf_clear(s);
+	free(s->buf);
+	free(s);
+}

@@ -1,0 +1,114 @@
+#ifndef SIPLB_COMMON_BUS_H
+#define SIPLB_COMMON_BUS_H
+
+#include <nng/nng.h>
+#include <stdint.h>
+
+#include "msg.h"
+
+struct event_base;
+
+/*
+ * The bus: nng pub/sub and req/rep glued to one libevent loop per process.
+ * nng sockets are polled through NNG_OPT_RECVFD and drained without
+ * blocking; nng aio callbacks only queue work for the loop (slb_bridge).
+ */
+
+/* ------------------------------------------------------------ the loop */
+
+/* A loop that stops on SIGINT/SIGTERM and ignores SIGPIPE. */
+int slb_loop_new(struct event_base **basep);
+/* Run until stopped; 0 or EIO. */
+int slb_loop_run(struct event_base *base);
+void slb_loop_free(struct event_base *base);
+/* Microseconds, CLOCK_MONOTONIC / CLOCK_REALTIME. */
+uint64_t slb_now_us(void);
+uint64_t slb_wall_us(void);
+
+/* ------------------------------------------------- nng thread -> loop */
+
+struct slb_bridge;
+typedef void (*slb_bridge_h)(void *arg, void *data, int err);
+
+int slb_bridge_new(struct slb_bridge **bp, struct event_base *base);
+/* Thread-safe: run fn(arg, data, err) on the loop soon. */
+void slb_bridge_post(struct slb_bridge *b, slb_bridge_h fn, void *arg,
+    void *data, int err);
+void slb_bridge_free(struct slb_bridge *b);
+
+/* ------------------------------------------------------------ REP */
+
+/* Handle one request; set *replyp to the answer (taken by the caller) or
+ * leave it NULL to send nothing. The request stays the caller's. */
+typedef void (*slb_rep_h)(void *arg, nng_msg *req, nng_msg **replyp);
+
+struct slb_rep;
+int slb_rep_open(struct slb_rep **rp, struct event_base *base,
+    const char *url, slb_rep_h h, void *arg);
+void slb_rep_close(struct slb_rep *r);
+uint64_t slb_rep_served(const struct slb_rep *r);
+
+/* ------------------------------------------------------------ PUB */
+
+struct slb_pub;
+/* Listen on url; messages are numbered in stream `stream` from 1, with an
+ * epoch that changes on every start. */
+int slb_pub_open(struct slb_pub **pp, const char *url, const char *stream);
+/* Fills version, stream, epoch and the next seq, then sends. */
+int slb_pub_send(struct slb_pub *p, Siplb__V1__BusMessage *m);
+uint64_t slb_pub_seq(const struct slb_pub *p);
+uint64_t slb_pub_epoch(const struct slb_pub *p);
+const char *slb_pub_stream(const struct slb_pub *p);
+void slb_pub_close(struct slb_pub *p);
+
+/* ------------------------------------------------------------ SUB */
+
+struct slb_sub_ops {
+	/* A delta, in order, with no gap before it. */
+	void (*on_message)(void *arg, const Siplb__V1__BusMessage *m);
+	/* A full state that replaces what came from this stream before. */
+	void (*on_snapshot)(void *arg, const Siplb__V1__Snapshot *s);
+};
+
+struct slb_sub_stats {
+	uint64_t received;	/* deltas delivered */
+	uint64_t gaps;		/* seq jumps seen */
+	uint64_t restarts;	/* new epochs seen */
+	uint64_t resyncs;	/* snapshots applied */
+	uint64_t dropped;	/* garbage, wrong version, stale */
+};
+
+struct slb_sub;
+/* Subscribe to pub_url; when rep_url is set, ask it for a snapshot at start,
+ * on a restart of the publisher and on every gap, and continue from the
+ * snapshot's seq.  `name` is for logs ("prober", "edge 1"). */
+int slb_sub_open(struct slb_sub **sp, struct event_base *base,
+    struct slb_bridge *br, const char *name, const char *pub_url,
+    const char *rep_url, const struct slb_sub_ops *ops, void *arg);
+void slb_sub_get_stats(const struct slb_sub *s, struct slb_sub_stats *st);
+/* 1 once a snapshot (or, without rep_url, a first message) arrived. */
+int slb_sub_synced(const struct slb_sub *s);
+void slb_sub_close(struct slb_sub *s);
+
+/* ------------------------------------------------------------ REQ */
+
+/* Blocking call for clients: dial url, send req, wait up to timeout_ms for
+ * a reply, resending every timeout_ms/(retries+1). ETIMEDOUT when nobody
+ * answered. On success *replyp is unpacked as reply_desc. */
+int slb_req_call(const char *url, ProtobufCMessage *req,
+    const ProtobufCMessageDescriptor *reply_desc, int timeout_ms, int retries,
+    ProtobufCMessage **replyp);
+
+/* Asynchronous requests from the loop, many at once (nng contexts). */
+struct slb_reqc;
+typedef void (*slb_reply_h)(void *arg, int err, nng_msg *reply);
+
+int slb_reqc_open(struct slb_reqc **rcp, struct slb_bridge *br,
+    const char *url, int resend_ms);
+/* Send req (taken on success); cb runs on the loop with the reply (owned by
+ * cb) or an error (ETIMEDOUT, ECANCELED on close). */
+int slb_reqc_send(struct slb_reqc *rc, nng_msg *req, int timeout_ms,
+    slb_reply_h cb, void *arg);
+void slb_reqc_close(struct slb_reqc *rc);
+
+#endif

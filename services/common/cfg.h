@@ -1,0 +1,87 @@
+#ifndef SIPLB_COMMON_CFG_H
+#define SIPLB_COMMON_CFG_H
+
+#include <stddef.h>
+
+/*
+ * One INI file, one section per service, parsed through a table per program
+ * ({section, key, type, min, max, default, offset, doc}, as Redis does).
+ * Unknown keys in a section the program owns and bad values are refused as
+ * `file:line: [section] key: why`; sections owned by other programs are left
+ * to them; unknown section names are refused.
+ */
+
+#define SLB_EXIT_FAIL 1
+#define SLB_EXIT_USAGE 64
+#define SLB_EXIT_CONFIG 78
+
+#define SLB_CFG_STRLEN 256
+#define SLB_DEFAULT_CONF "/etc/siplb/siplb.conf"
+
+enum slb_cfg_type {
+	SLB_CFG_STR,	  /* char[SLB_CFG_STRLEN] */
+	SLB_CFG_ADDR,	  /* char[SLB_CFG_STRLEN]; relative ipc:// under run_dir */
+	SLB_CFG_INT,	  /* int, min..max */
+	SLB_CFG_BOOL,	  /* int 0/1: yes no true false on off 1 0 */
+	SLB_CFG_LEVEL,	  /* char[]: err warn notice info debug */
+	SLB_CFG_FACILITY, /* char[]: local0..local7 daemon user */
+};
+
+struct slb_cfg_key {
+	const char *section;
+	const char *name;
+	enum slb_cfg_type type;
+	long min, max;
+	const char *def;
+	size_t off;
+	const char *doc;
+};
+
+/* Called for a section the table does not name, such as "[node 3]"; returns
+ * 0 or an errno value, writing why into err. */
+typedef int (*slb_cfg_section_h)(void *arg, const char *section,
+    const char *key, const char *value, char *err, size_t errlen);
+
+/* Ignore keys and sections the table does not know (clients such as
+ * siplbctl that read only the addresses they dial). */
+#define SLB_CFG_PARTIAL 0x1
+
+/* Fill `out` with the table's defaults, then read `path` (NULL: defaults
+ * only).  Returns 0, or EINVAL/ENOENT with the reason in err. */
+int slb_cfg_load(const char *path, const struct slb_cfg_key *keys, void *out,
+    unsigned flags, slb_cfg_section_h other, void *arg, char *err,
+    size_t errlen);
+
+/* Set one key by name as the parser would ("section", "key", "value"). */
+int slb_cfg_set(const struct slb_cfg_key *keys, void *out, const char *section,
+    const char *name, const char *value, char *err, size_t errlen);
+
+/* Parse an "a, b ,c" list into at most max entries of len bytes each;
+ * returns the count or -1 when an entry is too long or there are too many. */
+int slb_cfg_split(const char *s, char sep, char (*out)[SLB_CFG_STRLEN],
+    int max);
+
+/* Parse a whole decimal number within min..max. */
+int slb_parse_long(const char *s, long min, long max, long *out);
+
+/* Print the documented table as README-ready text. */
+void slb_cfg_dump_doc(const struct slb_cfg_key *keys);
+
+struct slb_opts {
+	const char *cfg_path;	/* -c, $SIPLB_CONF, or the default */
+	int cfg_given;		/* 0: the default path, may be absent */
+	int check_only;		/* -t */
+	int debug;		/* -d */
+	int argc;		/* what is left after the options */
+	char **argv;
+};
+
+/* Parse -c FILE, -t, -d, -h, -V.  Returns 0, or -1 after printing usage
+ * (the caller exits 64), or 1 when -h/-V already printed (exit 0). */
+int slb_opts_parse(struct slb_opts *o, int argc, char **argv,
+    const char *prog, const char *usage);
+
+/* `configuration OK` and exit code 0, for -t. */
+int slb_cfg_report_ok(const char *path);
+
+#endif
