@@ -14,7 +14,7 @@ CC       ?= cc
 CFLAGS   ?= -O2 -g
 WARN     := -Wall -Wextra -Werror -Wshadow -Wno-unused-parameter
 CPPFLAGS += -std=c11 -D_GNU_SOURCE -DSIPLB_VERSION='"$(VERSION)"' \
-            -I$(BUILD)/proto -Iservices/common -MMD -MP
+            -I$(BUILD)/proto -Iservices/common -iquote services/scheduler -MMD -MP
 ifneq ($(SAN),)
 CFLAGS   += -O1 -fsanitize=address,undefined -fno-omit-frame-pointer \
             -fno-sanitize-recover=undefined
@@ -86,7 +86,7 @@ $(BUILD)/bin/siplb-scheduler: $(BUILD)/obj/services/scheduler/main.o $(BUILD)/li
 $(BUILD)/bin/siplbctl: $(BUILD)/obj/services/siplbctl/main.o $(LIBSIPLB)
 	@mkdir -p $(dir $@)
 	@echo "  LD      $@"
-	$(Q)$(CC) $(LDFLAGS) -o $@ $^ $(BASE_LIBS)
+	$(Q)$(CC) $(LDFLAGS) -o $@ $^ -ljansson $(BASE_LIBS)
 
 $(BUILD)/bin/siplb-bench-client: $(BUILD)/obj/scripts/bench-client.o $(LIBSIPLB)
 	@mkdir -p $(dir $@)

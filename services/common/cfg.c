@@ -213,17 +213,22 @@ expand_addrs(const struct slb_cfg_key *keys, void *out)
 			run_dir = (const char *)out + k->off;
 	if (run_dir == NULL)
 		return;
-	for (const struct slb_cfg_key *k = keys; k->name; k++) {
-		char *v = (char *)out + k->off;
-		char tmp[SLB_CFG_STRLEN * 2];
+	for (const struct slb_cfg_key *k = keys; k->name; k++)
+		if (k->type == SLB_CFG_ADDR)
+			slb_cfg_expand_addr((char *)out + k->off, run_dir);
+}
 
-		if (k->type != SLB_CFG_ADDR || strncmp(v, "ipc://", 6) != 0 ||
-		    v[6] == '/' || v[6] == '\0')
-			continue;
-		snprintf(tmp, sizeof(tmp), "ipc://%s/%s", run_dir, v + 6);
-		if (strlen(tmp) < SLB_CFG_STRLEN)
-			strcpy(v, tmp);
-	}
+void
+slb_cfg_expand_addr(char *addr, const char *run_dir)
+{
+	char tmp[SLB_CFG_STRLEN * 2];
+
+	if (strncmp(addr, "ipc://", 6) != 0 || addr[6] == '/' ||
+	    addr[6] == '\0')
+		return;
+	snprintf(tmp, sizeof(tmp), "ipc://%s/%s", run_dir, addr + 6);
+	if (strlen(tmp) < SLB_CFG_STRLEN)
+		strcpy(addr, tmp);
 }
 
 int

@@ -61,6 +61,10 @@ int slb_cfg_set(const struct slb_cfg_key *keys, void *out, const char *section,
 int slb_cfg_split(const char *s, char sep, char (*out)[SLB_CFG_STRLEN],
     int max);
 
+/* Turn a relative "ipc://name" (SLB_CFG_STRLEN buffer) into
+ * "ipc://<run_dir>/name"; other addresses are left alone. */
+void slb_cfg_expand_addr(char *addr, const char *run_dir);
+
 /* Parse a whole decimal number within min..max. */
 int slb_parse_long(const char *s, long min, long max, long *out);
 

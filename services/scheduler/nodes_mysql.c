@@ -1,0 +1,1118 @@
+#define SLB_LOG_MODULE "mysql"
+#include "sched.h"
+
+#include <ctype.h>
+#include <errno.h>
+#include <mysql.h>
+#include <mysqld_error.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "log.h"
+
+/*
+ * The OpenSIPS load_balancer and dispatcher tables as the node table.
+ * Every value travels in a prepared statement; only the table names, which
+ * come from our own config and are checked against [A-Za-z0-9_], are
+ * pasted into SQL text.  One short-lived connection per call: this runs at
+ * startup, on reload and on admin changes, never per call.
+ */
+
+#define DB_TIMEOUT_S 5
+#define SQL_LEN 1024
+/* Large enough for any CHAR(255) in utf8mb4; the node fields are smaller
+ * and each copy checks, so nothing is cut short. */
+#define COL_LEN 1024
+#define MAX_PARAMS 10
+
+struct db_url {
+	char user[128];
+	char pass[128];
+	char host[256];
+	char db[128];
+	unsigned port;
+};
+
+/* ------------------------------------------------------------ URL */
+
+void
+sched_db_url_masked(const char *url, char *buf, size_t len)
+{
+	const char *start, *at, *colon, *p;
+
+	if (len == 0)
+		return;
+	if (url == NULL)
+		url = "";
+	p = strstr(url, "://");
+	start = p ? p + 3 : url;
+	/* The last '@' ends the user info, so a password holding '@' is
+	 * masked whole; an '@' in the database name masks too much, which
+	 * is the safe way to be wrong. */
+	at = strrchr(start, '@');
+	colon = at ? memchr(start, ':', (size_t)(at - start)) : NULL;
+	if (colon == NULL) {
+		snprintf(buf, len, "%s", url);
+		return;
+	}
+	snprintf(buf, len, "%.*s***%s", (int)(colon + 1 - url), url, at);
+}
+
+static int
+copy_part(char *dst, size_t dstlen, const char *b, const char *e)
+{
+	if ((size_t)(e - b) >= dstlen)
+		return ENAMETOOLONG;
+	memcpy(dst, b, (size_t)(e - b));
+	dst[e - b] = '\0';
+	return 0;
+}
+
+static int
+url_parse(const char *url, struct db_url *u, char *err, size_t errlen)
+{
+	char masked[SLB_CFG_STRLEN + 8];
+	const char *rest, *at, *hb, *he, *slash, *colon, *pe;
+	long port = 3306;
+
+	memset(u, 0, sizeof(*u));
+	sched_db_url_masked(url, masked, sizeof(masked));
+	if (strncasecmp(url, "mysql://", 8) != 0) {
+		snprintf(err, errlen, "db_url \"%s\": only "
+		    "mysql://user:pass@host[:port]/db is supported", masked);
+		return EINVAL;
+	}
+	rest = url + 8;
+	at = strrchr(rest, '@');
+	hb = rest;
+	if (at != NULL) {
+		const char *c = memchr(rest, ':', (size_t)(at - rest));
+
+		if (copy_part(u->user, sizeof(u->user), rest,
+			c ? c : at) != 0 ||
+		    (c && copy_part(u->pass, sizeof(u->pass), c + 1, at) != 0))
+			goto toolong;
+		hb = at + 1;
+	}
+	slash = strchr(hb, '/');
+	if (slash == NULL || slash[1] == '\0') {
+		snprintf(err, errlen, "db_url \"%s\": the database name is "
+		    "missing (mysql://user:pass@host[:port]/db)", masked);
+		return EINVAL;
+	}
+	if (strchr(slash + 1, '/') != NULL || strchr(slash + 1, '?') != NULL) {
+		snprintf(err, errlen, "db_url \"%s\": the database name may "
+		    "not hold '/' or '?'", masked);
+		return EINVAL;
+	}
+	if (copy_part(u->db, sizeof(u->db), slash + 1,
+		slash + 1 + strlen(slash + 1)) != 0)
+		goto toolong;
+	he = slash;
+	pe = NULL;
+	if (*hb == '[') {
+		/* [::1]:3306 */
+		const char *rb = memchr(hb, ']', (size_t)(slash - hb));
+
+		if (rb == NULL || (rb + 1 != slash && rb[1] != ':')) {
+			snprintf(err, errlen, "db_url \"%s\": bad [IPv6] host",
+			    masked);
+			return EINVAL;
+		}
+		if (rb + 1 != slash)
+			pe = rb + 1;
+		hb++;
+		he = rb;
+	} else {
+		colon = memchr(hb, ':', (size_t)(slash - hb));
+		if (colon != NULL) {
+			pe = colon;
+			he = colon;
+		}
+	}
+	if (he == hb) {
+		snprintf(err, errlen, "db_url \"%s\": the host is missing",
+		    masked);
+		return EINVAL;
+	}
+	if (copy_part(u->host, sizeof(u->host), hb, he) != 0)
+		goto toolong;
+	if (pe != NULL) {
+		char pbuf[8];
+
+		if (copy_part(pbuf, sizeof(pbuf), pe + 1, slash) != 0 ||
+		    slb_parse_long(pbuf, 1, 65535, &port) != 0) {
+			snprintf(err, errlen, "db_url \"%s\": port must be "
+			    "1..65535", masked);
+			return EINVAL;
+		}
+	}
+	u->port = (unsigned)port;
+	return 0;
+toolong:
+	snprintf(err, errlen, "db_url \"%s\": a part is too long", masked);
+	return EINVAL;
+}
+
+/* Table names go into SQL text, so they get a strict alphabet. */
+static int
+table_name_check(const char *what, const char *name, bool required,
+    char *err, size_t errlen)
+{
+	size_t len = strnlen(name, 64);
+
+	if (len == 0 && !required)
+		return 0;
+	if (len == 0 || len > 63)
+		goto bad;
+	for (size_t i = 0; i < len; i++)
+		if (!isalnum((unsigned char)name[i]) && name[i] != '_')
+			goto bad;
+	return 0;
+bad:
+	snprintf(err, errlen, "%s \"%.63s\": use 1..63 of [A-Za-z0-9_]", what,
+	    name);
+	return EINVAL;
+}
+
+static int
+db_check(const struct sched_db *db, char *err, size_t errlen)
+{
+	int rc;
+
+	if ((rc = table_name_check("lb_table", db->lb_table, true, err,
+		 errlen)) != 0 ||
+	    (rc = table_name_check("ds_table", db->ds_table, false, err,
+		 errlen)) != 0 ||
+	    (rc = table_name_check("state_table", db->state_table, false, err,
+		 errlen)) != 0)
+		return rc;
+	return 0;
+}
+
+/* ------------------------------------------------------------ connection */
+
+static int
+db_open(const struct sched_db *db, MYSQL **myp, char *err, size_t errlen)
+{
+	char masked[SLB_CFG_STRLEN + 8];
+	unsigned int timeout = DB_TIMEOUT_S;
+	struct db_url u;
+	MYSQL *my;
+	int rc;
+
+	if ((rc = db_check(db, err, errlen)) != 0 ||
+	    (rc = url_parse(db->url, &u, err, errlen)) != 0)
+		return rc;
+	sched_db_url_masked(db->url, masked, sizeof(masked));
+	my = mysql_init(NULL);
+	if (my == NULL) {
+		snprintf(err, errlen, "%s: mysql_init: out of memory", masked);
+		return ENOMEM;
+	}
+	mysql_options(my, MYSQL_OPT_CONNECT_TIMEOUT, &timeout);
+	mysql_options(my, MYSQL_OPT_READ_TIMEOUT, &timeout);
+	mysql_options(my, MYSQL_OPT_WRITE_TIMEOUT, &timeout);
+	mysql_options(my, MYSQL_SET_CHARSET_NAME, "utf8mb4");
+	/* A value too long for its column must fail, not be cut short with
+	 * a warning, whatever the server's global sql_mode says. */
+	mysql_options(my, MYSQL_INIT_COMMAND,
+	    "SET SESSION sql_mode = CONCAT_WS(',', "
+	    "NULLIF(@@SESSION.sql_mode, ''), 'STRICT_ALL_TABLES')");
+	/* CLIENT_FOUND_ROWS: affected rows count matched rows */
+	if (mysql_real_connect(my, u.host, u.user[0] ? u.user : NULL,
+		u.pass[0] ? u.pass : NULL, u.db, u.port, NULL,
+		CLIENT_FOUND_ROWS) == NULL) {
+		snprintf(err, errlen, "%s: connect: %s", masked,
+		    mysql_error(my));
+		mysql_close(my);
+		return ECONNREFUSED;
+	}
+	*myp = my;
+	return 0;
+}
+
+/* ------------------------------------------------------------ statements */
+
+struct params {
+	MYSQL_BIND b[MAX_PARAMS];
+	unsigned long len[MAX_PARAMS];
+	unsigned n;
+};
+
+static MYSQL_BIND *
+par_next(struct params *p)
+{
+	MYSQL_BIND *b;
+
+	if (p->n >= MAX_PARAMS)
+		abort();	/* a programmer bug: more ? than slots */
+	b = &p->b[p->n];
+	memset(b, 0, sizeof(*b));
+	b->length = &p->len[p->n];
+	p->n++;
+	return b;
+}
+
+/* v must live until the statement runs */
+static void
+par_u32(struct params *p, const uint32_t *v)
+{
+	MYSQL_BIND *b = par_next(p);
+
+	b->buffer_type = MYSQL_TYPE_LONG;
+	b->buffer = (void *)v;
+	b->is_unsigned = 1;
+}
+
+static void
+par_i32(struct params *p, const int32_t *v)
+{
+	MYSQL_BIND *b = par_next(p);
+
+	b->buffer_type = MYSQL_TYPE_LONG;
+	b->buffer = (void *)v;
+}
+
+static void
+par_str(struct params *p, const char *s)
+{
+	MYSQL_BIND *b = par_next(p);
+
+	b->buffer_type = MYSQL_TYPE_STRING;
+	b->buffer = (void *)s;
+	b->buffer_length = strlen(s);
+	*b->length = b->buffer_length;
+}
+
+static void
+par_null(struct params *p)
+{
+	MYSQL_BIND *b = par_next(p);
+
+	b->buffer_type = MYSQL_TYPE_NULL;
+}
+
+static int
+stmt_errno(MYSQL_STMT *st)
+{
+	return mysql_stmt_errno(st) == ER_NO_SUCH_TABLE ? ENOENT : EIO;
+}
+
+/* Prepare, bind and execute sql.  On success *stp holds the statement
+ * (the caller closes it); on failure err reads "what: <mysql text>" and
+ * the result is ENOENT for a missing table, else EIO. */
+static int
+stmt_run(MYSQL *my, const char *sql, struct params *p, const char *what,
+    MYSQL_STMT **stp, char *err, size_t errlen)
+{
+	MYSQL_STMT *st = mysql_stmt_init(my);
+	int rc = 0;
+
+	if (st == NULL) {
+		snprintf(err, errlen, "%s: %s", what, mysql_error(my));
+		return ENOMEM;
+	}
+	if (mysql_stmt_prepare(st, sql, (unsigned long)strlen(sql)) != 0 ||
+	    (p && p->n && mysql_stmt_bind_param(st, p->b) != 0) ||
+	    mysql_stmt_execute(st) != 0) {
+		snprintf(err, errlen, "%s: %s", what, mysql_stmt_error(st));
+		rc = stmt_errno(st);
+		goto out;
+	}
+	*stp = st;
+	st = NULL;
+out:
+	if (st != NULL)
+		mysql_stmt_close(st);
+	return rc;
+}
+
+/* Run a statement that returns no rows; *affectedp (may be NULL) gets the
+ * matched row count. */
+static int
+stmt_do(MYSQL *my, const char *sql, struct params *p, const char *what,
+    unsigned long long *affectedp, char *err, size_t errlen)
+{
+	MYSQL_STMT *st = NULL;
+	int rc;
+
+	if ((rc = stmt_run(my, sql, p, what, &st, err, errlen)) != 0)
+		return rc;
+	if (affectedp)
+		*affectedp = mysql_stmt_affected_rows(st);
+	mysql_stmt_close(st);
+	return 0;
+}
+
+static int
+sql_fmt(char *sql, const char *fmt, const char *table)
+{
+	int w = snprintf(sql, SQL_LEN, fmt, table, table);
+
+	return w < 0 || w >= SQL_LEN ? ENAMETOOLONG : 0;
+}
+
+/* One result column: integers as 64-bit, everything else as text. */
+struct col {
+	char buf[COL_LEN];
+	long long v;
+	unsigned long len;
+	my_bool null;
+	my_bool trunc;
+};
+
+static void
+col_int(MYSQL_BIND *b, struct col *c)
+{
+	memset(b, 0, sizeof(*b));
+	b->buffer_type = MYSQL_TYPE_LONGLONG;
+	b->buffer = &c->v;
+	b->is_null = &c->null;
+	b->error = &c->trunc;
+	b->length = &c->len;
+}
+
+static void
+col_str(MYSQL_BIND *b, struct col *c)
+{
+	memset(b, 0, sizeof(*b));
+	b->buffer_type = MYSQL_TYPE_STRING;
+	b->buffer = c->buf;
+	b->buffer_length = sizeof(c->buf) - 1;
+	b->is_null = &c->null;
+	b->error = &c->trunc;
+	b->length = &c->len;
+}
+
+/* Bind and buffer the result of an executed SELECT. */
+static int
+stmt_result(MYSQL_STMT *st, MYSQL_BIND *res, const char *what, char *err,
+    size_t errlen)
+{
+	if (mysql_stmt_field_count(st) == 0 ||
+	    mysql_stmt_bind_result(st, res) != 0 ||
+	    mysql_stmt_store_result(st) != 0) {
+		snprintf(err, errlen, "%s: %s", what, mysql_stmt_error(st));
+		return EIO;
+	}
+	return 0;
+}
+
+/* 1 for a row, 0 at the end, -1 with err set.  Truncation is left to the
+ * per-column checks, which name the row. */
+static int
+stmt_fetch(MYSQL_STMT *st, const char *what, char *err, size_t errlen)
+{
+	int r = mysql_stmt_fetch(st);
+
+	if (r == 0 || r == MYSQL_DATA_TRUNCATED)
+		return 1;
+	if (r == MYSQL_NO_DATA)
+		return 0;
+	snprintf(err, errlen, "%s: fetch: %s", what, mysql_stmt_error(st));
+	return -1;
+}
+
+/* A row's text column into dst, or "" for NULL.  Too long or holding a
+ * NUL byte is an error naming the row: nothing is silently cut. */
+static int
+col_text(const struct col *c, char *dst, size_t dstlen, const char *table,
+    unsigned long long id, const char *name, char *err, size_t errlen)
+{
+	if (c->null) {
+		dst[0] = '\0';
+		return 0;
+	}
+	if (c->trunc || c->len >= dstlen || c->len >= sizeof(c->buf)) {
+		snprintf(err, errlen, "%s id %llu: %s is %lu bytes, at most "
+		    "%zu fit", table, id, name, c->len, dstlen - 1);
+		return EINVAL;
+	}
+	if (memchr(c->buf, '\0', c->len) != NULL) {
+		snprintf(err, errlen, "%s id %llu: %s holds a NUL byte", table,
+		    id, name);
+		return EINVAL;
+	}
+	memcpy(dst, c->buf, c->len);
+	dst[c->len] = '\0';
+	return 0;
+}
+
+/* A row's integer column within min..max; NULL gives def. */
+static int
+col_range(const struct col *c, long long min, long long max, long long def,
+    long long *out, const char *table, unsigned long long id,
+    const char *name, char *err, size_t errlen)
+{
+	if (c->null) {
+		*out = def;
+		return 0;
+	}
+	if (c->trunc || c->v < min || c->v > max) {
+		snprintf(err, errlen, "%s id %llu: %s %lld: must be "
+		    "%lld..%lld", table, id, name, c->v, min, max);
+		return EINVAL;
+	}
+	*out = c->v;
+	return 0;
+}
+
+/* ------------------------------------------------------------ load */
+
+enum { LB_ID, LB_GROUP, LB_URI, LB_RES, LB_PROBE, LB_DESC, LB_NCOL };
+
+static int
+lb_row(const struct sched_db *db, struct col *c, struct sched_table *t,
+    char *err, size_t errlen)
+{
+	const char *tb = db->lb_table;
+	char res[COL_LEN], why[256];
+	struct sched_node n;
+	unsigned long long id;
+	long long v;
+	int rc;
+
+	sched_node_defaults(&n);
+	if (c[LB_ID].null || c[LB_ID].trunc || c[LB_ID].v < 1 ||
+	    c[LB_ID].v > UINT32_MAX) {
+		snprintf(err, errlen, "%s: a row has id %lld: must be "
+		    "1..4294967295", tb, c[LB_ID].null ? 0 : c[LB_ID].v);
+		return EINVAL;
+	}
+	id = (unsigned long long)c[LB_ID].v;
+	n.id = (uint32_t)id;
+	if ((rc = col_range(&c[LB_GROUP], 0, UINT32_MAX, 0, &v, tb, id,
+		 "group_id", err, errlen)) != 0)
+		return rc;
+	n.group = (uint32_t)v;
+	if ((rc = col_range(&c[LB_PROBE], 0, 2, 0, &v, tb, id, "probe_mode",
+		 err, errlen)) != 0)
+		return rc;
+	n.probe_mode = (uint32_t)v;
+	if ((rc = col_text(&c[LB_URI], n.uri, sizeof(n.uri), tb, id,
+		 "dst_uri", err, errlen)) != 0 ||
+	    (rc = col_text(&c[LB_RES], res, sizeof(res), tb, id, "resources",
+		 err, errlen)) != 0 ||
+	    (rc = col_text(&c[LB_DESC], n.description, sizeof(n.description),
+		 tb, id, "description", err, errlen)) != 0)
+		return rc;
+	if (sched_res_parse(res, n.res, &n.nres, why, sizeof(why)) != 0) {
+		snprintf(err, errlen, "%s id %llu: resources: %s", tb, id, why);
+		return EINVAL;
+	}
+	if ((rc = sched_table_add(t, &n, NULL, why, sizeof(why))) != 0) {
+		snprintf(err, errlen, "%s id %llu: %s", tb, id, why);
+		return rc;
+	}
+	return 0;
+}
+
+static int
+lb_load(MYSQL *my, const struct sched_db *db, struct sched_table *t,
+    size_t *rowsp, char *err, size_t errlen)
+{
+	char sql[SQL_LEN], what[96];
+	struct col *c = calloc(LB_NCOL, sizeof(*c));
+	MYSQL_BIND res[LB_NCOL];
+	MYSQL_STMT *st = NULL;
+	int rc, r;
+
+	if (c == NULL) {
+		snprintf(err, errlen, "out of memory");
+		return ENOMEM;
+	}
+	snprintf(what, sizeof(what), "%s: SELECT", db->lb_table);
+	if ((rc = sql_fmt(sql, "SELECT id, group_id, dst_uri, resources, "
+			       "probe_mode, description FROM `%s` ORDER BY id",
+		 db->lb_table)) != 0)
+		goto out;
+	if ((rc = stmt_run(my, sql, NULL, what, &st, err, errlen)) != 0)
+		goto out;
+	col_int(&res[LB_ID], &c[LB_ID]);
+	col_int(&res[LB_GROUP], &c[LB_GROUP]);
+	col_str(&res[LB_URI], &c[LB_URI]);
+	col_str(&res[LB_RES], &c[LB_RES]);
+	col_int(&res[LB_PROBE], &c[LB_PROBE]);
+	col_str(&res[LB_DESC], &c[LB_DESC]);
+	if ((rc = stmt_result(st, res, what, err, errlen)) != 0)
+		goto out;
+	while ((r = stmt_fetch(st, what, err, errlen)) == 1) {
+		if ((rc = lb_row(db, c, t, err, errlen)) != 0)
+			goto out;
+		(*rowsp)++;
+	}
+	if (r < 0)
+		rc = EIO;
+out:
+	if (st != NULL)
+		mysql_stmt_close(st);
+	free(c);
+	return rc;
+}
+
+enum {
+	DS_ID, DS_SET, DS_DEST, DS_SOCK, DS_STATE, DS_WEIGHT, DS_PRIO,
+	DS_ATTRS, DS_DESC, DS_NCOL
+};
+
+/* dispatcher.weight is CHAR(64): a number, or a FreeSWITCH ESL URL that
+ * OpenSIPS turns into a live weight.  siplb does not poll ESL. */
+static int
+ds_weight(const char *tb, unsigned long long id, const char *s,
+    uint32_t *out, char *err, size_t errlen)
+{
+	char masked[128];
+	long v;
+
+	if (s[0] == '\0') {
+		*out = 1;
+		return 0;
+	}
+	if (strstr(s, "://") != NULL) {
+		sched_db_url_masked(s, masked, sizeof(masked));
+		slb_log_warn("%s id %llu: weight \"%s\" is a FreeSWITCH ESL "
+		    "URL; siplb does not fetch FreeSWITCH stats, using "
+		    "weight 1", tb, id, masked);
+		*out = 1;
+		return 0;
+	}
+	if (slb_parse_long(s, 1, 1000000, &v) != 0) {
+		snprintf(err, errlen, "%s id %llu: weight \"%s\": must be "
+		    "1..1000000 or an fs:// URL", tb, id, s);
+		return EINVAL;
+	}
+	*out = (uint32_t)v;
+	return 0;
+}
+
+/* The first load_balancer node with this uri that no dispatcher row has
+ * claimed yet (ds_id 0: dispatcher-only nodes always carry theirs). */
+static struct sched_node *
+ds_merge_target(struct sched_table *t, const char *uri)
+{
+	for (size_t i = 0; i < t->n; i++)
+		if (t->nodes[i].ds_id == 0 &&
+		    strcasecmp(t->nodes[i].uri, uri) == 0)
+			return &t->nodes[i];
+	return NULL;
+}
+
+static int
+ds_row(const struct sched_db *db, struct col *c, struct sched_table *t,
+    size_t *mergedp, char *err, size_t errlen)
+{
+	const char *tb = db->ds_table;
+	char weight[COL_LEN], why[256];
+	struct sched_node d, *n;
+	unsigned long long id;
+	long long set, state, prio;
+	int rc;
+
+	sched_node_defaults(&d);
+	if (c[DS_ID].null || c[DS_ID].trunc || c[DS_ID].v < 1 ||
+	    c[DS_ID].v > (long long)(UINT32_MAX - SCHED_DS_ID_BASE)) {
+		snprintf(err, errlen, "%s: a row has id %lld: must be 1..%u",
+		    tb, c[DS_ID].null ? 0 : c[DS_ID].v,
+		    UINT32_MAX - SCHED_DS_ID_BASE);
+		return EINVAL;
+	}
+	id = (unsigned long long)c[DS_ID].v;
+	if ((rc = col_range(&c[DS_SET], 0, UINT32_MAX, 0, &set, tb, id,
+		 "setid", err, errlen)) != 0 ||
+	    (rc = col_range(&c[DS_STATE], 0, 2, 0, &state, tb, id, "state",
+		 err, errlen)) != 0 ||
+	    (rc = col_range(&c[DS_PRIO], INT32_MIN, INT32_MAX, 0, &prio, tb,
+		 id, "priority", err, errlen)) != 0)
+		return rc;
+	if ((rc = col_text(&c[DS_DEST], d.uri, sizeof(d.uri), tb, id,
+		 "destination", err, errlen)) != 0 ||
+	    (rc = col_text(&c[DS_SOCK], d.socket, sizeof(d.socket), tb, id,
+		 "socket", err, errlen)) != 0 ||
+	    (rc = col_text(&c[DS_WEIGHT], weight, sizeof(weight), tb, id,
+		 "weight", err, errlen)) != 0 ||
+	    (rc = col_text(&c[DS_ATTRS], d.attrs, sizeof(d.attrs), tb, id,
+		 "attrs", err, errlen)) != 0 ||
+	    (rc = col_text(&c[DS_DESC], d.description, sizeof(d.description),
+		 tb, id, "description", err, errlen)) != 0)
+		return rc;
+	if ((rc = ds_weight(tb, id, weight, &d.weight, err, errlen)) != 0)
+		return rc;
+	if (set == 0)
+		slb_log_warn("%s id %llu: setid 0 is \"no set\" in siplb; "
+		    "%s is not in any dispatcher set", tb, id, d.uri);
+
+	n = ds_merge_target(t, d.uri);
+	if (n == NULL) {
+		/* its own node; OpenSIPS dispatcher probes a destination
+		 * while it is in the probing state, which is our mode 1 */
+		n = &d;
+		n->id = SCHED_DS_ID_BASE + (uint32_t)id;
+		n->probe_mode = 1;
+	} else {
+		(*mergedp)++;
+	}
+	n->set = (uint32_t)set;
+	n->weight = d.weight;
+	n->priority = (int32_t)prio;
+	n->ds_id = (uint32_t)id;
+	if (n != &d) {
+		memcpy(n->attrs, d.attrs, sizeof(n->attrs));
+		memcpy(n->socket, d.socket, sizeof(n->socket));
+	}
+	/* 0 enabled, 1 disabled, 2 probing: enabled but down until a probe
+	 * answers */
+	n->enabled = state != 1;
+	n->up = state != 2;
+	if (state == 2 && n->probe_mode == 0)
+		slb_log_warn("node %u %s: %s state is 2 (probing) but "
+		    "probe_mode is 0: it stays down until probed", n->id,
+		    n->uri, tb);
+	sched_node_update_rweight(n);
+	if (n == &d && (rc = sched_table_add(t, &d, NULL, why,
+			    sizeof(why))) != 0) {
+		snprintf(err, errlen, "%s id %llu: %s", tb, id, why);
+		return rc;
+	}
+	return 0;
+}
+
+static int
+ds_load(MYSQL *my, const struct sched_db *db, struct sched_table *t,
+    size_t *rowsp, size_t *mergedp, char *err, size_t errlen)
+{
+	char sql[SQL_LEN], what[96];
+	struct col *c = calloc(DS_NCOL, sizeof(*c));
+	MYSQL_BIND res[DS_NCOL];
+	MYSQL_STMT *st = NULL;
+	int rc, r;
+
+	if (c == NULL) {
+		snprintf(err, errlen, "out of memory");
+		return ENOMEM;
+	}
+	snprintf(what, sizeof(what), "%s: SELECT", db->ds_table);
+	/* ORDER BY id: "the first row for a uri merges" must not depend on
+	 * the storage engine's mood */
+	if ((rc = sql_fmt(sql, "SELECT id, setid, destination, socket, state, "
+			       "weight, priority, attrs, description "
+			       "FROM `%s` ORDER BY id",
+		 db->ds_table)) != 0)
+		goto out;
+	if ((rc = stmt_run(my, sql, NULL, what, &st, err, errlen)) != 0)
+		goto out;
+	col_int(&res[DS_ID], &c[DS_ID]);
+	col_int(&res[DS_SET], &c[DS_SET]);
+	col_str(&res[DS_DEST], &c[DS_DEST]);
+	col_str(&res[DS_SOCK], &c[DS_SOCK]);
+	col_int(&res[DS_STATE], &c[DS_STATE]);
+	col_str(&res[DS_WEIGHT], &c[DS_WEIGHT]);
+	col_int(&res[DS_PRIO], &c[DS_PRIO]);
+	col_str(&res[DS_ATTRS], &c[DS_ATTRS]);
+	col_str(&res[DS_DESC], &c[DS_DESC]);
+	if ((rc = stmt_result(st, res, what, err, errlen)) != 0)
+		goto out;
+	while ((r = stmt_fetch(st, what, err, errlen)) == 1) {
+		if ((rc = ds_row(db, c, t, mergedp, err, errlen)) != 0)
+			goto out;
+		(*rowsp)++;
+	}
+	if (r < 0)
+		rc = EIO;
+out:
+	if (st != NULL)
+		mysql_stmt_close(st);
+	free(c);
+	return rc;
+}
+
+static int
+state_create(MYSQL *my, const struct sched_db *db, char *err, size_t errlen)
+{
+	char sql[SQL_LEN], what[96];
+
+	snprintf(what, sizeof(what), "%s: CREATE TABLE", db->state_table);
+	if (sql_fmt(sql, "CREATE TABLE IF NOT EXISTS `%s` (node_id INT "
+			 "UNSIGNED PRIMARY KEY, enabled TINYINT NOT NULL)",
+		db->state_table) != 0)
+		return ENAMETOOLONG;
+	return stmt_do(my, sql, NULL, what, NULL, err, errlen);
+}
+
+/* The admin flag of load_balancer-only nodes, which OpenSIPS has no
+ * column for.  A node with a dispatcher row keeps dispatcher.state: that
+ * is the column operators and OpenSIPS tools edit, and save_node writes
+ * both, so they only disagree after a hand edit of dispatcher. */
+static int
+state_load(MYSQL *my, const struct sched_db *db, struct sched_table *t,
+    char *err, size_t errlen)
+{
+	char sql[SQL_LEN], what[96];
+	struct col c[2];
+	MYSQL_BIND res[2];
+	MYSQL_STMT *st = NULL;
+	int rc, r;
+
+	if ((rc = state_create(my, db, err, errlen)) != 0)
+		return rc;
+	snprintf(what, sizeof(what), "%s: SELECT", db->state_table);
+	if ((rc = sql_fmt(sql, "SELECT node_id, enabled FROM `%s`",
+		 db->state_table)) != 0)
+		goto out;
+	if ((rc = stmt_run(my, sql, NULL, what, &st, err, errlen)) != 0)
+		goto out;
+	col_int(&res[0], &c[0]);
+	col_int(&res[1], &c[1]);
+	if ((rc = stmt_result(st, res, what, err, errlen)) != 0)
+		goto out;
+	while ((r = stmt_fetch(st, what, err, errlen)) == 1) {
+		struct sched_node *n;
+		bool enabled = !c[1].null && c[1].v != 0;
+
+		if (c[0].null || c[0].v < 1 || c[0].v > UINT32_MAX ||
+		    (n = sched_table_find(t, (uint32_t)c[0].v)) == NULL)
+			continue;	/* a node deleted by hand */
+		if (n->ds_id != 0) {
+			if (n->enabled != enabled)
+				slb_log_notice("node %u %s: %s says %s, "
+				    "%s.state says %s; keeping %s",
+				    n->id, n->uri, db->state_table,
+				    enabled ? "enabled" : "disabled",
+				    db->ds_table,
+				    n->enabled ? "enabled" : "disabled",
+				    db->ds_table);
+			continue;
+		}
+		n->enabled = enabled;
+	}
+	if (r < 0)
+		rc = EIO;
+out:
+	if (st != NULL)
+		mysql_stmt_close(st);
+	return rc;
+}
+
+int
+sched_mysql_load(const struct sched_db *db, struct sched_table *t, char *err,
+    size_t errlen)
+{
+	char masked[SLB_CFG_STRLEN + 8];
+	size_t lbrows = 0, dsrows = 0, merged = 0;
+	MYSQL *my = NULL;
+	int rc;
+
+	if ((rc = db_open(db, &my, err, errlen)) != 0)
+		goto out;
+	if ((rc = lb_load(my, db, t, &lbrows, err, errlen)) != 0)
+		goto out;
+	if (db->ds_table[0] != '\0') {
+		rc = ds_load(my, db, t, &dsrows, &merged, err, errlen);
+		if (rc == ENOENT) {
+			slb_log_notice("%s: no such table, loading "
+			    "load_balancer rows only", db->ds_table);
+			rc = 0;
+		}
+		if (rc != 0)
+			goto out;
+	}
+	if (db->state_table[0] != '\0' &&
+	    (rc = state_load(my, db, t, err, errlen)) != 0)
+		goto out;
+	sched_db_url_masked(db->url, masked, sizeof(masked));
+	slb_log_info("%s: %zu nodes from %zu %s rows and %zu %s rows "
+	    "(%zu merged by uri)", masked, t->n, lbrows, db->lb_table, dsrows,
+	    db->ds_table[0] ? db->ds_table : "dispatcher", merged);
+out:
+	if (rc != 0)
+		sched_table_free(t);
+	mysql_close(my);
+	return rc;
+}
+
+/* ------------------------------------------------------------ save */
+
+/* A node that lives in dispatcher alone: no group, a set, and the id a
+ * dispatcher row gives (SCHED_DS_ID_BASE + dispatcher.id).  Any other
+ * node keeps a load_balancer row, even with group 0, because that row is
+ * what keeps its id across a reload. */
+static bool
+ds_only(const struct sched_db *db, const struct sched_node *n)
+{
+	if (db->ds_table[0] == '\0' || n->set == 0 || n->group != 0 ||
+	    n->id <= SCHED_DS_ID_BASE)
+		return false;
+	return n->ds_id == 0 || n->ds_id == n->id - SCHED_DS_ID_BASE;
+}
+
+/* Which dispatcher row is n's: its ds_id, the id its node id implies, or
+ * the row the next load would merge into it (the first with its uri);
+ * 0 when it has none yet.  With want_set, only a row in n's set counts. */
+static int
+ds_row_of(MYSQL *my, const struct sched_db *db, const struct sched_node *n,
+    bool want_set, uint32_t *idp, char *err, size_t errlen)
+{
+	char sql[SQL_LEN], what[96];
+	struct params p = {.n = 0};
+	struct col c;
+	MYSQL_BIND res;
+	MYSQL_STMT *st = NULL;
+	int rc, r;
+
+	*idp = 0;
+	if (n->ds_id != 0) {
+		*idp = n->ds_id;
+		return 0;
+	}
+	if (n->id > SCHED_DS_ID_BASE && n->group == 0) {
+		*idp = n->id - SCHED_DS_ID_BASE;
+		return 0;
+	}
+	snprintf(what, sizeof(what), "%s: node %u: SELECT", db->ds_table,
+	    n->id);
+	if (want_set)
+		rc = sql_fmt(sql, "SELECT id FROM `%s` WHERE LOWER(destination)"
+				  " = LOWER(?) AND setid = ? ORDER BY id "
+				  "LIMIT 1", db->ds_table);
+	else
+		rc = sql_fmt(sql, "SELECT id FROM `%s` WHERE LOWER(destination)"
+				  " = LOWER(?) ORDER BY id LIMIT 1",
+		    db->ds_table);
+	if (rc != 0)
+		goto out;
+	par_str(&p, n->uri);
+	if (want_set)
+		par_u32(&p, &n->set);
+	if ((rc = stmt_run(my, sql, &p, what, &st, err, errlen)) != 0)
+		goto out;
+	col_int(&res, &c);
+	if ((rc = stmt_result(st, &res, what, err, errlen)) != 0)
+		goto out;
+	r = stmt_fetch(st, what, err, errlen);
+	if (r < 0)
+		rc = EIO;
+	else if (r == 1 && !c.null && c.v > 0 && c.v <= UINT32_MAX)
+		*idp = (uint32_t)c.v;
+out:
+	if (st != NULL)
+		mysql_stmt_close(st);
+	return rc;
+}
+
+static int
+lb_upsert(MYSQL *my, const struct sched_db *db, const struct sched_node *n,
+    char *err, size_t errlen)
+{
+	char sql[SQL_LEN], what[96], res[COL_LEN];
+	struct params p = {.n = 0};
+	int rc;
+
+	snprintf(what, sizeof(what), "%s: node %u: INSERT", db->lb_table,
+	    n->id);
+	if (sched_res_format(n->res, n->nres, res, sizeof(res)) != 0) {
+		snprintf(err, errlen, "%s: resources do not fit in %zu bytes",
+		    what, sizeof(res));
+		return ENOSPC;
+	}
+	if ((rc = sql_fmt(sql, "INSERT INTO `%s` (id, group_id, dst_uri, "
+			       "resources, probe_mode, description) VALUES "
+			       "(?, ?, ?, ?, ?, ?) ON DUPLICATE KEY UPDATE "
+			       "group_id = VALUES(group_id), "
+			       "dst_uri = VALUES(dst_uri), "
+			       "resources = VALUES(resources), "
+			       "probe_mode = VALUES(probe_mode), "
+			       "description = VALUES(description)",
+		 db->lb_table)) != 0)
+		return rc;
+	par_u32(&p, &n->id);
+	par_u32(&p, &n->group);
+	par_str(&p, n->uri);
+	par_str(&p, res);
+	par_u32(&p, &n->probe_mode);
+	par_str(&p, n->description);
+	return stmt_do(my, sql, &p, what, NULL, err, errlen);
+}
+
+static int
+delete_by_id(MYSQL *my, const char *table, const char *col, uint32_t id,
+    uint32_t node_id, char *err, size_t errlen)
+{
+	char sql[SQL_LEN], what[96];
+	struct params p = {.n = 0};
+	int w;
+
+	snprintf(what, sizeof(what), "%s: node %u: DELETE", table, node_id);
+	w = snprintf(sql, sizeof(sql), "DELETE FROM `%s` WHERE %s = ?", table,
+	    col);
+	if (w < 0 || w >= (int)sizeof(sql))
+		return ENAMETOOLONG;
+	par_u32(&p, &id);
+	return stmt_do(my, sql, &p, what, NULL, err, errlen);
+}
+
+static int
+ds_upsert(MYSQL *my, const struct sched_db *db, const struct sched_node *n,
+    char *err, size_t errlen)
+{
+	char sql[SQL_LEN], what[96], weight[16];
+	struct params p = {.n = 0};
+	int32_t state = n->enabled ? 0 : 1;
+	uint32_t rowid;
+	int rc;
+
+	if ((rc = ds_row_of(my, db, n, false, &rowid, err, errlen)) != 0)
+		return rc;
+	snprintf(what, sizeof(what), "%s: node %u: INSERT", db->ds_table,
+	    n->id);
+	snprintf(weight, sizeof(weight), "%u", n->weight);
+	/* id NULL lets AUTO_INCREMENT choose */
+	if ((rc = sql_fmt(sql, "INSERT INTO `%s` (id, setid, destination, "
+			       "socket, state, weight, priority, attrs, "
+			       "description) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)"
+			       " ON DUPLICATE KEY UPDATE setid = VALUES(setid), "
+			       "destination = VALUES(destination), "
+			       "socket = VALUES(socket), state = VALUES(state), "
+			       "weight = VALUES(weight), "
+			       "priority = VALUES(priority), "
+			       "attrs = VALUES(attrs), "
+			       "description = VALUES(description)",
+		 db->ds_table)) != 0)
+		return rc;
+	if (rowid != 0)
+		par_u32(&p, &rowid);
+	else
+		par_null(&p);
+	par_u32(&p, &n->set);
+	par_str(&p, n->uri);
+	if (n->socket[0] != '\0')
+		par_str(&p, n->socket);
+	else
+		par_null(&p);	/* the schema's "no socket" */
+	par_i32(&p, &state);
+	par_str(&p, weight);
+	par_i32(&p, &n->priority);
+	par_str(&p, n->attrs);
+	par_str(&p, n->description);
+	return stmt_do(my, sql, &p, what, NULL, err, errlen);
+}
+
+static int
+state_upsert(MYSQL *my, const struct sched_db *db, const struct sched_node *n,
+    char *err, size_t errlen)
+{
+	char sql[SQL_LEN], what[96];
+	struct params p = {.n = 0};
+	int32_t enabled = n->enabled ? 1 : 0;
+	int rc;
+
+	snprintf(what, sizeof(what), "%s: node %u: INSERT", db->state_table,
+	    n->id);
+	if ((rc = sql_fmt(sql, "INSERT INTO `%s` (node_id, enabled) VALUES "
+			       "(?, ?) ON DUPLICATE KEY UPDATE "
+			       "enabled = VALUES(enabled)",
+		 db->state_table)) != 0)
+		return rc;
+	par_u32(&p, &n->id);
+	par_i32(&p, &enabled);
+	return stmt_do(my, sql, &p, what, NULL, err, errlen);
+}
+
+static int
+tx_begin(MYSQL *my, char *err, size_t errlen)
+{
+	if (mysql_autocommit(my, 0) != 0) {
+		snprintf(err, errlen, "begin transaction: %s", mysql_error(my));
+		return EIO;
+	}
+	return 0;
+}
+
+static int
+tx_end(MYSQL *my, int rc, char *err, size_t errlen)
+{
+	if (rc != 0) {
+		mysql_rollback(my);
+		return rc;
+	}
+	if (mysql_commit(my) != 0) {
+		snprintf(err, errlen, "commit: %s", mysql_error(my));
+		return EIO;
+	}
+	return 0;
+}
+
+int
+sched_mysql_save_node(const struct sched_db *db, const struct sched_node *n,
+    char *err, size_t errlen)
+{
+	MYSQL *my = NULL;
+	int rc;
+
+	if ((rc = sched_node_validate(n, err, errlen)) != 0)
+		return rc;
+	if ((rc = db_open(db, &my, err, errlen)) != 0)
+		goto out;
+	/* DDL commits implicitly, so it goes before the transaction */
+	if (db->state_table[0] != '\0' &&
+	    (rc = state_create(my, db, err, errlen)) != 0)
+		goto out;
+	if ((rc = tx_begin(my, err, errlen)) != 0)
+		goto out;
+	if (ds_only(db, n))
+		rc = delete_by_id(my, db->lb_table, "id", n->id, n->id, err,
+		    errlen);
+	else
+		rc = lb_upsert(my, db, n, err, errlen);
+	if (rc == 0 && db->ds_table[0] != '\0') {
+		if (n->set != 0)
+			rc = ds_upsert(my, db, n, err, errlen);
+		else if (n->ds_id != 0)
+			/* left its set: a row left behind would put it
+			 * back in on the next load */
+			rc = delete_by_id(my, db->ds_table, "id", n->ds_id,
+			    n->id, err, errlen);
+	}
+	if (rc == 0 && db->state_table[0] != '\0')
+		rc = state_upsert(my, db, n, err, errlen);
+	rc = tx_end(my, rc, err, errlen);
+out:
+	mysql_close(my);
+	return rc;
+}
+
+int
+sched_mysql_delete_node(const struct sched_db *db, const struct sched_node *n,
+    char *err, size_t errlen)
+{
+	MYSQL *my = NULL;
+	uint32_t rowid = 0;
+	int rc;
+
+	if ((rc = db_open(db, &my, err, errlen)) != 0)
+		goto out;
+	if ((rc = tx_begin(my, err, errlen)) != 0)
+		goto out;
+	rc = delete_by_id(my, db->lb_table, "id", n->id, n->id, err, errlen);
+	/* a dispatcher row left behind would bring the node back as a
+	 * dispatcher-only node on the next load */
+	if (rc == 0 && db->ds_table[0] != '\0' && (n->set != 0 || n->ds_id)) {
+		rc = ds_row_of(my, db, n, true, &rowid, err, errlen);
+		if (rc == 0 && rowid != 0)
+			rc = delete_by_id(my, db->ds_table, "id", rowid, n->id,
+			    err, errlen);
+		if (rc == ENOENT)	/* no dispatcher table at all */
+			rc = 0;
+	}
+	if (rc == 0 && db->state_table[0] != '\0') {
+		rc = delete_by_id(my, db->state_table, "node_id", n->id, n->id,
+		    err, errlen);
+		if (rc == ENOENT)
+			rc = 0;
+	}
+	rc = tx_end(my, rc, err, errlen);
+out:
+	mysql_close(my);
+	return rc;
+}

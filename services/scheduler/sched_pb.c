@@ -1,0 +1,310 @@
+#define SLB_LOG_MODULE "pb"
+#include "sched_pb.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+struct pb_node_block {
+	Siplb__V1__Node pn;
+	struct sched_node copy;
+	Siplb__V1__Resource res[SCHED_MAX_RES];
+	Siplb__V1__Resource *resp[SCHED_MAX_RES];
+};
+
+Siplb__V1__Node *
+sched_pb_node(const struct sched_node *n)
+{
+	struct pb_node_block *b = malloc(sizeof(*b));
+	Siplb__V1__Node *pn;
+
+	if (b == NULL)
+		return NULL;
+	b->copy = *n;
+	pn = &b->pn;
+	siplb__v1__node__init(pn);
+	pn->id = n->id;
+	pn->group = n->group;
+	pn->set = n->set;
+	pn->uri = b->copy.uri;
+	pn->weight = n->weight;
+	pn->priority = n->priority;
+	pn->probe_mode = n->probe_mode;
+	pn->enabled = n->enabled;
+	pn->up = n->up;
+	pn->rtt_us = n->rtt_us;
+	pn->last_code = n->last_code;
+	pn->description = b->copy.description;
+	pn->attrs = b->copy.attrs;
+	pn->socket = b->copy.socket;
+	pn->selected = n->selected;
+	pn->n_resources = (size_t)n->nres;
+	pn->resources = b->resp;
+	for (int i = 0; i < n->nres; i++) {
+		siplb__v1__resource__init(&b->res[i]);
+		b->res[i].name = b->copy.res[i].name;
+		b->res[i].capacity = n->res[i].cap;
+		b->res[i].load = n->res[i].load;
+		b->resp[i] = &b->res[i];
+	}
+	return pn;
+}
+
+void
+sched_pb_node_free(Siplb__V1__Node *pn)
+{
+	/* pn is the first member of its block */
+	free(pn);
+}
+
+Siplb__V1__NodeTable *
+sched_pb_table(const struct sched_table *t)
+{
+	Siplb__V1__NodeTable *pt = malloc(sizeof(*pt));
+
+	if (pt == NULL)
+		return NULL;
+	siplb__v1__node_table__init(pt);
+	pt->nodes = calloc(t->n + 1, sizeof(*pt->nodes));
+	if (pt->nodes == NULL) {
+		free(pt);
+		return NULL;
+	}
+	for (size_t i = 0; i < t->n; i++) {
+		pt->nodes[i] = sched_pb_node(&t->nodes[i]);
+		if (pt->nodes[i] == NULL) {
+			sched_pb_table_free(pt);
+			return NULL;
+		}
+		pt->n_nodes++;
+	}
+	return pt;
+}
+
+void
+sched_pb_table_free(Siplb__V1__NodeTable *pt)
+{
+	if (pt == NULL)
+		return;
+	for (size_t i = 0; i < pt->n_nodes; i++)
+		sched_pb_node_free(pt->nodes[i]);
+	free(pt->nodes);
+	free(pt);
+}
+
+int
+sched_pb_dlg_event(const Siplb__V1__DialogEvent *e, struct sched_pb_dlg *d)
+{
+	memset(d, 0, sizeof(*d));
+	if (e->key == NULL || *e->key == '\0' ||
+	    e->n_resources > SCHED_MAX_RES)
+		return EINVAL;
+	switch (e->state) {
+	case SIPLB__V1__DIALOG_STATE__DIALOG_CREATED:
+		d->ev.state = SCHED_DLG_CREATED;
+		break;
+	case SIPLB__V1__DIALOG_STATE__DIALOG_CONFIRMED:
+		d->ev.state = SCHED_DLG_CONFIRMED;
+		break;
+	case SIPLB__V1__DIALOG_STATE__DIALOG_TERMINATED:
+		d->ev.state = SCHED_DLG_TERMINATED;
+		break;
+	default:
+		return EINVAL;
+	}
+	for (size_t i = 0; i < e->n_resources; i++) {
+		if (strlen(e->resources[i]) >= SCHED_RES_NAME)
+			return EINVAL;
+		strcpy(d->res[i], e->resources[i]);
+	}
+	d->ev.key = e->key;
+	d->ev.node_id = e->node_id;
+	d->ev.res = (const char(*)[SCHED_RES_NAME])d->res;
+	d->ev.nres = (int)e->n_resources;
+	d->ev.edge = e->edge;
+	return 0;
+}
+
+int
+sched_pb_select(const Siplb__V1__SelectRequest *q, struct sched_select *sel,
+    int tie_first, char *err, size_t errlen)
+{
+	memset(sel, 0, sizeof(*sel));
+	if (q->n_resources > SCHED_MAX_RES) {
+		snprintf(err, errlen, "more than %d resources", SCHED_MAX_RES);
+		return EINVAL;
+	}
+	for (size_t i = 0; i < q->n_resources; i++) {
+		char names[SCHED_MAX_RES][SCHED_RES_NAME];
+		int n;
+
+		if (sched_res_names_parse(q->resources[i], names, &n, err,
+			errlen) != 0)
+			return EINVAL;
+		for (int j = 0; j < n; j++) {
+			if (sel->nres >= SCHED_MAX_RES) {
+				snprintf(err, errlen, "more than %d resources",
+				    SCHED_MAX_RES);
+				return EINVAL;
+			}
+			strcpy(sel->res[sel->nres++], names[j]);
+		}
+	}
+	if (q->algorithm == NULL || *q->algorithm == '\0')
+		sel->alg = sel->nres ? SCHED_ALG_LEAST_LOAD : SCHED_ALG_RR;
+	else if (sched_alg_parse(q->algorithm, &sel->alg) != 0) {
+		snprintf(err, errlen,
+		    "unknown algorithm \"%.64s\" (use a name such as "
+		    "least-load or round-robin, or an OpenSIPS number 0..8)",
+		    q->algorithm);
+		return EINVAL;
+	}
+	if (sel->alg == SCHED_ALG_LEAST_LOAD && sel->nres == 0) {
+		snprintf(err, errlen, "least-load needs at least one resource");
+		return EINVAL;
+	}
+	if (q->n_exclude > SCHED_MAX_EXCLUDE) {
+		snprintf(err, errlen, "more than %d excluded nodes",
+		    SCHED_MAX_EXCLUDE);
+		return EINVAL;
+	}
+	if (q->max_results > SCHED_MAX_RESULTS) {
+		snprintf(err, errlen, "max_results: at most %d",
+		    SCHED_MAX_RESULTS);
+		return EINVAL;
+	}
+	sel->group = q->group;
+	sel->hash_key = q->hash_key;
+	sel->exclude = q->exclude;
+	sel->nexclude = q->n_exclude;
+	sel->max_results = q->max_results;
+	sel->overcommit = q->overcommit;
+	sel->relative = q->relative;
+	sel->tie_first = q->tie_first || tie_first;
+	return 0;
+}
+
+Siplb__V1__SelectStatus
+sched_pb_sel_status(enum sched_sel_status st)
+{
+	switch (st) {
+	case SCHED_SEL_OK:
+		return SIPLB__V1__SELECT_STATUS__SELECT_OK;
+	case SCHED_SEL_NO_CAPACITY:
+		return SIPLB__V1__SELECT_STATUS__SELECT_NO_CAPACITY;
+	case SCHED_SEL_NO_DESTINATION:
+		return SIPLB__V1__SELECT_STATUS__SELECT_NO_DESTINATION;
+	default:
+		return SIPLB__V1__SELECT_STATUS__SELECT_BAD_REQUEST;
+	}
+}
+
+void
+sched_pb_choices(Siplb__V1__SelectReply *sr, struct sched_node **out,
+    unsigned n)
+{
+	Siplb__V1__Choice *c = calloc(n ? n : 1, sizeof(*c));
+	Siplb__V1__Choice **cp = calloc(n ? n : 1, sizeof(*cp));
+
+	if (c == NULL || cp == NULL) {
+		free(c);
+		free(cp);
+		return;
+	}
+	for (unsigned i = 0; i < n; i++) {
+		siplb__v1__choice__init(&c[i]);
+		c[i].node_id = out[i]->id;
+		c[i].uri = out[i]->uri;	/* packed before the table changes */
+		cp[i] = &c[i];
+	}
+	sr->choices = cp;
+	sr->n_choices = n;
+}
+
+void
+sched_pb_choices_free(Siplb__V1__SelectReply *sr)
+{
+	if (sr->choices == NULL)
+		return;
+	free(sr->choices[0]);
+	free(sr->choices);
+	sr->choices = NULL;
+	sr->n_choices = 0;
+}
+
+static int
+copy_str(char *dst, size_t len, const char *src, const char *what, char *err,
+    size_t errlen)
+{
+	if (src == NULL)
+		src = "";
+	if (strlen(src) >= len) {
+		snprintf(err, errlen, "%s: longer than %zu bytes", what, len - 1);
+		return EINVAL;
+	}
+	strcpy(dst, src);
+	return 0;
+}
+
+int
+sched_pb_nodespec(const Siplb__V1__NodeSpec *spec, struct sched_node *n,
+    char *err, size_t errlen)
+{
+	sched_node_defaults(n);
+	n->id = spec->id;
+	n->group = spec->group;
+	n->set = spec->set;
+	if (spec->has_weight || spec->weight)
+		n->weight = spec->weight;
+	n->priority = spec->priority;
+	n->probe_mode = spec->probe_mode;
+	n->enabled = !spec->disabled;
+	if (copy_str(n->uri, sizeof(n->uri), spec->uri, "uri", err, errlen) ||
+	    copy_str(n->description, sizeof(n->description), spec->description,
+		"description", err, errlen) ||
+	    copy_str(n->attrs, sizeof(n->attrs), spec->attrs, "attrs", err,
+		errlen) ||
+	    copy_str(n->socket, sizeof(n->socket), spec->socket, "socket", err,
+		errlen))
+		return EINVAL;
+	if (spec->resources && sched_res_parse(spec->resources, n->res,
+				   &n->nres, err, errlen) != 0)
+		return EINVAL;
+	if (n->group == 0 && n->set == 0) {
+		snprintf(err, errlen, "a node needs a group (load_balancer) or "
+		    "a set (dispatcher), or both");
+		return EINVAL;
+	}
+	return sched_node_validate(n, err, errlen);
+}
+
+int
+sched_pb_resize(struct sched_node *n, const char *spec, char *err,
+    size_t errlen)
+{
+	struct sched_res res[SCHED_MAX_RES];
+	int nres;
+
+	if (spec == NULL || *spec == '\0') {
+		snprintf(err, errlen, "resize: give resources as name=capacity");
+		return EINVAL;
+	}
+	if (sched_res_parse(spec, res, &nres, err, errlen) != 0)
+		return EINVAL;
+	for (int i = 0; i < nres; i++) {
+		struct sched_res *r = sched_node_res(n, res[i].name);
+
+		if (r != NULL) {
+			r->cap = res[i].cap;
+			continue;
+		}
+		if (n->nres >= SCHED_MAX_RES) {
+			snprintf(err, errlen, "node %u: more than %d resources",
+			    n->id, SCHED_MAX_RES);
+			return EINVAL;
+		}
+		n->res[n->nres++] = res[i];
+	}
+	return 0;
+}

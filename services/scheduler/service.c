@@ -1,0 +1,720 @@
+#define SLB_LOG_MODULE "sched"
+#include <errno.h>
+#include <event2/event.h>
+#include <libgen.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "log.h"
+#include "sched_pb.h"
+#include "svc.h"
+
+#define OFF(f) offsetof(struct sched_cfg, f)
+
+const struct slb_cfg_key sched_cfg_keys[] = {
+    {"general", "run_dir", SLB_CFG_STR, 0, 0, "/run/siplb", OFF(run_dir),
+	"folder for ipc:// sockets; relative ipc:// addresses go here"},
+    {"general", "log_level", SLB_CFG_LEVEL, 0, 0, "info", OFF(log_level),
+	"err, warn, notice, info or debug"},
+    {"general", "log_facility", SLB_CFG_FACILITY, 0, 0, "local0",
+	OFF(log_facility), "syslog facility when log_syslog = yes"},
+    {"general", "log_syslog", SLB_CFG_BOOL, 0, 0, "no", OFF(log_syslog),
+	"log to syslog instead of stderr"},
+    {"scheduler", "rep", SLB_CFG_ADDR, 0, 0, "ipc://scheduler.rep", OFF(rep),
+	"REP address: selections, admin commands, snapshots"},
+    {"scheduler", "pub", SLB_CFG_ADDR, 0, 0, "ipc://scheduler.pub", OFF(pub),
+	"PUB address: node table and its changes"},
+    {"scheduler", "node_source", SLB_CFG_STR, 0, 0, "file", OFF(node_source),
+	"file (nodes_file) or mysql (db_url, OpenSIPS tables)"},
+    {"scheduler", "nodes_file", SLB_CFG_STR, 0, 0, "nodes.conf",
+	OFF(nodes_file),
+	"node table file, relative to the config file's folder"},
+    {"scheduler", "db_url", SLB_CFG_STR, 0, 0, "", OFF(db_url),
+	"mysql://user:password@host:port/db (node_source = mysql)"},
+    {"scheduler", "lb_table", SLB_CFG_STR, 0, 0, "load_balancer",
+	OFF(lb_table), "OpenSIPS load_balancer table"},
+    {"scheduler", "ds_table", SLB_CFG_STR, 0, 0, "dispatcher", OFF(ds_table),
+	"OpenSIPS dispatcher table; empty to ignore it"},
+    {"scheduler", "state_table", SLB_CFG_STR, 0, 0, "siplb_node_state",
+	OFF(state_table),
+	"table keeping admin enable/disable of load_balancer rows; empty: none"},
+    {"scheduler", "prober_pub", SLB_CFG_ADDR, 0, 0, "ipc://prober.pub",
+	OFF(prober_pub), "prober health events; empty: none"},
+    {"scheduler", "prober_rep", SLB_CFG_ADDR, 0, 0, "ipc://prober.rep",
+	OFF(prober_rep), "prober snapshots"},
+    {"scheduler", "edge_pubs", SLB_CFG_STR, 0, 0, "ipc://edge.pub",
+	OFF(edge_pubs), "comma-separated edge PUB addresses (dialog events)"},
+    {"scheduler", "edge_reps", SLB_CFG_STR, 0, 0, "ipc://edge.rep",
+	OFF(edge_reps), "the edges' REP addresses, in the same order"},
+    {"scheduler", "dialogd_pub", SLB_CFG_ADDR, 0, 0, "ipc://dialogd.pub",
+	OFF(dialogd_pub), "dialogd expiry events; empty: none"},
+    {"scheduler", "dialogd_rep", SLB_CFG_ADDR, 0, 0, "ipc://dialogd.rep",
+	OFF(dialogd_rep), "dialogd snapshots of live dialogs"},
+    {"scheduler", "reserve_ttl", SLB_CFG_INT, 1000, 600000, "40000",
+	OFF(reserve_ttl_ms),
+	"ms a reservation waits for the edge's CREATED event"},
+    {"scheduler", "table_interval", SLB_CFG_INT, 100, 60000, "1000",
+	OFF(table_interval_ms), "ms between full node-table publications"},
+    {"scheduler", "tie_first", SLB_CFG_BOOL, 0, 0, "no", OFF(tie_first),
+	"least-load ties to the lowest id instead of at random"},
+    {"scheduler", "seed", SLB_CFG_INT, 0, 2147483647, "0", OFF(seed),
+	"random seed for tie-breaks; 0 = from the clock"},
+    {NULL, NULL, 0, 0, 0, NULL, 0, NULL},
+};
+
+static void
+resolve_relative(char *path, const char *cfg_path)
+{
+	char dir[SLB_CFG_STRLEN], buf[SLB_CFG_STRLEN * 2];
+
+	if (path[0] == '/' || path[0] == '\0' || cfg_path == NULL)
+		return;
+	snprintf(dir, sizeof(dir), "%s", cfg_path);
+	snprintf(buf, sizeof(buf), "%s/%s", dirname(dir), path);
+	if (strlen(buf) < SLB_CFG_STRLEN)
+		strcpy(path, buf);
+}
+
+int
+sched_cfg_load(struct sched_cfg *c, const char *path)
+{
+	char err[1024];
+
+	if (slb_cfg_load(path, sched_cfg_keys, c, 0, NULL, NULL, err,
+		sizeof(err)) != 0) {
+		slb_log_err("%s", err);
+		return EINVAL;
+	}
+	if (strcmp(c->node_source, "file") != 0 &&
+	    strcmp(c->node_source, "mysql") != 0) {
+		slb_log_err("%s: [scheduler] node_source: must be file or mysql, "
+		    "not \"%s\"", path ? path : "defaults", c->node_source);
+		return EINVAL;
+	}
+	if (strcmp(c->node_source, "mysql") == 0 && c->db_url[0] == '\0') {
+		slb_log_err("%s: [scheduler] db_url: required with node_source "
+		    "= mysql", path ? path : "defaults");
+		return EINVAL;
+	}
+	if (strlen(c->lb_table) > 63 || strlen(c->ds_table) > 63 ||
+	    strlen(c->state_table) > 63) {
+		slb_log_err("%s: [scheduler] table names: at most 63 characters",
+		    path ? path : "defaults");
+		return EINVAL;
+	}
+	resolve_relative(c->nodes_file, path);
+	slb_log_configure(c->log_level, c->log_facility, c->log_syslog);
+	return 0;
+}
+
+/* ------------------------------------------------------------ table */
+
+int
+sched_svc_load_table(struct sched_svc *s, struct sched_table *t, char *err,
+    size_t errlen)
+{
+	if (s->use_db)
+		return sched_mysql_load(&s->db, t, err, errlen);
+	if (access(s->cfg.nodes_file, F_OK) != 0 && errno == ENOENT) {
+		slb_log_notice("%s does not exist yet: starting with no nodes",
+		    s->cfg.nodes_file);
+		return 0;
+	}
+	return sched_nodes_file_load(s->cfg.nodes_file, t, err, errlen);
+}
+
+static void
+publish_table(struct sched_svc *s)
+{
+	Siplb__V1__BusMessage m = SIPLB__V1__BUS_MESSAGE__INIT;
+	Siplb__V1__NodeTable *tab = sched_pb_table(&s->table);
+
+	if (tab == NULL)
+		return;
+	m.body_case = SIPLB__V1__BUS_MESSAGE__BODY_TABLE;
+	m.table = tab;
+	slb_pub_send(s->pub, &m);
+	sched_pb_table_free(tab);
+}
+
+static void
+publish_change(struct sched_svc *s, Siplb__V1__ChangeKind kind,
+    const struct sched_node *n, const char *reason)
+{
+	Siplb__V1__BusMessage m = SIPLB__V1__BUS_MESSAGE__INIT;
+	Siplb__V1__NodeChange ch = SIPLB__V1__NODE_CHANGE__INIT;
+	Siplb__V1__Node *pn = sched_pb_node(n);
+
+	if (pn == NULL)
+		return;
+	ch.kind = kind;
+	ch.node = pn;
+	ch.reason = (char *)reason;
+	m.body_case = SIPLB__V1__BUS_MESSAGE__BODY_CHANGE;
+	m.change = &ch;
+	slb_pub_send(s->pub, &m);
+	sched_pb_node_free(pn);
+}
+
+/* Persist one node change to the table's source; 0 or errno with err. */
+static int
+persist(struct sched_svc *s, const struct sched_node *n, int removed,
+    char *err, size_t errlen)
+{
+	if (s->use_db)
+		return removed ? sched_mysql_delete_node(&s->db, n, err, errlen)
+			       : sched_mysql_save_node(&s->db, n, err, errlen);
+	return sched_nodes_file_save(s->cfg.nodes_file, &s->table, err, errlen);
+}
+
+/* ------------------------------------------------------------ health */
+
+static void
+set_health(struct sched_svc *s, uint32_t id, bool up, uint32_t rtt,
+    uint32_t code, const char *why)
+{
+	struct sched_node *n = sched_table_find(&s->table, id);
+	bool changed;
+
+	if (n == NULL)
+		return;
+	changed = n->up != up;
+	n->up = up;
+	if (rtt)
+		n->rtt_us = rtt;
+	if (code)
+		n->last_code = code;
+	if (!changed)
+		return;
+	slb_log_notice("node %u %s is %s (%s)", n->id, n->uri,
+	    up ? "up" : "down", why);
+	publish_change(s, SIPLB__V1__CHANGE_KIND__CHANGE_UPDATED, n, why);
+}
+
+static void
+on_health(struct sched_svc *s, const Siplb__V1__NodeHealth *h, const char *src)
+{
+	char why[64];
+
+	if (h->passive)
+		snprintf(why, sizeof(why), "%s reported %u", src, h->last_code);
+	else
+		snprintf(why, sizeof(why), "probe %u", h->last_code);
+	set_health(s, h->node_id, h->up, h->rtt_us, h->last_code, why);
+}
+
+static void
+prober_message(void *arg, const Siplb__V1__BusMessage *m)
+{
+	struct sched_svc *s = arg;
+
+	if (m->body_case == SIPLB__V1__BUS_MESSAGE__BODY_HEALTH)
+		on_health(s, m->health, "prober");
+	else if (m->body_case == SIPLB__V1__BUS_MESSAGE__BODY_HEALTH_SNAPSHOT)
+		for (size_t i = 0; i < m->health_snapshot->n_nodes; i++)
+			on_health(s, m->health_snapshot->nodes[i], "prober");
+}
+
+static void
+prober_snapshot(void *arg, const Siplb__V1__Snapshot *snap)
+{
+	struct sched_svc *s = arg;
+
+	if (snap->body_case != SIPLB__V1__SNAPSHOT__BODY_HEALTH)
+		return;
+	for (size_t i = 0; i < snap->health->n_nodes; i++)
+		on_health(s, snap->health->nodes[i], "prober");
+}
+
+static const struct slb_sub_ops prober_ops = {prober_message, prober_snapshot};
+
+/* ------------------------------------------------------------ dialogs */
+
+static void
+dialog_message(void *arg, const Siplb__V1__BusMessage *m)
+{
+	struct sched_svc *s = arg;
+	struct sched_pb_dlg d;
+
+	if (m->body_case != SIPLB__V1__BUS_MESSAGE__BODY_DIALOG)
+		return;
+	if (sched_pb_dlg_event(m->dialog, &d) != 0)
+		return;
+	sched_load_apply(s->load, &d.ev, slb_now_us());
+}
+
+static void
+dialog_snapshot(void *arg, const Siplb__V1__Snapshot *snap)
+{
+	struct sched_svc *s = arg;
+	struct sched_pb_dlg *ds;
+	struct sched_dlg_event *evs;
+	size_t n = 0;
+
+	if (snap->body_case != SIPLB__V1__SNAPSHOT__BODY_DIALOGS)
+		return;
+	ds = calloc(snap->dialogs->n_dialogs + 1, sizeof(*ds));
+	evs = calloc(snap->dialogs->n_dialogs + 1, sizeof(*evs));
+	if (ds == NULL || evs == NULL)
+		goto out;
+	for (size_t i = 0; i < snap->dialogs->n_dialogs; i++)
+		if (sched_pb_dlg_event(snap->dialogs->dialogs[i], &ds[n]) == 0) {
+			evs[n] = ds[n].ev;
+			evs[n].res = ds[n].res;
+			n++;
+		}
+	if (strncmp(snap->stream, "edge", 4) == 0) {
+		/* an edge's snapshot is the whole truth for that edge */
+		sched_load_replace_edge(s->load, snap->stream, evs, n,
+		    slb_now_us());
+	} else {
+		for (size_t i = 0; i < n; i++)
+			sched_load_apply(s->load, &evs[i], slb_now_us());
+	}
+	slb_log_info("%s: %zu live dialogs, %zu known in all", snap->stream, n,
+	    sched_load_count(s->load));
+out:
+	free(ds);
+	free(evs);
+}
+
+static const struct slb_sub_ops dialog_ops = {dialog_message, dialog_snapshot};
+
+/* ------------------------------------------------------------ REP */
+
+static void
+reply_error(Siplb__V1__SchedReply *r, Siplb__V1__Status st, char *buf,
+    size_t len, const char *fmt, const char *arg)
+{
+	snprintf(buf, len, fmt, arg);
+	r->status = st;
+	r->error = buf;
+}
+
+static void
+handle_select(struct sched_svc *s, const Siplb__V1__SelectRequest *q,
+    Siplb__V1__SchedReply *r, Siplb__V1__SelectReply *sr, char *err,
+    size_t errlen)
+{
+	struct sched_select sel;
+	struct sched_node *out[SCHED_MAX_RESULTS];
+	unsigned nout = 0;
+	enum sched_sel_status st;
+
+	s->selects++;
+	r->body_case = SIPLB__V1__SCHED_REPLY__BODY_SELECT;
+	r->select = sr;
+	if (sched_pb_select(q, &sel, s->cfg.tie_first, err, errlen) != 0) {
+		s->bad_requests++;
+		r->status = SIPLB__V1__STATUS__STATUS_BAD_REQUEST;
+		r->error = err;
+		sr->status = SIPLB__V1__SELECT_STATUS__SELECT_BAD_REQUEST;
+		return;
+	}
+	st = sched_select(&s->table, &sel, out, &nout);
+	r->status = SIPLB__V1__STATUS__STATUS_OK;
+	sr->status = sched_pb_sel_status(st);
+	if (st != SCHED_SEL_OK) {
+		s->select_fail++;
+		return;
+	}
+	if (q->reserve && q->key && *q->key && sel.nres > 0 &&
+	    sched_load_reserve(s->load, q->key, out[0]->id,
+		(const char(*)[SCHED_RES_NAME])sel.res, sel.nres,
+		slb_now_us()) != 0)
+		slb_log_warn("select: key \"%.64s\" cannot be reserved", q->key);
+	sched_pb_choices(sr, out, nout);
+}
+
+static void
+admin_reply_node(Siplb__V1__AdminReply *ar, const struct sched_node *n)
+{
+	ar->node = sched_pb_node(n);
+}
+
+static int
+admin_reload(struct sched_svc *s, int reset, char *err, size_t errlen)
+{
+	struct sched_table t;
+	int rc;
+
+	sched_table_init(&t, 0);
+	if ((rc = sched_svc_load_table(s, &t, err, errlen)) != 0) {
+		sched_table_free(&t);
+		return rc;
+	}
+	if (!reset)
+		sched_table_inherit(&t, &s->table);
+	else
+		t.rng = s->table.rng;
+	sched_table_free(&s->table);
+	s->table = t;
+	if (reset)
+		sched_load_reset(s->load);
+	sched_load_rebind(s->load, &s->table);
+	slb_log_notice("node table reloaded: %zu nodes%s", s->table.n,
+	    reset ? ", health and load reset" : ", health and load kept");
+	publish_table(s);
+	return 0;
+}
+
+static void
+handle_admin(struct sched_svc *s, const Siplb__V1__AdminRequest *q,
+    Siplb__V1__SchedReply *r, Siplb__V1__AdminReply *ar, char *err,
+    size_t errlen)
+{
+	struct sched_table backup;
+	struct sched_node node, *n = NULL;
+	int rc = 0;
+	const char *what = NULL;
+
+	r->body_case = SIPLB__V1__SCHED_REPLY__BODY_ADMIN;
+	r->admin = ar;
+	r->status = SIPLB__V1__STATUS__STATUS_OK;
+	sched_table_init(&backup, 0);
+
+	if (q->op != SIPLB__V1__ADMIN_REQUEST__OP__OP_LIST &&
+	    q->op != SIPLB__V1__ADMIN_REQUEST__OP__OP_ADD &&
+	    q->op != SIPLB__V1__ADMIN_REQUEST__OP__OP_RELOAD) {
+		n = sched_table_find(&s->table, q->node_id);
+		if (n == NULL) {
+			snprintf(err, errlen, "node %u does not exist",
+			    q->node_id);
+			r->status = SIPLB__V1__STATUS__STATUS_NOT_FOUND;
+			r->error = err;
+			return;
+		}
+	}
+	/* file source: keep a copy to undo a change that cannot be saved */
+	if (!s->use_db && q->op != SIPLB__V1__ADMIN_REQUEST__OP__OP_LIST &&
+	    q->op != SIPLB__V1__ADMIN_REQUEST__OP__OP_RELOAD &&
+	    sched_table_copy(&backup, &s->table) != 0) {
+		snprintf(err, errlen, "out of memory");
+		r->status = SIPLB__V1__STATUS__STATUS_INTERNAL;
+		r->error = err;
+		return;
+	}
+
+	switch (q->op) {
+	case SIPLB__V1__ADMIN_REQUEST__OP__OP_LIST:
+		ar->table = sched_pb_table(&s->table);
+		goto out;
+	case SIPLB__V1__ADMIN_REQUEST__OP__OP_RELOAD:
+		rc = admin_reload(s, q->reset_state, err, errlen);
+		if (rc != 0)
+			r->status = SIPLB__V1__STATUS__STATUS_INTERNAL;
+		else
+			ar->table = sched_pb_table(&s->table);
+		goto out;
+	case SIPLB__V1__ADMIN_REQUEST__OP__OP_ADD:
+		if (q->node == NULL ||
+		    sched_pb_nodespec(q->node, &node, err, errlen) != 0) {
+			if (q->node == NULL)
+				snprintf(err, errlen, "add: node missing");
+			r->status = SIPLB__V1__STATUS__STATUS_BAD_REQUEST;
+			goto out;
+		}
+		if (sched_table_find_uri(&s->table, node.uri) != NULL &&
+		    node.group != 0 && node.set != 0) {
+			/* the same URI twice is allowed (several sets), but
+			 * not as a full duplicate */
+		}
+		rc = sched_table_add(&s->table, &node, &n, err, errlen);
+		if (rc != 0) {
+			r->status = rc == EEXIST ? SIPLB__V1__STATUS__STATUS_CONFLICT
+						 : SIPLB__V1__STATUS__STATUS_BAD_REQUEST;
+			goto out;
+		}
+		what = "added";
+		break;
+	case SIPLB__V1__ADMIN_REQUEST__OP__OP_REMOVE:
+		node = *n;
+		if (s->use_db && persist(s, &node, 1, err, errlen) != 0) {
+			r->status = SIPLB__V1__STATUS__STATUS_INTERNAL;
+			goto out;
+		}
+		sched_table_remove(&s->table, node.id);
+		sched_load_rebind(s->load, &s->table);
+		if (!s->use_db && persist(s, &node, 1, err, errlen) != 0)
+			goto undo;
+		slb_log_notice("node %u %s removed by admin", node.id, node.uri);
+		publish_change(s, SIPLB__V1__CHANGE_KIND__CHANGE_REMOVED, &node,
+		    "admin remove");
+		admin_reply_node(ar, &node);
+		goto out;
+	case SIPLB__V1__ADMIN_REQUEST__OP__OP_ENABLE:
+	case SIPLB__V1__ADMIN_REQUEST__OP__OP_DISABLE:
+		n->enabled = q->op == SIPLB__V1__ADMIN_REQUEST__OP__OP_ENABLE;
+		what = n->enabled ? "enabled" : "disabled";
+		break;
+	case SIPLB__V1__ADMIN_REQUEST__OP__OP_RESIZE:
+		if (sched_pb_resize(n, q->resources, err, errlen) != 0) {
+			r->status = SIPLB__V1__STATUS__STATUS_BAD_REQUEST;
+			goto undo_quiet;
+		}
+		sched_load_rebind(s->load, &s->table);
+		what = "resized";
+		break;
+	case SIPLB__V1__ADMIN_REQUEST__OP__OP_UPDATE:
+		if (q->node == NULL) {
+			snprintf(err, errlen, "update: node missing");
+			r->status = SIPLB__V1__STATUS__STATUS_BAD_REQUEST;
+			goto out;
+		}
+		if (q->node->has_weight) {
+			if (q->node->weight < 1 || q->node->weight > 1000000) {
+				snprintf(err, errlen,
+				    "weight %u: must be 1..1000000",
+				    q->node->weight);
+				r->status = SIPLB__V1__STATUS__STATUS_BAD_REQUEST;
+				goto out;
+			}
+			n->weight = q->node->weight;
+			sched_node_update_rweight(n);
+		}
+		if (q->node->has_priority)
+			n->priority = q->node->priority;
+		what = "updated";
+		break;
+	default:
+		snprintf(err, errlen, "unknown admin operation %d", (int)q->op);
+		r->status = SIPLB__V1__STATUS__STATUS_BAD_REQUEST;
+		goto out;
+	}
+
+	if (persist(s, n, 0, err, errlen) != 0) {
+		if (s->use_db) {
+			/* nothing was changed in the database: undo memory */
+			r->status = SIPLB__V1__STATUS__STATUS_INTERNAL;
+			goto undo_quiet;
+		}
+		goto undo;
+	}
+	slb_log_notice("node %u %s %s by admin", n->id, n->uri, what);
+	publish_change(s,
+	    q->op == SIPLB__V1__ADMIN_REQUEST__OP__OP_ADD
+		? SIPLB__V1__CHANGE_KIND__CHANGE_ADDED
+		: SIPLB__V1__CHANGE_KIND__CHANGE_UPDATED,
+	    n, what);
+	admin_reply_node(ar, n);
+	goto out;
+
+undo:
+	r->status = SIPLB__V1__STATUS__STATUS_INTERNAL;
+undo_quiet:
+	if (backup.nodes != NULL || backup.n == 0) {
+		sched_table_free(&s->table);
+		s->table = backup;
+		sched_table_init(&backup, 0);
+		sched_load_rebind(s->load, &s->table);
+	}
+	if (r->status == SIPLB__V1__STATUS__STATUS_INTERNAL)
+		slb_log_err("admin change not saved, undone: %s", err);
+out:
+	if (r->status != SIPLB__V1__STATUS__STATUS_OK)
+		r->error = err;
+	sched_table_free(&backup);
+}
+
+static void
+handle_snapshot(struct sched_svc *s, Siplb__V1__SchedReply *r,
+    Siplb__V1__Snapshot *snap)
+{
+	snap->stream = (char *)slb_pub_stream(s->pub);
+	snap->epoch = slb_pub_epoch(s->pub);
+	snap->seq = slb_pub_seq(s->pub);
+	snap->body_case = SIPLB__V1__SNAPSHOT__BODY_TABLE;
+	snap->table = sched_pb_table(&s->table);
+	r->status = SIPLB__V1__STATUS__STATUS_OK;
+	r->body_case = SIPLB__V1__SCHED_REPLY__BODY_SNAPSHOT;
+	r->snapshot = snap;
+}
+
+static void
+on_request(void *arg, nng_msg *req, nng_msg **replyp)
+{
+	struct sched_svc *s = arg;
+	Siplb__V1__SchedReply r = SIPLB__V1__SCHED_REPLY__INIT;
+	Siplb__V1__SelectReply sr = SIPLB__V1__SELECT_REPLY__INIT;
+	Siplb__V1__AdminReply ar = SIPLB__V1__ADMIN_REPLY__INIT;
+	Siplb__V1__Snapshot snap = SIPLB__V1__SNAPSHOT__INIT;
+	Siplb__V1__SchedRequest *q = NULL;
+	ProtobufCMessage *pm = NULL;
+	char err[512] = "";
+	int rc;
+
+	rc = slb_msg_unpack(&siplb__v1__sched_request__descriptor, req,
+	    SLB_MSG_MAX, &pm);
+	if (rc == EPROTONOSUPPORT) {
+		s->bad_requests++;
+		reply_error(&r, SIPLB__V1__STATUS__STATUS_UNSUPPORTED_VERSION,
+		    err, sizeof(err),
+		    "protocol version not supported: this scheduler speaks "
+		    "version %s",
+		    "1");
+		goto send;
+	}
+	if (rc != 0) {
+		s->bad_requests++;
+		reply_error(&r, SIPLB__V1__STATUS__STATUS_BAD_REQUEST, err,
+		    sizeof(err), "%s", "malformed request");
+		goto send;
+	}
+	q = (Siplb__V1__SchedRequest *)pm;
+	switch (q->body_case) {
+	case SIPLB__V1__SCHED_REQUEST__BODY_SELECT:
+		handle_select(s, q->select, &r, &sr, err, sizeof(err));
+		break;
+	case SIPLB__V1__SCHED_REQUEST__BODY_ADMIN:
+		handle_admin(s, q->admin, &r, &ar, err, sizeof(err));
+		break;
+	case SIPLB__V1__SCHED_REQUEST__BODY_SNAPSHOT:
+		handle_snapshot(s, &r, &snap);
+		break;
+	case SIPLB__V1__SCHED_REQUEST__BODY_REPORT:
+		if (!q->report->up)
+			on_health(s, q->report, "edge");
+		r.status = SIPLB__V1__STATUS__STATUS_OK;
+		break;
+	default:
+		s->bad_requests++;
+		reply_error(&r, SIPLB__V1__STATUS__STATUS_BAD_REQUEST, err,
+		    sizeof(err), "%s", "empty request");
+		break;
+	}
+send:
+	if (slb_msg_pack(&r.base, replyp) != 0)
+		*replyp = NULL;
+	sched_pb_choices_free(&sr);
+	sched_pb_table_free(ar.table);
+	sched_pb_node_free(ar.node);
+	sched_pb_table_free(snap.table);
+	slb_msg_free(pm);
+}
+
+/* ------------------------------------------------------------ timers */
+
+static void
+on_tick(evutil_socket_t fd, short what, void *arg)
+{
+	struct sched_svc *s = arg;
+	unsigned n;
+
+	(void)fd;
+	(void)what;
+	n = sched_load_expire(s->load, slb_now_us(),
+	    (uint64_t)s->cfg.reserve_ttl_ms * 1000u);
+	s->reservations_expired += n;
+	publish_table(s);
+}
+
+/* ------------------------------------------------------------ life */
+
+static int
+open_subs(struct sched_svc *s)
+{
+	char pubs[SCHED_MAX_EDGES][SLB_CFG_STRLEN];
+	char reps[SCHED_MAX_EDGES][SLB_CFG_STRLEN];
+	int np, nr, rc;
+
+	if (s->cfg.prober_pub[0] &&
+	    (rc = slb_sub_open(&s->prober, s->base, s->br, "prober",
+		 s->cfg.prober_pub, s->cfg.prober_rep, &prober_ops, s)) != 0)
+		return rc;
+	if (s->cfg.dialogd_pub[0] &&
+	    (rc = slb_sub_open(&s->dialogd, s->base, s->br, "dialogd",
+		 s->cfg.dialogd_pub, s->cfg.dialogd_rep, &dialog_ops, s)) != 0)
+		return rc;
+	np = slb_cfg_split(s->cfg.edge_pubs, ',', pubs, SCHED_MAX_EDGES);
+	nr = slb_cfg_split(s->cfg.edge_reps, ',', reps, SCHED_MAX_EDGES);
+	if (np < 0 || nr < 0 || (nr != np && nr != 0)) {
+		slb_log_err("[scheduler] edge_pubs and edge_reps: give the same "
+		    "number of addresses (at most %d)", SCHED_MAX_EDGES);
+		return EINVAL;
+	}
+	for (int i = 0; i < np; i++) {
+		char name[32];
+
+		slb_cfg_expand_addr(pubs[i], s->cfg.run_dir);
+		if (nr)
+			slb_cfg_expand_addr(reps[i], s->cfg.run_dir);
+		snprintf(name, sizeof(name), "edge %d", i + 1);
+		rc = slb_sub_open(&s->edges[i], s->base, s->br, name, pubs[i],
+		    nr ? reps[i] : NULL, &dialog_ops, s);
+		if (rc != 0)
+			return rc;
+		s->nedges++;
+	}
+	return 0;
+}
+
+int
+sched_svc_init(struct sched_svc *s)
+{
+	char err[1024];
+	struct timeval tv;
+	int rc;
+
+	sched_table_init(&s->table, s->cfg.seed ? (uint64_t)s->cfg.seed
+						 : slb_wall_us() ^ (uint64_t)getpid());
+	if (strcmp(s->cfg.node_source, "mysql") == 0) {
+		s->use_db = 1;
+		snprintf(s->db.url, sizeof(s->db.url), "%s", s->cfg.db_url);
+		snprintf(s->db.lb_table, sizeof(s->db.lb_table), "%.63s",
+		    s->cfg.lb_table);
+		snprintf(s->db.ds_table, sizeof(s->db.ds_table), "%.63s",
+		    s->cfg.ds_table);
+		snprintf(s->db.state_table, sizeof(s->db.state_table), "%.63s",
+		    s->cfg.state_table);
+	}
+	if ((rc = sched_svc_load_table(s, &s->table, err, sizeof(err))) != 0) {
+		slb_log_err("cannot load the node table: %s", err);
+		return rc;
+	}
+	if (s->use_db) {
+		sched_db_url_masked(s->db.url, err, sizeof(err));
+		slb_log_notice("%zu nodes loaded from %s", s->table.n, err);
+	} else {
+		slb_log_notice("%zu nodes loaded from %s", s->table.n,
+		    s->cfg.nodes_file);
+	}
+	if ((rc = sched_load_new(&s->load, &s->table)) != 0 ||
+	    (rc = slb_loop_new(&s->base)) != 0 ||
+	    (rc = slb_bridge_new(&s->br, s->base)) != 0)
+		return rc;
+	if ((rc = slb_pub_open(&s->pub, s->cfg.pub, "scheduler")) != 0 ||
+	    (rc = slb_rep_open(&s->rep, s->base, s->cfg.rep, on_request, s)) != 0)
+		return rc;
+	if ((rc = open_subs(s)) != 0)
+		return rc;
+	s->tick = event_new(s->base, -1, EV_PERSIST, on_tick, s);
+	tv.tv_sec = s->cfg.table_interval_ms / 1000;
+	tv.tv_usec = (s->cfg.table_interval_ms % 1000) * 1000;
+	if (s->tick == NULL || event_add(s->tick, &tv) != 0)
+		return ENOMEM;
+	publish_table(s);
+	slb_log_notice("ready: rep %s, pub %s", s->cfg.rep, s->cfg.pub);
+	return 0;
+}
+
+void
+sched_svc_close(struct sched_svc *s)
+{
+	if (s->tick)
+		event_free(s->tick);
+	for (int i = 0; i < s->nedges; i++)
+		slb_sub_close(s->edges[i]);
+	slb_sub_close(s->prober);
+	slb_sub_close(s->dialogd);
+	slb_rep_close(s->rep);
+	slb_pub_close(s->pub);
+	slb_bridge_free(s->br);
+	if (s->base)
+		slb_loop_free(s->base);
+	sched_load_free(s->load);
+	sched_table_free(&s->table);
+}

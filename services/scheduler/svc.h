@@ -1,0 +1,68 @@
+#ifndef SIPLB_SCHEDULER_SVC_H
+#define SIPLB_SCHEDULER_SVC_H
+
+#include "bus.h"
+#include "cfg.h"
+#include "sched.h"
+
+#define SCHED_MAX_EDGES 16
+
+/* [general] + [scheduler] of the configuration file. */
+struct sched_cfg {
+	char run_dir[SLB_CFG_STRLEN];
+	char log_level[SLB_CFG_STRLEN];
+	char log_facility[SLB_CFG_STRLEN];
+	int log_syslog;
+
+	char rep[SLB_CFG_STRLEN];
+	char pub[SLB_CFG_STRLEN];
+	char node_source[SLB_CFG_STRLEN];
+	char nodes_file[SLB_CFG_STRLEN];
+	char db_url[SLB_CFG_STRLEN];
+	char lb_table[SLB_CFG_STRLEN];
+	char ds_table[SLB_CFG_STRLEN];
+	char state_table[SLB_CFG_STRLEN];
+	char prober_pub[SLB_CFG_STRLEN];
+	char prober_rep[SLB_CFG_STRLEN];
+	char edge_pubs[SLB_CFG_STRLEN];
+	char edge_reps[SLB_CFG_STRLEN];
+	char dialogd_pub[SLB_CFG_STRLEN];
+	char dialogd_rep[SLB_CFG_STRLEN];
+	int reserve_ttl_ms;
+	int table_interval_ms;
+	int tie_first;
+	int seed;
+};
+
+extern const struct slb_cfg_key sched_cfg_keys[];
+
+struct sched_svc {
+	struct sched_cfg cfg;
+	const char *cfg_path;
+	struct event_base *base;
+	struct slb_bridge *br;
+	struct slb_rep *rep;
+	struct slb_pub *pub;
+	struct slb_sub *prober;
+	struct slb_sub *dialogd;
+	struct slb_sub *edges[SCHED_MAX_EDGES];
+	int nedges;
+	struct event *tick;
+
+	struct sched_table table;
+	struct sched_load *load;
+	struct sched_db db;
+	int use_db;
+
+	uint64_t selects, select_fail, bad_requests, reservations_expired;
+};
+
+int sched_cfg_load(struct sched_cfg *c, const char *path);
+int sched_svc_init(struct sched_svc *s);
+void sched_svc_close(struct sched_svc *s);
+
+/* Load the node table from its source into t (empty on entry). */
+int sched_svc_load_table(struct sched_svc *s, struct sched_table *t,
+    char *err, size_t errlen);
+
+#endif

@@ -1,0 +1,570 @@
+/*
+ * siplbctl: the command-line client of the siplb suite (what
+ * `opensipsctl dispatcher ...` and `opensips-cli -x mi lb_list` were).
+ * Talks req/rep to the services; finds them through the config file.
+ *
+ * Exit codes: 0 ok, 1 refused by the service, 2 no node could be chosen,
+ * 64 usage, 69 service unreachable, 78 configuration.
+ */
+#define SLB_LOG_MODULE "ctl"
+#include <errno.h>
+#include <getopt.h>
+#include <jansson.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "bus.h"
+#include "cfg.h"
+#include "log.h"
+#include "msg.h"
+
+#define EXIT_REFUSED 1
+#define EXIT_NOCHOICE 2
+#define EXIT_UNREACHABLE 69
+
+struct ctl_cfg {
+	char run_dir[SLB_CFG_STRLEN];
+	char sched_rep[SLB_CFG_STRLEN];
+	int timeout_ms;
+};
+
+#define OFF(f) offsetof(struct ctl_cfg, f)
+static const struct slb_cfg_key ctl_keys[] = {
+    {"general", "run_dir", SLB_CFG_STR, 0, 0, "/run/siplb", OFF(run_dir), ""},
+    {"scheduler", "rep", SLB_CFG_ADDR, 0, 0, "ipc://scheduler.rep",
+	OFF(sched_rep), ""},
+    {"ctl", "timeout", SLB_CFG_INT, 10, 600000, "2000", OFF(timeout_ms),
+	"ms siplbctl waits for an answer"},
+    {NULL, NULL, 0, 0, 0, NULL, 0, NULL},
+};
+
+static struct ctl_cfg cfg;
+static int json_out;
+
+static void
+usage(FILE *f)
+{
+	fprintf(f,
+	    "usage: siplbctl [-c FILE] [--json] [--timeout MS] COMMAND ...\n"
+	    "  nodes                              list nodes with load and state\n"
+	    "  node add --uri URI [--group G] [--set S] [--resources R]\n"
+	    "           [--weight W] [--priority P] [--probe-mode 0|1|2]\n"
+	    "           [--description D] [--attrs A] [--socket S] [--id N]\n"
+	    "           [--disabled]\n"
+	    "  node remove|enable|disable ID\n"
+	    "  node resize ID NAME=CAP[;NAME=CAP]   change capacities\n"
+	    "  node set ID [--weight W] [--priority P]\n"
+	    "  select --group G [--resource R] [--algorithm A] [--key K]\n"
+	    "         [--hash-key H] [--exclude ID,ID] [--max N] [--relative]\n"
+	    "         [--overcommit] [--reserve] [--tie-first]\n"
+	    "  reload [--reset]                   reload the node table\n"
+	    "The config file is -c FILE, else $SIPLB_CONF, else "
+	    SLB_DEFAULT_CONF ".\n");
+}
+
+static int
+die_usage(const char *fmt, const char *arg)
+{
+	fprintf(stderr, "siplbctl: ");
+	fprintf(stderr, fmt, arg);
+	fprintf(stderr, "\n");
+	usage(stderr);
+	return SLB_EXIT_USAGE;
+}
+
+static int
+parse_u32(const char *s, const char *what, uint32_t *out)
+{
+	long v;
+
+	if (slb_parse_long(s, 0, UINT32_MAX, &v) != 0) {
+		fprintf(stderr, "siplbctl: %s: \"%s\" is not a number\n", what, s);
+		return -1;
+	}
+	*out = (uint32_t)v;
+	return 0;
+}
+
+/* Send one request to the scheduler; exits on transport trouble. */
+static int
+sched_call(Siplb__V1__SchedRequest *q, Siplb__V1__SchedReply **rp)
+{
+	ProtobufCMessage *pm;
+	int err;
+
+	err = slb_req_call(cfg.sched_rep, &q->base,
+	    &siplb__v1__sched_reply__descriptor, cfg.timeout_ms, 2, &pm);
+	if (err == ETIMEDOUT) {
+		fprintf(stderr, "siplbctl: the scheduler at %s did not answer "
+		    "within %d ms (is siplb-scheduler running?)\n",
+		    cfg.sched_rep, cfg.timeout_ms);
+		return EXIT_UNREACHABLE;
+	}
+	if (err != 0) {
+		fprintf(stderr, "siplbctl: scheduler at %s: %s\n", cfg.sched_rep,
+		    err == EPROTONOSUPPORT ? "speaks another protocol version"
+					   : strerror(err));
+		return EXIT_UNREACHABLE;
+	}
+	*rp = (Siplb__V1__SchedReply *)pm;
+	if ((*rp)->status != SIPLB__V1__STATUS__STATUS_OK) {
+		const char *e = (*rp)->error && *(*rp)->error ? (*rp)->error
+							     : "request refused";
+		if (json_out) {
+			json_t *j = json_pack("{s:s}", "error", e);
+			json_dumpf(j, stdout, JSON_INDENT(2));
+			printf("\n");
+			json_decref(j);
+		}
+		fprintf(stderr, "siplbctl: %s\n", e);
+		slb_msg_free(pm);
+		return EXIT_REFUSED;
+	}
+	return 0;
+}
+
+static json_t *
+node_json(const Siplb__V1__Node *n)
+{
+	json_t *res = json_object();
+
+	for (size_t i = 0; i < n->n_resources; i++)
+		json_object_set_new(res, n->resources[i]->name,
+		    json_pack("{s:i,s:i}", "capacity",
+			n->resources[i]->capacity, "load",
+			n->resources[i]->load));
+	return json_pack("{s:I,s:I,s:I,s:s,s:b,s:b,s:I,s:i,s:I,s:I,s:I,s:s,"
+			 "s:s,s:s,s:I,s:o}",
+	    "id", (json_int_t)n->id, "group", (json_int_t)n->group, "set",
+	    (json_int_t)n->set, "uri", n->uri, "enabled", n->enabled, "up",
+	    n->up, "weight", (json_int_t)n->weight, "priority", n->priority,
+	    "probe_mode", (json_int_t)n->probe_mode, "rtt_us",
+	    (json_int_t)n->rtt_us, "last_code", (json_int_t)n->last_code,
+	    "description", n->description, "attrs", n->attrs, "socket",
+	    n->socket, "selected", (json_int_t)n->selected, "resources", res);
+}
+
+static void
+print_json(json_t *j)
+{
+	json_dumpf(j, stdout, JSON_INDENT(2));
+	printf("\n");
+	json_decref(j);
+}
+
+static void
+print_nodes(Siplb__V1__Node **nodes, size_t n)
+{
+	if (json_out) {
+		json_t *a = json_array();
+
+		for (size_t i = 0; i < n; i++)
+			json_array_append_new(a, node_json(nodes[i]));
+		print_json(json_pack("{s:o}", "nodes", a));
+		return;
+	}
+	printf("%-5s %-5s %-5s %-32s %-8s %-6s %-6s %-5s %-8s %s\n", "ID",
+	    "GROUP", "SET", "URI", "ADMIN", "HEALTH", "WEIGHT", "PRIO", "RTT",
+	    "RESOURCES(load/cap)");
+	for (size_t i = 0; i < n; i++) {
+		const Siplb__V1__Node *nd = nodes[i];
+		char rtt[32];
+
+		if (nd->rtt_us)
+			snprintf(rtt, sizeof(rtt), "%.1fms", nd->rtt_us / 1000.0);
+		else
+			snprintf(rtt, sizeof(rtt), "-");
+		printf("%-5u %-5u %-5u %-32s %-8s %-6s %-6u %-5d %-8s", nd->id,
+		    nd->group, nd->set, nd->uri,
+		    nd->enabled ? "enabled" : "disabled", nd->up ? "up" : "down",
+		    nd->weight, nd->priority, rtt);
+		for (size_t r = 0; r < nd->n_resources; r++)
+			printf(" %s=%d/%d", nd->resources[r]->name,
+			    nd->resources[r]->load, nd->resources[r]->capacity);
+		printf("\n");
+	}
+}
+
+static int
+admin(Siplb__V1__AdminRequest *a)
+{
+	Siplb__V1__SchedRequest q = SIPLB__V1__SCHED_REQUEST__INIT;
+	Siplb__V1__SchedReply *r;
+	int rc;
+
+	q.body_case = SIPLB__V1__SCHED_REQUEST__BODY_ADMIN;
+	q.admin = a;
+	if ((rc = sched_call(&q, &r)) != 0)
+		return rc;
+	if (r->body_case != SIPLB__V1__SCHED_REPLY__BODY_ADMIN) {
+		fprintf(stderr, "siplbctl: unexpected reply\n");
+		slb_msg_free(&r->base);
+		return EXIT_REFUSED;
+	}
+	if (r->admin->table)
+		print_nodes(r->admin->table->nodes, r->admin->table->n_nodes);
+	else if (r->admin->node)
+		print_nodes(&r->admin->node, 1);
+	slb_msg_free(&r->base);
+	return 0;
+}
+
+enum {
+	O_URI = 256, O_ID, O_GROUP, O_SET, O_RES, O_WEIGHT, O_PRIO, O_PROBE,
+	O_DESC, O_ATTRS, O_SOCKET, O_DISABLED, O_RESOURCE, O_ALG, O_KEY,
+	O_HASHKEY, O_EXCLUDE, O_MAX, O_RELATIVE, O_OVERCOMMIT, O_RESERVE,
+	O_TIEFIRST, O_RESET,
+};
+
+static const struct option long_opts[] = {
+    {"uri", required_argument, NULL, O_URI},
+    {"id", required_argument, NULL, O_ID},
+    {"group", required_argument, NULL, O_GROUP},
+    {"set", required_argument, NULL, O_SET},
+    {"resources", required_argument, NULL, O_RES},
+    {"weight", required_argument, NULL, O_WEIGHT},
+    {"priority", required_argument, NULL, O_PRIO},
+    {"probe-mode", required_argument, NULL, O_PROBE},
+    {"description", required_argument, NULL, O_DESC},
+    {"attrs", required_argument, NULL, O_ATTRS},
+    {"socket", required_argument, NULL, O_SOCKET},
+    {"disabled", no_argument, NULL, O_DISABLED},
+    {"resource", required_argument, NULL, O_RESOURCE},
+    {"algorithm", required_argument, NULL, O_ALG},
+    {"key", required_argument, NULL, O_KEY},
+    {"hash-key", required_argument, NULL, O_HASHKEY},
+    {"exclude", required_argument, NULL, O_EXCLUDE},
+    {"max", required_argument, NULL, O_MAX},
+    {"relative", no_argument, NULL, O_RELATIVE},
+    {"overcommit", no_argument, NULL, O_OVERCOMMIT},
+    {"reserve", no_argument, NULL, O_RESERVE},
+    {"tie-first", no_argument, NULL, O_TIEFIRST},
+    {"reset", no_argument, NULL, O_RESET},
+    {NULL, 0, NULL, 0},
+};
+
+struct cmd_opts {
+	Siplb__V1__NodeSpec spec;
+	Siplb__V1__SelectRequest sel;
+	char *resource[16];
+	uint32_t exclude[64];
+	int reset;
+	int seen_weight, seen_prio;
+};
+
+static int
+parse_cmd_opts(int argc, char **argv, struct cmd_opts *o)
+{
+	int c;
+	uint32_t v;
+	long lv;
+
+	optind = 1;
+	opterr = 0;
+	while ((c = getopt_long(argc, argv, "", long_opts, NULL)) != -1) {
+		switch (c) {
+		case O_URI:
+			o->spec.uri = optarg;
+			break;
+		case O_ID:
+			if (parse_u32(optarg, "--id", &o->spec.id))
+				return -1;
+			break;
+		case O_GROUP:
+			if (parse_u32(optarg, "--group", &o->spec.group))
+				return -1;
+			o->sel.group = o->spec.group;
+			break;
+		case O_SET:
+			if (parse_u32(optarg, "--set", &o->spec.set))
+				return -1;
+			break;
+		case O_RES:
+			o->spec.resources = optarg;
+			break;
+		case O_WEIGHT:
+			if (parse_u32(optarg, "--weight", &o->spec.weight))
+				return -1;
+			o->spec.has_weight = 1;
+			break;
+		case O_PRIO:
+			if (slb_parse_long(optarg, INT32_MIN, INT32_MAX, &lv)) {
+				fprintf(stderr, "siplbctl: --priority: \"%s\" is "
+				    "not a number\n", optarg);
+				return -1;
+			}
+			o->spec.priority = (int32_t)lv;
+			o->spec.has_priority = 1;
+			break;
+		case O_PROBE:
+			if (parse_u32(optarg, "--probe-mode", &o->spec.probe_mode))
+				return -1;
+			break;
+		case O_DESC:
+			o->spec.description = optarg;
+			break;
+		case O_ATTRS:
+			o->spec.attrs = optarg;
+			break;
+		case O_SOCKET:
+			o->spec.socket = optarg;
+			break;
+		case O_DISABLED:
+			o->spec.disabled = 1;
+			break;
+		case O_RESOURCE:
+			if (o->sel.n_resources >= 16)
+				return -1;
+			o->resource[o->sel.n_resources++] = optarg;
+			o->sel.resources = o->resource;
+			break;
+		case O_ALG:
+			o->sel.algorithm = optarg;
+			break;
+		case O_KEY:
+			o->sel.key = optarg;
+			break;
+		case O_HASHKEY:
+			o->sel.hash_key = optarg;
+			break;
+		case O_EXCLUDE: {
+			char parts[64][SLB_CFG_STRLEN];
+			int n = slb_cfg_split(optarg, ',', parts, 64);
+
+			if (n < 0)
+				return -1;
+			for (int i = 0; i < n; i++) {
+				if (parse_u32(parts[i], "--exclude", &v))
+					return -1;
+				o->exclude[o->sel.n_exclude++] = v;
+			}
+			o->sel.exclude = o->exclude;
+			break;
+		}
+		case O_MAX:
+			if (parse_u32(optarg, "--max", &o->sel.max_results))
+				return -1;
+			break;
+		case O_RELATIVE:
+			o->sel.relative = 1;
+			break;
+		case O_OVERCOMMIT:
+			o->sel.overcommit = 1;
+			break;
+		case O_RESERVE:
+			o->sel.reserve = 1;
+			break;
+		case O_TIEFIRST:
+			o->sel.tie_first = 1;
+			break;
+		case O_RESET:
+			o->reset = 1;
+			break;
+		default:
+			fprintf(stderr, "siplbctl: unknown or incomplete option "
+			    "\"%s\"\n", argv[optind - 1]);
+			return -1;
+		}
+	}
+	if (optind < argc) {
+		fprintf(stderr, "siplbctl: unexpected argument \"%s\"\n",
+		    argv[optind]);
+		return -1;
+	}
+	return 0;
+}
+
+static int
+cmd_select(int argc, char **argv)
+{
+	struct cmd_opts o;
+	Siplb__V1__SchedRequest q = SIPLB__V1__SCHED_REQUEST__INIT;
+	Siplb__V1__SchedReply *r;
+	const char *why;
+	int rc;
+
+	memset(&o, 0, sizeof(o));
+	siplb__v1__node_spec__init(&o.spec);
+	siplb__v1__select_request__init(&o.sel);
+	if (parse_cmd_opts(argc, argv, &o) != 0) {
+		usage(stderr);
+		return SLB_EXIT_USAGE;
+	}
+	q.body_case = SIPLB__V1__SCHED_REQUEST__BODY_SELECT;
+	q.select = &o.sel;
+	if ((rc = sched_call(&q, &r)) != 0)
+		return rc;
+	if (r->body_case != SIPLB__V1__SCHED_REPLY__BODY_SELECT) {
+		slb_msg_free(&r->base);
+		return EXIT_REFUSED;
+	}
+	switch (r->select->status) {
+	case SIPLB__V1__SELECT_STATUS__SELECT_OK:
+		why = NULL;
+		break;
+	case SIPLB__V1__SELECT_STATUS__SELECT_NO_CAPACITY:
+		why = "no capacity: nodes offer the resource but all are full";
+		break;
+	case SIPLB__V1__SELECT_STATUS__SELECT_NO_DESTINATION:
+		why = "no destination: no enabled, up node offers it";
+		break;
+	default:
+		why = "bad request";
+		break;
+	}
+	if (json_out) {
+		json_t *a = json_array();
+
+		for (size_t i = 0; i < r->select->n_choices; i++)
+			json_array_append_new(a, json_pack("{s:I,s:s}", "node_id",
+			    (json_int_t)r->select->choices[i]->node_id, "uri",
+			    r->select->choices[i]->uri));
+		print_json(json_pack("{s:s,s:o}", "status",
+		    why ? (r->select->status ==
+				  SIPLB__V1__SELECT_STATUS__SELECT_NO_CAPACITY
+			      ? "no_capacity"
+			      : "no_destination")
+			: "ok",
+		    "choices", a));
+	} else {
+		for (size_t i = 0; i < r->select->n_choices; i++)
+			printf("%s\n", r->select->choices[i]->uri);
+	}
+	if (why)
+		fprintf(stderr, "siplbctl: %s\n", why);
+	slb_msg_free(&r->base);
+	return why ? EXIT_NOCHOICE : 0;
+}
+
+static int
+cmd_node(int argc, char **argv)
+{
+	Siplb__V1__AdminRequest a = SIPLB__V1__ADMIN_REQUEST__INIT;
+	struct cmd_opts o;
+	const char *sub;
+
+	if (argc < 2)
+		return die_usage("node: give add, remove, enable, disable, "
+				 "resize or set%s", "");
+	sub = argv[1];
+	memset(&o, 0, sizeof(o));
+	siplb__v1__node_spec__init(&o.spec);
+	siplb__v1__select_request__init(&o.sel);
+	if (strcmp(sub, "add") == 0) {
+		if (parse_cmd_opts(argc - 1, argv + 1, &o) != 0)
+			return SLB_EXIT_USAGE;
+		if (o.spec.uri == NULL)
+			return die_usage("node add: --uri is required%s", "");
+		a.op = SIPLB__V1__ADMIN_REQUEST__OP__OP_ADD;
+		a.node = &o.spec;
+		return admin(&a);
+	}
+	if (argc < 3)
+		return die_usage("node %s: give the node ID", sub);
+	if (parse_u32(argv[2], "node ID", &a.node_id) != 0)
+		return SLB_EXIT_USAGE;
+	if (strcmp(sub, "remove") == 0 || strcmp(sub, "enable") == 0 ||
+	    strcmp(sub, "disable") == 0) {
+		if (argc != 3)
+			return die_usage("node %s takes only the node ID", sub);
+		a.op = sub[0] == 'r' ? SIPLB__V1__ADMIN_REQUEST__OP__OP_REMOVE
+		    : sub[0] == 'e'  ? SIPLB__V1__ADMIN_REQUEST__OP__OP_ENABLE
+				     : SIPLB__V1__ADMIN_REQUEST__OP__OP_DISABLE;
+		return admin(&a);
+	}
+	if (strcmp(sub, "resize") == 0) {
+		if (argc != 4)
+			return die_usage("node resize ID NAME=CAP[;NAME=CAP]%s",
+			    "");
+		a.op = SIPLB__V1__ADMIN_REQUEST__OP__OP_RESIZE;
+		a.resources = argv[3];
+		return admin(&a);
+	}
+	if (strcmp(sub, "set") == 0) {
+		if (parse_cmd_opts(argc - 2, argv + 2, &o) != 0)
+			return SLB_EXIT_USAGE;
+		if (!o.spec.has_weight && !o.spec.has_priority)
+			return die_usage("node set: give --weight and/or "
+					 "--priority%s", "");
+		a.op = SIPLB__V1__ADMIN_REQUEST__OP__OP_UPDATE;
+		a.node = &o.spec;
+		return admin(&a);
+	}
+	return die_usage("node: unknown subcommand \"%s\"", sub);
+}
+
+int
+main(int argc, char **argv)
+{
+	const char *path = getenv("SIPLB_CONF");
+	char err[1024];
+	char *rest[256];
+	int nrest = 0, i;
+	long timeout = -1;
+
+	slb_log_init("siplbctl");
+	for (i = 1; i < argc; i++) {
+		if (strcmp(argv[i], "--json") == 0) {
+			json_out = 1;
+		} else if (strcmp(argv[i], "-c") == 0 && nrest == 0) {
+			if (++i >= argc)
+				return die_usage("-c needs a file%s", "");
+			path = argv[i];
+		} else if (strcmp(argv[i], "--timeout") == 0) {
+			if (++i >= argc ||
+			    slb_parse_long(argv[i], 10, 600000, &timeout) != 0)
+				return die_usage("--timeout: give 10..600000 ms%s",
+				    "");
+		} else if ((strcmp(argv[i], "-h") == 0 ||
+			       strcmp(argv[i], "--help") == 0) &&
+		    nrest == 0) {
+			usage(stdout);
+			return 0;
+		} else if (nrest < 255) {
+			rest[nrest++] = argv[i];
+		}
+	}
+	rest[nrest] = NULL;
+	if (nrest == 0) {
+		usage(stderr);
+		return SLB_EXIT_USAGE;
+	}
+	if (path != NULL && *path == '\0')
+		path = NULL;
+	if (path == NULL && access(SLB_DEFAULT_CONF, F_OK) == 0)
+		path = SLB_DEFAULT_CONF;
+	if (slb_cfg_load(path, ctl_keys, &cfg, SLB_CFG_PARTIAL, NULL, NULL, err,
+		sizeof(err)) != 0) {
+		fprintf(stderr, "siplbctl: %s\n", err);
+		return SLB_EXIT_CONFIG;
+	}
+	if (timeout > 0)
+		cfg.timeout_ms = (int)timeout;
+
+	if (strcmp(rest[0], "nodes") == 0) {
+		Siplb__V1__AdminRequest a = SIPLB__V1__ADMIN_REQUEST__INIT;
+
+		if (nrest != 1)
+			return die_usage("nodes takes no arguments%s", "");
+		a.op = SIPLB__V1__ADMIN_REQUEST__OP__OP_LIST;
+		return admin(&a);
+	}
+	if (strcmp(rest[0], "node") == 0)
+		return cmd_node(nrest, rest);
+	if (strcmp(rest[0], "select") == 0)
+		return cmd_select(nrest, rest);
+	if (strcmp(rest[0], "reload") == 0) {
+		Siplb__V1__AdminRequest a = SIPLB__V1__ADMIN_REQUEST__INIT;
+		struct cmd_opts o;
+
+		memset(&o, 0, sizeof(o));
+		if (parse_cmd_opts(nrest, rest, &o) != 0)
+			return SLB_EXIT_USAGE;
+		a.op = SIPLB__V1__ADMIN_REQUEST__OP__OP_RELOAD;
+		a.reset_state = o.reset;
+		return admin(&a);
+	}
+	return die_usage("unknown command \"%s\"", rest[0]);
+}

@@ -1,0 +1,250 @@
+/* Load accounting: reserve on select, confirm/release from dialog events,
+ * counters that never go below zero, snapshots that replace an edge's view. */
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <stdio.h>
+#include <string.h>
+
+#include "sched.h"
+
+static const char PSTN[1][SCHED_RES_NAME] = {"pstn"};
+static const char PSTN_VM[2][SCHED_RES_NAME] = {"pstn", "vm"};
+
+struct fx {
+	struct sched_table t;
+	struct sched_load *l;
+};
+
+static int
+setup(void **state)
+{
+	static struct fx f;
+	struct sched_node n;
+	char err[256];
+
+	sched_table_init(&f.t, 1);
+	for (uint32_t id = 1; id <= 2; id++) {
+		sched_node_defaults(&n);
+		n.id = id;
+		n.group = 1;
+		snprintf(n.uri, sizeof(n.uri), "sip:10.0.0.%u", id);
+		assert_int_equal(sched_res_parse("pstn=10;vm=5", n.res, &n.nres,
+				     err, sizeof(err)), 0);
+		assert_int_equal(sched_table_add(&f.t, &n, NULL, err,
+				     sizeof(err)), 0);
+	}
+	assert_int_equal(sched_load_new(&f.l, &f.t), 0);
+	*state = &f;
+	return 0;
+}
+
+static int
+teardown(void **state)
+{
+	struct fx *f = *state;
+
+	sched_load_free(f->l);
+	sched_table_free(&f->t);
+	return 0;
+}
+
+static int32_t
+load_of(struct fx *f, uint32_t id, const char *res)
+{
+	return sched_node_res(sched_table_find(&f->t, id), res)->load;
+}
+
+static struct sched_dlg_event
+ev(const char *key, enum sched_dlg_state st, uint32_t node, const char *edge)
+{
+	struct sched_dlg_event e = {.key = key, .state = st, .node_id = node,
+	    .res = PSTN, .nres = 1, .edge = edge};
+	return e;
+}
+
+static void
+test_reserve_counts_at_once(void **state)
+{
+	struct fx *f = *state;
+
+	assert_int_equal(sched_load_reserve(f->l, "k1", 1, PSTN_VM, 2, 0), 0);
+	assert_int_equal(load_of(f, 1, "pstn"), 1);
+	assert_int_equal(load_of(f, 1, "vm"), 1);
+	assert_int_equal(load_of(f, 2, "pstn"), 0);
+}
+
+static void
+test_created_after_reserve_is_not_counted_twice(void **state)
+{
+	struct fx *f = *state;
+	struct sched_dlg_event e = ev("k1", SCHED_DLG_CREATED, 1, "edge:a");
+
+	sched_load_reserve(f->l, "k1", 1, PSTN, 1, 0);
+	sched_load_apply(f->l, &e, 1);
+	sched_load_apply(f->l, &e, 2);	/* repeated event */
+	e.state = SCHED_DLG_CONFIRMED;
+	sched_load_apply(f->l, &e, 3);
+	assert_int_equal(load_of(f, 1, "pstn"), 1);
+	assert_int_equal(sched_load_count(f->l), 1);
+}
+
+static void
+test_terminated_releases_and_repeats_are_harmless(void **state)
+{
+	struct fx *f = *state;
+	struct sched_dlg_event e = ev("k1", SCHED_DLG_CREATED, 2, "edge:a");
+
+	sched_load_apply(f->l, &e, 1);
+	assert_int_equal(load_of(f, 2, "pstn"), 1);
+	e.state = SCHED_DLG_TERMINATED;
+	sched_load_apply(f->l, &e, 2);
+	sched_load_apply(f->l, &e, 3);
+	assert_int_equal(load_of(f, 2, "pstn"), 0);
+	assert_int_equal(sched_load_count(f->l), 0);
+}
+
+static void
+test_failover_reserve_moves_load_to_new_node(void **state)
+{
+	struct fx *f = *state;
+
+	sched_load_reserve(f->l, "k1", 1, PSTN, 1, 0);
+	sched_load_reserve(f->l, "k1", 2, PSTN, 1, 1);
+	assert_int_equal(load_of(f, 1, "pstn"), 0);
+	assert_int_equal(load_of(f, 2, "pstn"), 1);
+}
+
+static void
+test_created_on_other_node_moves_reservation(void **state)
+{
+	struct fx *f = *state;
+	struct sched_dlg_event e = ev("k1", SCHED_DLG_CREATED, 2, "edge:a");
+
+	/* another replica answered the retry: the event is the truth */
+	sched_load_reserve(f->l, "k1", 1, PSTN, 1, 0);
+	sched_load_apply(f->l, &e, 1);
+	assert_int_equal(load_of(f, 1, "pstn"), 0);
+	assert_int_equal(load_of(f, 2, "pstn"), 1);
+}
+
+static void
+test_unconfirmed_reservation_expires(void **state)
+{
+	struct fx *f = *state;
+	struct sched_dlg_event e = ev("k2", SCHED_DLG_CREATED, 1, "edge:a");
+
+	sched_load_reserve(f->l, "k1", 1, PSTN, 1, 1000);
+	sched_load_reserve(f->l, "k2", 1, PSTN, 1, 1000);
+	sched_load_apply(f->l, &e, 1500);
+	assert_int_equal(sched_load_expire(f->l, 1999, 1000), 0);
+	assert_int_equal(sched_load_expire(f->l, 2000, 1000), 1);
+	assert_int_equal(load_of(f, 1, "pstn"), 1);	/* k2 stays */
+}
+
+static void
+test_load_never_goes_below_zero(void **state)
+{
+	struct fx *f = *state;
+	struct sched_node *n = sched_table_find(&f->t, 1);
+	struct sched_res *r = sched_node_res(n, "pstn");
+
+	sched_res_add_load(n, r, -5);
+	assert_int_equal(r->load, 0);
+	sched_res_add_load(n, r, 3);
+	sched_res_add_load(n, r, -4);
+	assert_int_equal(r->load, 0);
+	r->load = INT32_MAX - 1;
+	sched_res_add_load(n, r, 10);
+	assert_int_equal(r->load, INT32_MAX);
+}
+
+static void
+test_edge_snapshot_replaces_that_edges_dialogs_only(void **state)
+{
+	struct fx *f = *state;
+	struct sched_dlg_event a1 = ev("a1", SCHED_DLG_CONFIRMED, 1, "edge:a");
+	struct sched_dlg_event a2 = ev("a2", SCHED_DLG_CONFIRMED, 1, "edge:a");
+	struct sched_dlg_event b1 = ev("b1", SCHED_DLG_CONFIRMED, 2, "edge:b");
+	struct sched_dlg_event snap[2] = {
+	    ev("a2", SCHED_DLG_CONFIRMED, 1, "edge:a"),
+	    ev("a3", SCHED_DLG_CREATED, 2, "edge:a"),
+	};
+
+	sched_load_apply(f->l, &a1, 1);
+	sched_load_apply(f->l, &a2, 1);
+	sched_load_apply(f->l, &b1, 1);
+	/* edge a restarted knowing a2 and a3 only: a1 ended unseen */
+	sched_load_replace_edge(f->l, "edge:a", snap, 2, 2);
+	assert_int_equal(sched_load_count(f->l), 3);
+	assert_int_equal(load_of(f, 1, "pstn"), 1);
+	assert_int_equal(load_of(f, 2, "pstn"), 2);
+}
+
+static void
+test_rebind_recounts_from_dialogs(void **state)
+{
+	struct fx *f = *state;
+	struct sched_dlg_event a = ev("a", SCHED_DLG_CONFIRMED, 1, "edge:a");
+
+	sched_load_apply(f->l, &a, 1);
+	sched_node_res(sched_table_find(&f->t, 1), "pstn")->load = 77;
+	sched_load_rebind(f->l, &f->t);
+	assert_int_equal(load_of(f, 1, "pstn"), 1);
+	sched_load_reset(f->l);
+	assert_int_equal(load_of(f, 1, "pstn"), 0);
+	assert_int_equal(sched_load_count(f->l), 0);
+}
+
+static void
+test_event_with_bad_key_is_dropped(void **state)
+{
+	struct fx *f = *state;
+	char longkey[400];
+	struct sched_dlg_event e = ev("", SCHED_DLG_CREATED, 1, "edge:a");
+
+	sched_load_apply(f->l, &e, 1);
+	memset(longkey, 'x', sizeof(longkey) - 1);
+	longkey[sizeof(longkey) - 1] = '\0';
+	e.key = longkey;
+	sched_load_apply(f->l, &e, 1);
+	assert_int_equal(sched_load_count(f->l), 0);
+	assert_int_equal(load_of(f, 1, "pstn"), 0);
+}
+
+static void
+test_dialog_on_removed_node_counts_nowhere(void **state)
+{
+	struct fx *f = *state;
+	struct sched_dlg_event e = ev("k", SCHED_DLG_CREATED, 9, "edge:a");
+
+	sched_load_apply(f->l, &e, 1);
+	e.state = SCHED_DLG_TERMINATED;
+	sched_load_apply(f->l, &e, 2);
+	assert_int_equal(load_of(f, 1, "pstn"), 0);
+	assert_int_equal(load_of(f, 2, "pstn"), 0);
+}
+
+int
+main(void)
+{
+	const struct CMUnitTest tests[] = {
+#define T(x) cmocka_unit_test_setup_teardown(x, setup, teardown)
+	    T(test_reserve_counts_at_once),
+	    T(test_created_after_reserve_is_not_counted_twice),
+	    T(test_terminated_releases_and_repeats_are_harmless),
+	    T(test_failover_reserve_moves_load_to_new_node),
+	    T(test_created_on_other_node_moves_reservation),
+	    T(test_unconfirmed_reservation_expires),
+	    T(test_load_never_goes_below_zero),
+	    T(test_edge_snapshot_replaces_that_edges_dialogs_only),
+	    T(test_rebind_recounts_from_dialogs),
+	    T(test_event_with_bad_key_is_dropped),
+	    T(test_dialog_on_removed_node_counts_nowhere),
+	};
+
+	return cmocka_run_group_tests_name("sched_load", tests, NULL, NULL);
+}
