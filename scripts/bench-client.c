@@ -193,7 +193,8 @@ main(int argc, char **argv)
 		nng_aio_stop(workers[i].aio);
 	qsort(samples, n, sizeof(*samples), cmp_u32);
 	if (n == 0) {
-		fprintf(stderr, "no replies\n");
+		fprintf(stderr, "no replies (errors %llu)\n",
+		    (unsigned long long)errors);
 		return 1;
 	}
 	printf("concurrency=%d selections=%zu seconds=%.2f rate=%.0f/s "

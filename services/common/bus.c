@@ -233,6 +233,11 @@ listen_url(nng_socket s, const char *url)
 
 /* ------------------------------------------------------------ REP */
 
+/* A raw REP socket drained on the loop: requests are read without
+ * blocking through NNG_OPT_RECVFD and answered at once, the reply carrying
+ * the request's backtrace header.  No thread hand-off, no ordering
+ * constraint between requests, and a slow client cannot block the loop
+ * (its replies wait in its pipe's queue, or are dropped and it resends). */
 struct slb_rep {
 	nng_socket sock;
 	struct event *ev;
@@ -248,7 +253,8 @@ rep_readable(evutil_socket_t fd, short what, void *arg)
 
 	(void)fd;
 	(void)what;
-	for (;;) {
+	/* bounded, so a flood cannot starve the rest of the loop */
+	for (int i = 0; i < 256; i++) {
 		nng_msg *req = NULL, *reply = NULL;
 		int rv = nng_recvmsg(r->sock, &req, NNG_FLAG_NONBLOCK);
 
@@ -259,6 +265,12 @@ rep_readable(evutil_socket_t fd, short what, void *arg)
 			return;
 		}
 		r->h(r->arg, req, &reply);
+		if (reply != NULL &&
+		    nng_msg_header_append(reply, nng_msg_header(req),
+			nng_msg_header_len(req)) != 0) {
+			nng_msg_free(reply);
+			reply = NULL;
+		}
 		nng_msg_free(req);
 		if (reply == NULL)
 			continue;
@@ -284,11 +296,13 @@ slb_rep_open(struct slb_rep **rp, struct event_base *base, const char *url,
 		return ENOMEM;
 	r->h = h;
 	r->arg = arg;
-	if ((rv = nng_rep0_open(&r->sock)) != 0) {
+	if ((rv = nng_rep0_open_raw(&r->sock)) != 0) {
 		free(r);
 		return slb_nng_errno(rv);
 	}
 	nng_socket_set_size(r->sock, NNG_OPT_RECVMAXSZ, SLB_MSG_MAX);
+	nng_socket_set_int(r->sock, NNG_OPT_RECVBUF, 1024);
+	nng_socket_set_int(r->sock, NNG_OPT_SENDBUF, 1024);
 	if ((err = listen_url(r->sock, url)) != 0 ||
 	    (err = recv_fd_event(r->sock, base, rep_readable, r, &r->ev)) != 0) {
 		slb_rep_close(r);
@@ -339,6 +353,9 @@ slb_pub_open(struct slb_pub **pp, const char *url, const char *stream)
 		free(p);
 		return slb_nng_errno(rv);
 	}
+	/* pub drops for a subscriber whose queue is full; a deep queue
+	 * rides out bursts, the numbering catches the rest */
+	nng_socket_set_int(p->sock, NNG_OPT_SENDBUF, 8192);
 	if ((err = listen_url(p->sock, url)) != 0) {
 		slb_pub_close(p);
 		return err;

@@ -43,6 +43,8 @@ void slb_bridge_free(struct slb_bridge *b);
 typedef void (*slb_rep_h)(void *arg, nng_msg *req, nng_msg **replyp);
 
 struct slb_rep;
+/* Listen on url; requests are read and answered on the loop, without
+ * blocking it. */
 int slb_rep_open(struct slb_rep **rp, struct event_base *base,
     const char *url, slb_rep_h h, void *arg);
 void slb_rep_close(struct slb_rep *r);

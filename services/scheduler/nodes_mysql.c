@@ -225,10 +225,14 @@ db_open(const struct sched_db *db, MYSQL **myp, char *err, size_t errlen)
 	if (mysql_real_connect(my, u.host, u.user[0] ? u.user : NULL,
 		u.pass[0] ? u.pass : NULL, u.db, u.port, NULL,
 		CLIENT_FOUND_ROWS) == NULL) {
+		unsigned int e = mysql_errno(my);
+
 		snprintf(err, errlen, "%s: connect: %s", masked,
 		    mysql_error(my));
 		mysql_close(my);
-		return ECONNREFUSED;
+		return e == ER_ACCESS_DENIED_ERROR ||
+			e == ER_DBACCESS_DENIED_ERROR ||
+			e == ER_BAD_DB_ERROR ? EACCES : ECONNREFUSED;
 	}
 	*myp = my;
 	return 0;
@@ -350,7 +354,7 @@ stmt_do(MYSQL *my, const char *sql, struct params *p, const char *what,
 static int
 sql_fmt(char *sql, const char *fmt, const char *table)
 {
-	int w = snprintf(sql, SQL_LEN, fmt, table, table);
+	int w = snprintf(sql, SQL_LEN, fmt, table);
 
 	return w < 0 || w >= SQL_LEN ? ENAMETOOLONG : 0;
 }
@@ -392,8 +396,11 @@ static int
 stmt_result(MYSQL_STMT *st, MYSQL_BIND *res, const char *what, char *err,
     size_t errlen)
 {
-	if (mysql_stmt_field_count(st) == 0 ||
-	    mysql_stmt_bind_result(st, res) != 0 ||
+	if (mysql_stmt_field_count(st) == 0) {
+		snprintf(err, errlen, "%s: returned no columns", what);
+		return EIO;
+	}
+	if (mysql_stmt_bind_result(st, res) != 0 ||
 	    mysql_stmt_store_result(st) != 0) {
 		snprintf(err, errlen, "%s: %s", what, mysql_stmt_error(st));
 		return EIO;
@@ -1047,11 +1054,14 @@ int
 sched_mysql_save_node(const struct sched_db *db, const struct sched_node *n,
     char *err, size_t errlen)
 {
+	char why[256];
 	MYSQL *my = NULL;
 	int rc;
 
-	if ((rc = sched_node_validate(n, err, errlen)) != 0)
+	if ((rc = sched_node_validate(n, why, sizeof(why))) != 0) {
+		snprintf(err, errlen, "node %u: %s", n->id, why);
 		return rc;
+	}
 	if ((rc = db_open(db, &my, err, errlen)) != 0)
 		goto out;
 	/* DDL commits implicitly, so it goes before the transaction */

@@ -82,13 +82,16 @@ EOF
 			_mariadb_fail "server on port $port exited while starting"
 			return 1
 		fi
-		if mariadb_sql "SELECT 1" >/dev/null 2>&1; then
+		# ask for the socket path: another server already on PORT
+		# would answer too, and that must not count as ours
+		if [ "$(mariadb_sql 'SELECT @@socket' 2>/dev/null)" = \
+		    "$dir/mysqld.sock" ]; then
 			return 0
 		fi
 		sleep 0.05
 	done
-	mariadb_sql "SELECT 1" >&2
-	_mariadb_fail "siplb cannot log in on 127.0.0.1:$port after 30 s"
+	mariadb_sql "SELECT @@socket" >&2
+	_mariadb_fail "siplb cannot log in to the server of $dir on 127.0.0.1:$port after 30 s"
 	mariadb_stop
 	return 1
 }
