@@ -44,7 +44,7 @@ SCHED_OBJS  := $(SCHED_SRCS:%.c=$(BUILD)/obj/%.o)
 SCHED_LIBS  := $(MYSQL_LIBS) -lm
 
 PROGS := $(BUILD)/bin/siplb-scheduler $(BUILD)/bin/siplbctl \
-         $(BUILD)/bin/siplb-bench-client
+         $(BUILD)/bin/siplb-bench-client $(BUILD)/bin/fake-edge
 
 UNIT_SRCS  := $(wildcard tests/unit/test_*.c)
 UNIT_BINS  := $(UNIT_SRCS:tests/unit/%.c=$(BUILD)/tests/%)
@@ -92,6 +92,11 @@ $(BUILD)/bin/siplb-bench-client: $(BUILD)/obj/scripts/bench-client.o $(LIBSIPLB)
 	@mkdir -p $(dir $@)
 	@echo "  LD      $@"
 	$(Q)$(CC) $(LDFLAGS) -o $@ $^ $(BASE_LIBS) -lm
+
+$(BUILD)/bin/fake-edge: $(BUILD)/obj/tests/tools/fake-edge.o $(LIBSIPLB)
+	@mkdir -p $(dir $@)
+	@echo "  LD      $@"
+	$(Q)$(CC) $(LDFLAGS) -o $@ $^ $(BASE_LIBS)
 
 # Unit tests: one binary per module, linked with every library so a test
 # can reach any module's internals.

@@ -383,6 +383,31 @@ slb_pub_send(struct slb_pub *p, Siplb__V1__BusMessage *m)
 	return 0;
 }
 
+int
+slb_pub_heartbeat(struct slb_pub *p)
+{
+	Siplb__V1__BusMessage m = SIPLB__V1__BUS_MESSAGE__INIT;
+	nng_msg *msg;
+	int err, rv;
+
+	m.stream = p->stream;
+	m.epoch = p->epoch;
+	m.seq = p->seq;		/* the last one used: heartbeats take none */
+	if ((err = slb_msg_pack(&m.base, &msg)) != 0)
+		return err;
+	if ((rv = nng_sendmsg(p->sock, msg, NNG_FLAG_NONBLOCK)) != 0) {
+		nng_msg_free(msg);
+		return slb_nng_errno(rv);
+	}
+	return 0;
+}
+
+void
+slb_pub_skip(struct slb_pub *p)
+{
+	p->seq++;
+}
+
 uint64_t
 slb_pub_seq(const struct slb_pub *p)
 {
@@ -598,6 +623,7 @@ struct slb_sub {
 	int overflow;
 	struct slb_sub_stats st;
 	struct sub_token *tok;	/* outlives us while a request is out */
+	int quiet;		/* failures already reported */
 };
 
 struct sub_token {
@@ -654,10 +680,35 @@ sub_resync(struct slb_sub *s, const char *why)
 		sub_request_snapshot(s);
 }
 
+/* A heartbeat (no body) carries the publisher's epoch and last seq without
+ * using a number: it reveals a restart or a lost last message even when
+ * nothing else is being published. */
+static void
+sub_on_heartbeat(struct slb_sub *s, Siplb__V1__BusMessage *m)
+{
+	int restarted = s->synced && m->epoch != s->epoch;
+	int gap = s->synced && !restarted && m->seq > s->seq;
+
+	slb_msg_free(&m->base);
+	if (s->reqc == NULL || !s->synced)
+		return;
+	if (restarted) {
+		s->st.restarts++;
+		sub_resync(s, "publisher restarted");
+	} else if (gap) {
+		s->st.gaps++;
+		sub_resync(s, "sequence gap");
+	}
+}
+
 /* A delta arrived (taken). */
 static void
 sub_on_delta(struct slb_sub *s, Siplb__V1__BusMessage *m)
 {
+	if (m->body_case == SIPLB__V1__BUS_MESSAGE__BODY__NOT_SET) {
+		sub_on_heartbeat(s, m);
+		return;
+	}
 	if (s->reqc == NULL) {
 		/* no snapshot source: count and carry on */
 		if (s->synced && m->epoch != s->epoch)
@@ -787,10 +838,15 @@ sub_on_snapshot_reply(void *arg, int err, nng_msg *reply)
 		nng_msg_free(reply);
 	}
 	if (err != 0) {
-		slb_log_warn_errno(err, "%s: snapshot request failed", s->name);
+		/* a peer that is not up yet is normal at start: say it once */
+		if (!s->quiet)
+			slb_log_notice("%s: no snapshot yet (%s); will keep "
+			    "asking", s->name, strerror(err));
+		s->quiet = 1;
 		evtimer_add(s->retry_ev, &tv);
 		return;
 	}
+	s->quiet = 0;
 	ans = (Siplb__V1__SnapshotAnswer *)pm;
 	if (ans->status != SIPLB__V1__STATUS__STATUS_OK || ans->snapshot == NULL) {
 		slb_log_warn("%s: snapshot refused: %s", s->name,

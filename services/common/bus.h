@@ -58,6 +58,13 @@ struct slb_pub;
 int slb_pub_open(struct slb_pub **pp, const char *url, const char *stream);
 /* Fills version, stream, epoch and the next seq, then sends. */
 int slb_pub_send(struct slb_pub *p, Siplb__V1__BusMessage *m);
+/* Send a body-less message with the epoch and the last seq used; publishers
+ * send one every second or so, so that subscribers notice a restart or a
+ * lost message even when nothing else happens. */
+int slb_pub_heartbeat(struct slb_pub *p);
+/* Use up the next seq without sending: what a lost message looks like to
+ * subscribers (tests). */
+void slb_pub_skip(struct slb_pub *p);
 uint64_t slb_pub_seq(const struct slb_pub *p);
 uint64_t slb_pub_epoch(const struct slb_pub *p);
 const char *slb_pub_stream(const struct slb_pub *p);

@@ -3,7 +3,6 @@
 
 #include <ctype.h>
 #include <errno.h>
-#include <ini.h>
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -29,8 +28,6 @@ struct cfg_parse {
 	unsigned flags;
 	slb_cfg_section_h other;
 	void *arg;
-	char err[512];		/* first error, without file:line */
-	int failed;
 };
 
 int
@@ -158,25 +155,170 @@ slb_cfg_set(const struct slb_cfg_key *keys, void *out, const char *section,
 	return ENOENT;
 }
 
+/* ------------------------------------------------------------ INI files */
+
+static const char ini_syntax[] =
+    "syntax error (expected [section] or key = value)";
+
+/* Read one line, without its '\n', into buf (cap bytes, NUL-terminated).
+ * Returns 1 with *len set, 0 at the end of the file, -1 on a read error
+ * (errno set) or -2 when the line does not fit. */
 static int
-on_ini(void *user, const char *section, const char *name, const char *value)
+ini_read_line(FILE *fp, char *buf, size_t cap, size_t *len)
+{
+	size_t n = 0;
+	int c;
+
+	while ((c = getc(fp)) != EOF && c != '\n') {
+		if (n + 1 >= cap)
+			return -2;
+		buf[n++] = (char)c;
+	}
+	if (c == EOF) {
+		if (ferror(fp))
+			return -1;
+		if (n == 0)
+			return 0;	/* the last line had its '\n' */
+	}
+	buf[n] = '\0';
+	*len = n;
+	return 1;
+}
+
+static char *
+ini_trim(char *b, char *e)
+{
+	while (b < e && isspace((unsigned char)*b))
+		b++;
+	while (e > b && isspace((unsigned char)e[-1]))
+		e--;
+	*e = '\0';
+	return b;
+}
+
+/* Split one line in place.  Returns 0 for a blank or comment line, 1 for a
+ * section header (*name), 2 for a key (*name, *value), -1 for a syntax
+ * error. */
+static int
+ini_split_line(char *line, size_t len, char **name, char **value)
+{
+	char *s = ini_trim(line, line + len);
+	size_t n = strlen(s);
+	char *eq;
+
+	if (n == 0 || s[0] == ';' || s[0] == '#')
+		return 0;
+	if (s[0] == '[') {
+		if (s[n - 1] != ']' || memchr(s + 1, ']', n - 2) != NULL)
+			return -1;
+		*name = ini_trim(s + 1, s + n - 1);
+		return **name == '\0' ? -1 : 1;
+	}
+	eq = strchr(s, '=');
+	if (eq == NULL)
+		return -1;
+	*value = ini_trim(eq + 1, s + n);
+	*name = ini_trim(s, eq);
+	return **name == '\0' ? -1 : 2;
+}
+
+int
+slb_ini_parse(const char *path, slb_ini_handler handler, void *user,
+    char *err, size_t errlen)
+{
+	char buf[SLB_INI_MAX_LINE + 1], section[SLB_INI_MAX_LINE + 1];
+	char why[1024];
+	char *name, *value = NULL;
+	FILE *fp;
+	size_t len;
+	int line = 0, rc = 0, r;
+
+	fp = fopen(path, "r");
+	if (fp == NULL) {
+		snprintf(err, errlen, "%s: cannot open: %s", path,
+		    strerror(errno));
+		return ENOENT;
+	}
+	section[0] = '\0';
+	while (rc == 0) {
+		errno = 0;
+		r = ini_read_line(fp, buf, sizeof(buf), &len);
+		if (r == 0)
+			break;
+		if (line == INT_MAX) {
+			snprintf(why, sizeof(why), "too many lines");
+			rc = EINVAL;
+			break;
+		}
+		line++;
+		if (r == -1) {
+			snprintf(why, sizeof(why), "read error: %s",
+			    strerror(errno ? errno : EIO));
+			rc = EIO;
+			break;
+		}
+		if (r == -2) {
+			snprintf(why, sizeof(why), "line too long (max %d bytes)",
+			    SLB_INI_MAX_LINE);
+			rc = EINVAL;
+			break;
+		}
+		name = buf;
+		if (line == 1 && strncmp(buf, "\xEF\xBB\xBF", 3) == 0) {
+			name += 3;	/* UTF-8 byte order mark */
+			len -= 3;
+		}
+		if (strlen(name) != len) {
+			snprintf(why, sizeof(why), "NUL byte in line");
+			rc = EINVAL;
+			break;
+		}
+		why[0] = '\0';
+		switch (ini_split_line(name, len, &name, &value)) {
+		case 0:
+			break;
+		case 1:
+			memmove(section, name, strlen(name) + 1);
+			if (handler(user, line, section, NULL, NULL, why,
+			    sizeof(why)) != 0)
+				rc = EINVAL;
+			break;
+		case 2:
+			if (handler(user, line, section, name, value, why,
+			    sizeof(why)) != 0)
+				rc = EINVAL;
+			break;
+		default:
+			snprintf(why, sizeof(why), "%s", ini_syntax);
+			rc = EINVAL;
+			break;
+		}
+	}
+	fclose(fp);
+	if (rc != 0)
+		snprintf(err, errlen, "%s:%d: %s", path, line,
+		    why[0] ? why : "refused");
+	return rc;
+}
+
+/* ------------------------------------------------------------ the table */
+
+static int
+on_cfg_line(void *user, int line, const char *section, const char *name,
+    const char *value, char *err, size_t errlen)
 {
 	struct cfg_parse *p = user;
-	char err[512];
 	int known = 0;
+	int rc;
 
-	if (p->failed)
-		return 1;	/* report only the first error, at its line */
 	if (name == NULL)
-		return 1;	/* section header alone (inih with CALL_HANDLER_ON_NEW_SECTION) */
+		return 0;	/* a section header: its keys tell */
 	if (section_owned(p->keys, section)) {
-		int rc = slb_cfg_set(p->keys, p->out, section, name, value, err,
-		    sizeof(err));
+		rc = slb_cfg_set(p->keys, p->out, section, name, value, err,
+		    errlen);
 		if (rc == ENOENT && (p->flags & SLB_CFG_PARTIAL))
-			return 1;
-		if (rc != 0)
-			goto fail;
-		return 1;
+			return 0;
+		return rc;
 	}
 	for (int i = 0; known_sections[i]; i++)
 		if (strcmp(section, known_sections[i]) == 0)
@@ -184,26 +326,21 @@ on_ini(void *user, const char *section, const char *name, const char *value)
 	if (strncmp(section, "node ", 5) == 0 && p->other == NULL)
 		known = 1;	/* node table sections belong to the scheduler */
 	if (known)
-		return 1;	/* another program's section */
-	if (p->other != NULL) {
-		if (p->other(p->arg, section, name, value, err, sizeof(err)) != 0)
-			goto fail;
-		return 1;
-	}
+		return 0;	/* another program's section */
+	if (p->other != NULL)
+		return p->other(p->arg, section, name, value, err, errlen);
 	if (p->flags & SLB_CFG_PARTIAL)
-		return 1;
+		return 0;
 	if (section[0] == '\0')
-		snprintf(err, sizeof(err), "%s: key outside any section", name);
+		snprintf(err, errlen, "%s: key outside any section", name);
 	else
-		snprintf(err, sizeof(err), "[%s]: unknown section", section);
-fail:
-	snprintf(p->err, sizeof(p->err), "%s", err);
-	p->failed = 1;
-	return 0;
+		snprintf(err, errlen, "[%s]: unknown section", section);
+	return EINVAL;
 }
 
-static void
-expand_addrs(const struct slb_cfg_key *keys, void *out)
+static int
+expand_addrs(const struct slb_cfg_key *keys, void *out, char *err,
+    size_t errlen)
 {
 	const char *run_dir = NULL;
 
@@ -212,23 +349,36 @@ expand_addrs(const struct slb_cfg_key *keys, void *out)
 		    strcmp(k->name, "run_dir") == 0)
 			run_dir = (const char *)out + k->off;
 	if (run_dir == NULL)
-		return;
-	for (const struct slb_cfg_key *k = keys; k->name; k++)
-		if (k->type == SLB_CFG_ADDR)
-			slb_cfg_expand_addr((char *)out + k->off, run_dir);
+		return 0;
+	for (const struct slb_cfg_key *k = keys; k->name; k++) {
+		if (k->type != SLB_CFG_ADDR)
+			continue;
+		if (slb_cfg_expand_addr((char *)out + k->off, run_dir) != 0) {
+			snprintf(err, errlen, "[%s] %s: address too long after "
+			    "adding run_dir", k->section, k->name);
+			return ENAMETOOLONG;
+		}
+	}
+	return 0;
 }
 
-void
+int
 slb_cfg_expand_addr(char *addr, const char *run_dir)
 {
-	char tmp[SLB_CFG_STRLEN * 2];
+	size_t dlen, nlen;
 
 	if (strncmp(addr, "ipc://", 6) != 0 || addr[6] == '/' ||
 	    addr[6] == '\0')
-		return;
-	snprintf(tmp, sizeof(tmp), "ipc://%s/%s", run_dir, addr + 6);
-	if (strlen(tmp) < SLB_CFG_STRLEN)
-		strcpy(addr, tmp);
+		return 0;
+	dlen = strlen(run_dir);
+	nlen = strlen(addr + 6);
+	/* "ipc://" run_dir "/" name, and its terminator */
+	if (6 + dlen + 1 + nlen >= SLB_CFG_STRLEN)
+		return ENAMETOOLONG;
+	memmove(addr + 6 + dlen + 1, addr + 6, nlen + 1);
+	memcpy(addr + 6, run_dir, dlen);
+	addr[6 + dlen] = '/';
+	return 0;
 }
 
 int
@@ -239,7 +389,7 @@ slb_cfg_load(const char *path, const struct slb_cfg_key *keys, void *out,
 	struct cfg_parse p = {.keys = keys, .out = out, .flags = flags,
 	    .other = other, .arg = arg};
 	char e[512];
-	int line;
+	int rc;
 
 	for (const struct slb_cfg_key *k = keys; k->name; k++) {
 		if (k->def == NULL)
@@ -250,29 +400,15 @@ slb_cfg_load(const char *path, const struct slb_cfg_key *keys, void *out,
 		}
 	}
 	if (path != NULL) {
-		line = ini_parse(path, on_ini, &p);
-		if (line == -1) {
-			snprintf(err, errlen, "%s: cannot open: %s", path,
-			    strerror(errno ? errno : ENOENT));
-			return ENOENT;
-		}
-		if (line == -2) {
-			snprintf(err, errlen, "%s: out of memory", path);
-			return ENOMEM;
-		}
-		if (line > 0) {
-			if (p.failed)
-				snprintf(err, errlen, "%s:%d: %s", path, line,
-				    p.err);
-			else
-				snprintf(err, errlen,
-				    "%s:%d: syntax error (expected [section] "
-				    "or key = value)",
-				    path, line);
-			return EINVAL;
-		}
+		rc = slb_ini_parse(path, on_cfg_line, &p, err, errlen);
+		if (rc != 0)
+			return rc;
 	}
-	expand_addrs(keys, out);
+	if (expand_addrs(keys, out, e, sizeof(e)) != 0) {
+		snprintf(err, errlen, "%s: %s",
+		    path ? path : "built-in default", e);
+		return EINVAL;
+	}
 	return 0;
 }
 

@@ -47,10 +47,37 @@ typedef int (*slb_cfg_section_h)(void *arg, const char *section,
 #define SLB_CFG_PARTIAL 0x1
 
 /* Fill `out` with the table's defaults, then read `path` (NULL: defaults
- * only).  Returns 0, or EINVAL/ENOENT with the reason in err. */
+ * only) with slb_ini_parse.  Returns 0, or ENOENT (cannot open), EIO (read
+ * error) or EINVAL with the reason in err. */
 int slb_cfg_load(const char *path, const struct slb_cfg_key *keys, void *out,
     unsigned flags, slb_cfg_section_h other, void *arg, char *err,
     size_t errlen);
+
+/*
+ * The INI reader behind slb_cfg_load and the scheduler's node table (inih
+ * cuts lines at 200 bytes and goes on after errors).  A line is blank, a
+ * comment starting with ';' or '#', "[section]", or "key = value"; the key,
+ * the value and the section name are trimmed of whitespace, the value may
+ * be empty and runs to the end of the line (no inline comments, no
+ * continuation lines).  A UTF-8 BOM before the first line is skipped.
+ * Lines longer than SLB_INI_MAX_LINE bytes (not counting the '\n') are
+ * refused.
+ *
+ * The handler is called with the 1-based line number for each section
+ * header (key and value NULL) and each key (section "" before the first
+ * header); it returns 0, or nonzero after writing why into err.  Parsing
+ * stops at the first error, reported as "path:LINE: why".  Returns 0;
+ * ENOENT when the file cannot be opened ("path: cannot open: why"); EIO on
+ * a read error; EINVAL for a syntax error, an over-long line or a handler
+ * refusal.
+ */
+#define SLB_INI_MAX_LINE 4096
+
+typedef int (*slb_ini_handler)(void *user, int line, const char *section,
+    const char *key, const char *value, char *err, size_t errlen);
+
+int slb_ini_parse(const char *path, slb_ini_handler handler, void *user,
+    char *err, size_t errlen);
 
 /* Set one key by name as the parser would ("section", "key", "value"). */
 int slb_cfg_set(const struct slb_cfg_key *keys, void *out, const char *section,
@@ -62,8 +89,9 @@ int slb_cfg_split(const char *s, char sep, char (*out)[SLB_CFG_STRLEN],
     int max);
 
 /* Turn a relative "ipc://name" (SLB_CFG_STRLEN buffer) into
- * "ipc://<run_dir>/name"; other addresses are left alone. */
-void slb_cfg_expand_addr(char *addr, const char *run_dir);
+ * "ipc://<run_dir>/name"; other addresses are left alone.  Returns 0, or
+ * ENAMETOOLONG (addr untouched) when the result would not fit. */
+int slb_cfg_expand_addr(char *addr, const char *run_dir);
 
 /* Parse a whole decimal number within min..max. */
 int slb_parse_long(const char *s, long min, long max, long *out);

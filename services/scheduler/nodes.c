@@ -3,7 +3,6 @@
 
 #include <ctype.h>
 #include <errno.h>
-#include <ini.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -431,13 +430,15 @@ sched_res_add_load(struct sched_node *n, struct sched_res *r, int32_t delta)
 struct file_parse {
 	struct sched_table *t;
 	struct sched_node cur;
-	int have;
+	int have;		/* cur holds the section being read */
+	int line;		/* of cur's [node ID] header */
 	char section[64];
-	char err[512];
-	int failed;
-	int skip;
+	char err[512];		/* a whole-section error, at `line` */
+	int err_line;
 };
 
+/* Add the node of the section just read.  A refusal concerns the whole
+ * section, so it is reported at the section's header line. */
 static int
 flush_node(struct file_parse *fp)
 {
@@ -449,10 +450,12 @@ flush_node(struct file_parse *fp)
 	if (fp->cur.uri[0] == '\0') {
 		snprintf(fp->err, sizeof(fp->err), "[%s]: uri is missing",
 		    fp->section);
+		fp->err_line = fp->line;
 		return EINVAL;
 	}
 	if (sched_table_add(fp->t, &fp->cur, NULL, err, sizeof(err)) != 0) {
 		snprintf(fp->err, sizeof(fp->err), "[%s]: %s", fp->section, err);
+		fp->err_line = fp->line;
 		return EINVAL;
 	}
 	return 0;
@@ -467,14 +470,15 @@ node_key(struct sched_node *n, const char *name, const char *value, char *err,
 
 	if (strcmp(name, "uri") == 0) {
 		if (n->uri[0] != '\0') {
-			/* inih merges repeated sections: catch the copy */
-			snprintf(err, errlen, "uri given twice (is this node "
-			    "defined twice?)");
+			snprintf(err, errlen, "uri given twice");
 			return EINVAL;
 		}
 		if (strlen(value) >= sizeof(n->uri))
 			goto toolong;
 		strcpy(n->uri, value);
+		/* refuse a bad URI at its own line, not at the section's end
+		 * (the other fields were checked as they were read) */
+		return sched_node_validate(n, err, errlen);
 	} else if (strcmp(name, "group") == 0) {
 		if (slb_parse_long(value, 0, UINT32_MAX, &v) != 0)
 			goto badnum;
@@ -538,65 +542,63 @@ badnum:
 }
 
 static int
-on_file_ini(void *user, const char *section, const char *name,
-    const char *value)
+on_file_line(void *user, int line, const char *section, const char *name,
+    const char *value, char *err, size_t errlen)
 {
 	struct file_parse *fp = user;
-	char err[256];
+	char why[256];
 	long id;
 
-	if (fp->failed)
-		return 1;
-	if (strcmp(section, fp->section) != 0) {
+	if (name == NULL) {
+		/* "[node ID]": the previous node is complete */
 		if (flush_node(fp) != 0)
-			goto fail;
-		snprintf(fp->section, sizeof(fp->section), "%s", section);
+			return EINVAL;
 		if (strncmp(section, "node ", 5) != 0 ||
 		    slb_parse_long(section + 5, 1, UINT32_MAX, &id) != 0) {
-			snprintf(fp->err, sizeof(fp->err),
+			snprintf(err, errlen,
 			    "[%s]: expected [node ID] with ID 1..4294967295",
 			    section);
-			goto fail;
+			return EINVAL;
 		}
+		/* the table holds every node read so far */
+		if (sched_table_find(fp->t, (uint32_t)id) != NULL) {
+			snprintf(err, errlen, "[%s]: section given twice",
+			    section);
+			return EINVAL;
+		}
+		snprintf(fp->section, sizeof(fp->section), "%s", section);
 		sched_node_defaults(&fp->cur);
 		fp->cur.id = (uint32_t)id;
 		fp->have = 1;
+		fp->line = line;
+		return 0;
 	}
-	if (node_key(&fp->cur, name, value, err, sizeof(err)) != 0) {
-		snprintf(fp->err, sizeof(fp->err), "[%s] %s", section, err);
-		goto fail;
+	if (!fp->have) {
+		snprintf(err, errlen, "%s: key outside any [node ID] section",
+		    name);
+		return EINVAL;
 	}
-	return 1;
-fail:
-	fp->failed = 1;
+	if (node_key(&fp->cur, name, value, why, sizeof(why)) != 0) {
+		snprintf(err, errlen, "[%s] %s", section, why);
+		return EINVAL;
+	}
 	return 0;
 }
 
+/* Expects an empty table; on error it may hold the nodes read before. */
 int
 sched_nodes_file_load(const char *path, struct sched_table *t, char *err,
     size_t errlen)
 {
 	struct file_parse fp = {.t = t};
-	int line;
+	int rc;
 
-	line = ini_parse(path, on_file_ini, &fp);
-	if (line == -1) {
-		snprintf(err, errlen, "%s: cannot open: %s", path,
-		    strerror(errno ? errno : ENOENT));
-		return ENOENT;
-	}
-	if (line == 0 && !fp.failed && flush_node(&fp) != 0) {
-		snprintf(err, errlen, "%s: %s", path, fp.err);
-		return EINVAL;
-	}
-	if (line != 0 || fp.failed) {
-		if (fp.failed)
-			snprintf(err, errlen, "%s:%d: %s", path, line, fp.err);
-		else
-			snprintf(err, errlen, "%s:%d: syntax error", path, line);
-		return EINVAL;
-	}
-	return 0;
+	rc = slb_ini_parse(path, on_file_line, &fp, err, errlen);
+	if (rc == 0 && flush_node(&fp) != 0)
+		rc = EINVAL;
+	if (rc != 0 && fp.err_line != 0)
+		snprintf(err, errlen, "%s:%d: %s", path, fp.err_line, fp.err);
+	return rc;
 }
 
 int

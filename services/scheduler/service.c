@@ -639,9 +639,16 @@ open_subs(struct sched_svc *s)
 	for (int i = 0; i < np; i++) {
 		char name[32];
 
-		slb_cfg_expand_addr(pubs[i], s->cfg.run_dir);
-		if (nr)
-			slb_cfg_expand_addr(reps[i], s->cfg.run_dir);
+		if (slb_cfg_expand_addr(pubs[i], s->cfg.run_dir) != 0) {
+			slb_log_err("[scheduler] edge_pubs: \"%s\": address too "
+			    "long after adding run_dir", pubs[i]);
+			return EINVAL;
+		}
+		if (nr && slb_cfg_expand_addr(reps[i], s->cfg.run_dir) != 0) {
+			slb_log_err("[scheduler] edge_reps: \"%s\": address too "
+			    "long after adding run_dir", reps[i]);
+			return EINVAL;
+		}
 		snprintf(name, sizeof(name), "edge %d", i + 1);
 		rc = slb_sub_open(&s->edges[i], s->base, s->br, name, pubs[i],
 		    nr ? reps[i] : NULL, &dialog_ops, s);

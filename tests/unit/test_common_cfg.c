@@ -739,6 +739,342 @@ test_load_reports_first_error_text_with_its_own_line(void **state)
 	assert_string_equal(f->err, f->want);
 }
 
+/* ------------------------------------------------------------ long lines */
+
+/* A 255-byte value is legal: it must arrive whole and leave the numbering
+ * of the lines after it alone. */
+static void
+test_load_keeps_line_numbers_after_long_value(void **state)
+{
+	struct fixture *f = *state;
+	char text[1024];
+	char v[SLB_CFG_STRLEN];
+
+	memset(v, 'n', SLB_CFG_STRLEN - 1);
+	v[SLB_CFG_STRLEN - 1] = '\0';
+	snprintf(text, sizeof(text),
+	    "[scheduler]\n"
+	    "name = %s\n"
+	    "wokers = 3\n",
+	    v);
+	assert_int_equal(load(f, text, 0), EINVAL);
+	snprintf(f->want, sizeof(f->want),
+	    "%s:3: [scheduler] wokers: unknown key", f->path);
+	assert_string_equal(f->err, f->want);
+	assert_string_equal(f->cfg.name, v);
+}
+
+static void
+test_load_accepts_line_of_max_bytes(void **state)
+{
+	struct fixture *f = *state;
+	static char text[SLB_INI_MAX_LINE + 64];
+	size_t n;
+
+	/* "name = " plus spaces up to the limit, then the value: the whole
+	 * line is exactly SLB_INI_MAX_LINE bytes before its "\n" */
+	n = (size_t)snprintf(text, sizeof(text), "[scheduler]\nname = ");
+	memset(text + n, ' ', SLB_INI_MAX_LINE - 7 - 3);
+	n += SLB_INI_MAX_LINE - 7 - 3;
+	snprintf(text + n, sizeof(text) - n, "abc\nworkers = 2\n");
+	assert_int_equal(strchr(text + 12, '\n') - (text + 12),
+	    SLB_INI_MAX_LINE);
+	assert_int_equal(load(f, text, 0), 0);
+	assert_string_equal(f->err, "");
+	assert_string_equal(f->cfg.name, "abc");
+	assert_int_equal(f->cfg.workers, 2);
+}
+
+static void
+test_load_refuses_too_long_line_at_its_line_and_stops(void **state)
+{
+	struct fixture *f = *state;
+	static char text[SLB_INI_MAX_LINE + 128];
+	size_t n;
+
+	n = (size_t)snprintf(text, sizeof(text), "[scheduler]\n"
+	    "workers = 2\n"
+	    "; ");
+	memset(text + n, 'c', SLB_INI_MAX_LINE - 1);	/* one byte too many */
+	n += SLB_INI_MAX_LINE - 1;
+	/* what follows must not be parsed, nor its error reported */
+	snprintf(text + n, sizeof(text) - n, "\nworkers = 3\nbogus = 1\n");
+	assert_int_equal(load(f, text, 0), EINVAL);
+	snprintf(f->want, sizeof(f->want),
+	    "%s:3: line too long (max %d bytes)", f->path, SLB_INI_MAX_LINE);
+	assert_string_equal(f->err, f->want);
+	assert_int_equal(f->cfg.workers, 2);
+}
+
+/* ------------------------------------------------------------ first error */
+
+static void
+test_load_reports_key_error_before_later_syntax_error(void **state)
+{
+	struct fixture *f = *state;
+
+	assert_int_equal(load(f,
+	    "[scheduler]\n"
+	    "bogus = 1\n"
+	    "run_dir /tmp\n"
+	    "workers = 99\n", 0), EINVAL);
+	snprintf(f->want, sizeof(f->want),
+	    "%s:2: [scheduler] bogus: unknown key", f->path);
+	assert_string_equal(f->err, f->want);
+}
+
+static void
+test_load_stops_at_syntax_error(void **state)
+{
+	struct fixture *f = *state;
+	struct other_calls c = {0};
+	const char *path;
+
+	path = write_ini(f, "nodes.conf",
+	    "[node 3]\n"
+	    "uri = sip:10.0.0.3\n"
+	    "weight\n"
+	    "weight = heavy\n");
+	assert_int_equal(slb_cfg_load(path, keys, &f->cfg, 0, other_section,
+	    &c, f->err, sizeof(f->err)), EINVAL);
+	snprintf(f->want, sizeof(f->want),
+	    "%s:3: syntax error (expected [section] or key = value)", path);
+	assert_string_equal(f->err, f->want);
+	assert_int_equal(c.n, 1);
+}
+
+/* ------------------------------------------------------------ grammar */
+
+static void
+test_load_keeps_semicolons_and_equals_in_values(void **state)
+{
+	struct fixture *f = *state;
+
+	assert_int_equal(load(f,
+	    "\xEF\xBB\xBF# a BOM, then comments of both kinds\r\n"
+	    "  ; indented comment\r\n"
+	    "  [ scheduler ]  \r\n"
+	    "\t name\t=  a = b ; not a comment  \r\n"
+	    "algorithms =\r\n"
+	    "workers=7", 0), 0);
+	assert_string_equal(f->err, "");
+	assert_string_equal(f->cfg.name, "a = b ; not a comment");
+	assert_string_equal(f->cfg.algorithms, "");
+	assert_int_equal(f->cfg.workers, 7);
+}
+
+static void
+test_load_refuses_malformed_lines(void **state)
+{
+	static const char *bad[] = {
+		"[scheduler",
+		"[]",
+		"[  ]",
+		"[scheduler] x",
+		"[a]b]",
+		"= 3",
+		"  = 3",
+		"workers",
+	};
+	struct fixture *f = *state;
+	char text[128];
+
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		snprintf(text, sizeof(text), "[scheduler]\nworkers = 2\n%s\n"
+		    "workers = 3\n", bad[i]);
+		assert_int_equal(load(f, text, 0), EINVAL);
+		snprintf(f->want, sizeof(f->want),
+		    "%s:3: syntax error (expected [section] or key = value)",
+		    f->path);
+		if (strcmp(f->err, f->want) != 0)
+			fail_msg("\"%s\": got \"%s\"", bad[i], f->err);
+	}
+}
+
+static void
+test_load_refuses_nul_byte(void **state)
+{
+	struct fixture *f = *state;
+	static const char text[] = "[scheduler]\nname = a\0b\nworkers = 3\n";
+	FILE *fp;
+
+	snprintf(f->path, sizeof(f->path), "%s/nul.conf", f->dir);
+	fp = fopen(f->path, "w");
+	assert_non_null(fp);
+	assert_int_equal(fwrite(text, 1, sizeof(text) - 1, fp),
+	    sizeof(text) - 1);
+	assert_int_equal(fclose(fp), 0);
+	assert_int_equal(slb_cfg_load(f->path, keys, &f->cfg, 0, NULL, NULL,
+	    f->err, sizeof(f->err)), EINVAL);
+	snprintf(f->want, sizeof(f->want), "%s:2: NUL byte in line", f->path);
+	assert_string_equal(f->err, f->want);
+}
+
+static void
+test_load_reports_read_error(void **state)
+{
+	struct fixture *f = *state;
+
+	/* a directory opens for reading but cannot be read */
+	assert_int_equal(slb_cfg_load(f->dir, keys, &f->cfg, 0, NULL, NULL,
+	    f->err, sizeof(f->err)), EIO);
+	snprintf(f->want, sizeof(f->want), "%s:1: read error: %s", f->dir,
+	    strerror(EISDIR));
+	assert_string_equal(f->err, f->want);
+}
+
+struct ini_calls {
+	int n;
+	char log[1024];
+	int fail_at;		/* line to refuse, 0: none */
+	int quiet;		/* refuse without a reason */
+};
+
+static int
+record_line(void *user, int line, const char *section, const char *key,
+    const char *value, char *err, size_t errlen)
+{
+	struct ini_calls *c = user;
+	size_t len = strlen(c->log);
+
+	c->n++;
+	snprintf(c->log + len, sizeof(c->log) - len, "%d[%s]%s=%s;", line,
+	    section, key ? key : "(null)", value ? value : "(null)");
+	if (line == c->fail_at) {
+		if (!c->quiet)
+			snprintf(err, errlen, "no %s here", key ? key : section);
+		return 1;
+	}
+	return 0;
+}
+
+static void
+test_ini_parse_calls_handler_for_headers_and_keys(void **state)
+{
+	struct fixture *f = *state;
+	struct ini_calls c = {0};
+	const char *path;
+
+	path = write_ini(f, "x.ini",
+	    "top = 1\n"
+	    "\n"
+	    "[a]\n"
+	    "k = v\n"
+	    "# c\n"
+	    "[b c]\n"
+	    "[a]\n"
+	    "k2 =\n");
+	assert_int_equal(slb_ini_parse(path, record_line, &c, f->err,
+	    sizeof(f->err)), 0);
+	assert_int_equal(c.n, 6);
+	assert_string_equal(c.log,
+	    "1[]top=1;3[a](null)=(null);4[a]k=v;6[b c](null)=(null);"
+	    "7[a](null)=(null);8[a]k2=;");
+}
+
+static void
+test_ini_parse_stops_at_handler_error_with_its_line(void **state)
+{
+	struct fixture *f = *state;
+	struct ini_calls c = {.fail_at = 3};
+	const char *path;
+
+	path = write_ini(f, "x.ini", "[a]\nk = 1\n[b]\nk = 2\n");
+	assert_int_equal(slb_ini_parse(path, record_line, &c, f->err,
+	    sizeof(f->err)), EINVAL);
+	snprintf(f->want, sizeof(f->want), "%s:3: no b here", path);
+	assert_string_equal(f->err, f->want);
+	assert_int_equal(c.n, 3);
+
+	/* a handler that gives no reason still gets its own line */
+	memset(&c, 0, sizeof(c));
+	c.fail_at = 2;
+	c.quiet = 1;
+	assert_int_equal(slb_ini_parse(path, record_line, &c, f->err,
+	    sizeof(f->err)), EINVAL);
+	snprintf(f->want, sizeof(f->want), "%s:2: refused", path);
+	assert_string_equal(f->err, f->want);
+	assert_int_equal(c.n, 2);
+}
+
+static void
+test_ini_parse_reports_missing_file(void **state)
+{
+	struct fixture *f = *state;
+	struct ini_calls c = {0};
+
+	snprintf(f->path, sizeof(f->path), "%s/absent.ini", f->dir);
+	assert_int_equal(slb_ini_parse(f->path, record_line, &c, f->err,
+	    sizeof(f->err)), ENOENT);
+	snprintf(f->want, sizeof(f->want), "%s: cannot open: %s", f->path,
+	    strerror(ENOENT));
+	assert_string_equal(f->err, f->want);
+	assert_int_equal(c.n, 0);
+}
+
+/* ------------------------------------------------------------ run_dir */
+
+static void
+test_expand_addr_refuses_result_that_does_not_fit(void **state)
+{
+	char a[SLB_CFG_STRLEN], want[SLB_CFG_STRLEN * 2];
+	char dir[SLB_CFG_STRLEN];
+
+	/* "ipc://" + dir + "/" + "x" = 255 bytes: fits */
+	dir[0] = '/';
+	memset(dir + 1, 'd', 246);
+	dir[247] = '\0';
+	snprintf(a, sizeof(a), "ipc://x");
+	assert_int_equal(slb_cfg_expand_addr(a, dir), 0);
+	assert_int_equal(strlen(a), SLB_CFG_STRLEN - 1);
+	snprintf(want, sizeof(want), "ipc://%s/x", dir);
+	assert_string_equal(a, want);
+
+	/* one byte more does not: the address is left as it was */
+	snprintf(a, sizeof(a), "ipc://xy");
+	assert_int_equal(slb_cfg_expand_addr(a, dir), ENAMETOOLONG);
+	assert_string_equal(a, "ipc://xy");
+
+	/* absolute and other addresses never grow */
+	snprintf(a, sizeof(a), "ipc:///abs");
+	assert_int_equal(slb_cfg_expand_addr(a, dir), 0);
+	assert_string_equal(a, "ipc:///abs");
+	snprintf(a, sizeof(a), "tcp://1.2.3.4:5");
+	assert_int_equal(slb_cfg_expand_addr(a, dir), 0);
+	assert_string_equal(a, "tcp://1.2.3.4:5");
+}
+
+static void
+test_load_refuses_address_too_long_after_run_dir(void **state)
+{
+	struct fixture *f = *state;
+	char text[1024], dir[SLB_CFG_STRLEN];
+
+	dir[0] = '/';
+	memset(dir + 1, 'd', 250);
+	dir[251] = '\0';
+	snprintf(text, sizeof(text),
+	    "[general]\n"
+	    "run_dir = %s\n"
+	    "[scheduler]\n"
+	    "listen = tcp://127.0.0.1:1\n"
+	    "admin = ipc://admin.sock\n",
+	    dir);
+	assert_int_equal(load(f, text, 0), EINVAL);
+	snprintf(f->want, sizeof(f->want),
+	    "%s: [scheduler] admin: address too long after adding run_dir",
+	    f->path);
+	assert_string_equal(f->err, f->want);
+
+	/* the built-in "ipc://sched.rep" default is expanded too */
+	snprintf(text, sizeof(text), "[general]\nrun_dir = %s\n", dir);
+	assert_int_equal(load(f, text, 0), EINVAL);
+	snprintf(f->want, sizeof(f->want),
+	    "%s: [scheduler] listen: address too long after adding run_dir",
+	    f->path);
+	assert_string_equal(f->err, f->want);
+}
+
 int
 main(void)
 {
@@ -774,6 +1110,20 @@ main(void)
 		T(test_load_reports_missing_file_with_enoent_and_path),
 		T(test_load_reports_line_without_equals_as_syntax_error),
 		T(test_load_reports_first_error_text_with_its_own_line),
+		T(test_load_keeps_line_numbers_after_long_value),
+		T(test_load_accepts_line_of_max_bytes),
+		T(test_load_refuses_too_long_line_at_its_line_and_stops),
+		T(test_load_reports_key_error_before_later_syntax_error),
+		T(test_load_stops_at_syntax_error),
+		T(test_load_keeps_semicolons_and_equals_in_values),
+		T(test_load_refuses_malformed_lines),
+		T(test_load_refuses_nul_byte),
+		T(test_load_reports_read_error),
+		T(test_ini_parse_calls_handler_for_headers_and_keys),
+		T(test_ini_parse_stops_at_handler_error_with_its_line),
+		T(test_ini_parse_reports_missing_file),
+		T(test_expand_addr_refuses_result_that_does_not_fit),
+		T(test_load_refuses_address_too_long_after_run_dir),
 #undef T
 	};
 

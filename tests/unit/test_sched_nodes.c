@@ -232,7 +232,7 @@ test_nodes_file_errors_name_line_and_key(void **state)
 	    {"[node x]\nuri = sip:a\n", "expected [node ID]"},
 	    {"[node 1]\ngroup = 1\n", "uri is missing"},
 	    {"[node 1]\nuri = sip:a\nresources = pstn\n", "must have a value"},
-	    {"[node 1]\nuri = sip:a\n[node 1]\nuri = sip:b\n", "uri given twice"},
+	    {"[node 1]\nuri = sip:a\n[node 1]\nuri = sip:b\n", ":3: [node 1]: section given twice"},
 	};
 	char dir[] = "/tmp/siplb-nodes-XXXXXX", path[256], err[512];
 
