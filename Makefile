@@ -14,7 +14,7 @@ CC       ?= cc
 CFLAGS   ?= -O2 -g
 WARN     := -Wall -Wextra -Werror -Wshadow -Wno-unused-parameter
 CPPFLAGS += -std=c11 -D_GNU_SOURCE -DSIPLB_VERSION='"$(VERSION)"' \
-            -I$(BUILD)/proto -Iservices/common -iquote services/scheduler -MMD -MP
+            -I$(BUILD)/proto -Iservices/common -iquote services/scheduler -iquote services/edge -MMD -MP
 ifneq ($(SAN),)
 CFLAGS   += -O1 -fsanitize=address,undefined -fno-omit-frame-pointer \
             -fno-sanitize-recover=undefined
@@ -43,7 +43,10 @@ SCHED_SRCS  := $(filter-out services/scheduler/main.c,$(wildcard services/schedu
 SCHED_OBJS  := $(SCHED_SRCS:%.c=$(BUILD)/obj/%.o)
 SCHED_LIBS  := $(MYSQL_LIBS) -lm
 
-PROGS := $(BUILD)/bin/siplb-scheduler $(BUILD)/bin/siplbctl \
+EDGE_SRCS   := $(filter-out services/edge/main.c,$(wildcard services/edge/*.c))
+EDGE_OBJS   := $(EDGE_SRCS:%.c=$(BUILD)/obj/%.o)
+
+PROGS := $(BUILD)/bin/siplb-scheduler $(BUILD)/bin/siplbctl $(BUILD)/bin/siplb-edge \
          $(BUILD)/bin/siplb-bench-client $(BUILD)/bin/fake-edge
 
 UNIT_SRCS  := $(wildcard tests/unit/test_*.c)
@@ -83,6 +86,15 @@ $(BUILD)/bin/siplb-scheduler: $(BUILD)/obj/services/scheduler/main.o $(BUILD)/li
 	@echo "  LD      $@"
 	$(Q)$(CC) $(LDFLAGS) -o $@ $^ $(SCHED_LIBS) $(BASE_LIBS)
 
+$(BUILD)/libedge.a: $(EDGE_OBJS)
+	@echo "  AR      $@"
+	$(Q)rm -f $@ && ar rcs $@ $^
+
+$(BUILD)/bin/siplb-edge: $(BUILD)/obj/services/edge/main.o $(BUILD)/libedge.a $(BUILD)/libsched.a $(LIBSIPLB)
+	@mkdir -p $(dir $@)
+	@echo "  LD      $@"
+	$(Q)$(CC) $(LDFLAGS) -o $@ $^ -losipparser2 $(SCHED_LIBS) $(BASE_LIBS)
+
 $(BUILD)/bin/siplbctl: $(BUILD)/obj/services/siplbctl/main.o $(LIBSIPLB)
 	@mkdir -p $(dir $@)
 	@echo "  LD      $@"
@@ -100,10 +112,10 @@ $(BUILD)/bin/fake-edge: $(BUILD)/obj/tests/tools/fake-edge.o $(LIBSIPLB)
 
 # Unit tests: one binary per module, linked with every library so a test
 # can reach any module's internals.
-$(BUILD)/tests/%: $(BUILD)/obj/tests/unit/%.o $(BUILD)/libsched.a $(LIBSIPLB)
+$(BUILD)/tests/%: $(BUILD)/obj/tests/unit/%.o $(BUILD)/libedge.a $(BUILD)/libsched.a $(LIBSIPLB)
 	@mkdir -p $(dir $@)
 	@echo "  LD      $@"
-	$(Q)$(CC) $(LDFLAGS) -o $@ $^ -lcmocka $(SCHED_LIBS) $(BASE_LIBS)
+	$(Q)$(CC) $(LDFLAGS) -o $@ $^ -lcmocka -losipparser2 $(SCHED_LIBS) $(BASE_LIBS)
 
 unit: $(UNIT_BINS)
 	$(Q)scripts/run-unit $(UNIT_BINS)

@@ -308,3 +308,67 @@ sched_pb_resize(struct sched_node *n, const char *spec, char *err,
 	}
 	return 0;
 }
+
+int
+sched_pb_node_from(const Siplb__V1__Node *pn, struct sched_node *n)
+{
+	sched_node_defaults(n);
+	if (pn->uri == NULL || strlen(pn->uri) >= sizeof(n->uri) ||
+	    pn->n_resources > SCHED_MAX_RES)
+		return EINVAL;
+	n->id = pn->id;
+	n->group = pn->group;
+	n->set = pn->set;
+	strcpy(n->uri, pn->uri);
+	n->weight = pn->weight ? pn->weight : 1;
+	n->priority = pn->priority;
+	n->probe_mode = pn->probe_mode;
+	n->enabled = pn->enabled;
+	n->up = pn->up;
+	n->rtt_us = pn->rtt_us;
+	n->last_code = pn->last_code;
+	n->selected = pn->selected;
+	snprintf(n->description, sizeof(n->description), "%s",
+	    pn->description ? pn->description : "");
+	snprintf(n->attrs, sizeof(n->attrs), "%s", pn->attrs ? pn->attrs : "");
+	snprintf(n->socket, sizeof(n->socket), "%s",
+	    pn->socket ? pn->socket : "");
+	for (size_t i = 0; i < pn->n_resources; i++) {
+		const Siplb__V1__Resource *r = pn->resources[i];
+
+		if (r->name == NULL || strlen(r->name) >= SCHED_RES_NAME)
+			return EINVAL;
+		strcpy(n->res[i].name, r->name);
+		n->res[i].cap = r->capacity;
+		n->res[i].load = r->load < 0 ? 0 : r->load;
+	}
+	n->nres = (int)pn->n_resources;
+	sched_node_update_rweight(n);
+	return 0;
+}
+
+int
+sched_pb_table_from(const Siplb__V1__NodeTable *pt, struct sched_table *t)
+{
+	struct sched_table nt;
+	char err[256];
+
+	sched_table_init(&nt, t->rng);
+	for (size_t i = 0; i < pt->n_nodes; i++) {
+		struct sched_node n;
+
+		if (sched_pb_node_from(pt->nodes[i], &n) != 0 ||
+		    sched_table_add(&nt, &n, NULL, err, sizeof(err)) != 0)
+			continue;	/* skip what we cannot use */
+	}
+	/* keep round-robin state across refreshes */
+	for (size_t i = 0; i < nt.n; i++) {
+		const struct sched_node *o = sched_table_find(t, nt.nodes[i].id);
+
+		if (o != NULL)
+			nt.nodes[i].wrr_current = o->wrr_current;
+	}
+	sched_table_free(t);
+	*t = nt;
+	return 0;
+}

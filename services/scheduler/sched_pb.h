@@ -12,6 +12,11 @@ Siplb__V1__Node *sched_pb_node(const struct sched_node *n);
 void sched_pb_node_free(Siplb__V1__Node *pn);
 Siplb__V1__NodeTable *sched_pb_table(const struct sched_table *t);
 void sched_pb_table_free(Siplb__V1__NodeTable *pt);
+/* The reverse: a node as a scheduler published it (edges keep a copy of
+ * the table to select from when no scheduler answers). */
+int sched_pb_node_from(const Siplb__V1__Node *pn, struct sched_node *n);
+/* Replace t's nodes with the table's (health, load and all). */
+int sched_pb_table_from(const Siplb__V1__NodeTable *pt, struct sched_table *t);
 
 /* A dialog event borrowed from a message (valid while it lives). */
 struct sched_pb_dlg {

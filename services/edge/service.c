@@ -1,0 +1,870 @@
+#define SLB_LOG_MODULE "edge"
+#include <arpa/inet.h>
+#include <errno.h>
+#include <event2/event.h>
+#include <osipparser2/osip_parser.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <unistd.h>
+
+#include "edge.h"
+#include <nng/protocol/reqrep0/req.h>
+#include "log.h"
+#include "sched_pb.h"
+
+#define OFF(f) offsetof(struct edge_cfg, f)
+
+static const struct slb_cfg_key keys[] = {
+    {"general", "run_dir", SLB_CFG_STR, 0, 0, "/run/siplb", OFF(run_dir),
+	"folder for ipc:// sockets"},
+    {"general", "log_level", SLB_CFG_LEVEL, 0, 0, "info", OFF(log_level), ""},
+    {"general", "log_facility", SLB_CFG_FACILITY, 0, 0, "local0",
+	OFF(log_facility), ""},
+    {"general", "log_syslog", SLB_CFG_BOOL, 0, 0, "no", OFF(log_syslog), ""},
+    {"edge", "id", SLB_CFG_STR, 0, 0, "1", OFF(id),
+	"this edge's name; its bus stream is edge:<id>"},
+    {"edge", "listen", SLB_CFG_STR, 0, 0, "udp:127.0.0.1:5060, tcp:127.0.0.1:5060",
+	OFF(listen), "SIP sockets: udp:ADDR:PORT, tcp:ADDR:PORT"},
+    {"edge", "advertise", SLB_CFG_STR, 0, 0, "", OFF(advertise),
+	"host[:port] written into Via and Record-Route (the VIP)"},
+    {"edge", "freebind", SLB_CFG_BOOL, 0, 0, "yes", OFF(freebind),
+	"bind addresses this host does not hold yet (IP_FREEBIND)"},
+    {"edge", "scheduler", SLB_CFG_STR, 0, 0, "ipc://scheduler.rep",
+	OFF(scheduler), "scheduler REP addresses, comma-separated"},
+    {"edge", "scheduler_pub", SLB_CFG_ADDR, 0, 0, "ipc://scheduler.pub",
+	OFF(scheduler_pub), "scheduler node-table PUB"},
+    {"edge", "pub", SLB_CFG_ADDR, 0, 0, "ipc://edge.pub", OFF(pub),
+	"dialog events"},
+    {"edge", "rep", SLB_CFG_ADDR, 0, 0, "ipc://edge.rep", OFF(rep),
+	"dialog snapshots and statistics"},
+    {"edge", "sched_timeout", SLB_CFG_INT, 10, 10000, "250",
+	OFF(sched_timeout_ms),
+	"ms to wait for the scheduler before using the cached table"},
+    {"edge", "max_attempts", SLB_CFG_INT, 1, EDGE_MAX_ATTEMPTS, "3",
+	OFF(max_attempts), "nodes tried per call (failover)"},
+    {"edge", "timer_t1", SLB_CFG_INT, 50, 10000, "500", OFF(t1_ms),
+	"RFC 3261 T1 (ms)"},
+    {"edge", "timer_t2", SLB_CFG_INT, 100, 60000, "4000", OFF(t2_ms),
+	"RFC 3261 T2 (ms)"},
+    {"edge", "timer_t4", SLB_CFG_INT, 100, 60000, "5000", OFF(t4_ms),
+	"RFC 3261 T4 (ms)"},
+    {"edge", "fr_timeout", SLB_CFG_INT, 100, 120000, "2000", OFF(fr_ms),
+	"ms without a provisional above 100 before failing over"},
+    {"edge", "timer_c", SLB_CFG_INT, 1000, 3600000, "180000",
+	OFF(timer_c_ms), "ms an INVITE may ring after a provisional"},
+    {"edge", "max_message", SLB_CFG_INT, 1024, 65535, "65535",
+	OFF(max_message), "largest SIP message accepted (bytes)"},
+    {"edge", "route_invite", SLB_CFG_STR, 0, 0, "lb 1 pstn", OFF(route_invite),
+	"lb GROUP RES[;RES] [ALG] | ds SET ALG | reply CODE [REASON]"},
+    {"edge", "route_register", SLB_CFG_STR, 0, 0, "ds 1 round-robin",
+	OFF(route_register), "initial REGISTER"},
+    {"edge", "route_options", SLB_CFG_STR, 0, 0, "reply 405", OFF(route_options),
+	"OPTIONS not addressed to the edge (those get 200)"},
+    {"edge", "route_message", SLB_CFG_STR, 0, 0, "reply 405",
+	OFF(route_message), "initial MESSAGE"},
+    {"edge", "route_subscribe", SLB_CFG_STR, 0, 0, "reply 405",
+	OFF(route_subscribe), "initial SUBSCRIBE"},
+    {"edge", "route_notify", SLB_CFG_STR, 0, 0, "reply 405", OFF(route_notify),
+	"initial NOTIFY"},
+    {"edge", "route_refer", SLB_CFG_STR, 0, 0, "reply 405", OFF(route_refer),
+	"initial REFER"},
+    {"edge", "route_info", SLB_CFG_STR, 0, 0, "reply 405", OFF(route_info),
+	"initial INFO"},
+    {"edge", "route_publish", SLB_CFG_STR, 0, 0, "reply 405",
+	OFF(route_publish), "initial PUBLISH"},
+    {"edge", "route_other", SLB_CFG_STR, 0, 0, "reply 405", OFF(route_other),
+	"any other initial request"},
+    {"edge", "auth_ip_header", SLB_CFG_STR, 0, 0, "", OFF(auth_ip_header),
+	"e.g. X-AUTH-IP: the caller's address for FreeSWITCH; empty = off"},
+    {"edge", "auth_port_header", SLB_CFG_STR, 0, 0, "", OFF(auth_port_header),
+	"e.g. X-AUTH-PORT; empty = off"},
+    {"edge", "add_path", SLB_CFG_BOOL, 0, 0, "no", OFF(add_path),
+	"add Path: <sip:ADVERTISED;lr> to REGISTER (RFC 3327)"},
+    {"edge", "tcp_idle", SLB_CFG_INT, 1000, 86400000, "300000",
+	OFF(tcp_idle_ms), "ms before an idle TCP connection is closed"},
+    {"edge", "tcp_max_conns", SLB_CFG_INT, 1, 100000, "4096",
+	OFF(tcp_max_conns), "TCP connections at most"},
+    {NULL, NULL, 0, 0, 0, NULL, 0, NULL},
+};
+
+const struct slb_cfg_key *edge_cfg_keys = keys;
+
+static int
+parse_rule(const char *key, const char *s, struct edge_rule *r)
+{
+	char w[4][SLB_CFG_STRLEN];
+	int n = 0;
+	char err[256];
+	long v;
+	const char *p = s;
+
+	memset(r, 0, sizeof(*r));
+	while (*p && n < 4) {
+		size_t len;
+
+		while (*p == ' ' || *p == '\t')
+			p++;
+		if (!*p)
+			break;
+		len = strcspn(p, " \t");
+		if (n == 3 && strcmp(w[0], "reply") == 0)
+			len = strlen(p);	/* the reason keeps its spaces */
+		if (len >= SLB_CFG_STRLEN)
+			goto bad;
+		memcpy(w[n], p, len);
+		w[n][len] = '\0';
+		n++;
+		p += len;
+	}
+	if (n >= 2 && strcmp(w[0], "reply") == 0) {
+		if (slb_parse_long(w[1], 200, 699, &v) != 0)
+			goto bad;
+		r->kind = RULE_REPLY;
+		r->code = (int)v;
+		if (n >= 3) {
+			/* everything after the code */
+			const char *rs = strstr(s, w[1]) + strlen(w[1]);
+
+			while (*rs == ' ')
+				rs++;
+			snprintf(r->reason, sizeof(r->reason), "%s", rs);
+		}
+		return 0;
+	}
+	if (n >= 3 && strcmp(w[0], "lb") == 0) {
+		if (slb_parse_long(w[1], 1, UINT32_MAX, &v) != 0 ||
+		    sched_res_names_parse(w[2], r->res, &r->nres, err,
+			sizeof(err)) != 0 ||
+		    r->nres == 0)
+			goto bad;
+		r->kind = RULE_LB;
+		r->group = (uint32_t)v;
+		snprintf(r->alg_name, sizeof(r->alg_name), "%.31s",
+		    n >= 4 ? w[3] : "least-load");
+		if (sched_alg_parse(r->alg_name, &r->alg) != 0)
+			goto bad;
+		return 0;
+	}
+	if (n == 3 && strcmp(w[0], "ds") == 0) {
+		if (slb_parse_long(w[1], 1, UINT32_MAX, &v) != 0)
+			goto bad;
+		r->kind = RULE_DS;
+		r->group = (uint32_t)v;
+		snprintf(r->alg_name, sizeof(r->alg_name), "%.31s", w[2]);
+		if (sched_alg_parse(r->alg_name, &r->alg) != 0 ||
+		    r->alg == SCHED_ALG_LEAST_LOAD)
+			goto bad;
+		return 0;
+	}
+bad:
+	slb_log_err("[edge] %s: \"%s\": use \"lb GROUP RES[;RES] [ALGORITHM]\", "
+		    "\"ds SET ALGORITHM\" or \"reply CODE [REASON]\"",
+	    key, s);
+	return EINVAL;
+}
+
+int
+edge_cfg_load(struct edge_cfg *c, const char *path)
+{
+	char err[1024];
+
+	if (slb_cfg_load(path, keys, c, 0, NULL, NULL, err, sizeof(err)) != 0) {
+		slb_log_err("%s", err);
+		return EINVAL;
+	}
+	slb_log_configure(c->log_level, c->log_facility, c->log_syslog);
+	return 0;
+}
+
+static int
+load_rules(struct edge *e)
+{
+	const struct {
+		const char *key;
+		const char *val;
+	} r[10] = {
+	    {"route_invite", e->cfg.route_invite},
+	    {"route_register", e->cfg.route_register},
+	    {"route_options", e->cfg.route_options},
+	    {"route_message", e->cfg.route_message},
+	    {"route_subscribe", e->cfg.route_subscribe},
+	    {"route_notify", e->cfg.route_notify},
+	    {"route_refer", e->cfg.route_refer},
+	    {"route_info", e->cfg.route_info},
+	    {"route_publish", e->cfg.route_publish},
+	    {"route_other", e->cfg.route_other},
+	};
+
+	for (int i = 0; i < 10; i++)
+		if (parse_rule(r[i].key, r[i].val, &e->rules[i]) != 0)
+			return EINVAL;
+	return 0;
+}
+
+/* ------------------------------------------------------------ the table */
+
+struct node_addr {
+	uint32_t id;
+	struct sockaddr_storage ss;
+};
+
+static struct node_addr *node_addrs;
+static size_t n_node_addrs;
+
+static void
+cache_index(struct edge *e)
+{
+	free(node_addrs);
+	node_addrs = calloc(e->cache.n + 1, sizeof(*node_addrs));
+	n_node_addrs = 0;
+	if (node_addrs == NULL)
+		return;
+	for (size_t i = 0; i < e->cache.n; i++) {
+		struct edge_peer p;
+
+		if (edge_uri_peer(e, e->cache.nodes[i].uri,
+			strlen(e->cache.nodes[i].uri), &p) != 0)
+			continue;
+		node_addrs[n_node_addrs].id = e->cache.nodes[i].id;
+		node_addrs[n_node_addrs].ss = p.ss;
+		n_node_addrs++;
+	}
+}
+
+static bool
+same_addr(const struct sockaddr_storage *a, const struct sockaddr_storage *b,
+    bool port_too)
+{
+	if (a->ss_family != b->ss_family)
+		return false;
+	if (a->ss_family == AF_INET) {
+		const struct sockaddr_in *x = (const void *)a, *y = (const void *)b;
+		return x->sin_addr.s_addr == y->sin_addr.s_addr &&
+		    (!port_too || x->sin_port == y->sin_port);
+	} else {
+		const struct sockaddr_in6 *x = (const void *)a,
+					  *y = (const void *)b;
+		return memcmp(&x->sin6_addr, &y->sin6_addr, 16) == 0 &&
+		    (!port_too || x->sin6_port == y->sin6_port);
+	}
+}
+
+const struct sched_node *
+edge_node_by_addr(struct edge *e, const struct sockaddr_storage *ss,
+    bool port_too)
+{
+	for (size_t i = 0; i < n_node_addrs; i++)
+		if (same_addr(&node_addrs[i].ss, ss, port_too))
+			return sched_table_find(&e->cache, node_addrs[i].id);
+	return NULL;
+}
+
+static void
+table_message(void *arg, const Siplb__V1__BusMessage *m)
+{
+	struct edge *e = arg;
+
+	if (m->body_case == SIPLB__V1__BUS_MESSAGE__BODY_TABLE) {
+		sched_pb_table_from(m->table, &e->cache);
+	} else if (m->body_case == SIPLB__V1__BUS_MESSAGE__BODY_CHANGE &&
+	    m->change->node != NULL) {
+		struct sched_node n, *old;
+		char err[256];
+
+		if (sched_pb_node_from(m->change->node, &n) != 0)
+			return;
+		old = sched_table_find(&e->cache, n.id);
+		if (old != NULL) {
+			n.wrr_current = old->wrr_current;
+			sched_table_remove(&e->cache, n.id);
+		}
+		if (m->change->kind != SIPLB__V1__CHANGE_KIND__CHANGE_REMOVED)
+			sched_table_add(&e->cache, &n, NULL, err, sizeof(err));
+	} else {
+		return;
+	}
+	e->have_cache = true;
+	cache_index(e);
+}
+
+static void
+table_snapshot(void *arg, const Siplb__V1__Snapshot *s)
+{
+	struct edge *e = arg;
+
+	if (s->body_case != SIPLB__V1__SNAPSHOT__BODY_TABLE)
+		return;
+	sched_pb_table_from(s->table, &e->cache);
+	e->have_cache = true;
+	cache_index(e);
+	slb_log_info("node table from the scheduler: %zu nodes", e->cache.n);
+}
+
+static const struct slb_sub_ops table_ops = {table_message, table_snapshot};
+
+/* ------------------------------------------------------------ select */
+
+struct sel_wait {
+	uint32_t id;
+	struct edge_tx *tx;
+	UT_hash_handle hh;
+};
+
+static bool sched_down_logged;
+
+static void
+sel_forget(struct edge *e, struct edge_tx *tx)
+{
+	struct sel_wait *w = NULL;
+
+	if (tx->sel_id == 0)
+		return;
+	HASH_FIND(hh, e->sel_waits, &tx->sel_id, sizeof(tx->sel_id), w);
+	if (w != NULL) {
+		HASH_DEL(e->sel_waits, w);
+		free(w);
+	}
+	tx->sel_id = 0;
+	if (tx->t_sel)
+		evtimer_del(tx->t_sel);
+}
+
+static void
+fill_select(struct edge *e, struct edge_tx *tx, struct sched_select *sel)
+{
+	const struct edge_rule *r = tx->rule;
+
+	memset(sel, 0, sizeof(*sel));
+	sel->alg = r->alg;
+	sel->group = r->group;
+	if (r->kind == RULE_LB) {
+		memcpy(sel->res, r->res, sizeof(r->res));
+		sel->nres = r->nres;
+	}
+	sel->hash_key = tx->call_id;
+	sel->exclude = tx->exclude;
+	sel->nexclude = (size_t)tx->nexclude;
+	sel->max_results = 1;
+	(void)e;
+}
+
+/* The scheduler did not answer: choose from the last table it sent. */
+static void
+select_local(struct edge *e, struct edge_tx *tx)
+{
+	struct sched_select sel;
+	struct sched_node *out[1];
+	unsigned nout = 0;
+	enum sched_sel_status st;
+
+	e->st.sched_fallbacks++;
+	if (!sched_down_logged) {
+		slb_log_warn("scheduler did not answer within %d ms: selecting "
+		    "from the cached node table (%zu nodes)",
+		    e->cfg.sched_timeout_ms, e->cache.n);
+		sched_down_logged = true;
+	}
+	if (!e->have_cache) {
+		edge_route_failed(e, tx, 503, "No Node Table");
+		return;
+	}
+	fill_select(e, tx, &sel);
+	st = sched_select(&e->cache, &sel, out, &nout);
+	if (st != SCHED_SEL_OK || nout == 0) {
+		edge_route_failed(e, tx, 503,
+		    st == SCHED_SEL_NO_CAPACITY ? "No Capacity" : NULL);
+		return;
+	}
+	/* count it here until the next table arrives */
+	for (int i = 0; i < sel.nres; i++) {
+		struct sched_res *res = sched_node_res(out[0], sel.res[i]);
+
+		if (res)
+			sched_res_add_load(out[0], res, 1);
+	}
+	edge_route_chosen(e, tx, out[0]->id, out[0]->uri);
+}
+
+static void
+sel_timeout(evutil_socket_t fd, short what, void *arg)
+{
+	struct edge_tx *tx = arg;
+	struct edge *e = tx->e;
+
+	(void)fd;
+	(void)what;
+	sel_forget(e, tx);
+	select_local(e, tx);
+}
+
+static int
+sched_send(struct edge *e, ProtobufCMessage *q, uint32_t id)
+{
+	nng_msg *msg;
+	int rv;
+
+	if (slb_msg_pack(q, &msg) != 0)
+		return ENOMEM;
+	/* a raw REQ: the request id is ours to write (high bit set) */
+	nng_msg_header_append_u32(msg, 0x80000000u | id);
+	rv = nng_sendmsg(e->sched, msg, NNG_FLAG_NONBLOCK);
+	if (rv != 0) {
+		nng_msg_free(msg);
+		return slb_nng_errno(rv);
+	}
+	return 0;
+}
+
+void
+edge_select(struct edge *e, struct edge_tx *tx)
+{
+	Siplb__V1__SchedRequest q = SIPLB__V1__SCHED_REQUEST__INIT;
+	Siplb__V1__SelectRequest s = SIPLB__V1__SELECT_REQUEST__INIT;
+	const struct edge_rule *r = tx->rule;
+	char *res[SCHED_MAX_RES];
+	struct sel_wait *w;
+	struct timeval tv;
+
+	s.algorithm = (char *)r->alg_name;
+	s.group = r->group;
+	if (r->kind == RULE_LB) {
+		for (int i = 0; i < r->nres; i++)
+			res[i] = (char *)r->res[i];
+		s.resources = res;
+		s.n_resources = (size_t)r->nres;
+	}
+	s.key = tx->dkey;
+	s.reserve = tx->dkey[0] != '\0';
+	s.hash_key = tx->call_id;
+	s.exclude = tx->exclude;
+	s.n_exclude = (size_t)tx->nexclude;
+	s.max_results = 1;
+	q.body_case = SIPLB__V1__SCHED_REQUEST__BODY_SELECT;
+	q.select = &s;
+	e->sel_seq = (e->sel_seq + 1) & 0x7fffffff;
+	if (e->sel_seq == 0)
+		e->sel_seq = 1;
+	w = calloc(1, sizeof(*w));
+	if (w == NULL || sched_send(e, &q.base, e->sel_seq) != 0) {
+		free(w);
+		e->st.sched_errors++;
+		select_local(e, tx);
+		return;
+	}
+	w->id = e->sel_seq;
+	w->tx = tx;
+	HASH_ADD(hh, e->sel_waits, id, sizeof(w->id), w);
+	tx->sel_id = w->id;
+	if (tx->t_sel == NULL)
+		tx->t_sel = evtimer_new(e->base, sel_timeout, tx);
+	tv.tv_sec = e->cfg.sched_timeout_ms / 1000;
+	tv.tv_usec = (e->cfg.sched_timeout_ms % 1000) * 1000;
+	evtimer_add(tx->t_sel, &tv);
+}
+
+static void
+sched_reply(struct edge *e, nng_msg *msg)
+{
+	ProtobufCMessage *pm;
+	Siplb__V1__SchedReply *r;
+	struct sel_wait *w = NULL;
+	struct edge_tx *tx;
+	uint32_t id;
+
+	if (nng_msg_header_len(msg) < 4 ||
+	    nng_msg_header_trim_u32(msg, &id) != 0)
+		return;
+	id &= 0x7fffffff;
+	HASH_FIND(hh, e->sel_waits, &id, sizeof(id), w);
+	if (w == NULL)
+		return;		/* late, or a health report's answer */
+	tx = w->tx;
+	sel_forget(e, tx);
+	if (slb_msg_unpack(&siplb__v1__sched_reply__descriptor, msg,
+		SLB_MSG_MAX, &pm) != 0) {
+		e->st.sched_errors++;
+		select_local(e, tx);
+		return;
+	}
+	if (sched_down_logged) {
+		slb_log_notice("scheduler answers again");
+		sched_down_logged = false;
+	}
+	r = (Siplb__V1__SchedReply *)pm;
+	if (r->status != SIPLB__V1__STATUS__STATUS_OK || r->select == NULL) {
+		slb_log_warn("scheduler refused a selection: %s",
+		    r->error ? r->error : "?");
+		e->st.sched_errors++;
+		edge_route_failed(e, tx, 503, NULL);
+	} else if (r->select->status == SIPLB__V1__SELECT_STATUS__SELECT_OK &&
+	    r->select->n_choices > 0) {
+		edge_route_chosen(e, tx, r->select->choices[0]->node_id,
+		    r->select->choices[0]->uri);
+	} else {
+		edge_route_failed(e, tx, 503,
+		    r->select->status ==
+			    SIPLB__V1__SELECT_STATUS__SELECT_NO_CAPACITY
+			? "No Capacity"
+			: (tx->attempts ? "No Node Left" : "No Destination"));
+	}
+	slb_msg_free(pm);
+}
+
+static void
+sched_readable(evutil_socket_t fd, short what, void *arg)
+{
+	struct edge *e = arg;
+
+	(void)fd;
+	(void)what;
+	for (int i = 0; i < 256; i++) {
+		nng_msg *msg;
+
+		if (nng_recvmsg(e->sched, &msg, NNG_FLAG_NONBLOCK) != 0)
+			return;
+		sched_reply(e, msg);
+		nng_msg_free(msg);
+	}
+}
+
+void
+edge_report_failure(struct edge *e, uint32_t node_id, int code)
+{
+	Siplb__V1__SchedRequest q = SIPLB__V1__SCHED_REQUEST__INIT;
+	Siplb__V1__NodeHealth h = SIPLB__V1__NODE_HEALTH__INIT;
+
+	if (node_id == 0)
+		return;
+	h.node_id = node_id;
+	h.up = false;
+	h.passive = true;
+	h.last_code = (uint32_t)code;
+	q.body_case = SIPLB__V1__SCHED_REQUEST__BODY_REPORT;
+	q.report = &h;
+	/* id 0 never matches a waiting selection: the answer is dropped */
+	sched_send(e, &q.base, 0);
+	/* and mark it down in our copy until the table says otherwise */
+	{
+		struct sched_node *n = sched_table_find(&e->cache, node_id);
+		if (n)
+			n->up = false;
+	}
+}
+
+/* ------------------------------------------------------------ dialogs */
+
+void
+edge_dlg_event(struct edge *e, const char *key, int state, uint32_t node_id,
+    const struct edge_rule *rule, const char *call_id, const char *from_tag,
+    const char *to_tag, const char *reason)
+{
+	Siplb__V1__BusMessage m = SIPLB__V1__BUS_MESSAGE__INIT;
+	Siplb__V1__DialogEvent ev = SIPLB__V1__DIALOG_EVENT__INIT;
+	struct edge_dlg *d = NULL;
+	char *res[SCHED_MAX_RES];
+
+	HASH_FIND_STR(e->dlgs, key, d);
+	if (d == NULL && state != 3) {
+		d = calloc(1, sizeof(*d));
+		if (d == NULL)
+			return;
+		snprintf(d->key, sizeof(d->key), "%s", key);
+		d->created_us = slb_wall_us();
+		HASH_ADD_STR(e->dlgs, key, d);
+		e->ndlgs++;
+	}
+	if (d != NULL) {
+		if (node_id)
+			d->node_id = node_id;
+		if (rule != NULL && rule->kind == RULE_LB) {
+			memcpy(d->res, rule->res, sizeof(d->res));
+			d->nres = rule->nres;
+			d->group = rule->group;
+		}
+		if (call_id)
+			snprintf(d->call_id, sizeof(d->call_id), "%s", call_id);
+		if (from_tag)
+			snprintf(d->from_tag, sizeof(d->from_tag), "%s", from_tag);
+		if (to_tag)
+			snprintf(d->to_tag, sizeof(d->to_tag), "%s", to_tag);
+		d->state = state;
+		d->updated_us = slb_wall_us();
+		ev.node_id = d->node_id;
+		for (int i = 0; i < d->nres; i++)
+			res[i] = d->res[i];
+		ev.resources = res;
+		ev.n_resources = (size_t)d->nres;
+		ev.call_id = d->call_id;
+		ev.from_tag = d->from_tag;
+		ev.to_tag = d->to_tag;
+		ev.created_us = d->created_us;
+		ev.group = d->group;
+	} else {
+		ev.node_id = node_id;
+	}
+	ev.key = (char *)key;
+	ev.state = state;
+	ev.edge = e->stream;
+	ev.updated_us = slb_wall_us();
+	ev.reason = (char *)(reason ? reason : "");
+	m.body_case = SIPLB__V1__BUS_MESSAGE__BODY_DIALOG;
+	m.dialog = &ev;
+	slb_pub_send(e->pub, &m);
+	if (d != NULL && state == 3) {
+		HASH_DEL(e->dlgs, d);
+		e->ndlgs--;
+		free(d);
+	}
+}
+
+/* ------------------------------------------------------------ REP */
+
+static void
+add_counter(Siplb__V1__Counter **cp, Siplb__V1__Counter *c, size_t *n,
+    const char *name, const char *label, uint64_t v)
+{
+	siplb__v1__counter__init(&c[*n]);
+	c[*n].name = (char *)name;
+	c[*n].label = (char *)label;
+	c[*n].value = v;
+	cp[*n] = &c[*n];
+	(*n)++;
+}
+
+static void
+on_rep(void *arg, nng_msg *req, nng_msg **replyp)
+{
+	struct edge *e = arg;
+	Siplb__V1__EdgeReply r = SIPLB__V1__EDGE_REPLY__INIT;
+	Siplb__V1__Snapshot snap = SIPLB__V1__SNAPSHOT__INIT;
+	Siplb__V1__DialogSnapshot ds = SIPLB__V1__DIALOG_SNAPSHOT__INIT;
+	Siplb__V1__StatsReply sr = SIPLB__V1__STATS_REPLY__INIT;
+	Siplb__V1__DialogEvent *evs = NULL, **evp = NULL;
+	char **resbuf = NULL;
+	Siplb__V1__Counter c[64], *cp[64];
+	ProtobufCMessage *pm = NULL;
+	Siplb__V1__EdgeRequest *q;
+	size_t n = 0;
+	int rc;
+
+	rc = slb_msg_unpack(&siplb__v1__edge_request__descriptor, req,
+	    SLB_MSG_MAX, &pm);
+	if (rc != 0) {
+		r.status = rc == EPROTONOSUPPORT
+		    ? SIPLB__V1__STATUS__STATUS_UNSUPPORTED_VERSION
+		    : SIPLB__V1__STATUS__STATUS_BAD_REQUEST;
+		r.error = rc == EPROTONOSUPPORT ? "unsupported version"
+						: "malformed request";
+		goto send;
+	}
+	q = (Siplb__V1__EdgeRequest *)pm;
+	r.status = SIPLB__V1__STATUS__STATUS_OK;
+	if (q->body_case == SIPLB__V1__EDGE_REQUEST__BODY_SNAPSHOT) {
+		struct edge_dlg *d, *tmp;
+		size_t i = 0;
+
+		evs = calloc(e->ndlgs + 1, sizeof(*evs));
+		evp = calloc(e->ndlgs + 1, sizeof(*evp));
+		resbuf = calloc((e->ndlgs + 1) * SCHED_MAX_RES, sizeof(*resbuf));
+		if (evs == NULL || evp == NULL || resbuf == NULL) {
+			r.status = SIPLB__V1__STATUS__STATUS_INTERNAL;
+			r.error = "out of memory";
+			goto send;
+		}
+		HASH_ITER(hh, e->dlgs, d, tmp) {
+			Siplb__V1__DialogEvent *ev = &evs[i];
+
+			siplb__v1__dialog_event__init(ev);
+			ev->key = d->key;
+			ev->state = d->state;
+			ev->node_id = d->node_id;
+			for (int k = 0; k < d->nres; k++)
+				resbuf[i * SCHED_MAX_RES + (size_t)k] = d->res[k];
+			ev->resources = &resbuf[i * SCHED_MAX_RES];
+			ev->n_resources = (size_t)d->nres;
+			ev->edge = e->stream;
+			ev->call_id = d->call_id;
+			ev->from_tag = d->from_tag;
+			ev->to_tag = d->to_tag;
+			ev->created_us = d->created_us;
+			ev->updated_us = d->updated_us;
+			ev->group = d->group;
+			evp[i] = ev;
+			i++;
+		}
+		ds.dialogs = evp;
+		ds.n_dialogs = i;
+		snap.stream = e->stream;
+		snap.epoch = slb_pub_epoch(e->pub);
+		snap.seq = slb_pub_seq(e->pub);
+		snap.body_case = SIPLB__V1__SNAPSHOT__BODY_DIALOGS;
+		snap.dialogs = &ds;
+		r.body_case = SIPLB__V1__EDGE_REPLY__BODY_SNAPSHOT;
+		r.snapshot = &snap;
+	} else if (q->body_case == SIPLB__V1__EDGE_REQUEST__BODY_STATS) {
+		struct edge_stats *s = &e->st;
+		static const char *cls[] = {"", "1xx", "2xx", "3xx", "4xx",
+		    "5xx", "6xx"};
+
+		add_counter(cp, c, &n, "requests_received", "", s->rx_requests);
+		add_counter(cp, c, &n, "responses_received", "", s->rx_responses);
+		add_counter(cp, c, &n, "requests_sent", "", s->tx_requests);
+		add_counter(cp, c, &n, "responses_sent", "", s->tx_responses);
+		for (int k = 1; k <= 6; k++)
+			add_counter(cp, c, &n, "responses_sent_by_class",
+			    cls[k], s->resp_class[k]);
+		add_counter(cp, c, &n, "dropped", "too_big", s->drop_too_big);
+		add_counter(cp, c, &n, "dropped", "parse", s->drop_parse);
+		add_counter(cp, c, &n, "dropped", "no_transaction",
+		    s->drop_no_tx);
+		add_counter(cp, c, &n, "dropped", "not_our_node", s->drop_loop);
+		add_counter(cp, c, &n, "replied", "400", s->replied_400);
+		add_counter(cp, c, &n, "replied", "403", s->replied_403);
+		add_counter(cp, c, &n, "replied", "405", s->replied_405);
+		add_counter(cp, c, &n, "replied", "481", s->replied_481);
+		add_counter(cp, c, &n, "replied", "483", s->replied_483);
+		add_counter(cp, c, &n, "replied", "503", s->replied_503);
+		add_counter(cp, c, &n, "failovers", "", s->failovers);
+		add_counter(cp, c, &n, "scheduler_fallbacks", "",
+		    s->sched_fallbacks);
+		add_counter(cp, c, &n, "scheduler_errors", "", s->sched_errors);
+		add_counter(cp, c, &n, "retransmissions", "", s->retransmissions);
+		add_counter(cp, c, &n, "send_errors", "", s->send_errors);
+		add_counter(cp, c, &n, "transactions", "", e->ntx);
+		add_counter(cp, c, &n, "branches", "", e->nbranches);
+		add_counter(cp, c, &n, "dialogs", "", e->ndlgs);
+		add_counter(cp, c, &n, "tcp_connections", "", (uint64_t)e->nconns);
+		sr.counters = cp;
+		sr.n_counters = n;
+		r.body_case = SIPLB__V1__EDGE_REPLY__BODY_STATS;
+		r.stats = &sr;
+	} else {
+		r.status = SIPLB__V1__STATUS__STATUS_BAD_REQUEST;
+		r.error = "empty request";
+	}
+send:
+	if (slb_msg_pack(&r.base, replyp) != 0)
+		*replyp = NULL;
+	free(evs);
+	free(evp);
+	free(resbuf);
+	slb_msg_free(pm);
+}
+
+/* ------------------------------------------------------------ life */
+
+static void
+on_tick(evutil_socket_t fd, short what, void *arg)
+{
+	struct edge *e = arg;
+
+	(void)fd;
+	(void)what;
+	slb_pub_heartbeat(e->pub);
+}
+
+int
+edge_init(struct edge *e)
+{
+	char urls[8][SLB_CFG_STRLEN];
+	struct timeval tv = {1, 0};
+	int n, rv, fd, rc;
+
+	parser_init();
+	snprintf(e->stream, sizeof(e->stream), "edge:%.60s", e->cfg.id);
+	e->branch_salt = (uint32_t)(slb_wall_us() ^ (uint64_t)getpid() << 16);
+	sched_table_init(&e->cache, slb_wall_us());
+	if ((rc = load_rules(e)) != 0)
+		return rc;
+	if ((rc = slb_loop_new(&e->base)) != 0 ||
+	    (rc = slb_bridge_new(&e->br, e->base)) != 0)
+		return rc;
+	if ((rc = edge_transport_open(e)) != 0)
+		return rc;
+	if ((rc = slb_pub_open(&e->pub, e->cfg.pub, e->stream)) != 0 ||
+	    (rc = slb_rep_open(&e->rep, e->base, e->cfg.rep, on_rep, e)) != 0)
+		return rc;
+
+	/* the scheduler(s): a raw REQ socket read on the loop */
+	n = slb_cfg_split(e->cfg.scheduler, ',', urls, 8);
+	if (n <= 0) {
+		slb_log_err("[edge] scheduler: give at least one address");
+		return EINVAL;
+	}
+	if ((rv = nng_req0_open_raw(&e->sched)) != 0)
+		return slb_nng_errno(rv);
+	nng_socket_set_ms(e->sched, NNG_OPT_RECONNMINT, 50);
+	nng_socket_set_ms(e->sched, NNG_OPT_RECONNMAXT, 1000);
+	nng_socket_set_int(e->sched, NNG_OPT_SENDBUF, 1024);
+	nng_socket_set_int(e->sched, NNG_OPT_RECVBUF, 1024);
+	for (int i = 0; i < n; i++) {
+		if (slb_cfg_expand_addr(urls[i], e->cfg.run_dir) != 0 ||
+		    (rv = nng_dial(e->sched, urls[i], NULL,
+			 NNG_FLAG_NONBLOCK)) != 0) {
+			slb_log_err("[edge] scheduler: cannot dial \"%s\"",
+			    urls[i]);
+			return EINVAL;
+		}
+	}
+	if ((rv = nng_socket_get_int(e->sched, NNG_OPT_RECVFD, &fd)) != 0)
+		return slb_nng_errno(rv);
+	e->sched_ev = event_new(e->base, fd, EV_READ | EV_PERSIST,
+	    sched_readable, e);
+	if (e->sched_ev == NULL || event_add(e->sched_ev, NULL) != 0)
+		return ENOMEM;
+	if (e->cfg.scheduler_pub[0] &&
+	    (rc = slb_sub_open(&e->table_sub, e->base, e->br, "node table",
+		 e->cfg.scheduler_pub, urls[0], &table_ops, e)) != 0)
+		return rc;
+	e->tick = event_new(e->base, -1, EV_PERSIST, on_tick, e);
+	if (e->tick == NULL || event_add(e->tick, &tv) != 0)
+		return ENOMEM;
+	slb_log_notice("ready: %s, scheduler %s, pub %s", e->stream,
+	    e->cfg.scheduler, e->cfg.pub);
+	return 0;
+}
+
+void
+edge_close(struct edge *e)
+{
+	struct edge_tx *tx, *ttmp;
+	struct edge_branch *b, *btmp;
+	struct edge_dlg *d, *dtmp;
+	struct sel_wait *w, *wtmp;
+
+	HASH_ITER(hh, e->txs, tx, ttmp)
+		edge_tx_free(e, tx);
+	HASH_ITER(hh, e->branches, b, btmp)
+		edge_branch_free(e, b);
+	HASH_ITER(hh, e->dlgs, d, dtmp) {
+		HASH_DEL(e->dlgs, d);
+		free(d);
+	}
+	HASH_ITER(hh, e->sel_waits, w, wtmp) {
+		HASH_DEL(e->sel_waits, w);
+		free(w);
+	}
+	if (e->tick)
+		event_free(e->tick);
+	if (e->sched_ev)
+		event_free(e->sched_ev);
+	slb_sub_close(e->table_sub);
+	nng_close(e->sched);
+	slb_rep_close(e->rep);
+	slb_pub_close(e->pub);
+	edge_transport_close(e);
+	slb_bridge_free(e->br);
+	if (e->base)
+		slb_loop_free(e->base);
+	sched_table_free(&e->cache);
+	free(node_addrs);
+	node_addrs = NULL;
+}
+
+void
+edge_sel_forget(struct edge *e, struct edge_tx *tx)
+{
+	sel_forget(e, tx);
+}

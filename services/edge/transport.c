@@ -1,0 +1,563 @@
+#define SLB_LOG_MODULE "transport"
+#include <arpa/inet.h>
+#include <errno.h>
+#include <event2/buffer.h>
+#include <event2/bufferevent.h>
+#include <event2/event.h>
+#include <fcntl.h>
+#include <netdb.h>
+#include <netinet/tcp.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <unistd.h>
+
+#include "edge.h"
+#include "log.h"
+
+#define UDP_BUF 65536
+
+static int
+parse_hostport(const char *s, size_t len, char *host, size_t hlen, int *port)
+{
+	const char *colon;
+	size_t hl;
+
+	if (len > 0 && s[0] == '[') {
+		const char *rb = memchr(s, ']', len);
+
+		if (rb == NULL)
+			return EINVAL;
+		hl = (size_t)(rb - s - 1);
+		if (hl >= hlen)
+			return EINVAL;
+		memcpy(host, s + 1, hl);
+		host[hl] = '\0';
+		colon = (size_t)(rb - s) + 1 < len && rb[1] == ':' ? rb + 1 : NULL;
+	} else {
+		colon = memchr(s, ':', len);
+		hl = colon ? (size_t)(colon - s) : len;
+		if (hl == 0 || hl >= hlen)
+			return EINVAL;
+		memcpy(host, s, hl);
+		host[hl] = '\0';
+	}
+	*port = 5060;
+	if (colon) {
+		long v;
+		char buf[8];
+		size_t pl = len - (size_t)(colon + 1 - s);
+
+		if (pl == 0 || pl >= sizeof(buf))
+			return EINVAL;
+		memcpy(buf, colon + 1, pl);
+		buf[pl] = '\0';
+		if (slb_parse_long(buf, 1, 65535, &v) != 0)
+			return EINVAL;
+		*port = (int)v;
+	}
+	return 0;
+}
+
+static int
+resolve(const char *host, int port, struct sockaddr_storage *ss,
+    socklen_t *len)
+{
+	struct sockaddr_in *in4 = (struct sockaddr_in *)ss;
+	struct sockaddr_in6 *in6 = (struct sockaddr_in6 *)ss;
+	struct addrinfo hints, *res;
+
+	memset(ss, 0, sizeof(*ss));
+	if (inet_pton(AF_INET, host, &in4->sin_addr) == 1) {
+		in4->sin_family = AF_INET;
+		in4->sin_port = htons((uint16_t)port);
+		*len = sizeof(*in4);
+		return 0;
+	}
+	if (inet_pton(AF_INET6, host, &in6->sin6_addr) == 1) {
+		in6->sin6_family = AF_INET6;
+		in6->sin6_port = htons((uint16_t)port);
+		*len = sizeof(*in6);
+		return 0;
+	}
+	/* a name: blocking lookup (nodes are addresses in practice; the
+	 * node table is where names would come from) */
+	memset(&hints, 0, sizeof(hints));
+	hints.ai_family = AF_UNSPEC;
+	hints.ai_socktype = SOCK_DGRAM;
+	if (getaddrinfo(host, NULL, &hints, &res) != 0)
+		return EHOSTUNREACH;
+	memcpy(ss, res->ai_addr, res->ai_addrlen);
+	*len = res->ai_addrlen;
+	if (ss->ss_family == AF_INET)
+		in4->sin_port = htons((uint16_t)port);
+	else
+		in6->sin6_port = htons((uint16_t)port);
+	freeaddrinfo(res);
+	return 0;
+}
+
+void
+edge_peer_str(const struct edge_peer *p, char *buf, size_t len)
+{
+	char a[INET6_ADDRSTRLEN] = "?";
+	int port = 0;
+
+	if (p->ss.ss_family == AF_INET) {
+		const struct sockaddr_in *in = (const void *)&p->ss;
+		inet_ntop(AF_INET, &in->sin_addr, a, sizeof(a));
+		port = ntohs(in->sin_port);
+		snprintf(buf, len, "%s:%s:%d", p->proto == EP_TCP ? "tcp" : "udp",
+		    a, port);
+	} else {
+		const struct sockaddr_in6 *in = (const void *)&p->ss;
+		inet_ntop(AF_INET6, &in->sin6_addr, a, sizeof(a));
+		port = ntohs(in->sin6_port);
+		snprintf(buf, len, "%s:[%s]:%d",
+		    p->proto == EP_TCP ? "tcp" : "udp", a, port);
+	}
+}
+
+int
+edge_uri_peer(struct edge *e, const char *uri, size_t len, struct edge_peer *p)
+{
+	const char *s = uri, *end = uri + len, *hp, *at, *hpe;
+	char host[256];
+	const char *tv;
+	size_t tl;
+	int port, rc;
+
+	while (s < end && (*s == '<' || *s == ' '))
+		s++;
+	if (end - s > 4 && strncasecmp(s, "sip:", 4) == 0)
+		s += 4;
+	else if (end - s > 5 && strncasecmp(s, "sips:", 5) == 0)
+		s += 5;
+	else
+		return EINVAL;
+	/* user part ends at '@' before any ';' '>' or '?' */
+	hp = s;
+	for (at = s; at < end && *at != ';' && *at != '>' && *at != '?'; at++)
+		if (*at == '@') {
+			hp = at + 1;
+			break;
+		}
+	for (hpe = hp; hpe < end && *hpe != ';' && *hpe != '>' && *hpe != '?' &&
+	     *hpe != ',' && *hpe != ' ';
+	     hpe++)
+		;
+	if ((rc = parse_hostport(hp, (size_t)(hpe - hp), host, sizeof(host),
+		 &port)) != 0)
+		return rc;
+	memset(p, 0, sizeof(*p));
+	p->proto = EP_UDP;
+	if (slb_sip_param(hpe, (size_t)(end - hpe), "transport", &tv, &tl) == 0 &&
+	    tl == 3 && strncasecmp(tv, "tcp", 3) == 0)
+		p->proto = EP_TCP;
+	p->sock = p->proto == EP_UDP ? e->udp_out : -1;
+	for (int i = 0; i < e->nsocks && p->sock < 0; i++)
+		if (e->socks[i].proto == p->proto)
+			p->sock = i;
+	if (p->sock < 0)
+		return EPROTONOSUPPORT;
+	return resolve(host, port, &p->ss, &p->sslen);
+}
+
+/* ------------------------------------------------------------ UDP */
+
+static void
+udp_readable(evutil_socket_t fd, short what, void *arg)
+{
+	struct edge_sock *sk = arg;
+	struct edge *e = sk->e;
+	static char buf[UDP_BUF + 1];
+
+	(void)what;
+	/* drain a bounded batch, then let the loop breathe */
+	for (int i = 0; i < 64; i++) {
+		struct edge_peer src;
+		ssize_t n;
+
+		memset(&src, 0, sizeof(src));
+		src.sslen = sizeof(src.ss);
+		n = recvfrom(fd, buf, UDP_BUF, 0, (struct sockaddr *)&src.ss,
+		    &src.sslen);
+		if (n < 0) {
+			if (errno != EAGAIN && errno != EWOULDBLOCK &&
+			    errno != EINTR)
+				slb_log_warn_errno(errno, "udp %s:%d: receive",
+				    sk->host, sk->port);
+			return;
+		}
+		src.proto = EP_UDP;
+		src.sock = sk->idx;
+		if ((size_t)n > (size_t)e->cfg.max_message) {
+			e->st.drop_too_big++;
+			continue;
+		}
+		if (n < 4)	/* keep-alive CRLFs and noise */
+			continue;
+		buf[n] = '\0';
+		edge_on_message(e, buf, (size_t)n, &src);
+	}
+}
+
+static int
+open_socket(struct edge *e, struct edge_sock *sk)
+{
+	struct sockaddr_storage ss;
+	socklen_t sl;
+	int one = 1, fd, rc;
+
+	if ((rc = resolve(sk->host, sk->port, &ss, &sl)) != 0) {
+		slb_log_err("listen %s:%d: not an address", sk->host, sk->port);
+		return rc;
+	}
+	fd = socket(ss.ss_family,
+	    (sk->proto == EP_UDP ? SOCK_DGRAM : SOCK_STREAM) | SOCK_NONBLOCK |
+		SOCK_CLOEXEC,
+	    0);
+	if (fd < 0)
+		return errno;
+	setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+	/* bind the VIP before keepalived brings it (no sysctl needed) */
+	if (e->cfg.freebind && ss.ss_family == AF_INET)
+		setsockopt(fd, IPPROTO_IP, IP_FREEBIND, &one, sizeof(one));
+	if (sk->proto == EP_UDP) {
+		int sz = 4 << 20;
+
+		setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &sz, sizeof(sz));
+		setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &sz, sizeof(sz));
+	}
+	if (bind(fd, (struct sockaddr *)&ss, sl) != 0 ||
+	    (sk->proto == EP_TCP && listen(fd, 1024) != 0)) {
+		rc = errno;
+		slb_log_err_errno(rc, "cannot listen on %s:%s:%d",
+		    sk->proto == EP_UDP ? "udp" : "tcp", sk->host, sk->port);
+		close(fd);
+		return rc;
+	}
+	sk->fd = fd;
+	return 0;
+}
+
+/* ------------------------------------------------------------ TCP */
+
+static void
+conn_free(struct edge *e, struct edge_conn *c)
+{
+	HASH_DEL(e->conns, c);
+	e->nconns--;
+	e->st.tcp_closed++;
+	bufferevent_free(c->bev);	/* closes the fd */
+	free(c);
+}
+
+static void
+conn_read(struct bufferevent *bev, void *arg)
+{
+	struct edge_conn *c = arg;
+	struct edge *e = c->e;
+	struct evbuffer *in = bufferevent_get_input(bev);
+	static char msg[UDP_BUF + 1];
+
+	c->last_us = slb_now_us();
+	for (;;) {
+		size_t avail = evbuffer_get_length(in);
+		const char *p;
+		long n;
+		size_t skip = 0;
+
+		if (avail == 0)
+			return;
+		p = (const char *)evbuffer_pullup(in,
+		    (ev_ssize_t)(avail < (size_t)e->cfg.max_message + 4
+			    ? avail
+			    : (size_t)e->cfg.max_message + 4));
+		/* CRLF keep-alives between messages (RFC 5626): answer
+		 * "\r\n\r\n" with "\r\n", skip a lone "\r\n" */
+		while (skip + 1 < avail && p[skip] == '\r' && p[skip + 1] == '\n') {
+			if (skip + 3 < avail && p[skip + 2] == '\r' &&
+			    p[skip + 3] == '\n') {
+				bufferevent_write(bev, "\r\n", 2);
+				skip += 4;
+			} else {
+				skip += 2;
+			}
+		}
+		if (skip) {
+			evbuffer_drain(in, skip);
+			continue;
+		}
+		n = slb_sip_frame(p, avail < (size_t)e->cfg.max_message + 4
+			? avail
+			: (size_t)e->cfg.max_message + 4,
+		    (size_t)e->cfg.max_message);
+		if (n < 0) {
+			char who[80];
+
+			edge_peer_str(&c->peer, who, sizeof(who));
+			slb_log_info("%s: unframeable or oversized stream, "
+			    "closing", who);
+			e->st.drop_parse++;
+			conn_free(e, c);
+			return;
+		}
+		if (n == 0)
+			return;	/* wait for the rest */
+		memcpy(msg, p, (size_t)n);
+		msg[n] = '\0';
+		evbuffer_drain(in, (size_t)n);
+		edge_on_message(e, msg, (size_t)n, &c->peer);
+		/* the handler may have closed c: look it up again */
+		{
+			struct edge_conn *again;
+			uint32_t id = c->peer.conn;
+
+			HASH_FIND(hh, e->conns, &id, sizeof(id), again);
+			if (again != c)
+				return;
+		}
+	}
+}
+
+static void
+conn_event(struct bufferevent *bev, short what, void *arg)
+{
+	struct edge_conn *c = arg;
+
+	(void)bev;
+	if (what & BEV_EVENT_CONNECTED)
+		return;
+	if (what & (BEV_EVENT_EOF | BEV_EVENT_ERROR | BEV_EVENT_TIMEOUT))
+		conn_free(c->e, c);
+}
+
+static struct edge_conn *
+conn_new(struct edge *e, int fd, const struct edge_peer *peer)
+{
+	struct edge_conn *c;
+	struct timeval idle;
+
+	if (e->nconns >= e->cfg.tcp_max_conns) {
+		e->st.tcp_refused++;
+		return NULL;
+	}
+	c = calloc(1, sizeof(*c));
+	if (c == NULL)
+		return NULL;
+	c->e = e;
+	c->bev = bufferevent_socket_new(e->base, fd, BEV_OPT_CLOSE_ON_FREE);
+	if (c->bev == NULL) {
+		free(c);
+		return NULL;
+	}
+	c->id = ++e->next_conn ? e->next_conn : ++e->next_conn;
+	c->peer = *peer;
+	c->peer.conn = c->id;
+	c->last_us = slb_now_us();
+	bufferevent_setcb(c->bev, conn_read, NULL, conn_event, c);
+	/* bound what one connection may hold unread */
+	bufferevent_setwatermark(c->bev, EV_READ, 0,
+	    (size_t)e->cfg.max_message * 4);
+	idle.tv_sec = e->cfg.tcp_idle_ms / 1000;
+	idle.tv_usec = (e->cfg.tcp_idle_ms % 1000) * 1000;
+	bufferevent_set_timeouts(c->bev, &idle, NULL);
+	bufferevent_enable(c->bev, EV_READ | EV_WRITE);
+	HASH_ADD(hh, e->conns, id, sizeof(c->id), c);
+	e->nconns++;
+	return c;
+}
+
+static void
+tcp_accept(evutil_socket_t lfd, short what, void *arg)
+{
+	struct edge_sock *sk = arg;
+	struct edge *e = sk->e;
+
+	(void)what;
+	for (int i = 0; i < 32; i++) {
+		struct edge_peer p;
+		int fd, one = 1;
+
+		memset(&p, 0, sizeof(p));
+		p.sslen = sizeof(p.ss);
+		fd = accept4(lfd, (struct sockaddr *)&p.ss, &p.sslen,
+		    SOCK_NONBLOCK | SOCK_CLOEXEC);
+		if (fd < 0)
+			return;
+		setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+		p.proto = EP_TCP;
+		p.sock = sk->idx;
+		if (conn_new(e, fd, &p) == NULL) {
+			close(fd);
+			continue;
+		}
+		e->st.tcp_accepted++;
+	}
+}
+
+static struct edge_conn *
+conn_by_addr(struct edge *e, const struct edge_peer *to)
+{
+	struct edge_conn *c, *tmp;
+
+	HASH_ITER(hh, e->conns, c, tmp)
+		if (c->peer.sslen == to->sslen &&
+		    memcmp(&c->peer.ss, &to->ss, to->sslen) == 0)
+			return c;
+	return NULL;
+}
+
+static struct edge_conn *
+conn_connect(struct edge *e, const struct edge_peer *to)
+{
+	struct edge_conn *c;
+	struct edge_peer p = *to;
+	int fd = socket(to->ss.ss_family, SOCK_STREAM | SOCK_NONBLOCK |
+		SOCK_CLOEXEC, 0);
+
+	if (fd < 0)
+		return NULL;
+	if (connect(fd, (const struct sockaddr *)&to->ss, to->sslen) != 0 &&
+	    errno != EINPROGRESS) {
+		close(fd);
+		return NULL;
+	}
+	c = conn_new(e, fd, &p);
+	if (c == NULL)
+		close(fd);
+	return c;
+}
+
+int
+edge_send(struct edge *e, const struct edge_peer *to, const char *buf,
+    size_t len)
+{
+	if (to->proto == EP_UDP) {
+		int sock = to->sock >= 0 && to->sock < e->nsocks &&
+			e->socks[to->sock].proto == EP_UDP
+		    ? to->sock
+		    : e->udp_out;
+		ssize_t n;
+
+		if (sock < 0)
+			return EPROTONOSUPPORT;
+		n = sendto(e->socks[sock].fd, buf, len, 0,
+		    (const struct sockaddr *)&to->ss, to->sslen);
+		if (n < 0) {
+			e->st.send_errors++;
+			return errno;
+		}
+		return 0;
+	} else {
+		struct edge_conn *c = NULL;
+
+		if (to->conn)
+			HASH_FIND(hh, e->conns, &to->conn, sizeof(to->conn), c);
+		if (c == NULL)
+			c = conn_by_addr(e, to);
+		if (c == NULL)
+			c = conn_connect(e, to);
+		if (c == NULL) {
+			e->st.send_errors++;
+			return ECONNREFUSED;
+		}
+		if (bufferevent_write(c->bev, buf, len) != 0) {
+			e->st.send_errors++;
+			return EIO;
+		}
+		return 0;
+	}
+}
+
+/* ------------------------------------------------------------ setup */
+
+int
+edge_transport_open(struct edge *e)
+{
+	char items[EDGE_MAX_SOCKS][SLB_CFG_STRLEN];
+	char adv_host[128] = "";
+	int adv_port = 0, n, rc;
+
+	n = slb_cfg_split(e->cfg.listen, ',', items, EDGE_MAX_SOCKS);
+	if (n <= 0) {
+		slb_log_err("[edge] listen: give udp:ADDR:PORT and/or "
+		    "tcp:ADDR:PORT (at most %d)", EDGE_MAX_SOCKS);
+		return EINVAL;
+	}
+	if (e->cfg.advertise[0] &&
+	    parse_hostport(e->cfg.advertise, strlen(e->cfg.advertise), adv_host,
+		sizeof(adv_host), &adv_port) != 0) {
+		slb_log_err("[edge] advertise: \"%s\": give host or host:port",
+		    e->cfg.advertise);
+		return EINVAL;
+	}
+	if (e->cfg.advertise[0] && strchr(e->cfg.advertise, ':') == NULL)
+		adv_port = 0;	/* host only: keep each socket's port */
+	e->udp_out = -1;
+	for (int i = 0; i < n; i++) {
+		struct edge_sock *sk = &e->socks[i];
+		const char *s = items[i];
+
+		memset(sk, 0, sizeof(*sk));
+		sk->e = e;
+		sk->idx = i;
+		sk->fd = -1;
+		if (strncasecmp(s, "udp:", 4) == 0)
+			sk->proto = EP_UDP;
+		else if (strncasecmp(s, "tcp:", 4) == 0)
+			sk->proto = EP_TCP;
+		else {
+			slb_log_err("[edge] listen: \"%s\": must start with "
+			    "udp: or tcp:", s);
+			return EINVAL;
+		}
+		if (parse_hostport(s + 4, strlen(s + 4), sk->host,
+			sizeof(sk->host), &sk->port) != 0) {
+			slb_log_err("[edge] listen: \"%s\": give ADDR:PORT", s);
+			return EINVAL;
+		}
+		if ((rc = open_socket(e, sk)) != 0)
+			return rc;
+		e->nsocks++;
+		if (adv_host[0])
+			snprintf(sk->adv, sizeof(sk->adv), "%s:%d", adv_host,
+			    adv_port ? adv_port : sk->port);
+		else
+			snprintf(sk->adv, sizeof(sk->adv), "%s:%d", sk->host,
+			    sk->port);
+		if (sk->proto == EP_UDP && e->udp_out < 0)
+			e->udp_out = i;
+		sk->ev = event_new(e->base, sk->fd, EV_READ | EV_PERSIST,
+		    sk->proto == EP_UDP ? udp_readable : tcp_accept, sk);
+		if (sk->ev == NULL || event_add(sk->ev, NULL) != 0)
+			return ENOMEM;
+		slb_log_notice("listening on %s:%s:%d, advertised as %s",
+		    sk->proto == EP_UDP ? "udp" : "tcp", sk->host, sk->port,
+		    sk->adv);
+	}
+	if (e->udp_out < 0) {
+		slb_log_err("[edge] listen: at least one udp: socket is needed "
+		    "to reach the nodes");
+		return EINVAL;
+	}
+	return 0;
+}
+
+void
+edge_transport_close(struct edge *e)
+{
+	struct edge_conn *c, *tmp;
+
+	HASH_ITER(hh, e->conns, c, tmp)
+		conn_free(e, c);
+	for (int i = 0; i < e->nsocks; i++) {
+		if (e->socks[i].ev)
+			event_free(e->socks[i].ev);
+		if (e->socks[i].fd >= 0)
+			close(e->socks[i].fd);
+	}
+	e->nsocks = 0;
+}
