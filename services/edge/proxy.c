@@ -1147,6 +1147,15 @@ edge_route_chosen(struct edge *e, struct edge_tx *tx, uint32_t node_id,
 {
 	struct edge_peer to;
 
+	if (tx->cancelled || tx->answered) {
+		/* the caller gave up while we asked: say so to the scheduler
+		 * too, which reserved load for this dialog */
+		if (tx->dkey[0])
+			edge_dlg_event(e, tx->dkey, 3 /* TERMINATED */, node_id,
+			    tx->rule, tx->call_id, tx->from_tag, NULL, "cancel");
+		edge_route_failed(e, tx, 487, NULL);
+		return;
+	}
 	if (edge_uri_peer(e, uri, strlen(uri), &to) != 0) {
 		slb_log_warn("node %u: cannot reach \"%s\"", node_id, uri);
 		if (tx->nexclude < EDGE_MAX_ATTEMPTS)
@@ -1169,6 +1178,7 @@ edge_route_failed(struct edge *e, struct edge_tx *tx, int code,
 {
 	osip_message_t *m = NULL;
 
+	edge_sel_forget(e, tx);
 	if (tx->answered)
 		return;
 	if (tx->dkey[0])
@@ -1499,8 +1509,10 @@ on_cancel(struct edge *e, osip_message_t *m, const char *buf,
 		return;
 	tx->cancelled = true;
 	if (tx->cur == NULL) {
-		/* still choosing a node: nothing to cancel downstream */
-		edge_route_failed(e, tx, 487, NULL);
+		/* still choosing a node: the answer will find it cancelled
+		 * (and release the load the scheduler reserved for it) */
+		if (tx->sel_id == 0)
+			edge_route_failed(e, tx, 487, NULL);
 		return;
 	}
 	if (tx->cur->state == BR_PROCEEDING)

@@ -27,6 +27,7 @@
 struct ctl_cfg {
 	char run_dir[SLB_CFG_STRLEN];
 	char sched_rep[SLB_CFG_STRLEN];
+	char edge_rep[SLB_CFG_STRLEN];
 	int timeout_ms;
 };
 
@@ -35,6 +36,7 @@ static const struct slb_cfg_key ctl_keys[] = {
     {"general", "run_dir", SLB_CFG_STR, 0, 0, "/run/siplb", OFF(run_dir), ""},
     {"scheduler", "rep", SLB_CFG_ADDR, 0, 0, "ipc://scheduler.rep",
 	OFF(sched_rep), ""},
+    {"edge", "rep", SLB_CFG_ADDR, 0, 0, "ipc://edge.rep", OFF(edge_rep), ""},
     {"ctl", "timeout", SLB_CFG_INT, 10, 600000, "2000", OFF(timeout_ms),
 	"ms siplbctl waits for an answer"},
     {NULL, NULL, 0, 0, 0, NULL, 0, NULL},
@@ -60,6 +62,7 @@ usage(FILE *f)
 	    "         [--hash-key H] [--exclude ID,ID] [--max N] [--relative]\n"
 	    "         [--overcommit] [--reserve] [--tie-first]\n"
 	    "  reload [--reset]                   reload the node table\n"
+	    "  edge stats                         the edge's counters\n"
 	    "The config file is -c FILE, else $SIPLB_CONF, else "
 	    SLB_DEFAULT_CONF ".\n");
 }
@@ -495,6 +498,50 @@ cmd_node(int argc, char **argv)
 	return die_usage("node: unknown subcommand \"%s\"", sub);
 }
 
+static int
+cmd_edge_stats(void)
+{
+	Siplb__V1__EdgeRequest q = SIPLB__V1__EDGE_REQUEST__INIT;
+	Siplb__V1__EdgeReply *r;
+	ProtobufCMessage *pm;
+	int err;
+
+	q.body_case = SIPLB__V1__EDGE_REQUEST__BODY_STATS;
+	q.stats = 1;
+	err = slb_req_call(cfg.edge_rep, &q.base,
+	    &siplb__v1__edge_reply__descriptor, cfg.timeout_ms, 2, &pm);
+	if (err != 0) {
+		fprintf(stderr, "siplbctl: the edge at %s %s\n", cfg.edge_rep,
+		    err == ETIMEDOUT ? "did not answer" : strerror(err));
+		return EXIT_UNREACHABLE;
+	}
+	r = (Siplb__V1__EdgeReply *)pm;
+	if (r->status != SIPLB__V1__STATUS__STATUS_OK || r->stats == NULL) {
+		fprintf(stderr, "siplbctl: %s\n", r->error ? r->error : "refused");
+		slb_msg_free(pm);
+		return EXIT_REFUSED;
+	}
+	if (json_out) {
+		json_t *a = json_array();
+
+		for (size_t i = 0; i < r->stats->n_counters; i++)
+			json_array_append_new(a, json_pack("{s:s,s:s,s:I}",
+			    "name", r->stats->counters[i]->name, "label",
+			    r->stats->counters[i]->label, "value",
+			    (json_int_t)r->stats->counters[i]->value));
+		print_json(json_pack("{s:o}", "counters", a));
+	} else {
+		for (size_t i = 0; i < r->stats->n_counters; i++) {
+			const Siplb__V1__Counter *c = r->stats->counters[i];
+
+			printf("%-28s %-16s %llu\n", c->name, c->label,
+			    (unsigned long long)c->value);
+		}
+	}
+	slb_msg_free(pm);
+	return 0;
+}
+
 int
 main(int argc, char **argv)
 {
@@ -555,6 +602,11 @@ main(int argc, char **argv)
 		return cmd_node(nrest, rest);
 	if (strcmp(rest[0], "select") == 0)
 		return cmd_select(nrest, rest);
+	if (strcmp(rest[0], "edge") == 0) {
+		if (nrest != 2 || strcmp(rest[1], "stats") != 0)
+			return die_usage("edge: give stats%s", "");
+		return cmd_edge_stats();
+	}
 	if (strcmp(rest[0], "reload") == 0) {
 		Siplb__V1__AdminRequest a = SIPLB__V1__ADMIN_REQUEST__INIT;
 		struct cmd_opts o;

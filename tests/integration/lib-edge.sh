@@ -1,0 +1,106 @@
+# Helpers for edge tests (sourced after lib.sh): a scheduler, an edge and
+# sipp nodes on loopback, each test in its own folder and ports.
+SIPP_DIR="$SIPLB_TOP/tests/sipp"
+BASE=$((20000 + (RANDOM % 400) * 100))	# a block of 100 ports for this test
+EDGE_PORT=$BASE
+N1=$((BASE + 11)); N2=$((BASE + 12)); N3=$((BASE + 13))
+
+# edge_config [extra [edge] lines...]: siplb.conf and a two-node table
+edge_config() {
+	cat > "$T/siplb.conf" <<CONF
+[general]
+run_dir = $T
+[scheduler]
+nodes_file = nodes.conf
+prober_pub =
+dialogd_pub =
+[edge]
+listen = udp:127.0.0.1:$EDGE_PORT, tcp:127.0.0.1:$EDGE_PORT
+fr_timeout = 1000
+CONF
+	for l in "$@"; do echo "$l" >> "$T/siplb.conf"; done
+	printf '[node 1]\nuri = sip:127.0.0.1:%d\ngroup = 1\nset = 1\nresources = vm=100;conf=100;transc=100;pstn=500\n\n[node 2]\nuri = sip:127.0.0.1:%d\ngroup = 1\nset = 1\nresources = vm=100;conf=100;transc=100;pstn=500\n' "$N1" "$N2" > "$T/nodes.conf"
+}
+
+start_edge() {
+	"$SIPLB_BIN/siplb-edge" -c "$T/siplb.conf" >> "$T/edge.log" 2>&1 &
+	EDGE_PID=$!
+	PIDS+=("$EDGE_PID")
+	for _ in $(seq 1 100); do
+		grep -q 'node table from the scheduler' "$T/edge.log" 2>/dev/null && return 0
+		kill -0 "$EDGE_PID" 2>/dev/null || fail "siplb-edge exited: $(tail -n 5 "$T/edge.log")"
+		sleep 0.05
+	done
+	fail "siplb-edge got no node table within 5 s"
+}
+
+stop_edge() { kill "-${1:-TERM}" "$EDGE_PID" 2>/dev/null; wait "$EDGE_PID" 2>/dev/null; return 0; }
+
+# node PORT SCENARIO: a sipp node in the background, with its statistics
+node() {
+	local port=$1 sc=$2 out pid
+	shift 2
+	rm -f "$T/node-$port.csv"	# a fresh count for this node
+	out=$(cd "$T" && sipp -sf "$SIPP_DIR/$sc" -i 127.0.0.1 -p "$port" -bg \
+	    -trace_stat -stf "$T/node-$port.csv" -fd 1 \
+	    -trace_err -error_file "$T/node-$port.err" "$@" 2>&1)
+	pid=$(printf '%s\n' "$out" | sed -n 's/.*PID=\[\([0-9]*\)\].*/\1/p')
+	[ -n "$pid" ] || fail "sipp node on $port: $out"
+	PIDS+=("$pid")
+	eval "NODE_PID_$port=$pid"
+}
+
+# node_calls PORT: calls the node completed (its last statistics line)
+node_calls() {
+	local f="$T/node-$1.csv" col
+	[ -f "$f" ] || { echo 0; return; }
+	col=$(head -n 1 "$f" | tr ';' '\n' | grep -n '^SuccessfulCall(C)$' | cut -d: -f1)
+	tail -n 1 "$f" | cut -d';' -f"$col"
+}
+node_incoming() {
+	local f="$T/node-$1.csv" col
+	[ -f "$f" ] || { echo 0; return; }
+	col=$(head -n 1 "$f" | tr ';' '\n' | grep -n '^IncomingCall(C)$' | cut -d: -f1)
+	tail -n 1 "$f" | cut -d';' -f"$col"
+}
+
+# uac SCENARIO CALLS RATE [sipp args...]: run the caller; sets UAC_OK and
+# UAC_FAILED from its final statistics
+uac() {
+	local sc=$1 n=$2 rate=$3 port
+	shift 3
+	port=$((BASE + 50 + RANDOM % 40))
+	(cd "$T" && timeout 300 sipp -sf "$SIPP_DIR/$sc" "127.0.0.1:$EDGE_PORT" \
+	    -i 127.0.0.1 -p "$port" -m "$n" -r "$rate" -l 200 -nostdin \
+	    -timeout 120 -timeout_error -trace_stat -stf "$T/uac.csv" \
+	    -trace_err -error_file "$T/uac.err" "$@" > "$T/uac.out" 2>&1)
+	UAC_RC=$?
+	UAC_OK=$(grep 'Successful call' "$T/uac.out" | tail -n 1 | awk -F'|' '{ gsub(/ /, "", $3); print $3 }')
+	UAC_FAILED=$(grep 'Failed call' "$T/uac.out" | tail -n 1 | awk -F'|' '{ gsub(/ /, "", $3); print $3 }')
+}
+
+# render a uac-expect template: expect_reply METHOD MF CODE
+expect_reply() {
+	sed "s/@METHOD@/$1/g; s/@MF@/$2/g; s/@CODE@/$3/g" "$SIPP_DIR/uac-expect.xml.in" > "$T/expect-$1-$3.xml"
+	(cd "$T" && timeout 30 sipp -sf "$T/expect-$1-$3.xml" "127.0.0.1:$EDGE_PORT" \
+	    -i 127.0.0.1 -p $((BASE + 95)) -m 1 -nostdin -timeout 10 -timeout_error \
+	    -trace_err -error_file "$T/expect.err" > "$T/expect.out" 2>&1)
+}
+
+edge_stat() {	# NAME [LABEL]: a counter from the edge's REP
+	"$SIPLB_BIN/siplbctl" -c "$T/siplb.conf" --json edge stats | jq_py "sum(c[\"value\"] for c in d[\"counters\"] if c[\"name\"] == \"$1\" and (\"${2:-}\" == \"\" or c[\"label\"] == \"${2:-}\"))"
+}
+
+# wait_calls WANT PORT...: until the nodes' completed calls add up to WANT
+# (their statistics are written every second, after each call's timewait)
+wait_calls() {
+	local want=$1 got=0
+	shift
+	for _ in $(seq 1 60); do
+		got=0
+		for p in "$@"; do got=$((got + $(node_calls "$p"))); done
+		[ "$got" -ge "$want" ] && break
+		sleep 0.1
+	done
+	echo "$got"
+}
