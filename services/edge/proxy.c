@@ -1665,7 +1665,7 @@ on_request(struct edge *e, char *buf, size_t len, struct slb_sipscan *sc,
 			goto out;
 		}
 		/* never an open relay: one end must be one of our nodes */
-		src_node = edge_node_by_addr(e, &src->ss, false);
+		src_node = edge_node_by_addr(e, &src->ss, true);
 		dst_node = edge_node_by_addr(e, &to.ss, true);
 		if (src_node == NULL && dst_node == NULL) {
 			if (strcmp(method, "ACK") != 0)
@@ -1767,7 +1767,7 @@ on_request(struct edge *e, char *buf, size_t len, struct slb_sipscan *sc,
 	tx->state = TX_PROCEEDING;
 	tx->initial = true;
 	tx->rule = &e->rules[ri];
-	tx->from_node = edge_node_by_addr(e, &src->ss, false) != NULL;
+	tx->from_node = edge_node_by_addr(e, &src->ss, true) != NULL;
 	copy_str(tx->call_id, sizeof(tx->call_id), cid);
 	copy_str(tx->from_tag, sizeof(tx->from_tag), ftag);
 	if (tx->invite && tx->rule->kind == RULE_LB)

@@ -3,6 +3,7 @@
 #include <errno.h>
 #include <event2/event.h>
 #include <osipparser2/osip_parser.h>
+#include <osipparser2/osip_port.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -545,12 +546,6 @@ edge_report_failure(struct edge *e, uint32_t node_id, int code)
 	q.report = &h;
 	/* id 0 never matches a waiting selection: the answer is dropped */
 	sched_send(e, &q.base, 0);
-	/* and mark it down in our copy until the table says otherwise */
-	{
-		struct sched_node *n = sched_table_find(&e->cache, node_id);
-		if (n)
-			n->up = false;
-	}
 }
 
 /* ------------------------------------------------------------ dialogs */
@@ -773,6 +768,10 @@ edge_init(struct edge *e)
 	int n, rv, fd, rc;
 
 	parser_init();
+	/* libosip2 traces every parse error to stderr: we count and log
+	 * those ourselves, at our own levels */
+	for (int l = 0; l < END_TRACE_LEVEL; l++)
+		osip_trace_disable_level((osip_trace_level_t)l);
 	snprintf(e->stream, sizeof(e->stream), "edge:%.60s", e->cfg.id);
 	e->branch_salt = (uint32_t)(slb_wall_us() ^ (uint64_t)getpid() << 16);
 	sched_table_init(&e->cache, slb_wall_us());

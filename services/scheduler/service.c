@@ -63,6 +63,12 @@ const struct slb_cfg_key sched_cfg_keys[] = {
 	"least-load ties to the lowest id instead of at random"},
     {"scheduler", "seed", SLB_CFG_INT, 0, 2147483647, "0", OFF(seed),
 	"random seed for tie-breaks; 0 = from the clock"},
+    {"scheduler", "passive_threshold", SLB_CFG_INT, 0, 1000, "2",
+	OFF(passive_threshold),
+	"edge failure reports (timeouts, transport errors) within "
+	"passive_window that mark a node down; 0 = ignore them"},
+    {"scheduler", "passive_window", SLB_CFG_INT, 100, 3600000, "30000",
+	OFF(passive_window_ms), "ms over which passive_threshold counts"},
     {NULL, NULL, 0, 0, 0, NULL, 0, NULL},
 };
 
@@ -198,12 +204,40 @@ set_health(struct sched_svc *s, uint32_t id, bool up, uint32_t rtt,
 static void
 on_health(struct sched_svc *s, const Siplb__V1__NodeHealth *h, const char *src)
 {
-	char why[64];
+	char why[96];
 
-	if (h->passive)
+	if (h->passive) {
+		/* an edge saw a timeout or a transport error: one may be the
+		 * caller's fault (a request the node ignores), so it takes
+		 * passive_threshold of them within passive_window */
+		struct sched_node *n = sched_table_find(&s->table, h->node_id);
+		uint64_t now = slb_now_us();
+
+		if (n == NULL || h->up || s->cfg.passive_threshold == 0 || !n->up)
+			return;
+		if (n->passive_fails == 0 || now - n->passive_since_us >
+			(uint64_t)s->cfg.passive_window_ms * 1000u) {
+			n->passive_fails = 0;
+			n->passive_since_us = now;
+		}
+		n->passive_fails++;
+		slb_log_info("node %u %s: %s reported %u (%u of %d)", n->id,
+		    n->uri, src, h->last_code, n->passive_fails,
+		    s->cfg.passive_threshold);
+		if (n->passive_fails < (uint32_t)s->cfg.passive_threshold)
+			return;
+		n->passive_fails = 0;
 		snprintf(why, sizeof(why), "%s reported %u", src, h->last_code);
-	else
-		snprintf(why, sizeof(why), "probe %u", h->last_code);
+		set_health(s, h->node_id, false, 0, h->last_code, why);
+		return;
+	}
+	snprintf(why, sizeof(why), "probe %u", h->last_code);
+	if (h->up) {
+		struct sched_node *n = sched_table_find(&s->table, h->node_id);
+
+		if (n)
+			n->passive_fails = 0;
+	}
 	set_health(s, h->node_id, h->up, h->rtt_us, h->last_code, why);
 }
 

@@ -32,6 +32,8 @@ struct sched_cfg {
 	int table_interval_ms;
 	int tie_first;
 	int seed;
+	int passive_threshold;
+	int passive_window_ms;
 };
 
 extern const struct slb_cfg_key sched_cfg_keys[];
