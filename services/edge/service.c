@@ -307,13 +307,17 @@ static const struct slb_sub_ops table_ops = {table_message, table_snapshot};
 
 /* ------------------------------------------------------------ select */
 
+static void sched_readable(evutil_socket_t fd, short what, void *arg);
+static void sched_reopen(struct edge *e);
+
 struct sel_wait {
 	uint32_t id;
 	struct edge_tx *tx;
 	UT_hash_handle hh;
 };
 
-static bool sched_down_logged;
+static bool sched_down_logged;	/* the scheduler is away */
+static uint64_t sched_next_probe_us;
 
 static void
 sel_forget(struct edge *e, struct edge_tx *tx)
@@ -397,6 +401,7 @@ sel_timeout(evutil_socket_t fd, short what, void *arg)
 	(void)fd;
 	(void)what;
 	sel_forget(e, tx);
+	sched_reopen(e);
 	select_local(e, tx);
 }
 
@@ -418,6 +423,64 @@ sched_send(struct edge *e, ProtobufCMessage *q, uint32_t id)
 	return 0;
 }
 
+/* The scheduler(s): a raw REQ socket read on the loop.  Reopened when the
+ * scheduler stops answering, so that requests queued for it meanwhile are
+ * dropped rather than delivered (and their load reserved) when it returns. */
+static int
+sched_open(struct edge *e)
+{
+	char urls[8][SLB_CFG_STRLEN];
+	int n, rv, fd;
+
+	n = slb_cfg_split(e->cfg.scheduler, ',', urls, 8);
+	if (n <= 0) {
+		slb_log_err("[edge] scheduler: give at least one address");
+		return EINVAL;
+	}
+	if ((rv = nng_req0_open_raw(&e->sched)) != 0)
+		return slb_nng_errno(rv);
+	nng_socket_set_ms(e->sched, NNG_OPT_RECONNMINT, 50);
+	nng_socket_set_ms(e->sched, NNG_OPT_RECONNMAXT, 1000);
+	nng_socket_set_int(e->sched, NNG_OPT_SENDBUF, 1024);
+	nng_socket_set_int(e->sched, NNG_OPT_RECVBUF, 1024);
+	for (int i = 0; i < n; i++) {
+		if (slb_cfg_expand_addr(urls[i], e->cfg.run_dir) != 0 ||
+		    (rv = nng_dial(e->sched, urls[i], NULL,
+			 NNG_FLAG_NONBLOCK)) != 0) {
+			slb_log_err("[edge] scheduler: cannot dial \"%s\"",
+			    urls[i]);
+			nng_close(e->sched);
+			return EINVAL;
+		}
+	}
+	if ((rv = nng_socket_get_int(e->sched, NNG_OPT_RECVFD, &fd)) != 0)
+		return slb_nng_errno(rv);
+	e->sched_ev = event_new(e->base, fd, EV_READ | EV_PERSIST,
+	    sched_readable, e);
+	if (e->sched_ev == NULL || event_add(e->sched_ev, NULL) != 0)
+		return ENOMEM;
+	return 0;
+}
+
+static void
+sched_reopen(struct edge *e)
+{
+	struct sel_wait *w, *tmp;
+
+	/* whoever still waits times out on its own timer */
+	HASH_ITER(hh, e->sel_waits, w, tmp) {
+		HASH_DEL(e->sel_waits, w);
+		w->tx->sel_id = 0;
+		free(w);
+	}
+	if (e->sched_ev)
+		event_free(e->sched_ev);
+	e->sched_ev = NULL;
+	nng_close(e->sched);
+	if (sched_open(e) != 0)
+		slb_log_err("cannot reopen the scheduler socket");
+}
+
 void
 edge_select(struct edge *e, struct edge_tx *tx)
 {
@@ -428,6 +491,12 @@ edge_select(struct edge *e, struct edge_tx *tx)
 	struct sel_wait *w;
 	struct timeval tv;
 
+	if (sched_down_logged && slb_now_us() < sched_next_probe_us) {
+		/* known to be away: no wait, the next probe goes out soon */
+		select_local(e, tx);
+		return;
+	}
+	sched_next_probe_us = slb_now_us() + 1000000u;
 	s.algorithm = (char *)r->alg_name;
 	s.group = r->group;
 	if (r->kind == RULE_LB) {
@@ -765,7 +834,7 @@ edge_init(struct edge *e)
 {
 	char urls[8][SLB_CFG_STRLEN];
 	struct timeval tv = {1, 0};
-	int n, rv, fd, rc;
+	int rc;
 
 	parser_init();
 	/* libosip2 traces every parse error to stderr: we count and log
@@ -786,33 +855,10 @@ edge_init(struct edge *e)
 	    (rc = slb_rep_open(&e->rep, e->base, e->cfg.rep, on_rep, e)) != 0)
 		return rc;
 
-	/* the scheduler(s): a raw REQ socket read on the loop */
-	n = slb_cfg_split(e->cfg.scheduler, ',', urls, 8);
-	if (n <= 0) {
-		slb_log_err("[edge] scheduler: give at least one address");
-		return EINVAL;
-	}
-	if ((rv = nng_req0_open_raw(&e->sched)) != 0)
-		return slb_nng_errno(rv);
-	nng_socket_set_ms(e->sched, NNG_OPT_RECONNMINT, 50);
-	nng_socket_set_ms(e->sched, NNG_OPT_RECONNMAXT, 1000);
-	nng_socket_set_int(e->sched, NNG_OPT_SENDBUF, 1024);
-	nng_socket_set_int(e->sched, NNG_OPT_RECVBUF, 1024);
-	for (int i = 0; i < n; i++) {
-		if (slb_cfg_expand_addr(urls[i], e->cfg.run_dir) != 0 ||
-		    (rv = nng_dial(e->sched, urls[i], NULL,
-			 NNG_FLAG_NONBLOCK)) != 0) {
-			slb_log_err("[edge] scheduler: cannot dial \"%s\"",
-			    urls[i]);
-			return EINVAL;
-		}
-	}
-	if ((rv = nng_socket_get_int(e->sched, NNG_OPT_RECVFD, &fd)) != 0)
-		return slb_nng_errno(rv);
-	e->sched_ev = event_new(e->base, fd, EV_READ | EV_PERSIST,
-	    sched_readable, e);
-	if (e->sched_ev == NULL || event_add(e->sched_ev, NULL) != 0)
-		return ENOMEM;
+	if ((rc = sched_open(e)) != 0)
+		return rc;
+	slb_cfg_split(e->cfg.scheduler, ',', urls, 8);
+	slb_cfg_expand_addr(urls[0], e->cfg.run_dir);
 	if (e->cfg.scheduler_pub[0] &&
 	    (rc = slb_sub_open(&e->table_sub, e->base, e->br, "node table",
 		 e->cfg.scheduler_pub, urls[0], &table_ops, e)) != 0)

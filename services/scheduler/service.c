@@ -54,7 +54,7 @@ const struct slb_cfg_key sched_cfg_keys[] = {
 	OFF(dialogd_pub), "dialogd expiry events; empty: none"},
     {"scheduler", "dialogd_rep", SLB_CFG_ADDR, 0, 0, "ipc://dialogd.rep",
 	OFF(dialogd_rep), "dialogd snapshots of live dialogs"},
-    {"scheduler", "reserve_ttl", SLB_CFG_INT, 1000, 600000, "40000",
+    {"scheduler", "reserve_ttl", SLB_CFG_INT, 1000, 600000, "10000",
 	OFF(reserve_ttl_ms),
 	"ms a reservation waits for the edge's CREATED event"},
     {"scheduler", "table_interval", SLB_CFG_INT, 100, 60000, "1000",
