@@ -98,7 +98,9 @@ struct edge_sock {
 	enum edge_proto proto;
 	char host[64];		/* bound address */
 	int port;
-	char adv[128];		/* host[:port] written into Via/Record-Route */
+	char adv[160];		/* host[:port] written into Via/Record-Route */
+	struct sockaddr_storage adv_ss;	/* adv, resolved once */
+	struct sockaddr_storage bound_ss;
 	struct edge *e;
 	int idx;
 	struct event *ev;
@@ -254,6 +256,8 @@ void edge_report_failure(struct edge *e, uint32_t node_id, int code);
 void edge_sel_forget(struct edge *e, struct edge_tx *tx);
 /* Ask the scheduler (or the cached table) for the next node of tx. */
 void edge_select(struct edge *e, struct edge_tx *tx);
+/* Replace the cached node table (what the scheduler publishes; tests). */
+int edge_set_table(struct edge *e, const struct sched_table *t);
 const struct sched_node *edge_node_by_addr(struct edge *e,
     const struct sockaddr_storage *ss, bool port_too);
 

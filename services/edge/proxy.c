@@ -266,7 +266,9 @@ send_upstream(struct edge *e, struct edge_tx *tx, const struct edge_peer *to,
 		if (code >= 100 && code < 700)
 			e->st.resp_class[code / 100]++;
 	}
-	if (tx != NULL && code >= 200) {
+	/* the last response sent is what a retransmitted request gets
+	 * (§17.2.1: the most recent provisional, or the final) */
+	if (tx != NULL && code >= 100) {
 		free(tx->resp);
 		tx->resp = malloc(len);
 		if (tx->resp) {
@@ -534,8 +536,14 @@ tx_completed(struct edge *e, struct edge_tx *tx, int code)
 		return;
 	}
 	/* 2xx to INVITE (RFC 6026 "Accepted") and non-INVITE "Completed":
-	 * linger to absorb retransmitted requests (timer J, 64*T1 on UDP) */
+	 * linger to absorb retransmitted requests (timer J, 64*T1 on UDP).
+	 * An accepted INVITE is absorbed silently (the UAS retransmits its
+	 * 2xx itself), so its copy of the 2xx is not kept. */
 	tx->state = TX_TERMINATED;
+	if (tx->invite) {
+		free(tx->resp);
+		tx->resp = NULL;
+	}
 	timer_set(e, &tx->t_end, tx_end_cb, tx,
 	    udp || tx->invite ? 64 * e->cfg.t1_ms : 0);
 }
@@ -580,27 +588,34 @@ tx_find(struct edge *e, const char *key)
 /* ------------------------------------------------------------ routes */
 
 static bool
+same_ss(const struct sockaddr_storage *a, const struct sockaddr_storage *b)
+{
+	if (a->ss_family != b->ss_family)
+		return false;
+	if (a->ss_family == AF_INET) {
+		const struct sockaddr_in *x = (const void *)a, *y = (const void *)b;
+		return x->sin_addr.s_addr == y->sin_addr.s_addr &&
+		    x->sin_port == y->sin_port;
+	} else {
+		const struct sockaddr_in6 *x = (const void *)a,
+					  *y = (const void *)b;
+		return memcmp(&x->sin6_addr, &y->sin6_addr, 16) == 0 &&
+		    x->sin6_port == y->sin6_port;
+	}
+}
+
+/* A URI naming this edge: its advertised address or a bound one. */
+static bool
 is_us(struct edge *e, const char *uri, size_t n)
 {
 	struct edge_peer p;
 
 	if (edge_uri_peer(e, uri, n, &p) != 0)
 		return false;
-	for (int i = 0; i < e->nsocks; i++) {
-		struct edge_peer mine;
-
-		/* our advertised and our bound address both count */
-		if (edge_uri_peer(e, e->socks[i].adv, strlen(e->socks[i].adv),
-			&mine) != 0) {
-			char tmp[160];
-
-			snprintf(tmp, sizeof(tmp), "sip:%s", e->socks[i].adv);
-			if (edge_uri_peer(e, tmp, strlen(tmp), &mine) != 0)
-				continue;
-		}
-		if (mine.sslen == p.sslen && memcmp(&mine.ss, &p.ss, p.sslen) == 0)
+	for (int i = 0; i < e->nsocks; i++)
+		if (same_ss(&e->socks[i].adv_ss, &p.ss) ||
+		    same_ss(&e->socks[i].bound_ss, &p.ss))
 			return true;
-	}
 	return false;
 }
 
@@ -1732,7 +1747,7 @@ on_request(struct edge *e, char *buf, size_t len, struct slb_sipscan *sc,
 		HASH_ADD_STR(e->txs, key, tx);
 		e->ntx++;
 		if (tx->invite)
-			reply(e, NULL, m, src, 100, NULL, NULL);
+			reply(e, tx, m, src, 100, NULL, NULL);
 		send_branch(e, tx, &to, dst_node ? dst_node->id : 0, r.count, 0,
 		    NULL);
 		goto out;
@@ -1788,7 +1803,7 @@ on_request(struct edge *e, char *buf, size_t len, struct slb_sipscan *sc,
 	HASH_ADD_STR(e->txs, key, tx);
 	e->ntx++;
 	if (tx->invite)
-		reply(e, NULL, m, src, 100, NULL, NULL);	/* §16.2 */
+		reply(e, tx, m, src, 100, NULL, NULL);	/* §16.2 */
 	{
 		/* a preloaded Route to us is popped on the way */
 		struct our_routes r;

@@ -305,6 +305,18 @@ table_snapshot(void *arg, const Siplb__V1__Snapshot *s)
 
 static const struct slb_sub_ops table_ops = {table_message, table_snapshot};
 
+int
+edge_set_table(struct edge *e, const struct sched_table *t)
+{
+	int rc = sched_table_copy(&e->cache, t);
+
+	if (rc == 0) {
+		e->have_cache = true;
+		cache_index(e);
+	}
+	return rc;
+}
+
 /* ------------------------------------------------------------ select */
 
 static void sched_readable(evutil_socket_t fd, short what, void *arg);

@@ -230,6 +230,7 @@ open_socket(struct edge *e, struct edge_sock *sk)
 		setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &sz, sizeof(sz));
 		setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &sz, sizeof(sz));
 	}
+	sk->bound_ss = ss;
 	if (bind(fd, (struct sockaddr *)&ss, sl) != 0 ||
 	    (sk->proto == EP_TCP && listen(fd, 1024) != 0)) {
 		rc = errno;
@@ -522,12 +523,19 @@ edge_transport_open(struct edge *e)
 		if ((rc = open_socket(e, sk)) != 0)
 			return rc;
 		e->nsocks++;
-		if (adv_host[0])
-			snprintf(sk->adv, sizeof(sk->adv), "%s:%d", adv_host,
-			    adv_port ? adv_port : sk->port);
-		else
-			snprintf(sk->adv, sizeof(sk->adv), "%s:%d", sk->host,
-			    sk->port);
+		{
+			char h[128];
+			int port = adv_port ? adv_port : sk->port;
+
+			snprintf(h, sizeof(h), "%s", adv_host[0] ? adv_host
+								 : sk->host);
+			/* an IPv6 literal needs brackets in a URI */
+			snprintf(sk->adv, sizeof(sk->adv),
+			    strchr(h, ':') ? "[%s]:%d" : "%s:%d", h, port);
+			/* resolved once: Route matching compares addresses */
+			if (resolve(h, port, &sk->adv_ss, &(socklen_t){0}) != 0)
+				sk->adv_ss = sk->bound_ss;
+		}
 		if (sk->proto == EP_UDP && e->udp_out < 0)
 			e->udp_out = i;
 		sk->ev = event_new(e->base, sk->fd, EV_READ | EV_PERSIST,

@@ -1,0 +1,557 @@
+/*
+ * The proxy core with real sockets and the real loop: a "phone" and two
+ * "nodes" are UDP (and TCP) sockets of this test on 127.0.0.1; what the
+ * edge sends them is read back and checked line by line.  No scheduler
+ * runs, so the edge selects from the node table the test gives it.
+ */
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <arpa/inet.h>
+#include <event2/event.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "edge.h"
+
+struct fx {
+	struct edge *e;
+	int port;		/* the edge's UDP and TCP port */
+	int phone, phone2, node1, node2;
+	int pphone, pphone2, pnode1, pnode2;
+	char buf[65536];
+};
+
+static int seq;
+
+static int
+udp_sock(int *port)
+{
+	struct sockaddr_in a = {.sin_family = AF_INET};
+	socklen_t l = sizeof(a);
+	int fd = socket(AF_INET, SOCK_DGRAM, 0);
+
+	a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	assert_int_equal(bind(fd, (struct sockaddr *)&a, sizeof(a)), 0);
+	getsockname(fd, (struct sockaddr *)&a, &l);
+	*port = ntohs(a.sin_port);
+	return fd;
+}
+
+static void
+add_node(struct sched_table *t, uint32_t id, int port)
+{
+	struct sched_node n;
+	char err[128];
+
+	sched_node_defaults(&n);
+	n.id = id;
+	n.group = 1;
+	n.set = 1;
+	snprintf(n.uri, sizeof(n.uri), "sip:127.0.0.1:%d", port);
+	assert_int_equal(sched_res_parse("pstn=10", n.res, &n.nres, err,
+			     sizeof(err)), 0);
+	assert_int_equal(sched_table_add(t, &n, NULL, err, sizeof(err)), 0);
+}
+
+static int
+setup_with(void **state, const char *auth_header)
+{
+	struct fx *f = calloc(1, sizeof(*f));
+	struct sched_table t;
+
+	f->e = calloc(1, sizeof(*f->e));
+	assert_int_equal(edge_cfg_load(&f->e->cfg, NULL), 0);
+	seq++;
+	f->port = 31000 + (getpid() % 500) * 20 + seq;
+	snprintf(f->e->cfg.listen, sizeof(f->e->cfg.listen),
+	    "udp:127.0.0.1:%d, tcp:127.0.0.1:%d", f->port, f->port);
+	snprintf(f->e->cfg.scheduler, sizeof(f->e->cfg.scheduler),
+	    "inproc://nosched%d", seq);
+	f->e->cfg.scheduler_pub[0] = '\0';
+	snprintf(f->e->cfg.pub, sizeof(f->e->cfg.pub), "inproc://pub%d", seq);
+	snprintf(f->e->cfg.rep, sizeof(f->e->cfg.rep), "inproc://rep%d", seq);
+	f->e->cfg.sched_timeout_ms = 10;
+	snprintf(f->e->cfg.auth_ip_header, sizeof(f->e->cfg.auth_ip_header),
+	    "%s", auth_header ? auth_header : "");
+	assert_int_equal(edge_init(f->e), 0);
+	f->phone = udp_sock(&f->pphone);
+	f->phone2 = udp_sock(&f->pphone2);
+	f->node1 = udp_sock(&f->pnode1);
+	f->node2 = udp_sock(&f->pnode2);
+	sched_table_init(&t, 1);
+	add_node(&t, 1, f->pnode1);
+	add_node(&t, 2, f->pnode2);
+	assert_int_equal(edge_set_table(f->e, &t), 0);
+	sched_table_free(&t);
+	*state = f;
+	return 0;
+}
+
+static int setup(void **state) { return setup_with(state, NULL); }
+static int setup_auth(void **state) { return setup_with(state, "X-AUTH-IP"); }
+
+static int
+teardown(void **state)
+{
+	struct fx *f = *state;
+
+	edge_close(f->e);
+	free(f->e);
+	close(f->phone);
+	close(f->phone2);
+	close(f->node1);
+	close(f->node2);
+	free(f);
+	return 0;
+}
+
+static void
+send_to(struct fx *f, int fd, int port, const char *msg)
+{
+	struct sockaddr_in a = {.sin_family = AF_INET};
+
+	a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	a.sin_port = htons((uint16_t)port);
+	assert_int_equal(sendto(fd, msg, strlen(msg), 0, (struct sockaddr *)&a,
+			     sizeof(a)),
+	    (ssize_t)strlen(msg));
+	(void)f;
+}
+
+/* Run the edge's loop until fd has a datagram (or ms pass); read it. */
+static const char *
+recv_on(struct fx *f, int fd, int ms)
+{
+	uint64_t end = slb_now_us() + (uint64_t)ms * 1000u;
+
+	for (;;) {
+		struct pollfd p = {.fd = fd, .events = POLLIN};
+		struct timeval tv = {0, 2000};
+
+		if (poll(&p, 1, 0) == 1) {
+			ssize_t n = recv(fd, f->buf, sizeof(f->buf) - 1, 0);
+
+			if (n > 0) {
+				f->buf[n] = '\0';
+				return f->buf;
+			}
+		}
+		if (slb_now_us() >= end)
+			return NULL;
+		event_base_loopexit(f->e->base, &tv);
+		event_base_dispatch(f->e->base);
+	}
+}
+
+/* The first node socket that gets something, or -1. */
+static int
+recv_node(struct fx *f, int ms)
+{
+	uint64_t end = slb_now_us() + (uint64_t)ms * 1000u;
+
+	while (slb_now_us() < end) {
+		if (recv_on(f, f->node1, 1))
+			return 1;
+		if (recv_on(f, f->node2, 1))
+			return 2;
+	}
+	return -1;
+}
+
+static const char *
+header(const char *msg, const char *name, int nth)
+{
+	static char line[1024];
+	const char *p = msg;
+	size_t nl = strlen(name);
+
+	while ((p = strstr(p, "\r\n")) != NULL) {
+		p += 2;
+		if (strncasecmp(p, name, nl) == 0 && p[nl] == ':' && nth-- == 0) {
+			const char *e = strstr(p, "\r\n");
+			size_t n = e ? (size_t)(e - p) : strlen(p);
+
+			if (n >= sizeof(line))
+				n = sizeof(line) - 1;
+			memcpy(line, p, n);
+			line[n] = '\0';
+			return line;
+		}
+	}
+	return NULL;
+}
+
+static char invite[2048];
+
+static const char *
+make_invite(struct fx *f, const char *branch, int phone_port, const char *extra)
+{
+	snprintf(invite, sizeof(invite),
+	    "INVITE sip:1003@example.com SIP/2.0\r\n"
+	    "Via: SIP/2.0/UDP 127.0.0.1:%d;branch=%s;rport\r\n"
+	    "From: <sip:1000@example.com>;tag=f104f441\r\n"
+	    "To: <sip:1003@example.com>\r\n"
+	    "Call-ID: %s@test\r\n"
+	    "CSeq: 2 INVITE\r\n"
+	    "Contact: <sip:1000@127.0.0.1:%d>\r\n"
+	    "Max-Forwards: 70\r\n"
+	    "%s"
+	    "Content-Length: 0\r\n\r\n",
+	    phone_port, branch, branch, phone_port, extra ? extra : "");
+	(void)f;
+	return invite;
+}
+
+static int
+reply_from_node(struct fx *f, int node, const char *req, int code,
+    const char *reason, const char *totag)
+{
+	char resp[4096];
+	int n = snprintf(resp, sizeof(resp), "SIP/2.0 %d %s\r\n", code, reason);
+	const char *p = strstr(req, "\r\n") + 2;
+
+	/* copy Via, From, To, Call-ID, CSeq, Record-Route as a UAS does */
+	while (*p && strncmp(p, "\r\n", 2) != 0) {
+		const char *e = strstr(p, "\r\n");
+		size_t len = (size_t)(e - p);
+
+		if (!strncasecmp(p, "Via:", 4) || !strncasecmp(p, "From:", 5) ||
+		    !strncasecmp(p, "Call-ID:", 8) || !strncasecmp(p, "CSeq:", 5) ||
+		    !strncasecmp(p, "Record-Route:", 13))
+			n += snprintf(resp + n, sizeof(resp) - (size_t)n, "%.*s\r\n",
+			    (int)len, p);
+		else if (!strncasecmp(p, "To:", 3))
+			n += snprintf(resp + n, sizeof(resp) - (size_t)n,
+			    "%.*s%s%s\r\n", (int)len, p, totag ? ";tag=" : "",
+			    totag ? totag : "");
+		p = e + 2;
+	}
+	snprintf(resp + n, sizeof(resp) - (size_t)n,
+	    "Contact: <sip:127.0.0.1:%d>\r\nContent-Length: 0\r\n\r\n",
+	    node == 1 ? f->pnode1 : f->pnode2);
+	send_to(f, node == 1 ? f->node1 : f->node2, f->port, resp);
+	return 0;
+}
+
+/* ------------------------------------------------------------ tests */
+
+static void
+test_invite_relayed_with_our_via_rr_and_one_less_max_forwards(void **state)
+{
+	struct fx *f = *state;
+	char via0[256], rr[256];
+	const char *got;
+	int node;
+
+	send_to(f, f->phone, f->port, make_invite(f, "z9hG4bKa1", f->pphone, NULL));
+	got = recv_on(f, f->phone, 1000);
+	assert_non_null(got);
+	assert_true(strncmp(got, "SIP/2.0 100 Trying\r\n", 20) == 0);
+	node = recv_node(f, 1000);
+	assert_true(node == 1 || node == 2);
+	got = f->buf;
+	assert_true(strncmp(got, "INVITE sip:1003@example.com SIP/2.0\r\n", 37) == 0);
+	snprintf(rr, sizeof(rr), "%s", header(got, "Record-Route", 0));
+	snprintf(via0, sizeof(via0), "Record-Route: <sip:127.0.0.1:%d;lr;ftag=f104f441;nid=%d;dk=",
+	    f->port, node);
+	assert_true(strncmp(rr, via0, strlen(via0)) == 0);
+	assert_null(header(got, "Record-Route", 1));	/* same socket: one */
+	snprintf(via0, sizeof(via0), "Via: SIP/2.0/UDP 127.0.0.1:%d;branch=z9hG4bKslb",
+	    f->port);
+	assert_true(strncmp(header(got, "Via", 0), via0, strlen(via0)) == 0);
+	snprintf(via0, sizeof(via0),
+	    "Via: SIP/2.0/UDP 127.0.0.1:%d;branch=z9hG4bKa1;rport=%d", f->pphone,
+	    f->pphone);
+	assert_string_equal(header(got, "Via", 1), via0);	/* RFC 3581 */
+	assert_string_equal(header(got, "Max-Forwards", 0), "Max-Forwards: 69");
+	/* the Record-Route comes before our Via, body untouched */
+	assert_true(strstr(got, "Record-Route:") < strstr(got, "Via:"));
+	assert_non_null(strstr(got, "\r\nContent-Length: 0\r\n\r\n"));
+}
+
+static void
+test_response_goes_back_without_our_via(void **state)
+{
+	struct fx *f = *state;
+	char req[65536];
+	const char *got;
+	int node;
+
+	send_to(f, f->phone, f->port, make_invite(f, "z9hG4bKa2", f->pphone, NULL));
+	assert_non_null(recv_on(f, f->phone, 1000));	/* 100 */
+	node = recv_node(f, 1000);
+	assert_true(node > 0);
+	snprintf(req, sizeof(req), "%s", f->buf);
+	reply_from_node(f, node, req, 180, "Ringing", "n1");
+	got = recv_on(f, f->phone, 1000);
+	assert_non_null(got);
+	assert_true(strncmp(got, "SIP/2.0 180 Ringing\r\n", 21) == 0);
+	assert_non_null(strstr(header(got, "Via", 0), "branch=z9hG4bKa2"));
+	assert_null(header(got, "Via", 1));
+	assert_non_null(strstr(header(got, "Record-Route", 0), ";lr"));
+}
+
+static void
+test_retransmitted_invite_is_absorbed_and_gets_last_response(void **state)
+{
+	struct fx *f = *state;
+	char req[65536];
+	const char *got;
+	int node;
+
+	send_to(f, f->phone, f->port, make_invite(f, "z9hG4bKa3", f->pphone, NULL));
+	assert_non_null(recv_on(f, f->phone, 1000));
+	node = recv_node(f, 1000);
+	snprintf(req, sizeof(req), "%s", f->buf);
+	reply_from_node(f, node, req, 180, "Ringing", "n1");
+	assert_non_null(recv_on(f, f->phone, 1000));
+	/* the phone did not hear the 180 and retransmits */
+	send_to(f, f->phone, f->port, make_invite(f, "z9hG4bKa3", f->pphone, NULL));
+	got = recv_on(f, f->phone, 300);
+	assert_non_null(got);
+	assert_true(strncmp(got, "SIP/2.0 180 Ringing", 19) == 0);
+	assert_int_equal(recv_node(f, 150), -1);	/* not relayed again */
+}
+
+static void
+test_same_branch_from_another_sent_by_is_another_transaction(void **state)
+{
+	struct fx *f = *state;
+
+	send_to(f, f->phone, f->port, make_invite(f, "z9hG4bKsame", f->pphone, NULL));
+	assert_true(recv_node(f, 1000) > 0);
+	/* RFC 3261 §17.2.3: branch AND sent-by identify the transaction */
+	send_to(f, f->phone2, f->port,
+	    make_invite(f, "z9hG4bKsame", f->pphone2, NULL));
+	assert_true(recv_node(f, 1000) > 0);
+	assert_int_equal(f->e->ntx, 2);
+}
+
+static void
+test_non2xx_final_is_acked_hop_by_hop_and_the_callers_ack_absorbed(void **state)
+{
+	struct fx *f = *state;
+	char req[65536], ack[1024];
+	const char *got;
+	int node;
+
+	send_to(f, f->phone, f->port, make_invite(f, "z9hG4bKa5", f->pphone, NULL));
+	assert_non_null(recv_on(f, f->phone, 1000));
+	node = recv_node(f, 1000);
+	snprintf(req, sizeof(req), "%s", f->buf);
+	reply_from_node(f, node, req, 486, "Busy Here", "busy");
+	got = recv_on(f, node == 1 ? f->node1 : f->node2, 1000);
+	assert_non_null(got);
+	assert_true(strncmp(got, "ACK sip:1003@example.com SIP/2.0\r\n", 34) == 0);
+	assert_string_equal(header(got, "CSeq", 0), "CSeq: 2 ACK");
+	assert_non_null(strstr(header(got, "To", 0), ";tag=busy"));
+	/* same branch as the INVITE we sent (§17.1.1.3) */
+	assert_string_equal(header(got, "Via", 0), header(req, "Via", 0));
+	got = recv_on(f, f->phone, 1000);
+	assert_non_null(got);
+	assert_true(strncmp(got, "SIP/2.0 486 Busy Here", 21) == 0);
+	snprintf(ack, sizeof(ack),
+	    "ACK sip:1003@example.com SIP/2.0\r\n"
+	    "Via: SIP/2.0/UDP 127.0.0.1:%d;branch=z9hG4bKa5;rport\r\n"
+	    "From: <sip:1000@example.com>;tag=f104f441\r\n"
+	    "To: <sip:1003@example.com>;tag=busy\r\n"
+	    "Call-ID: z9hG4bKa5@test\r\nCSeq: 2 ACK\r\nMax-Forwards: 70\r\n"
+	    "Content-Length: 0\r\n\r\n", f->pphone);
+	send_to(f, f->phone, f->port, ack);
+	assert_int_equal(recv_node(f, 200), -1);	/* absorbed */
+}
+
+static void
+test_in_dialog_request_pops_our_route_and_goes_to_the_node(void **state)
+{
+	struct fx *f = *state;
+	char bye[1024];
+	const char *got;
+
+	snprintf(bye, sizeof(bye),
+	    "BYE sip:fs@127.0.0.1:%d SIP/2.0\r\n"
+	    "Via: SIP/2.0/UDP 127.0.0.1:%d;branch=z9hG4bKb1;rport\r\n"
+	    "Route: <sip:127.0.0.1:%d;lr;ftag=f104f441;nid=1;dk=abc>\r\n"
+	    "From: <sip:1000@example.com>;tag=f104f441\r\n"
+	    "To: <sip:1003@example.com>;tag=n1\r\n"
+	    "Call-ID: d1@test\r\nCSeq: 3 BYE\r\nMax-Forwards: 70\r\n"
+	    "Content-Length: 0\r\n\r\n", f->pnode1, f->pphone, f->port);
+	send_to(f, f->phone, f->port, bye);
+	got = recv_on(f, f->node1, 1000);
+	assert_non_null(got);
+	assert_true(strncmp(got, "BYE sip:fs@127.0.0.1:", 21) == 0);
+	assert_null(header(got, "Route", 0));
+	assert_null(header(got, "Record-Route", 0));	/* not initial */
+	assert_non_null(strstr(header(got, "Via", 0), "branch=z9hG4bKslb"));
+}
+
+static void
+test_route_with_two_elements_keeps_the_foreign_one(void **state)
+{
+	struct fx *f = *state;
+	char bye[1024];
+	const char *got;
+
+	snprintf(bye, sizeof(bye),
+	    "BYE sip:phone@127.0.0.1:%d SIP/2.0\r\n"
+	    "Via: SIP/2.0/UDP 127.0.0.1:%d;branch=z9hG4bKb2\r\n"
+	    "Route: <sip:127.0.0.1:%d;lr;nid=1>, <sip:127.0.0.1:%d;lr>\r\n"
+	    "From: <sip:1003@example.com>;tag=n1\r\n"
+	    "To: <sip:1000@example.com>;tag=f104f441\r\n"
+	    "Call-ID: d2@test\r\nCSeq: 1 BYE\r\nMax-Forwards: 70\r\n"
+	    "Content-Length: 0\r\n\r\n", f->pphone, f->pnode1, f->port,
+	    f->pnode2);
+	send_to(f, f->node1, f->port, bye);
+	/* loose routing: the next hop is the remaining Route (node 2) */
+	got = recv_on(f, f->node2, 1000);
+	assert_non_null(got);
+	{
+		char want[128];
+
+		snprintf(want, sizeof(want), "Route: <sip:127.0.0.1:%d;lr>",
+		    f->pnode2);
+		assert_string_equal(header(got, "Route", 0), want);
+	}
+}
+
+static void
+test_double_record_route_when_the_sockets_differ(void **state)
+{
+	struct fx *f = *state;
+	struct sockaddr_in a = {.sin_family = AF_INET};
+	int fd = socket(AF_INET, SOCK_STREAM, 0), node;
+	char msg[2048], want[128];
+	const char *got;
+
+	a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	a.sin_port = htons((uint16_t)f->port);
+	assert_int_equal(connect(fd, (struct sockaddr *)&a, sizeof(a)), 0);
+	snprintf(msg, sizeof(msg), "%s", make_invite(f, "z9hG4bKt1", 5999, NULL));
+	/* a TCP phone: Via says TCP */
+	memcpy(strstr(msg, "SIP/2.0/UDP"), "SIP/2.0/TCP", 11);
+	assert_int_equal(write(fd, msg, strlen(msg)), (ssize_t)strlen(msg));
+	node = recv_node(f, 1000);
+	assert_true(node > 0);
+	got = f->buf;
+	snprintf(want, sizeof(want), "Record-Route: <sip:127.0.0.1:%d;lr;", f->port);
+	assert_true(strncmp(header(got, "Record-Route", 0), want,
+			strlen(want)) == 0);
+	snprintf(want, sizeof(want),
+	    "Record-Route: <sip:127.0.0.1:%d;transport=tcp;lr;", f->port);
+	assert_true(strncmp(header(got, "Record-Route", 1), want,
+			strlen(want)) == 0);
+	close(fd);
+}
+
+static void
+test_cancel_without_a_transaction_gets_481(void **state)
+{
+	struct fx *f = *state;
+	char c[1024];
+	const char *got;
+
+	snprintf(c, sizeof(c),
+	    "CANCEL sip:1003@example.com SIP/2.0\r\n"
+	    "Via: SIP/2.0/UDP 127.0.0.1:%d;branch=z9hG4bKnone\r\n"
+	    "From: <sip:1000@example.com>;tag=1\r\nTo: <sip:1003@example.com>\r\n"
+	    "Call-ID: c1@test\r\nCSeq: 1 CANCEL\r\nMax-Forwards: 70\r\n"
+	    "Content-Length: 0\r\n\r\n", f->pphone);
+	send_to(f, f->phone, f->port, c);
+	got = recv_on(f, f->phone, 1000);
+	assert_non_null(got);
+	assert_true(strncmp(got, "SIP/2.0 481 ", 12) == 0);
+}
+
+static void
+test_cancel_matches_the_invite_and_reaches_the_node(void **state)
+{
+	struct fx *f = *state;
+	char req[65536], c[1024];
+	const char *got;
+	int node;
+
+	send_to(f, f->phone, f->port, make_invite(f, "z9hG4bKc2", f->pphone, NULL));
+	assert_non_null(recv_on(f, f->phone, 1000));
+	node = recv_node(f, 1000);
+	snprintf(req, sizeof(req), "%s", f->buf);
+	reply_from_node(f, node, req, 180, "Ringing", "n1");
+	assert_non_null(recv_on(f, f->phone, 1000));
+	snprintf(c, sizeof(c),
+	    "CANCEL sip:1003@example.com SIP/2.0\r\n"
+	    "Via: SIP/2.0/UDP 127.0.0.1:%d;branch=z9hG4bKc2;rport\r\n"
+	    "From: <sip:1000@example.com>;tag=f104f441\r\nTo: <sip:1003@example.com>\r\n"
+	    "Call-ID: z9hG4bKc2@test\r\nCSeq: 2 CANCEL\r\nMax-Forwards: 70\r\n"
+	    "Content-Length: 0\r\n\r\n", f->pphone);
+	send_to(f, f->phone, f->port, c);
+	got = recv_on(f, f->phone, 1000);
+	assert_non_null(got);
+	assert_true(strncmp(got, "SIP/2.0 200 OK", 14) == 0);
+	got = recv_on(f, node == 1 ? f->node1 : f->node2, 1000);
+	assert_non_null(got);
+	assert_true(strncmp(got, "CANCEL sip:1003@example.com SIP/2.0", 35) == 0);
+	assert_string_equal(header(got, "Via", 0), header(req, "Via", 0));
+	assert_string_equal(header(got, "CSeq", 0), "CSeq: 2 CANCEL");
+}
+
+static void
+test_max_forwards_zero_gets_483(void **state)
+{
+	struct fx *f = *state;
+	char m[2048];
+	const char *got;
+
+	snprintf(m, sizeof(m), "%s", make_invite(f, "z9hG4bKmf", f->pphone, NULL));
+	memcpy(strstr(m, "Max-Forwards: 70"), "Max-Forwards: 00", 16);
+	send_to(f, f->phone, f->port, m);
+	got = recv_on(f, f->phone, 1000);
+	assert_non_null(got);
+	assert_true(strncmp(got, "SIP/2.0 483 Too Many Hops", 25) == 0);
+	assert_int_equal(recv_node(f, 100), -1);
+}
+
+static void
+test_auth_ip_header_from_outside_is_replaced_by_ours(void **state)
+{
+	struct fx *f = *state;
+	const char *got;
+
+	send_to(f, f->phone, f->port, make_invite(f, "z9hG4bKx1", f->pphone,
+					  "X-AUTH-IP: 6.6.6.6\r\n"));
+	assert_true(recv_node(f, 1000) > 0);
+	got = f->buf;
+	assert_string_equal(header(got, "X-AUTH-IP", 0), "X-AUTH-IP: 127.0.0.1");
+	assert_null(header(got, "X-AUTH-IP", 1));
+}
+
+int
+main(void)
+{
+	const struct CMUnitTest tests[] = {
+#define T(x) cmocka_unit_test_setup_teardown(x, setup, teardown)
+	    T(test_invite_relayed_with_our_via_rr_and_one_less_max_forwards),
+	    T(test_response_goes_back_without_our_via),
+	    T(test_retransmitted_invite_is_absorbed_and_gets_last_response),
+	    T(test_same_branch_from_another_sent_by_is_another_transaction),
+	    T(test_non2xx_final_is_acked_hop_by_hop_and_the_callers_ack_absorbed),
+	    T(test_in_dialog_request_pops_our_route_and_goes_to_the_node),
+	    T(test_route_with_two_elements_keeps_the_foreign_one),
+	    T(test_double_record_route_when_the_sockets_differ),
+	    T(test_cancel_without_a_transaction_gets_481),
+	    T(test_cancel_matches_the_invite_and_reaches_the_node),
+	    T(test_max_forwards_zero_gets_483),
+	    cmocka_unit_test_setup_teardown(
+		test_auth_ip_header_from_outside_is_replaced_by_ours,
+		setup_auth, teardown),
+	};
+
+	return cmocka_run_group_tests_name("edge_proxy", tests, NULL, NULL);
+}
