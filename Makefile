@@ -145,7 +145,8 @@ bench: deps all
 install: all
 	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/share/siplb/sql \
 	    $(DESTDIR)$(PREFIX)/share/siplb/examples
-	install -m 0755 $(BUILD)/bin/siplb-scheduler $(BUILD)/bin/siplbctl \
+	install -m 0755 $(BUILD)/bin/siplb-scheduler $(BUILD)/bin/siplb-edge \
+	    $(BUILD)/bin/siplbctl \
 	    $(DESTDIR)$(PREFIX)/bin/
 	install -m 0644 deploy/sql/*.sql $(DESTDIR)$(PREFIX)/share/siplb/sql/
 	install -m 0644 deploy/siplb.conf deploy/nodes.conf \
