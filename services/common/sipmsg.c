@@ -70,7 +70,8 @@ slb_sip_scan(const char *buf, size_t len, struct slb_sipscan *s)
 
 		if (p >= len)
 			return EBADMSG;
-		if (buf[p] == '\r' || buf[p] == '\n') {
+		if (buf[p] == '\n' ||
+		    (buf[p] == '\r' && p + 1 < len && buf[p + 1] == '\n')) {
 			/* the empty line */
 			s->hdrs_end = (uint32_t)p;
 			s->body_off = (uint32_t)(p + (buf[p] == '\r' ? 2 : 1));
@@ -103,11 +104,12 @@ slb_sip_scan(const char *buf, size_t len, struct slb_sipscan *s)
 		if (ne == nb)
 			return EBADMSG;
 		vb = (size_t)(colon - buf) + 1;
-		while (vb < end && (buf[vb] == ' ' || buf[vb] == '\t'))
-			vb++;
 		ve = end;
 		while (ve > vb && isspace((unsigned char)buf[ve - 1]))
 			ve--;
+		/* LWS may fold before the value (RFC 3261 §7.3.1) */
+		while (vb < ve && isspace((unsigned char)buf[vb]))
+			vb++;
 		h = &s->h[s->nhdrs++];
 		h->type = (uint8_t)hdr_type(buf + nb, ne - nb);
 		h->off = (uint32_t)p;
@@ -169,17 +171,22 @@ slb_sip_param(const char *v, size_t len, const char *name, const char **val,
 	for (size_t i = 0; i < len; i++) {
 		size_t j, b;
 
+		if (quote && v[i] == '\\') {
+			i++;	/* quoted-pair (RFC 3261 §25.1) */
+			continue;
+		}
 		if (v[i] == '"')
 			quote = !quote;
 		if (quote || v[i] != ';')
 			continue;
+		/* SEMI and EQUAL take LWS, which may fold (RFC 3261 §25.1) */
 		j = i + 1;
-		while (j < len && (v[j] == ' ' || v[j] == '\t'))
+		while (j < len && isspace((unsigned char)v[j]))
 			j++;
 		if (j + nlen > len || strncasecmp(v + j, name, nlen) != 0)
 			continue;
 		j += nlen;
-		while (j < len && (v[j] == ' ' || v[j] == '\t'))
+		while (j < len && isspace((unsigned char)v[j]))
 			j++;
 		if (j < len && v[j] != '=' && v[j] != ';' && v[j] != '>' &&
 		    v[j] != ',' && v[j] != '?')
@@ -190,11 +197,11 @@ slb_sip_param(const char *v, size_t len, const char *name, const char **val,
 			return 0;
 		}
 		j++;
-		while (j < len && (v[j] == ' ' || v[j] == '\t'))
+		while (j < len && isspace((unsigned char)v[j]))
 			j++;
 		b = j;
 		while (j < len && v[j] != ';' && v[j] != '>' && v[j] != ',' &&
-		    v[j] != ' ' && v[j] != '\t' && v[j] != '\r' && v[j] != '?')
+		    !isspace((unsigned char)v[j]) && v[j] != '?')
 			j++;
 		*val = v + b;
 		*vlen = j - b;
@@ -213,7 +220,8 @@ slb_sip_frame(const char *buf, size_t len, size_t max)
 	long body = 0;
 	size_t i;
 
-	/* skip keep-alive CRLFs between messages (RFC 5626 §3.5.1) */
+	/* the header section ends at the first CRLFCRLF (keep-alive CRLFs
+	 * between messages are stripped by the caller, RFC 5626 §3.5.1) */
 	end = NULL;
 	for (i = 0; i + 3 < len; i++)
 		if (buf[i] == '\r' && buf[i + 1] == '\n' && buf[i + 2] == '\r' &&
