@@ -172,8 +172,9 @@ struct edge_tx {
 	bool got_prov;			/* a provisional above 100 came */
 	bool cancelled;
 	bool answered;			/* a final response went upstream */
-	uint32_t sel_id;		/* pending scheduler request, 0 = none */
-	struct event *t_sel;
+	struct sel_wait *sel_wait;	/* the batch this tx waits in */
+	size_t sel_slot;
+	bool sel_queued;		/* in the next batch, not yet sent */
 	char dkey[24];			/* dialog key, "" = no dialog */
 	char call_id[128];
 	char from_tag[64];
@@ -232,6 +233,12 @@ struct edge {
 	struct event *sched_ev;
 	uint32_t sel_seq;
 	struct sel_wait *sel_waits;
+	/* work gathered during one loop turn, sent by one flush */
+	struct event *flush_ev;
+	struct edge_tx **selq;
+	size_t nselq, capselq;
+	struct pending_ev *evq;
+	size_t nevq, capevq;
 	struct slb_sub *table_sub;
 	struct sched_table cache;	/* last node table from the scheduler */
 	bool have_cache;
@@ -252,7 +259,8 @@ void edge_dlg_event(struct edge *e, const char *key, int state,
     uint32_t node_id, const struct edge_rule *rule, const char *call_id,
     const char *from_tag, const char *to_tag, const char *reason);
 void edge_report_failure(struct edge *e, uint32_t node_id, int code);
-/* Drop a pending scheduler request of tx (it is being freed). */
+/* Drop a pending scheduler request of tx (it is being freed, or the call
+ * ended while the scheduler was asked). */
 void edge_sel_forget(struct edge *e, struct edge_tx *tx);
 /* Ask the scheduler (or the cached table) for the next node of tx. */
 void edge_select(struct edge *e, struct edge_tx *tx);

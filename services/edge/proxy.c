@@ -478,7 +478,6 @@ edge_tx_free(struct edge *e, struct edge_tx *tx)
 	edge_sel_forget(e, tx);
 	timer_free(&tx->t_retx);
 	timer_free(&tx->t_end);
-	timer_free(&tx->t_sel);
 	if (tx->cur)
 		tx->cur->tx = NULL;	/* the branch finishes on its own */
 	HASH_DEL(e->txs, tx);
@@ -1526,7 +1525,7 @@ on_cancel(struct edge *e, osip_message_t *m, const char *buf,
 	if (tx->cur == NULL) {
 		/* still choosing a node: the answer will find it cancelled
 		 * (and release the load the scheduler reserved for it) */
-		if (tx->sel_id == 0)
+		if (tx->sel_wait == NULL && !tx->sel_queued)
 			edge_route_failed(e, tx, 487, NULL);
 		return;
 	}

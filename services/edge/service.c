@@ -324,28 +324,41 @@ static void sched_reopen(struct edge *e);
 
 struct sel_wait {
 	uint32_t id;
-	struct edge_tx *tx;
+	struct edge *e;
+	size_t n;
+	struct edge_tx **txs;		/* NULL where a tx went away */
+	struct event *timer;
 	UT_hash_handle hh;
 };
 
 static bool sched_down_logged;	/* the scheduler is away */
 static uint64_t sched_next_probe_us;
 
+static void flush_kick(struct edge *e);
+
+static void
+wait_free(struct edge *e, struct sel_wait *w)
+{
+	HASH_DEL(e->sel_waits, w);
+	if (w->timer)
+		event_free(w->timer);
+	free(w->txs);
+	free(w);
+}
+
 static void
 sel_forget(struct edge *e, struct edge_tx *tx)
 {
-	struct sel_wait *w = NULL;
-
-	if (tx->sel_id == 0)
-		return;
-	HASH_FIND(hh, e->sel_waits, &tx->sel_id, sizeof(tx->sel_id), w);
-	if (w != NULL) {
-		HASH_DEL(e->sel_waits, w);
-		free(w);
+	if (tx->sel_queued) {
+		for (size_t i = 0; i < e->nselq; i++)
+			if (e->selq[i] == tx)
+				e->selq[i] = NULL;
+		tx->sel_queued = false;
 	}
-	tx->sel_id = 0;
-	if (tx->t_sel)
-		evtimer_del(tx->t_sel);
+	if (tx->sel_wait != NULL) {
+		tx->sel_wait->txs[tx->sel_slot] = NULL;
+		tx->sel_wait = NULL;
+	}
 }
 
 static void
@@ -407,14 +420,23 @@ select_local(struct edge *e, struct edge_tx *tx)
 static void
 sel_timeout(evutil_socket_t fd, short what, void *arg)
 {
-	struct edge_tx *tx = arg;
-	struct edge *e = tx->e;
+	struct sel_wait *w = arg;
+	struct edge *e = w->e;
 
 	(void)fd;
 	(void)what;
-	sel_forget(e, tx);
+	/* requests queued for a dead scheduler must never reach it later */
 	sched_reopen(e);
-	select_local(e, tx);
+	for (size_t i = 0; i < w->n; i++) {
+		struct edge_tx *tx = w->txs[i];
+
+		if (tx == NULL)
+			continue;
+		tx->sel_wait = NULL;
+		w->txs[i] = NULL;
+		select_local(e, tx);
+	}
+	wait_free(e, w);
 }
 
 static int
@@ -455,6 +477,7 @@ sched_open(struct edge *e)
 	nng_socket_set_ms(e->sched, NNG_OPT_RECONNMAXT, 1000);
 	nng_socket_set_int(e->sched, NNG_OPT_SENDBUF, 1024);
 	nng_socket_set_int(e->sched, NNG_OPT_RECVBUF, 1024);
+	nng_socket_set_size(e->sched, NNG_OPT_RECVMAXSZ, SLB_MSG_MAX);
 	for (int i = 0; i < n; i++) {
 		if (slb_cfg_expand_addr(urls[i], e->cfg.run_dir) != 0 ||
 		    (rv = nng_dial(e->sched, urls[i], NULL,
@@ -477,14 +500,7 @@ sched_open(struct edge *e)
 static void
 sched_reopen(struct edge *e)
 {
-	struct sel_wait *w, *tmp;
-
-	/* whoever still waits times out on its own timer */
-	HASH_ITER(hh, e->sel_waits, w, tmp) {
-		HASH_DEL(e->sel_waits, w);
-		w->tx->sel_id = 0;
-		free(w);
-	}
+	/* who still waits times out on the timer of its batch */
 	if (e->sched_ev)
 		event_free(e->sched_ev);
 	e->sched_ev = NULL;
@@ -496,54 +512,151 @@ sched_reopen(struct edge *e)
 void
 edge_select(struct edge *e, struct edge_tx *tx)
 {
-	Siplb__V1__SchedRequest q = SIPLB__V1__SCHED_REQUEST__INIT;
-	Siplb__V1__SelectRequest s = SIPLB__V1__SELECT_REQUEST__INIT;
-	const struct edge_rule *r = tx->rule;
-	char *res[SCHED_MAX_RES];
-	struct sel_wait *w;
-	struct timeval tv;
-
 	if (sched_down_logged && slb_now_us() < sched_next_probe_us) {
 		/* known to be away: no wait, the next probe goes out soon */
 		select_local(e, tx);
 		return;
 	}
-	sched_next_probe_us = slb_now_us() + 1000000u;
-	s.algorithm = (char *)r->alg_name;
-	s.group = r->group;
-	if (r->kind == RULE_LB) {
-		for (int i = 0; i < r->nres; i++)
-			res[i] = (char *)r->res[i];
-		s.resources = res;
-		s.n_resources = (size_t)r->nres;
+	if (e->nselq == e->capselq) {
+		size_t cap = e->capselq ? e->capselq * 2 : 64;
+		void *nq = realloc(e->selq, cap * sizeof(*e->selq));
+
+		if (nq == NULL) {
+			select_local(e, tx);
+			return;
+		}
+		e->selq = nq;
+		e->capselq = cap;
 	}
-	s.key = tx->dkey;
-	s.reserve = tx->dkey[0] != '\0';
-	s.hash_key = tx->call_id;
-	s.exclude = tx->exclude;
-	s.n_exclude = (size_t)tx->nexclude;
-	s.max_results = 1;
-	q.body_case = SIPLB__V1__SCHED_REQUEST__BODY_SELECT;
-	q.select = &s;
+	e->selq[e->nselq++] = tx;
+	tx->sel_queued = true;
+	flush_kick(e);
+}
+
+/* Send this loop turn's selections as one request. */
+static void
+flush_selections(struct edge *e)
+{
+	Siplb__V1__SchedRequest q = SIPLB__V1__SCHED_REQUEST__INIT;
+	Siplb__V1__SelectBatch batch = SIPLB__V1__SELECT_BATCH__INIT;
+	Siplb__V1__SelectRequest *reqs = NULL, **rp = NULL;
+	char *(*res)[SCHED_MAX_RES] = NULL;
+	struct sel_wait *w = NULL;
+	struct timeval tv;
+	size_t n = 0;
+
+	if (e->nselq == 0)
+		return;
+	reqs = calloc(e->nselq, sizeof(*reqs));
+	rp = calloc(e->nselq, sizeof(*rp));
+	res = calloc(e->nselq, sizeof(*res));
+	w = calloc(1, sizeof(*w));
+	if (w)
+		w->txs = calloc(e->nselq, sizeof(*w->txs));
+	if (reqs == NULL || rp == NULL || res == NULL || w == NULL ||
+	    w->txs == NULL)
+		goto local;
+	for (size_t i = 0; i < e->nselq; i++) {
+		struct edge_tx *tx = e->selq[i];
+		const struct edge_rule *r;
+		Siplb__V1__SelectRequest *s = &reqs[n];
+
+		if (tx == NULL)
+			continue;
+		r = tx->rule;
+		siplb__v1__select_request__init(s);
+		s->algorithm = (char *)r->alg_name;
+		s->group = r->group;
+		if (r->kind == RULE_LB) {
+			for (int k = 0; k < r->nres; k++)
+				res[n][k] = (char *)r->res[k];
+			s->resources = res[n];
+			s->n_resources = (size_t)r->nres;
+		}
+		s->key = tx->dkey;
+		s->reserve = tx->dkey[0] != '\0';
+		s->hash_key = tx->call_id;
+		s->exclude = tx->exclude;
+		s->n_exclude = (size_t)tx->nexclude;
+		s->max_results = 1;
+		rp[n] = s;
+		w->txs[n] = tx;
+		n++;
+	}
+	if (n == 0)
+		goto out;
+	batch.requests = rp;
+	batch.n_requests = n;
+	q.body_case = SIPLB__V1__SCHED_REQUEST__BODY_SELECT_BATCH;
+	q.select_batch = &batch;
 	e->sel_seq = (e->sel_seq + 1) & 0x7fffffff;
 	if (e->sel_seq == 0)
 		e->sel_seq = 1;
-	w = calloc(1, sizeof(*w));
-	if (w == NULL || sched_send(e, &q.base, e->sel_seq) != 0) {
-		free(w);
+	sched_next_probe_us = slb_now_us() + 1000000u;
+	if (sched_send(e, &q.base, e->sel_seq) != 0) {
 		e->st.sched_errors++;
-		select_local(e, tx);
-		return;
+		goto local;
 	}
 	w->id = e->sel_seq;
-	w->tx = tx;
-	HASH_ADD(hh, e->sel_waits, id, sizeof(w->id), w);
-	tx->sel_id = w->id;
-	if (tx->t_sel == NULL)
-		tx->t_sel = evtimer_new(e->base, sel_timeout, tx);
+	w->e = e;
+	w->n = n;
+	w->timer = evtimer_new(e->base, sel_timeout, w);
 	tv.tv_sec = e->cfg.sched_timeout_ms / 1000;
 	tv.tv_usec = (e->cfg.sched_timeout_ms % 1000) * 1000;
-	evtimer_add(tx->t_sel, &tv);
+	if (w->timer == NULL || evtimer_add(w->timer, &tv) != 0)
+		goto local;	/* (the reply, if any, is then ignored) */
+	HASH_ADD(hh, e->sel_waits, id, sizeof(w->id), w);
+	for (size_t i = 0; i < n; i++) {
+		w->txs[i]->sel_queued = false;
+		w->txs[i]->sel_wait = w;
+		w->txs[i]->sel_slot = i;
+	}
+	e->nselq = 0;
+	w = NULL;
+	goto out;
+local:
+	{
+		/* cannot ask: every queued call selects from the cache */
+		size_t m = e->nselq;
+
+		e->nselq = 0;
+		for (size_t i = 0; i < m; i++)
+			if (e->selq[i] != NULL) {
+				e->selq[i]->sel_queued = false;
+				select_local(e, e->selq[i]);
+			}
+	}
+out:
+	e->nselq = 0;
+	if (w) {
+		if (w->timer)
+			event_free(w->timer);
+		free(w->txs);
+		free(w);
+	}
+	free(reqs);
+	free(rp);
+	free(res);
+}
+
+static void
+dispatch_reply(struct edge *e, struct edge_tx *tx, const Siplb__V1__SelectReply *r)
+{
+	if (r->status == SIPLB__V1__SELECT_STATUS__SELECT_OK &&
+	    r->n_choices > 0) {
+		edge_route_chosen(e, tx, r->choices[0]->node_id,
+		    r->choices[0]->uri);
+		return;
+	}
+	if (r->status == SIPLB__V1__SELECT_STATUS__SELECT_BAD_REQUEST) {
+		slb_log_warn("scheduler refused a selection: %s",
+		    r->error && *r->error ? r->error : "bad request");
+		e->st.sched_errors++;
+	}
+	edge_route_failed(e, tx, 503,
+	    r->status == SIPLB__V1__SELECT_STATUS__SELECT_NO_CAPACITY
+		? "No Capacity"
+		: (tx->attempts ? "No Node Left" : "No Destination"));
 }
 
 static void
@@ -552,8 +665,8 @@ sched_reply(struct edge *e, nng_msg *msg)
 	ProtobufCMessage *pm;
 	Siplb__V1__SchedReply *r;
 	struct sel_wait *w = NULL;
-	struct edge_tx *tx;
 	uint32_t id;
+	bool ok;
 
 	if (nng_msg_header_len(msg) < 4 ||
 	    nng_msg_header_trim_u32(msg, &id) != 0)
@@ -562,36 +675,36 @@ sched_reply(struct edge *e, nng_msg *msg)
 	HASH_FIND(hh, e->sel_waits, &id, sizeof(id), w);
 	if (w == NULL)
 		return;		/* late, or a health report's answer */
-	tx = w->tx;
-	sel_forget(e, tx);
-	if (slb_msg_unpack(&siplb__v1__sched_reply__descriptor, msg,
-		SLB_MSG_MAX, &pm) != 0) {
-		e->st.sched_errors++;
-		select_local(e, tx);
-		return;
-	}
-	if (sched_down_logged) {
+	ok = slb_msg_unpack(&siplb__v1__sched_reply__descriptor, msg,
+	    SLB_MSG_MAX, &pm) == 0;
+	r = ok ? (Siplb__V1__SchedReply *)pm : NULL;
+	ok = ok && r->status == SIPLB__V1__STATUS__STATUS_OK &&
+	    r->body_case == SIPLB__V1__SCHED_REPLY__BODY_SELECT_BATCH &&
+	    r->select_batch->n_replies == w->n;
+	if (sched_down_logged && r != NULL) {
 		slb_log_notice("scheduler answers again");
 		sched_down_logged = false;
 	}
-	r = (Siplb__V1__SchedReply *)pm;
-	if (r->status != SIPLB__V1__STATUS__STATUS_OK || r->select == NULL) {
-		slb_log_warn("scheduler refused a selection: %s",
-		    r->error ? r->error : "?");
-		e->st.sched_errors++;
-		edge_route_failed(e, tx, 503, NULL);
-	} else if (r->select->status == SIPLB__V1__SELECT_STATUS__SELECT_OK &&
-	    r->select->n_choices > 0) {
-		edge_route_chosen(e, tx, r->select->choices[0]->node_id,
-		    r->select->choices[0]->uri);
-	} else {
-		edge_route_failed(e, tx, 503,
-		    r->select->status ==
-			    SIPLB__V1__SELECT_STATUS__SELECT_NO_CAPACITY
-			? "No Capacity"
-			: (tx->attempts ? "No Node Left" : "No Destination"));
+	if (!ok && r != NULL)
+		slb_log_warn("scheduler refused a batch of selections: %s",
+		    r->error && *r->error ? r->error : "unexpected reply");
+	for (size_t i = 0; i < w->n; i++) {
+		struct edge_tx *tx = w->txs[i];
+
+		if (tx == NULL)
+			continue;
+		tx->sel_wait = NULL;
+		w->txs[i] = NULL;
+		if (ok) {
+			dispatch_reply(e, tx, r->select_batch->replies[i]);
+		} else {
+			e->st.sched_errors++;
+			select_local(e, tx);
+		}
 	}
-	slb_msg_free(pm);
+	wait_free(e, w);
+	if (r != NULL)
+		slb_msg_free(pm);
 }
 
 static void
@@ -601,7 +714,7 @@ sched_readable(evutil_socket_t fd, short what, void *arg)
 
 	(void)fd;
 	(void)what;
-	for (int i = 0; i < 256; i++) {
+	for (int i = 0; i < 256 && e->sched_ev != NULL; i++) {
 		nng_msg *msg;
 
 		if (nng_recvmsg(e->sched, &msg, NNG_FLAG_NONBLOCK) != 0)
@@ -631,16 +744,43 @@ edge_report_failure(struct edge *e, uint32_t node_id, int code)
 
 /* ------------------------------------------------------------ dialogs */
 
+struct pending_ev {
+	char key[24];
+	int state;
+	uint32_t node_id;
+	uint32_t group;
+	char res[SCHED_MAX_RES][SCHED_RES_NAME];
+	int nres;
+	char call_id[128];
+	char from_tag[64];
+	char to_tag[64];
+	uint64_t created_us, updated_us;
+	char reason[16];
+};
+
+/* Record the event in the edge's dialog table and queue it for this loop
+ * turn's bus message. */
 void
 edge_dlg_event(struct edge *e, const char *key, int state, uint32_t node_id,
     const struct edge_rule *rule, const char *call_id, const char *from_tag,
     const char *to_tag, const char *reason)
 {
-	Siplb__V1__BusMessage m = SIPLB__V1__BUS_MESSAGE__INIT;
-	Siplb__V1__DialogEvent ev = SIPLB__V1__DIALOG_EVENT__INIT;
 	struct edge_dlg *d = NULL;
-	char *res[SCHED_MAX_RES];
+	struct pending_ev *p;
 
+	if (e->nevq == e->capevq) {
+		size_t cap = e->capevq ? e->capevq * 2 : 64;
+		void *nq = realloc(e->evq, cap * sizeof(*e->evq));
+
+		if (nq == NULL) {
+			slb_log_err("out of memory: dialog event %s lost", key);
+			return;
+		}
+		e->evq = nq;
+		e->capevq = cap;
+	}
+	p = &e->evq[e->nevq];
+	memset(p, 0, sizeof(*p));
 	HASH_FIND_STR(e->dlgs, key, d);
 	if (d == NULL && state != 3) {
 		d = calloc(1, sizeof(*d));
@@ -667,32 +807,102 @@ edge_dlg_event(struct edge *e, const char *key, int state, uint32_t node_id,
 			snprintf(d->to_tag, sizeof(d->to_tag), "%s", to_tag);
 		d->state = state;
 		d->updated_us = slb_wall_us();
-		ev.node_id = d->node_id;
-		for (int i = 0; i < d->nres; i++)
-			res[i] = d->res[i];
-		ev.resources = res;
-		ev.n_resources = (size_t)d->nres;
-		ev.call_id = d->call_id;
-		ev.from_tag = d->from_tag;
-		ev.to_tag = d->to_tag;
-		ev.created_us = d->created_us;
-		ev.group = d->group;
+		p->node_id = d->node_id;
+		p->group = d->group;
+		memcpy(p->res, d->res, sizeof(p->res));
+		p->nres = d->nres;
+		memcpy(p->call_id, d->call_id, sizeof(p->call_id));
+		memcpy(p->from_tag, d->from_tag, sizeof(p->from_tag));
+		memcpy(p->to_tag, d->to_tag, sizeof(p->to_tag));
+		p->created_us = d->created_us;
 	} else {
-		ev.node_id = node_id;
+		p->node_id = node_id;
 	}
-	ev.key = (char *)key;
-	ev.state = state;
-	ev.edge = e->stream;
-	ev.updated_us = slb_wall_us();
-	ev.reason = (char *)(reason ? reason : "");
-	m.body_case = SIPLB__V1__BUS_MESSAGE__BODY_DIALOG;
-	m.dialog = &ev;
-	slb_pub_send(e->pub, &m);
+	snprintf(p->key, sizeof(p->key), "%s", key);
+	p->state = state;
+	p->updated_us = slb_wall_us();
+	snprintf(p->reason, sizeof(p->reason), "%s", reason ? reason : "");
+	e->nevq++;
 	if (d != NULL && state == 3) {
 		HASH_DEL(e->dlgs, d);
 		e->ndlgs--;
 		free(d);
 	}
+	flush_kick(e);
+}
+
+/* Publish this loop turn's dialog events as one bus message. */
+static void
+flush_events(struct edge *e)
+{
+	Siplb__V1__BusMessage m = SIPLB__V1__BUS_MESSAGE__INIT;
+	Siplb__V1__DialogBatch batch = SIPLB__V1__DIALOG_BATCH__INIT;
+	Siplb__V1__DialogEvent *evs, **evp;
+	char *(*res)[SCHED_MAX_RES];
+	size_t n = e->nevq;
+
+	if (n == 0)
+		return;
+	evs = calloc(n, sizeof(*evs));
+	evp = calloc(n, sizeof(*evp));
+	res = calloc(n, sizeof(*res));
+	if (evs == NULL || evp == NULL || res == NULL) {
+		slb_log_err("out of memory: %zu dialog events lost", n);
+		goto out;
+	}
+	for (size_t i = 0; i < n; i++) {
+		struct pending_ev *p = &e->evq[i];
+		Siplb__V1__DialogEvent *ev = &evs[i];
+
+		siplb__v1__dialog_event__init(ev);
+		ev->key = p->key;
+		ev->state = p->state;
+		ev->node_id = p->node_id;
+		ev->group = p->group;
+		for (int k = 0; k < p->nres; k++)
+			res[i][k] = p->res[k];
+		ev->resources = res[i];
+		ev->n_resources = (size_t)p->nres;
+		ev->edge = e->stream;
+		ev->call_id = p->call_id;
+		ev->from_tag = p->from_tag;
+		ev->to_tag = p->to_tag;
+		ev->created_us = p->created_us;
+		ev->updated_us = p->updated_us;
+		ev->reason = p->reason;
+		evp[i] = ev;
+	}
+	batch.events = evp;
+	batch.n_events = n;
+	m.body_case = SIPLB__V1__BUS_MESSAGE__BODY_DIALOGS;
+	m.dialogs = &batch;
+	if (slb_pub_send(e->pub, &m) != 0)
+		slb_log_warn("%zu dialog events could not be published", n);
+out:
+	e->nevq = 0;
+	free(evs);
+	free(evp);
+	free(res);
+}
+
+static void
+on_flush(evutil_socket_t fd, short what, void *arg)
+{
+	struct edge *e = arg;
+
+	(void)fd;
+	(void)what;
+	flush_selections(e);
+	flush_events(e);
+}
+
+/* Run on_flush once the loop has handled every pending I/O event: one
+ * scheduler request and one bus message per loop turn. */
+static void
+flush_kick(struct edge *e)
+{
+	if (e->flush_ev && !event_pending(e->flush_ev, EV_TIMEOUT, NULL))
+		event_active(e->flush_ev, EV_TIMEOUT, 0);
 }
 
 /* ------------------------------------------------------------ REP */
@@ -858,8 +1068,16 @@ edge_init(struct edge *e)
 	sched_table_init(&e->cache, slb_wall_us());
 	if ((rc = load_rules(e)) != 0)
 		return rc;
-	if ((rc = slb_loop_new(&e->base)) != 0 ||
-	    (rc = slb_bridge_new(&e->br, e->base)) != 0)
+	if ((rc = slb_loop_new(&e->base)) != 0)
+		return rc;
+	/* three priorities: I/O at the default 1, the flush at 2 (after
+	 * all I/O of the turn) */
+	if (event_base_priority_init(e->base, 3) != 0)
+		return ENOMEM;
+	e->flush_ev = event_new(e->base, -1, 0, on_flush, e);
+	if (e->flush_ev == NULL || event_priority_set(e->flush_ev, 2) != 0)
+		return ENOMEM;
+	if ((rc = slb_bridge_new(&e->br, e->base)) != 0)
 		return rc;
 	if ((rc = edge_transport_open(e)) != 0)
 		return rc;
@@ -899,10 +1117,12 @@ edge_close(struct edge *e)
 		HASH_DEL(e->dlgs, d);
 		free(d);
 	}
-	HASH_ITER(hh, e->sel_waits, w, wtmp) {
-		HASH_DEL(e->sel_waits, w);
-		free(w);
-	}
+	HASH_ITER(hh, e->sel_waits, w, wtmp)
+		wait_free(e, w);
+	free(e->selq);
+	free(e->evq);
+	if (e->flush_ev)
+		event_free(e->flush_ev);
 	if (e->tick)
 		event_free(e->tick);
 	if (e->sched_ev)

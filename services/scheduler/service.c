@@ -274,6 +274,12 @@ dialog_message(void *arg, const Siplb__V1__BusMessage *m)
 	struct sched_svc *s = arg;
 	struct sched_pb_dlg d;
 
+	if (m->body_case == SIPLB__V1__BUS_MESSAGE__BODY_DIALOGS) {
+		for (size_t i = 0; i < m->dialogs->n_events; i++)
+			if (sched_pb_dlg_event(m->dialogs->events[i], &d) == 0)
+				sched_load_apply(s->load, &d.ev, slb_now_us());
+		return;
+	}
 	if (m->body_case != SIPLB__V1__BUS_MESSAGE__BODY_DIALOG)
 		return;
 	if (sched_pb_dlg_event(m->dialog, &d) != 0)
@@ -329,10 +335,10 @@ reply_error(Siplb__V1__SchedReply *r, Siplb__V1__Status st, char *buf,
 	r->error = buf;
 }
 
+/* One selection into sr; err holds the reason of a bad request. */
 static void
-handle_select(struct sched_svc *s, const Siplb__V1__SelectRequest *q,
-    Siplb__V1__SchedReply *r, Siplb__V1__SelectReply *sr, char *err,
-    size_t errlen)
+select_one(struct sched_svc *s, const Siplb__V1__SelectRequest *q,
+    Siplb__V1__SelectReply *sr, char *err, size_t errlen)
 {
 	struct sched_select sel;
 	struct sched_node *out[SCHED_MAX_RESULTS];
@@ -340,17 +346,13 @@ handle_select(struct sched_svc *s, const Siplb__V1__SelectRequest *q,
 	enum sched_sel_status st;
 
 	s->selects++;
-	r->body_case = SIPLB__V1__SCHED_REPLY__BODY_SELECT;
-	r->select = sr;
 	if (sched_pb_select(q, &sel, s->cfg.tie_first, err, errlen) != 0) {
 		s->bad_requests++;
-		r->status = SIPLB__V1__STATUS__STATUS_BAD_REQUEST;
-		r->error = err;
 		sr->status = SIPLB__V1__SELECT_STATUS__SELECT_BAD_REQUEST;
+		sr->error = err;
 		return;
 	}
 	st = sched_select(&s->table, &sel, out, &nout);
-	r->status = SIPLB__V1__STATUS__STATUS_OK;
 	sr->status = sched_pb_sel_status(st);
 	if (st != SCHED_SEL_OK) {
 		s->select_fail++;
@@ -362,6 +364,80 @@ handle_select(struct sched_svc *s, const Siplb__V1__SelectRequest *q,
 		slb_now_us()) != 0)
 		slb_log_warn("select: key \"%.64s\" cannot be reserved", q->key);
 	sched_pb_choices(sr, out, nout);
+}
+
+static void
+handle_select(struct sched_svc *s, const Siplb__V1__SelectRequest *q,
+    Siplb__V1__SchedReply *r, Siplb__V1__SelectReply *sr, char *err,
+    size_t errlen)
+{
+	r->body_case = SIPLB__V1__SCHED_REPLY__BODY_SELECT;
+	r->select = sr;
+	select_one(s, q, sr, err, errlen);
+	if (sr->status == SIPLB__V1__SELECT_STATUS__SELECT_BAD_REQUEST) {
+		r->status = SIPLB__V1__STATUS__STATUS_BAD_REQUEST;
+		r->error = err;
+	} else {
+		r->status = SIPLB__V1__STATUS__STATUS_OK;
+	}
+}
+
+/* Up to this many selections in one request (a loop turn of an edge). */
+#define SELECT_BATCH_MAX 4096
+
+struct batch_out {
+	Siplb__V1__SelectBatchReply br;
+	Siplb__V1__SelectReply *replies;
+	Siplb__V1__SelectReply **rp;
+	char (*errs)[128];
+	size_t n;
+};
+
+static void
+handle_select_batch(struct sched_svc *s, const Siplb__V1__SelectBatch *q,
+    Siplb__V1__SchedReply *r, struct batch_out *b, char *err, size_t errlen)
+{
+	size_t n = q->n_requests;
+
+	r->body_case = SIPLB__V1__SCHED_REPLY__BODY_SELECT_BATCH;
+	siplb__v1__select_batch_reply__init(&b->br);
+	r->select_batch = &b->br;
+	if (n > SELECT_BATCH_MAX) {
+		snprintf(err, errlen, "more than %d selections in one batch",
+		    SELECT_BATCH_MAX);
+		r->status = SIPLB__V1__STATUS__STATUS_BAD_REQUEST;
+		r->error = err;
+		return;
+	}
+	b->replies = calloc(n + 1, sizeof(*b->replies));
+	b->rp = calloc(n + 1, sizeof(*b->rp));
+	b->errs = calloc(n + 1, sizeof(*b->errs));
+	if (b->replies == NULL || b->rp == NULL || b->errs == NULL) {
+		snprintf(err, errlen, "out of memory");
+		r->status = SIPLB__V1__STATUS__STATUS_INTERNAL;
+		r->error = err;
+		return;
+	}
+	for (size_t i = 0; i < n; i++) {
+		siplb__v1__select_reply__init(&b->replies[i]);
+		select_one(s, q->requests[i], &b->replies[i], b->errs[i],
+		    sizeof(b->errs[i]));
+		b->rp[i] = &b->replies[i];
+	}
+	b->n = n;
+	b->br.replies = b->rp;
+	b->br.n_replies = n;
+	r->status = SIPLB__V1__STATUS__STATUS_OK;
+}
+
+static void
+batch_out_free(struct batch_out *b)
+{
+	for (size_t i = 0; i < b->n; i++)
+		sched_pb_choices_free(&b->replies[i]);
+	free(b->replies);
+	free(b->rp);
+	free(b->errs);
 }
 
 static void
@@ -576,6 +652,7 @@ on_request(void *arg, nng_msg *req, nng_msg **replyp)
 	Siplb__V1__SelectReply sr = SIPLB__V1__SELECT_REPLY__INIT;
 	Siplb__V1__AdminReply ar = SIPLB__V1__ADMIN_REPLY__INIT;
 	Siplb__V1__Snapshot snap = SIPLB__V1__SNAPSHOT__INIT;
+	struct batch_out batch = {0};
 	Siplb__V1__SchedRequest *q = NULL;
 	ProtobufCMessage *pm = NULL;
 	char err[512] = "";
@@ -603,6 +680,10 @@ on_request(void *arg, nng_msg *req, nng_msg **replyp)
 	case SIPLB__V1__SCHED_REQUEST__BODY_SELECT:
 		handle_select(s, q->select, &r, &sr, err, sizeof(err));
 		break;
+	case SIPLB__V1__SCHED_REQUEST__BODY_SELECT_BATCH:
+		handle_select_batch(s, q->select_batch, &r, &batch, err,
+		    sizeof(err));
+		break;
 	case SIPLB__V1__SCHED_REQUEST__BODY_ADMIN:
 		handle_admin(s, q->admin, &r, &ar, err, sizeof(err));
 		break;
@@ -624,6 +705,7 @@ send:
 	if (slb_msg_pack(&r.base, replyp) != 0)
 		*replyp = NULL;
 	sched_pb_choices_free(&sr);
+	batch_out_free(&batch);
 	sched_pb_table_free(ar.table);
 	sched_pb_node_free(ar.node);
 	sched_pb_table_free(snap.table);
