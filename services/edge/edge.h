@@ -151,7 +151,6 @@ struct edge_tx {
 	int state;
 	char *req;			/* the request as received (edited Via) */
 	size_t req_len;
-	struct slb_sipscan scan;	/* index of req */
 	char *resp;			/* last response sent upstream */
 	size_t resp_len;
 	int resp_code;
@@ -235,6 +234,7 @@ struct edge {
 	struct sel_wait *sel_waits;
 	/* work gathered during one loop turn, sent by one flush */
 	struct event *flush_ev;
+	struct event *evflush_ev;
 	struct edge_tx **selq;
 	size_t nselq, capselq;
 	struct pending_ev *evq;

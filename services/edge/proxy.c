@@ -217,7 +217,10 @@ out_put(struct out *o, const char *s, size_t n)
 	if (o->failed)
 		return;
 	if (o->n + n + 1 > o->cap) {
-		size_t cap = (o->n + n + 1) * 2;
+		/* most messages fit the first allocation */
+		size_t cap = (o->n + n + 1) * 2 < OUT_SLACK
+		    ? OUT_SLACK
+		    : (o->n + n + 1) * 2;
 		char *np = realloc(o->p, cap);
 
 		if (np == NULL) {
@@ -389,12 +392,16 @@ reply(struct edge *e, struct edge_tx *tx, osip_message_t *req,
 }
 
 /*
- * 400 for a message libosip2 could not parse, built from the raw lines when
- * the ones a response needs are there (§8.2.6.2); otherwise nothing.
+ * A reply built from the request's own lines (§8.2.6.2: Via, From, To,
+ * Call-ID, CSeq copied): the 100 Trying every INVITE gets (on the hot path,
+ * where building it with libosip2 cost 15 % of the edge's CPU), and a 400
+ * for what libosip2 cannot parse.  The request's top Via must already carry
+ * received/rport.  False when the lines a reply needs are missing.
  */
 static bool
-reply_400_raw(struct edge *e, const char *buf, const struct slb_sipscan *sc,
-    const struct edge_peer *src, const char *why)
+reply_raw(struct edge *e, struct edge_tx *tx, const char *buf,
+    const struct slb_sipscan *sc, const struct edge_peer *src, int code,
+    const char *reason)
 {
 	static const enum slb_sip_hdr_type need[] = {SLB_H_FROM, SLB_H_TO,
 	    SLB_H_CALL_ID, SLB_H_CSEQ};
@@ -405,7 +412,7 @@ reply_400_raw(struct edge *e, const char *buf, const struct slb_sipscan *sc,
 		ok = slb_sip_find(sc, need[i]) != NULL;
 	if (!ok)
 		return false;
-	out_fmt(&o, "SIP/2.0 400 %s\r\n", why);
+	out_fmt(&o, "SIP/2.0 %d %s\r\n", code, reason);
 	for (int i = 0; i < sc->nhdrs; i++) {
 		const struct slb_sip_hdr *h = &sc->h[i];
 
@@ -416,10 +423,28 @@ reply_400_raw(struct edge *e, const char *buf, const struct slb_sipscan *sc,
 	}
 	out_str(&o, "Server: siplb-edge\r\nContent-Length: 0\r\n\r\n");
 	if (!o.failed)
-		send_upstream(e, NULL, src, o.p, o.n, 400);
+		send_upstream(e, tx, src, o.p, o.n, code);
 	free(o.p);
-	e->st.replied_400++;
+	if (code == 400)
+		e->st.replied_400++;
 	return true;
+}
+
+static bool
+reply_400_raw(struct edge *e, const char *buf, const struct slb_sipscan *sc,
+    const struct edge_peer *src, const char *why)
+{
+	return reply_raw(e, NULL, buf, sc, src, 400, why);
+}
+
+/* The 100 Trying of an INVITE transaction (§16.2), from its stored copy. */
+static void
+reply_trying(struct edge *e, struct edge_tx *tx)
+{
+	struct slb_sipscan sc;
+
+	if (slb_sip_scan(tx->req, tx->req_len, &sc) == 0)
+		reply_raw(e, tx, tx->req, &sc, &tx->src, 100, "Trying");
 }
 
 /* ------------------------------------------------------------ timers */
@@ -1491,19 +1516,6 @@ rule_index(const char *method)
 	return 9;
 }
 
-static bool
-uri_is_us(struct edge *e, osip_message_t *m)
-{
-	char *s = NULL;
-	bool us = false;
-
-	if (m->req_uri == NULL || osip_uri_to_str(m->req_uri, &s) != 0)
-		return false;
-	us = is_us(e, s, strlen(s));
-	osip_free(s);
-	return us;
-}
-
 static void
 on_cancel(struct edge *e, osip_message_t *m, const char *buf,
     const struct slb_sipscan *sc, const struct via_info *v,
@@ -1534,13 +1546,68 @@ on_cancel(struct edge *e, osip_message_t *m, const char *buf,
 	/* else: sent once a provisional arrives (§9.1) */
 }
 
+/* libosip2 parses an in-dialog request only when a reply must be built. */
+static osip_message_t *
+lazy_parse(osip_message_t **mp, const char *buf, size_t len)
+{
+	if (*mp == NULL) {
+		if (osip_message_init(mp) != 0)
+			return NULL;
+		if (osip_message_parse(*mp, buf, len) != 0) {
+			osip_message_free(*mp);
+			*mp = NULL;
+		}
+	}
+	return *mp;
+}
+
+static void
+reply_m(struct edge *e, osip_message_t **mp, const char *buf, size_t len,
+    const struct slb_sipscan *sc, const struct edge_peer *src, int code,
+    const char *reason, const char *extra)
+{
+	if (lazy_parse(mp, buf, len) != NULL)
+		reply(e, NULL, *mp, src, code, reason, extra);
+	else
+		reply_raw(e, NULL, buf, sc, src, code,
+		    reason ? reason : reason_of(code));
+}
+
+/* "METHOD SP Request-URI SP SIP/2.0" */
+static int
+start_line(const char *buf, const struct slb_sipscan *sc, struct str *method,
+    struct str *ruri)
+{
+	const char *end = buf + sc->line_len, *p = buf, *sp;
+
+	while (end > buf && (end[-1] == '\r' || end[-1] == '\n'))
+		end--;
+	sp = memchr(p, ' ', (size_t)(end - p));
+	if (sp == NULL || sp == p)
+		return EBADMSG;
+	method->p = p;
+	method->n = (size_t)(sp - p);
+	p = sp + 1;
+	sp = memchr(p, ' ', (size_t)(end - p));
+	if (sp == NULL || sp == p)
+		return EBADMSG;
+	ruri->p = p;
+	ruri->n = (size_t)(sp - p);
+	if (!slb_sip_eq(sp + 1, (size_t)(end - sp - 1), "SIP/2.0"))
+		return EBADMSG;
+	for (size_t i = 0; i < method->n; i++)
+		if (!isupper((unsigned char)method->p[i]))
+			return EBADMSG;
+	return 0;
+}
+
 static void
 on_request(struct edge *e, char *buf, size_t len, struct slb_sipscan *sc,
     const struct edge_peer *src)
 {
 	osip_message_t *m = NULL;
 	struct via_info v;
-	struct str cm, ftag, totag, cid;
+	struct str cm, ftag, totag, cid, rm, ruri;
 	unsigned long num;
 	char key[EDGE_KEY_MAX], method[16];
 	struct edge_tx *tx;
@@ -1549,31 +1616,42 @@ on_request(struct edge *e, char *buf, size_t len, struct slb_sipscan *sc,
 	int ri;
 
 	e->st.rx_requests++;
-	if (osip_message_init(&m) != 0)
-		return;
-	if (osip_message_parse(m, buf, len) != 0 || m->sip_method == NULL ||
-	    m->req_uri == NULL) {
-		if (!reply_400_raw(e, buf, sc, src, "Malformed Request"))
+	if (start_line(buf, sc, &rm, &ruri) != 0) {
+		if (!reply_400_raw(e, buf, sc, src, "Bad Request Line"))
 			e->st.drop_parse++;
 		goto out;
 	}
-	if (top_via(buf, sc, &v) != 0 || m->from == NULL || m->to == NULL ||
-	    m->call_id == NULL || m->cseq == NULL ||
-	    cseq_method(buf, sc, &cm, &num) != 0 ||
-	    !slb_sip_eq(cm.p, cm.n, m->sip_method)) {
+	totag = tag_of(buf, slb_sip_find(sc, SLB_H_TO));
+	/* initial requests and CANCEL are parsed whole by libosip2 for the
+	 * routing decision; in-dialog ones follow their Route, and the
+	 * line index is all they need */
+	if (totag.n == 0 || slb_sip_eq(rm.p, rm.n, "CANCEL")) {
+		if (lazy_parse(&m, buf, len) == NULL || m->sip_method == NULL ||
+		    m->req_uri == NULL || m->from == NULL || m->to == NULL ||
+		    m->call_id == NULL || m->cseq == NULL) {
+			if (!reply_400_raw(e, buf, sc, src, "Malformed Request"))
+				e->st.drop_parse++;
+			goto out;
+		}
+	}
+	if (top_via(buf, sc, &v) != 0 || !slb_sip_find(sc, SLB_H_FROM) ||
+	    !slb_sip_find(sc, SLB_H_TO) || !slb_sip_find(sc, SLB_H_CALL_ID) ||
+	    cseq_method(buf, sc, &cm, &num) != 0 || cm.n != rm.n ||
+	    memcmp(cm.p, rm.p, rm.n) != 0) {
 		if (!reply_400_raw(e, buf, sc, src, "Missing or Bad Header"))
 			e->st.drop_parse++;
 		goto out;
 	}
-	if (strlen(m->sip_method) >= sizeof(method)) {
-		reply(e, NULL, m, src, 405, NULL, NULL);
+	if (rm.n >= sizeof(method)) {
+		reply_m(e, &m, buf, len, sc, src, 405, NULL, NULL);
 		goto out;
 	}
-	strcpy(method, m->sip_method);
-	if (strcmp(method, "ACK") != 0 && m->req_uri->scheme &&
-	    strcasecmp(m->req_uri->scheme, "sip") != 0 &&
-	    strcasecmp(m->req_uri->scheme, "sips") != 0) {
-		reply(e, NULL, m, src, 416, NULL, NULL);
+	memcpy(method, rm.p, rm.n);
+	method[rm.n] = '\0';
+	if (strcmp(method, "ACK") != 0 &&
+	    !(ruri.n > 4 && strncasecmp(ruri.p, "sip:", 4) == 0) &&
+	    !(ruri.n > 5 && strncasecmp(ruri.p, "sips:", 5) == 0)) {
+		reply_m(e, &m, buf, len, sc, src, 416, NULL, NULL);
 		goto out;
 	}
 
@@ -1589,16 +1667,16 @@ on_request(struct edge *e, char *buf, size_t len, struct slb_sipscan *sc,
 			slb_parse_long(tmp, 0, 255, &mf);
 		}
 		if (mf < 0) {
-			reply(e, NULL, m, src, 400, "Bad Max-Forwards", NULL);
+			reply_m(e, &m, buf, len, sc, src, 400, "Bad Max-Forwards", NULL);
 			goto out;
 		}
 		if (mf == 0 && strcmp(method, "ACK") != 0) {
-			if (strcmp(method, "OPTIONS") == 0 && uri_is_us(e, m))
-				reply(e, NULL, m, src, 200, NULL,
+			if (strcmp(method, "OPTIONS") == 0 && is_us(e, ruri.p, ruri.n))
+				reply_m(e, &m, buf, len, sc, src, 200, NULL,
 				    "Allow: INVITE, ACK, CANCEL, BYE, OPTIONS, "
 				    "REGISTER\r\n");
 			else
-				reply(e, NULL, m, src, 483, NULL, NULL);
+				reply_m(e, &m, buf, len, sc, src, 483, NULL, NULL);
 			goto out;
 		}
 	}
@@ -1613,7 +1691,7 @@ on_request(struct edge *e, char *buf, size_t len, struct slb_sipscan *sc,
 		strcmp(method, "ACK") == 0 ? (struct str){"INVITE", 6}
 					   : (struct str){method,
 						 strlen(method)}) != 0) {
-		reply(e, NULL, m, src, 400, "Via Too Long", NULL);
+		reply_m(e, &m, buf, len, sc, src, 400, "Via Too Long", NULL);
 		goto out;
 	}
 	tx = tx_find(e, key);
@@ -1638,7 +1716,6 @@ on_request(struct edge *e, char *buf, size_t len, struct slb_sipscan *sc,
 	}
 
 	ftag = tag_of(buf, slb_sip_find(sc, SLB_H_FROM));
-	totag = tag_of(buf, slb_sip_find(sc, SLB_H_TO));
 	cid = hval(buf, slb_sip_find(sc, SLB_H_CALL_ID));
 	in_dialog = totag.n > 0;
 
@@ -1648,7 +1725,6 @@ on_request(struct edge *e, char *buf, size_t len, struct slb_sipscan *sc,
 		struct str next;
 		struct edge_peer to;
 		const struct sched_node *src_node, *dst_node;
-		char *ruri = NULL;
 		int rc;
 
 		find_our_routes(e, buf, sc, &r);
@@ -1657,24 +1733,18 @@ on_request(struct edge *e, char *buf, size_t len, struct slb_sipscan *sc,
 				e->st.drop_no_tx++;	/* stray ACK */
 				goto out;
 			}
-			reply(e, NULL, m, src, 403, "Not Routed Through Us",
+			reply_m(e, &m, buf, len, sc, src, 403, "Not Routed Through Us",
 			    NULL);
 			goto out;
 		}
 		next = next_route(buf, sc, r.count);
-		if (next.p != NULL) {
+		if (next.p != NULL)
 			rc = edge_uri_peer(e, next.p, next.n, &to);
-		} else {
-			if (osip_uri_to_str(m->req_uri, &ruri) != 0) {
-				reply(e, NULL, m, src, 400, NULL, NULL);
-				goto out;
-			}
-			rc = edge_uri_peer(e, ruri, strlen(ruri), &to);
-			osip_free(ruri);
-		}
+		else
+			rc = edge_uri_peer(e, ruri.p, ruri.n, &to);
 		if (rc != 0) {
 			if (strcmp(method, "ACK") != 0)
-				reply(e, NULL, m, src, 404, "Next Hop Unknown",
+				reply_m(e, &m, buf, len, sc, src, 404, "Next Hop Unknown",
 				    NULL);
 			goto out;
 		}
@@ -1683,7 +1753,7 @@ on_request(struct edge *e, char *buf, size_t len, struct slb_sipscan *sc,
 		dst_node = edge_node_by_addr(e, &to.ss, true);
 		if (src_node == NULL && dst_node == NULL) {
 			if (strcmp(method, "ACK") != 0)
-				reply(e, NULL, m, src, 403,
+				reply_m(e, &m, buf, len, sc, src, 403,
 				    "Target Is Not Ours", NULL);
 			else
 				e->st.drop_loop++;
@@ -1746,16 +1816,16 @@ on_request(struct edge *e, char *buf, size_t len, struct slb_sipscan *sc,
 		HASH_ADD_STR(e->txs, key, tx);
 		e->ntx++;
 		if (tx->invite)
-			reply(e, tx, m, src, 100, NULL, NULL);
+			reply_trying(e, tx);
 		send_branch(e, tx, &to, dst_node ? dst_node->id : 0, r.count, 0,
 		    NULL);
 		goto out;
 	}
 
 	/* an initial request */
-	if (strcmp(method, "OPTIONS") == 0 && uri_is_us(e, m) &&
-	    (m->req_uri->username == NULL || *m->req_uri->username == '\0')) {
-		reply(e, NULL, m, src, 200, NULL,
+	if (strcmp(method, "OPTIONS") == 0 && is_us(e, ruri.p, ruri.n) &&
+	    memchr(ruri.p, '@', ruri.n) == NULL) {
+		reply_m(e, &m, buf, len, sc, src, 200, NULL,
 		    "Allow: INVITE, ACK, CANCEL, BYE, OPTIONS, REGISTER\r\n");
 		goto out;
 	}
@@ -1763,7 +1833,7 @@ on_request(struct edge *e, char *buf, size_t len, struct slb_sipscan *sc,
 	if (e->rules[ri].kind == RULE_REPLY) {
 		int code = e->rules[ri].code;
 
-		reply(e, NULL, m, src, code,
+		reply_m(e, &m, buf, len, sc, src, code,
 		    e->rules[ri].reason[0] ? e->rules[ri].reason : NULL,
 		    code == 405 ? "Allow: INVITE, ACK, CANCEL, BYE, OPTIONS, "
 				  "REGISTER\r\n"
@@ -1802,7 +1872,7 @@ on_request(struct edge *e, char *buf, size_t len, struct slb_sipscan *sc,
 	HASH_ADD_STR(e->txs, key, tx);
 	e->ntx++;
 	if (tx->invite)
-		reply(e, tx, m, src, 100, NULL, NULL);	/* §16.2 */
+		reply_trying(e, tx);	/* §16.2 */
 	{
 		/* a preloaded Route to us is popped on the way */
 		struct our_routes r;

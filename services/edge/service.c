@@ -744,6 +744,10 @@ edge_report_failure(struct edge *e, uint32_t node_id, int code)
 
 /* ------------------------------------------------------------ dialogs */
 
+#define EVENT_FLUSH_US 2000
+
+static void flush_events(struct edge *e);
+
 struct pending_ev {
 	char key[24];
 	int state;
@@ -828,7 +832,15 @@ edge_dlg_event(struct edge *e, const char *key, int state, uint32_t node_id,
 		e->ndlgs--;
 		free(d);
 	}
-	flush_kick(e);
+	/* events wait up to EVENT_FLUSH_US for company: nng costs per
+	 * message, and nobody waits for an event */
+	if (e->nevq >= 512)
+		flush_events(e);
+	else if (!evtimer_pending(e->evflush_ev, NULL)) {
+		struct timeval tv = {0, EVENT_FLUSH_US};
+
+		evtimer_add(e->evflush_ev, &tv);
+	}
 }
 
 /* Publish this loop turn's dialog events as one bus message. */
@@ -893,7 +905,14 @@ on_flush(evutil_socket_t fd, short what, void *arg)
 	(void)fd;
 	(void)what;
 	flush_selections(e);
-	flush_events(e);
+}
+
+static void
+on_evflush(evutil_socket_t fd, short what, void *arg)
+{
+	(void)fd;
+	(void)what;
+	flush_events(arg);
 }
 
 /* Run on_flush once the loop has handled every pending I/O event: one
@@ -1075,7 +1094,9 @@ edge_init(struct edge *e)
 	if (event_base_priority_init(e->base, 3) != 0)
 		return ENOMEM;
 	e->flush_ev = event_new(e->base, -1, 0, on_flush, e);
-	if (e->flush_ev == NULL || event_priority_set(e->flush_ev, 2) != 0)
+	e->evflush_ev = evtimer_new(e->base, on_evflush, e);
+	if (e->flush_ev == NULL || e->evflush_ev == NULL ||
+	    event_priority_set(e->flush_ev, 2) != 0)
 		return ENOMEM;
 	if ((rc = slb_bridge_new(&e->br, e->base)) != 0)
 		return rc;
@@ -1117,12 +1138,16 @@ edge_close(struct edge *e)
 		HASH_DEL(e->dlgs, d);
 		free(d);
 	}
+	if (e->pub)
+		flush_events(e);
 	HASH_ITER(hh, e->sel_waits, w, wtmp)
 		wait_free(e, w);
 	free(e->selq);
 	free(e->evq);
 	if (e->flush_ev)
 		event_free(e->flush_ev);
+	if (e->evflush_ev)
+		event_free(e->evflush_ev);
 	if (e->tick)
 		event_free(e->tick);
 	if (e->sched_ev)
