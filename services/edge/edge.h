@@ -73,6 +73,7 @@ struct edge_cfg {
 	int t1_ms, t2_ms, t4_ms;
 	int fr_ms;		/* no provisional above 100 -> failover */
 	int timer_c_ms;		/* INVITE after a provisional */
+	int tx_linger_ms;	/* a finished transaction absorbs retransmissions */
 	int max_message;
 	char route_invite[SLB_CFG_STRLEN];
 	char route_register[SLB_CFG_STRLEN];

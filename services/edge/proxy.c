@@ -568,8 +568,11 @@ tx_completed(struct edge *e, struct edge_tx *tx, int code)
 		free(tx->resp);
 		tx->resp = NULL;
 	}
+	/* 64*T1 would keep 32 s of transactions (hundreds of MB at a few
+	 * thousand calls/s); retransmissions stop long before, so linger for
+	 * tx_linger like Kamailio's wait timer (5 s) */
 	timer_set(e, &tx->t_end, tx_end_cb, tx,
-	    udp || tx->invite ? 64 * e->cfg.t1_ms : 0);
+	    udp || tx->invite ? e->cfg.tx_linger_ms : 0);
 }
 
 /* ------------------------------------------------------------ keys */

@@ -55,6 +55,8 @@ static const struct slb_cfg_key keys[] = {
 	"ms without a provisional above 100 before failing over"},
     {"edge", "timer_c", SLB_CFG_INT, 1000, 3600000, "180000",
 	OFF(timer_c_ms), "ms an INVITE may ring after a provisional"},
+    {"edge", "tx_linger", SLB_CFG_INT, 0, 64000, "5000", OFF(tx_linger_ms),
+	"ms a finished transaction keeps absorbing retransmissions (UDP)"},
     {"edge", "max_message", SLB_CFG_INT, 1024, 65535, "65535",
 	OFF(max_message), "largest SIP message accepted (bytes)"},
     {"edge", "route_invite", SLB_CFG_STR, 0, 0, "lb 1 pstn", OFF(route_invite),
@@ -331,6 +333,9 @@ struct sel_wait {
 	UT_hash_handle hh;
 };
 
+/* Selections per scheduler request at most (the scheduler takes 4096). */
+#define SELECT_BATCH 256
+
 static bool sched_down_logged;	/* the scheduler is away */
 static uint64_t sched_next_probe_us;
 
@@ -509,6 +514,8 @@ sched_reopen(struct edge *e)
 		slb_log_err("cannot reopen the scheduler socket");
 }
 
+static void flush_selections(struct edge *e);
+
 void
 edge_select(struct edge *e, struct edge_tx *tx)
 {
@@ -530,7 +537,12 @@ edge_select(struct edge *e, struct edge_tx *tx)
 	}
 	e->selq[e->nselq++] = tx;
 	tx->sel_queued = true;
-	flush_kick(e);
+	/* the flush runs once I/O is drained; under overload I/O never is,
+	 * so a full batch goes at once */
+	if (e->nselq >= SELECT_BATCH)
+		flush_selections(e);
+	else
+		flush_kick(e);
 }
 
 /* Send this loop turn's selections as one request. */
@@ -575,6 +587,7 @@ flush_selections(struct edge *e)
 		}
 		s->key = tx->dkey;
 		s->reserve = tx->dkey[0] != '\0';
+		s->edge = e->stream;
 		s->hash_key = tx->call_id;
 		s->exclude = tx->exclude;
 		s->n_exclude = (size_t)tx->nexclude;

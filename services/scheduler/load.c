@@ -170,10 +170,13 @@ dlg_move(struct sched_load *l, struct dlg *d, uint32_t node_id,
 
 int
 sched_load_reserve(struct sched_load *l, const char *key, uint32_t node_id,
-    const char (*res)[SCHED_RES_NAME], int nres, uint64_t now_us)
+    const char (*res)[SCHED_RES_NAME], int nres, const char *edge,
+    uint64_t now_us)
 {
 	struct dlg *d = dlg_find(l, key);
 
+	slb_log_debug("reserve %s on node %u%s", key, node_id,
+	    d ? " (moved)" : "");
 	if (d != NULL) {
 		/* failover (lb_next): the load moves with the dialog */
 		dlg_move(l, d, node_id, res, nres);
@@ -181,7 +184,7 @@ sched_load_reserve(struct sched_load *l, const char *key, uint32_t node_id,
 			d->since_us = now_us;
 		return 0;
 	}
-	return dlg_add(l, key, NULL, node_id, res, nres, SCHED_DLG_RESERVED,
+	return dlg_add(l, key, edge, node_id, res, nres, SCHED_DLG_RESERVED,
 	    now_us) ? 0 : EINVAL;
 }
 
@@ -191,6 +194,8 @@ sched_load_apply(struct sched_load *l, const struct sched_dlg_event *ev,
 {
 	struct dlg *d = dlg_find(l, ev->key ? ev->key : "");
 
+	slb_log_debug("event %s state %d node %u%s", ev->key ? ev->key : "",
+	    (int)ev->state, ev->node_id, d ? "" : " (new)");
 	if (ev->state == SCHED_DLG_TERMINATED) {
 		if (d != NULL)
 			dlg_del(l, d);

@@ -228,11 +228,14 @@ void sched_load_rebind(struct sched_load *l, struct sched_table *t);
 /* Reserve res on node_id under key at once. A key that already holds load
  * (failover) moves it to the new node. */
 int sched_load_reserve(struct sched_load *l, const char *key, uint32_t node_id,
-    const char (*res)[SCHED_RES_NAME], int nres, uint64_t now_us);
+    const char (*res)[SCHED_RES_NAME], int nres, const char *edge,
+    uint64_t now_us);
 /* Apply a dialog event; idempotent for repeats. */
 void sched_load_apply(struct sched_load *l, const struct sched_dlg_event *ev,
     uint64_t now_us);
-/* Replace every dialog owned by `edge` with the snapshot's. */
+/* Replace every dialog owned by `edge` with the snapshot's, reservations
+ * it asked for included (the events after the snapshot restore those that
+ * are still on their way). */
 void sched_load_replace_edge(struct sched_load *l, const char *edge,
     const struct sched_dlg_event *evs, size_t n, uint64_t now_us);
 /* Release reservations older than ttl_us that no event confirmed;

@@ -360,7 +360,7 @@ select_one(struct sched_svc *s, const Siplb__V1__SelectRequest *q,
 	}
 	if (q->reserve && q->key && *q->key && sel.nres > 0 &&
 	    sched_load_reserve(s->load, q->key, out[0]->id,
-		(const char(*)[SCHED_RES_NAME])sel.res, sel.nres,
+		(const char(*)[SCHED_RES_NAME])sel.res, sel.nres, q->edge,
 		slb_now_us()) != 0)
 		slb_log_warn("select: key \"%.64s\" cannot be reserved", q->key);
 	sched_pb_choices(sr, out, nout);

@@ -71,7 +71,7 @@ test_reserve_counts_at_once(void **state)
 {
 	struct fx *f = *state;
 
-	assert_int_equal(sched_load_reserve(f->l, "k1", 1, PSTN_VM, 2, 0), 0);
+	assert_int_equal(sched_load_reserve(f->l, "k1", 1, PSTN_VM, 2, NULL, 0), 0);
 	assert_int_equal(load_of(f, 1, "pstn"), 1);
 	assert_int_equal(load_of(f, 1, "vm"), 1);
 	assert_int_equal(load_of(f, 2, "pstn"), 0);
@@ -83,7 +83,7 @@ test_created_after_reserve_is_not_counted_twice(void **state)
 	struct fx *f = *state;
 	struct sched_dlg_event e = ev("k1", SCHED_DLG_CREATED, 1, "edge:a");
 
-	sched_load_reserve(f->l, "k1", 1, PSTN, 1, 0);
+	sched_load_reserve(f->l, "k1", 1, PSTN, 1, NULL, 0);
 	sched_load_apply(f->l, &e, 1);
 	sched_load_apply(f->l, &e, 2);	/* repeated event */
 	e.state = SCHED_DLG_CONFIRMED;
@@ -112,8 +112,8 @@ test_failover_reserve_moves_load_to_new_node(void **state)
 {
 	struct fx *f = *state;
 
-	sched_load_reserve(f->l, "k1", 1, PSTN, 1, 0);
-	sched_load_reserve(f->l, "k1", 2, PSTN, 1, 1);
+	sched_load_reserve(f->l, "k1", 1, PSTN, 1, NULL, 0);
+	sched_load_reserve(f->l, "k1", 2, PSTN, 1, NULL, 1);
 	assert_int_equal(load_of(f, 1, "pstn"), 0);
 	assert_int_equal(load_of(f, 2, "pstn"), 1);
 }
@@ -125,7 +125,7 @@ test_created_on_other_node_moves_reservation(void **state)
 	struct sched_dlg_event e = ev("k1", SCHED_DLG_CREATED, 2, "edge:a");
 
 	/* another replica answered the retry: the event is the truth */
-	sched_load_reserve(f->l, "k1", 1, PSTN, 1, 0);
+	sched_load_reserve(f->l, "k1", 1, PSTN, 1, NULL, 0);
 	sched_load_apply(f->l, &e, 1);
 	assert_int_equal(load_of(f, 1, "pstn"), 0);
 	assert_int_equal(load_of(f, 2, "pstn"), 1);
@@ -137,8 +137,8 @@ test_unconfirmed_reservation_expires(void **state)
 	struct fx *f = *state;
 	struct sched_dlg_event e = ev("k2", SCHED_DLG_CREATED, 1, "edge:a");
 
-	sched_load_reserve(f->l, "k1", 1, PSTN, 1, 1000);
-	sched_load_reserve(f->l, "k2", 1, PSTN, 1, 1000);
+	sched_load_reserve(f->l, "k1", 1, PSTN, 1, NULL, 1000);
+	sched_load_reserve(f->l, "k2", 1, PSTN, 1, NULL, 1000);
 	sched_load_apply(f->l, &e, 1500);
 	assert_int_equal(sched_load_expire(f->l, 1999, 1000), 0);
 	assert_int_equal(sched_load_expire(f->l, 2000, 1000), 1);
@@ -182,6 +182,20 @@ test_edge_snapshot_replaces_that_edges_dialogs_only(void **state)
 	assert_int_equal(sched_load_count(f->l), 3);
 	assert_int_equal(load_of(f, 1, "pstn"), 1);
 	assert_int_equal(load_of(f, 2, "pstn"), 2);
+}
+
+static void
+test_edge_snapshot_settles_the_reservations_that_edge_made(void **state)
+{
+	struct fx *f = *state;
+
+	/* reserved for edge a, whose events were lost before its snapshot */
+	sched_load_reserve(f->l, "gone", 1, PSTN, 1, "edge:a", 0);
+	sched_load_reserve(f->l, "other", 2, PSTN, 1, "edge:b", 0);
+	sched_load_replace_edge(f->l, "edge:a", NULL, 0, 1);
+	assert_int_equal(load_of(f, 1, "pstn"), 0);
+	assert_int_equal(load_of(f, 2, "pstn"), 1);	/* edge b's stays */
+	assert_int_equal(sched_load_count(f->l), 1);
 }
 
 static void
@@ -241,6 +255,7 @@ main(void)
 	    T(test_unconfirmed_reservation_expires),
 	    T(test_load_never_goes_below_zero),
 	    T(test_edge_snapshot_replaces_that_edges_dialogs_only),
+	    T(test_edge_snapshot_settles_the_reservations_that_edge_made),
 	    T(test_rebind_recounts_from_dialogs),
 	    T(test_event_with_bad_key_is_dropped),
 	    T(test_dialog_on_removed_node_counts_nowhere),
