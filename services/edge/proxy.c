@@ -1257,38 +1257,50 @@ try_next(struct edge *e, struct edge_tx *tx, int code, const char *why)
 
 /* ------------------------------------------------------------ responses */
 
+/* The response without our top Via element. */
+static int
+strip_top_via(const char *buf, size_t len, const struct slb_sipscan *sc,
+    struct out *o)
+{
+	const struct slb_sip_hdr *h = slb_sip_find(sc, SLB_H_VIA);
+	size_t el;
+
+	if (h == NULL)
+		return EBADMSG;
+	el = slb_sip_first_elem(buf + h->voff, h->vlen);
+	if (el >= h->vlen) {
+		out_put(o, buf, h->off);
+		out_put(o, buf + h->off + h->len, len - h->off - h->len);
+	} else {
+		const char *rest = buf + h->voff + el;
+		size_t rn = h->vlen - el;
+
+		while (rn && (*rest == ',' || isspace((unsigned char)*rest))) {
+			rest++;
+			rn--;
+		}
+		out_put(o, buf, h->voff);
+		out_put(o, rest, len - (size_t)(rest - buf));
+	}
+	return o->failed ? ENOMEM : 0;
+}
+
 static void
 relay_response_stateless(struct edge *e, const char *buf, size_t len,
-    const struct slb_sipscan *sc, const struct via_info *top, int code)
+    const struct slb_sipscan *sc, int code)
 {
 	/* pop our Via, send per the next one (received/rport first) */
-	const struct slb_sip_hdr *h = slb_sip_find(sc, SLB_H_VIA);
 	struct slb_sipscan sc2;
 	struct via_info next;
 	struct edge_peer to;
 	struct out o = {0};
 	char uri[300];
 	const char *v;
-	size_t vn, skip;
+	size_t vn;
 	int port = 0;
 
-	skip = (size_t)(top->elem.p + top->elem.n - (buf + h->voff));
-	/* build the message without our Via element */
-	if (skip >= h->vlen) {
-		out_put(&o, buf, h->off);
-		out_put(&o, buf + h->off + h->len, len - h->off - h->len);
-	} else {
-		const char *rest = buf + h->voff + skip;
-		size_t rn = h->vlen - skip;
-
-		while (rn && (*rest == ',' || isspace((unsigned char)*rest))) {
-			rest++;
-			rn--;
-		}
-		out_put(&o, buf, h->voff);
-		out_put(&o, rest, len - (size_t)(rest - buf));
-	}
-	if (o.failed || slb_sip_scan(o.p, o.n, &sc2) != 0 ||
+	if (strip_top_via(buf, len, sc, &o) != 0 ||
+	    slb_sip_scan(o.p, o.n, &sc2) != 0 ||
 	    top_via(o.p, &sc2, &next) != 0) {
 		e->st.drop_no_tx++;
 		free(o.p);
@@ -1319,34 +1331,6 @@ relay_response_stateless(struct edge *e, const char *buf, size_t len,
 	if (edge_uri_peer(e, uri, strlen(uri), &to) == 0)
 		send_upstream(e, NULL, &to, o.p, o.n, code);
 	free(o.p);
-}
-
-/* The response without our top Via element. */
-static int
-strip_top_via(const char *buf, size_t len, const struct slb_sipscan *sc,
-    struct out *o)
-{
-	const struct slb_sip_hdr *h = slb_sip_find(sc, SLB_H_VIA);
-	size_t el;
-
-	if (h == NULL)
-		return EBADMSG;
-	el = slb_sip_first_elem(buf + h->voff, h->vlen);
-	if (el >= h->vlen) {
-		out_put(o, buf, h->off);
-		out_put(o, buf + h->off + h->len, len - h->off - h->len);
-	} else {
-		const char *rest = buf + h->voff + el;
-		size_t rn = h->vlen - el;
-
-		while (rn && (*rest == ',' || isspace((unsigned char)*rest))) {
-			rest++;
-			rn--;
-		}
-		out_put(o, buf, h->voff);
-		out_put(o, rest, len - (size_t)(rest - buf));
-	}
-	return o->failed ? ENOMEM : 0;
 }
 
 static bool
@@ -1392,7 +1376,7 @@ on_response(struct edge *e, char *buf, size_t len, const struct slb_sipscan *sc,
 		/* 2xx retransmissions to INVITE outlive the transaction */
 		if (code >= 200 && code < 300 && slb_sip_eq(method.p, method.n,
 							    "INVITE"))
-			relay_response_stateless(e, buf, len, sc, &v, code);
+			relay_response_stateless(e, buf, len, sc, code);
 		else
 			e->st.drop_no_tx++;
 		return;
@@ -1468,7 +1452,7 @@ on_response(struct edge *e, char *buf, size_t len, const struct slb_sipscan *sc,
 	if (tx == NULL || tx->answered) {
 		/* an abandoned branch answered late */
 		if (tx == NULL && code >= 200 && code < 300)
-			relay_response_stateless(e, buf, len, sc, &v, code);
+			relay_response_stateless(e, buf, len, sc, code);
 		return;
 	}
 	if (b != NULL && tx->cur == b) {
