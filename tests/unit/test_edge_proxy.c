@@ -519,6 +519,50 @@ test_max_forwards_zero_gets_483(void **state)
 }
 
 static void
+test_missing_max_forwards_gets_70(void **state)
+{
+	struct fx *f = *state;
+	char m[2048];
+
+	snprintf(m, sizeof(m), "%s", make_invite(f, "z9hG4bKnomf", f->pphone, NULL));
+	memmove(strstr(m, "Max-Forwards: 70\r\n"),
+	    strstr(m, "Max-Forwards: 70\r\n") + 18,
+	    strlen(strstr(m, "Max-Forwards: 70\r\n") + 18) + 1);
+	assert_null(header(m, "Max-Forwards", 0));
+	send_to(f, f->phone, f->port, m);
+	assert_true(recv_node(f, 1000) > 0);
+	assert_string_equal(header(f->buf, "Max-Forwards", 0),
+	    "Max-Forwards: 70");
+}
+
+static void
+test_register_goes_round_robin_without_record_route(void **state)
+{
+	struct fx *f = *state;
+	char reg[1024];
+	int first, second;
+
+	for (int i = 0; i < 2; i++) {
+		snprintf(reg, sizeof(reg),
+		    "REGISTER sip:127.0.0.1:%d SIP/2.0\r\n"
+		    "Via: SIP/2.0/UDP 127.0.0.1:%d;branch=z9hG4bKr%d\r\n"
+		    "From: <sip:1000@example.com>;tag=r%d\r\n"
+		    "To: <sip:1000@example.com>\r\nCall-ID: r%d@test\r\n"
+		    "CSeq: 1 REGISTER\r\nContact: <sip:1000@127.0.0.1:%d>\r\n"
+		    "Max-Forwards: 70\r\nContent-Length: 0\r\n\r\n",
+		    f->port, f->pphone, i, i, i, f->pphone);
+		send_to(f, f->phone, f->port, reg);
+		if (i == 0)
+			first = recv_node(f, 1000);
+		else
+			second = recv_node(f, 1000);
+		assert_null(header(f->buf, "Record-Route", 0));
+	}
+	assert_true(first > 0 && second > 0);
+	assert_int_not_equal(first, second);	/* ds 1 round-robin */
+}
+
+static void
 test_auth_ip_header_from_outside_is_replaced_by_ours(void **state)
 {
 	struct fx *f = *state;
@@ -548,6 +592,8 @@ main(void)
 	    T(test_cancel_without_a_transaction_gets_481),
 	    T(test_cancel_matches_the_invite_and_reaches_the_node),
 	    T(test_max_forwards_zero_gets_483),
+	    T(test_missing_max_forwards_gets_70),
+	    T(test_register_goes_round_robin_without_record_route),
 	    cmocka_unit_test_setup_teardown(
 		test_auth_ip_header_from_outside_is_replaced_by_ours,
 		setup_auth, teardown),
