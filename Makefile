@@ -14,7 +14,7 @@ CC       ?= cc
 CFLAGS   ?= -O2 -g
 WARN     := -Wall -Wextra -Werror -Wshadow -Wno-unused-parameter
 CPPFLAGS += -std=c11 -D_GNU_SOURCE -DSIPLB_VERSION='"$(VERSION)"' \
-            -I$(BUILD)/proto -Iservices/common -iquote services/scheduler -iquote services/edge -MMD -MP
+            -I$(BUILD)/proto -Iservices/common -iquote services/scheduler -iquote services/edge -iquote services/prober -iquote services/dialogd -MMD -MP
 ifneq ($(SAN),)
 CFLAGS   += -O1 -fsanitize=address,undefined -fno-omit-frame-pointer \
             -fno-sanitize-recover=undefined
@@ -46,8 +46,15 @@ SCHED_LIBS  := $(MYSQL_LIBS) -lm
 EDGE_SRCS   := $(filter-out services/edge/main.c,$(wildcard services/edge/*.c))
 EDGE_OBJS   := $(EDGE_SRCS:%.c=$(BUILD)/obj/%.o)
 
+PROBER_SRCS  := $(wildcard services/prober/*.c)
+PROBER_OBJS  := $(PROBER_SRCS:%.c=$(BUILD)/obj/%.o)
+DIALOGD_SRCS := $(wildcard services/dialogd/*.c)
+DIALOGD_OBJS := $(DIALOGD_SRCS:%.c=$(BUILD)/obj/%.o)
+
 PROGS := $(BUILD)/bin/siplb-scheduler $(BUILD)/bin/siplbctl $(BUILD)/bin/siplb-edge \
-         $(BUILD)/bin/siplb-bench-client $(BUILD)/bin/fake-edge
+         $(BUILD)/bin/siplb-bench-client $(BUILD)/bin/fake-edge \
+         $(if $(PROBER_SRCS),$(BUILD)/bin/siplb-prober) \
+         $(if $(DIALOGD_SRCS),$(BUILD)/bin/siplb-dialogd)
 
 UNIT_SRCS  := $(wildcard tests/unit/test_*.c)
 UNIT_BINS  := $(UNIT_SRCS:tests/unit/%.c=$(BUILD)/tests/%)
@@ -94,6 +101,18 @@ $(BUILD)/bin/siplb-edge: $(BUILD)/obj/services/edge/main.o $(BUILD)/libedge.a $(
 	@mkdir -p $(dir $@)
 	@echo "  LD      $@"
 	$(Q)$(CC) $(LDFLAGS) -o $@ $^ -losipparser2 $(SCHED_LIBS) $(BASE_LIBS)
+
+# siplb-prober and siplb-dialogd link the scheduler's library for the node
+# table and protobuf conversions they share.
+$(BUILD)/bin/siplb-prober: $(PROBER_OBJS) $(BUILD)/libsched.a $(LIBSIPLB)
+	@mkdir -p $(dir $@)
+	@echo "  LD      $@"
+	$(Q)$(CC) $(LDFLAGS) -o $@ $^ -losipparser2 $(SCHED_LIBS) $(BASE_LIBS)
+
+$(BUILD)/bin/siplb-dialogd: $(DIALOGD_OBJS) $(BUILD)/libsched.a $(LIBSIPLB)
+	@mkdir -p $(dir $@)
+	@echo "  LD      $@"
+	$(Q)$(CC) $(LDFLAGS) -o $@ $^ -lsqlite3 $(SCHED_LIBS) $(BASE_LIBS)
 
 $(BUILD)/bin/siplbctl: $(BUILD)/obj/services/siplbctl/main.o $(LIBSIPLB)
 	@mkdir -p $(dir $@)
