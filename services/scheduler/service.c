@@ -42,10 +42,11 @@ const struct slb_cfg_key sched_cfg_keys[] = {
     {"scheduler", "state_table", SLB_CFG_STR, 0, 0, "siplb_node_state",
 	OFF(state_table),
 	"table keeping admin enable/disable of load_balancer rows; empty: none"},
-    {"scheduler", "prober_pub", SLB_CFG_ADDR, 0, 0, "ipc://prober.pub",
-	OFF(prober_pub), "prober health events; empty: none"},
-    {"scheduler", "prober_rep", SLB_CFG_ADDR, 0, 0, "ipc://prober.rep",
-	OFF(prober_rep), "prober snapshots"},
+    {"scheduler", "prober_pub", SLB_CFG_STR, 0, 0, "ipc://prober.pub",
+	OFF(prober_pub),
+	"prober health events, comma-separated (one per shard); empty: none"},
+    {"scheduler", "prober_rep", SLB_CFG_STR, 0, 0, "ipc://prober.rep",
+	OFF(prober_rep), "the probers' snapshot REP addresses, same order"},
     {"scheduler", "edge_pubs", SLB_CFG_STR, 0, 0, "ipc://edge.pub",
 	OFF(edge_pubs), "comma-separated edge PUB addresses (dialog events)"},
     {"scheduler", "edge_reps", SLB_CFG_STR, 0, 0, "ipc://edge.rep",
@@ -737,10 +738,29 @@ open_subs(struct sched_svc *s)
 	char reps[SCHED_MAX_EDGES][SLB_CFG_STRLEN];
 	int np, nr, rc;
 
-	if (s->cfg.prober_pub[0] &&
-	    (rc = slb_sub_open(&s->prober, s->base, s->br, "prober",
-		 s->cfg.prober_pub, s->cfg.prober_rep, &prober_ops, s)) != 0)
-		return rc;
+	np = slb_cfg_split(s->cfg.prober_pub, ',', pubs, SCHED_MAX_EDGES);
+	nr = slb_cfg_split(s->cfg.prober_rep, ',', reps, SCHED_MAX_EDGES);
+	if (np < 0 || nr < 0 || (nr != np && nr != 0)) {
+		slb_log_err("[scheduler] prober_pub and prober_rep: give the "
+		    "same number of addresses (at most %d)", SCHED_MAX_EDGES);
+		return EINVAL;
+	}
+	for (int i = 0; i < np; i++) {
+		char name[32];
+
+		if (slb_cfg_expand_addr(pubs[i], s->cfg.run_dir) != 0 ||
+		    (nr && slb_cfg_expand_addr(reps[i], s->cfg.run_dir) != 0)) {
+			slb_log_err("[scheduler] prober_pub: \"%s\": address "
+			    "too long after adding run_dir", pubs[i]);
+			return EINVAL;
+		}
+		snprintf(name, sizeof(name), "prober %d", i + 1);
+		rc = slb_sub_open(&s->probers[i], s->base, s->br, name, pubs[i],
+		    nr ? reps[i] : NULL, &prober_ops, s);
+		if (rc != 0)
+			return rc;
+		s->nprobers++;
+	}
 	if (s->cfg.dialogd_pub[0] &&
 	    (rc = slb_sub_open(&s->dialogd, s->base, s->br, "dialogd",
 		 s->cfg.dialogd_pub, s->cfg.dialogd_rep, &dialog_ops, s)) != 0)
@@ -831,7 +851,8 @@ sched_svc_close(struct sched_svc *s)
 		event_free(s->tick);
 	for (int i = 0; i < s->nedges; i++)
 		slb_sub_close(s->edges[i]);
-	slb_sub_close(s->prober);
+	for (int i = 0; i < s->nprobers; i++)
+		slb_sub_close(s->probers[i]);
 	slb_sub_close(s->dialogd);
 	slb_rep_close(s->rep);
 	slb_pub_close(s->pub);

@@ -45,7 +45,8 @@ struct sched_svc {
 	struct slb_bridge *br;
 	struct slb_rep *rep;
 	struct slb_pub *pub;
-	struct slb_sub *prober;
+	struct slb_sub *probers[SCHED_MAX_EDGES];
+	int nprobers;
 	struct slb_sub *dialogd;
 	struct slb_sub *edges[SCHED_MAX_EDGES];
 	int nedges;

@@ -28,6 +28,7 @@ struct ctl_cfg {
 	char run_dir[SLB_CFG_STRLEN];
 	char sched_rep[SLB_CFG_STRLEN];
 	char edge_rep[SLB_CFG_STRLEN];
+	char dialogd_rep[SLB_CFG_STRLEN];
 	int timeout_ms;
 };
 
@@ -37,6 +38,8 @@ static const struct slb_cfg_key ctl_keys[] = {
     {"scheduler", "rep", SLB_CFG_ADDR, 0, 0, "ipc://scheduler.rep",
 	OFF(sched_rep), ""},
     {"edge", "rep", SLB_CFG_ADDR, 0, 0, "ipc://edge.rep", OFF(edge_rep), ""},
+    {"dialogd", "rep", SLB_CFG_ADDR, 0, 0, "ipc://dialogd.rep",
+	OFF(dialogd_rep), ""},
     {"ctl", "timeout", SLB_CFG_INT, 10, 600000, "2000", OFF(timeout_ms),
 	"ms siplbctl waits for an answer"},
     {NULL, NULL, 0, 0, 0, NULL, 0, NULL},
@@ -63,6 +66,9 @@ usage(FILE *f)
 	    "         [--overcommit] [--reserve] [--tie-first]\n"
 	    "  reload [--reset]                   reload the node table\n"
 	    "  edge stats                         the edge's counters\n"
+	    "  dialogs [--key K] [--node N] [--state created|confirmed|\n"
+	    "          terminated] [--edge E] [--limit N] [--counts]\n"
+	    "                                     dialogs in the store (dialogd)\n"
 	    "The config file is -c FILE, else $SIPLB_CONF, else "
 	    SLB_DEFAULT_CONF ".\n");
 }
@@ -218,7 +224,7 @@ enum {
 	O_URI = 256, O_ID, O_GROUP, O_SET, O_RES, O_WEIGHT, O_PRIO, O_PROBE,
 	O_DESC, O_ATTRS, O_SOCKET, O_DISABLED, O_RESOURCE, O_ALG, O_KEY,
 	O_HASHKEY, O_EXCLUDE, O_MAX, O_RELATIVE, O_OVERCOMMIT, O_RESERVE,
-	O_TIEFIRST, O_RESET,
+	O_TIEFIRST, O_RESET, O_NODE, O_STATE, O_EDGE, O_LIMIT, O_COUNTS,
 };
 
 static const struct option long_opts[] = {
@@ -245,6 +251,11 @@ static const struct option long_opts[] = {
     {"reserve", no_argument, NULL, O_RESERVE},
     {"tie-first", no_argument, NULL, O_TIEFIRST},
     {"reset", no_argument, NULL, O_RESET},
+    {"node", required_argument, NULL, O_NODE},
+    {"state", required_argument, NULL, O_STATE},
+    {"edge", required_argument, NULL, O_EDGE},
+    {"limit", required_argument, NULL, O_LIMIT},
+    {"counts", no_argument, NULL, O_COUNTS},
     {NULL, 0, NULL, 0},
 };
 
@@ -255,6 +266,7 @@ struct cmd_opts {
 	uint32_t exclude[64];
 	int reset;
 	int seen_weight, seen_prio;
+	Siplb__V1__DialogQuery dq;
 };
 
 static int
@@ -328,6 +340,7 @@ parse_cmd_opts(int argc, char **argv, struct cmd_opts *o)
 			break;
 		case O_KEY:
 			o->sel.key = optarg;
+			o->dq.key = optarg;
 			break;
 		case O_HASHKEY:
 			o->sel.hash_key = optarg;
@@ -364,6 +377,35 @@ parse_cmd_opts(int argc, char **argv, struct cmd_opts *o)
 			break;
 		case O_RESET:
 			o->reset = 1;
+			break;
+		case O_NODE:
+			if (parse_u32(optarg, "--node", &o->dq.node_id))
+				return -1;
+			break;
+		case O_STATE:
+			if (strcmp(optarg, "created") == 0)
+				o->dq.state = SIPLB__V1__DIALOG_STATE__DIALOG_CREATED;
+			else if (strcmp(optarg, "confirmed") == 0)
+				o->dq.state =
+				    SIPLB__V1__DIALOG_STATE__DIALOG_CONFIRMED;
+			else if (strcmp(optarg, "terminated") == 0)
+				o->dq.state =
+				    SIPLB__V1__DIALOG_STATE__DIALOG_TERMINATED;
+			else {
+				fprintf(stderr, "siplbctl: --state: created, "
+				    "confirmed or terminated\n");
+				return -1;
+			}
+			break;
+		case O_EDGE:
+			o->dq.edge = optarg;
+			break;
+		case O_LIMIT:
+			if (parse_u32(optarg, "--limit", &o->dq.limit))
+				return -1;
+			break;
+		case O_COUNTS:
+			o->dq.counts = 1;
 			break;
 		default:
 			fprintf(stderr, "siplbctl: unknown or incomplete option "
@@ -498,6 +540,100 @@ cmd_node(int argc, char **argv)
 	return die_usage("node: unknown subcommand \"%s\"", sub);
 }
 
+static const char *
+state_name(int st)
+{
+	switch (st) {
+	case SIPLB__V1__DIALOG_STATE__DIALOG_CREATED: return "created";
+	case SIPLB__V1__DIALOG_STATE__DIALOG_CONFIRMED: return "confirmed";
+	case SIPLB__V1__DIALOG_STATE__DIALOG_TERMINATED: return "terminated";
+	default: return "?";
+	}
+}
+
+static int
+cmd_dialogs(int argc, char **argv)
+{
+	Siplb__V1__DialogdRequest q = SIPLB__V1__DIALOGD_REQUEST__INIT;
+	Siplb__V1__DialogdReply *r;
+	struct cmd_opts o;
+	ProtobufCMessage *pm;
+	int err;
+
+	memset(&o, 0, sizeof(o));
+	siplb__v1__node_spec__init(&o.spec);
+	siplb__v1__select_request__init(&o.sel);
+	siplb__v1__dialog_query__init(&o.dq);
+	if (parse_cmd_opts(argc, argv, &o) != 0) {
+		usage(stderr);
+		return SLB_EXIT_USAGE;
+	}
+	q.body_case = SIPLB__V1__DIALOGD_REQUEST__BODY_QUERY;
+	q.query = &o.dq;
+	err = slb_req_call(cfg.dialogd_rep, &q.base,
+	    &siplb__v1__dialogd_reply__descriptor, cfg.timeout_ms, 2, &pm);
+	if (err != 0) {
+		fprintf(stderr, "siplbctl: dialogd at %s %s\n", cfg.dialogd_rep,
+		    err == ETIMEDOUT ? "did not answer" : strerror(err));
+		return EXIT_UNREACHABLE;
+	}
+	r = (Siplb__V1__DialogdReply *)pm;
+	if (r->status != SIPLB__V1__STATUS__STATUS_OK) {
+		fprintf(stderr, "siplbctl: %s\n", r->error && *r->error
+							? r->error
+							: "refused");
+		slb_msg_free(pm);
+		return EXIT_REFUSED;
+	}
+	if (json_out) {
+		json_t *a = json_array();
+
+		if (o.dq.counts) {
+			for (size_t i = 0; i < r->n_counts; i++)
+				json_array_append_new(a, json_pack("{s:I,s:s,s:I}",
+				    "node_id", (json_int_t)r->counts[i]->node_id,
+				    "resource", r->counts[i]->resource, "count",
+				    (json_int_t)r->counts[i]->count));
+			print_json(json_pack("{s:o}", "counts", a));
+		} else {
+			for (size_t i = 0; i < r->n_dialogs; i++) {
+				const Siplb__V1__DialogEvent *d = r->dialogs[i];
+
+				json_array_append_new(a,
+				    json_pack("{s:s,s:s,s:I,s:s,s:s,s:s,s:s,"
+					      "s:I,s:I,s:s}",
+					"key", d->key, "state",
+					state_name(d->state), "node_id",
+					(json_int_t)d->node_id, "edge", d->edge,
+					"call_id", d->call_id, "from_tag",
+					d->from_tag, "to_tag", d->to_tag,
+					"created_us", (json_int_t)d->created_us,
+					"updated_us", (json_int_t)d->updated_us,
+					"reason", d->reason));
+			}
+			print_json(json_pack("{s:o}", "dialogs", a));
+		}
+	} else if (o.dq.counts) {
+		printf("%-6s %-12s %s\n", "NODE", "RESOURCE", "LIVE");
+		for (size_t i = 0; i < r->n_counts; i++)
+			printf("%-6u %-12s %llu\n", r->counts[i]->node_id,
+			    r->counts[i]->resource,
+			    (unsigned long long)r->counts[i]->count);
+	} else {
+		printf("%-18s %-10s %-5s %-10s %s\n", "KEY", "STATE", "NODE",
+		    "EDGE", "CALL-ID");
+		for (size_t i = 0; i < r->n_dialogs; i++) {
+			const Siplb__V1__DialogEvent *d = r->dialogs[i];
+
+			printf("%-18s %-10s %-5u %-10s %s\n", d->key,
+			    state_name(d->state), d->node_id, d->edge,
+			    d->call_id);
+		}
+	}
+	slb_msg_free(pm);
+	return 0;
+}
+
 static int
 cmd_edge_stats(void)
 {
@@ -602,6 +738,8 @@ main(int argc, char **argv)
 		return cmd_node(nrest, rest);
 	if (strcmp(rest[0], "select") == 0)
 		return cmd_select(nrest, rest);
+	if (strcmp(rest[0], "dialogs") == 0)
+		return cmd_dialogs(nrest, rest);
 	if (strcmp(rest[0], "edge") == 0) {
 		if (nrest != 2 || strcmp(rest[1], "stats") != 0)
 			return die_usage("edge: give stats%s", "");
