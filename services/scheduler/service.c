@@ -740,7 +740,7 @@ open_subs(struct sched_svc *s)
 
 	np = slb_cfg_split(s->cfg.prober_pub, ',', pubs, SCHED_MAX_EDGES);
 	nr = slb_cfg_split(s->cfg.prober_rep, ',', reps, SCHED_MAX_EDGES);
-	if (np < 0 || nr < 0 || (nr != np && nr != 0)) {
+	if (np < 0 || nr < 0 || (np > 0 && nr != np && nr != 0)) {
 		slb_log_err("[scheduler] prober_pub and prober_rep: give the "
 		    "same number of addresses (at most %d)", SCHED_MAX_EDGES);
 		return EINVAL;
@@ -767,7 +767,7 @@ open_subs(struct sched_svc *s)
 		return rc;
 	np = slb_cfg_split(s->cfg.edge_pubs, ',', pubs, SCHED_MAX_EDGES);
 	nr = slb_cfg_split(s->cfg.edge_reps, ',', reps, SCHED_MAX_EDGES);
-	if (np < 0 || nr < 0 || (nr != np && nr != 0)) {
+	if (np < 0 || nr < 0 || (np > 0 && nr != np && nr != 0)) {
 		slb_log_err("[scheduler] edge_pubs and edge_reps: give the same "
 		    "number of addresses (at most %d)", SCHED_MAX_EDGES);
 		return EINVAL;
