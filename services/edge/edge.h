@@ -68,6 +68,7 @@ struct edge_cfg {
 	char scheduler_pub[SLB_CFG_STRLEN];
 	char pub[SLB_CFG_STRLEN];
 	char rep[SLB_CFG_STRLEN];
+	char dialogd[SLB_CFG_STRLEN];
 	int sched_timeout_ms;
 	int max_attempts;
 	int t1_ms, t2_ms, t4_ms;

@@ -40,6 +40,8 @@ static const struct slb_cfg_key keys[] = {
 	"dialog events"},
     {"edge", "rep", SLB_CFG_ADDR, 0, 0, "ipc://edge.rep", OFF(rep),
 	"dialog snapshots and statistics"},
+    {"edge", "dialogd", SLB_CFG_ADDR, 0, 0, "ipc://dialogd.rep", OFF(dialogd),
+	"dialog store asked at start for this edge's live dialogs; empty: none"},
     {"edge", "sched_timeout", SLB_CFG_INT, 10, 10000, "250",
 	OFF(sched_timeout_ms),
 	"ms to wait for the scheduler before using the cached table"},
@@ -1073,6 +1075,85 @@ send:
 
 /* ------------------------------------------------------------ life */
 
+/*
+ * A restarted edge gets its live dialogs back from the dialog store before
+ * it publishes or answers anything, so its first snapshot tells the
+ * schedulers the truth, not an empty table (calls outlive an edge).
+ * Blocking, at start only; without an answer the edge starts empty.
+ */
+static void
+restore_dialogs(struct edge *e)
+{
+	static const Siplb__V1__DialogState live[] = {
+	    SIPLB__V1__DIALOG_STATE__DIALOG_CREATED,
+	    SIPLB__V1__DIALOG_STATE__DIALOG_CONFIRMED,
+	};
+	size_t restored = 0;
+
+	if (e->cfg.dialogd[0] == '\0')
+		return;
+	for (size_t k = 0; k < 2; k++) {
+		Siplb__V1__DialogdRequest q = SIPLB__V1__DIALOGD_REQUEST__INIT;
+		Siplb__V1__DialogQuery dq = SIPLB__V1__DIALOG_QUERY__INIT;
+		Siplb__V1__DialogdReply *r;
+		ProtobufCMessage *pm;
+		int err;
+
+		dq.edge = e->stream;
+		dq.state = live[k];
+		dq.limit = 10000;
+		q.body_case = SIPLB__V1__DIALOGD_REQUEST__BODY_QUERY;
+		q.query = &dq;
+		err = slb_req_call(e->cfg.dialogd, &q.base,
+		    &siplb__v1__dialogd_reply__descriptor, 1000, 1, &pm);
+		if (err != 0) {
+			slb_log_warn("dialog store at %s: %s: starting without "
+			    "the dialogs of a previous run", e->cfg.dialogd,
+			    err == ETIMEDOUT ? "no answer" : strerror(err));
+			return;
+		}
+		r = (Siplb__V1__DialogdReply *)pm;
+		for (size_t i = 0; r->status == SIPLB__V1__STATUS__STATUS_OK &&
+		     i < r->n_dialogs; i++) {
+			const Siplb__V1__DialogEvent *ev = r->dialogs[i];
+			struct edge_dlg *d;
+
+			if (ev->key == NULL || strlen(ev->key) >= sizeof(d->key) ||
+			    ev->n_resources > SCHED_MAX_RES)
+				continue;
+			HASH_FIND_STR(e->dlgs, ev->key, d);
+			if (d != NULL)
+				continue;
+			d = calloc(1, sizeof(*d));
+			if (d == NULL)
+				break;
+			snprintf(d->key, sizeof(d->key), "%s", ev->key);
+			d->node_id = ev->node_id;
+			d->group = ev->group;
+			d->state = ev->state;
+			for (size_t j = 0; j < ev->n_resources; j++)
+				snprintf(d->res[j], SCHED_RES_NAME, "%s",
+				    ev->resources[j]);
+			d->nres = (int)ev->n_resources;
+			snprintf(d->call_id, sizeof(d->call_id), "%s",
+			    ev->call_id ? ev->call_id : "");
+			snprintf(d->from_tag, sizeof(d->from_tag), "%s",
+			    ev->from_tag ? ev->from_tag : "");
+			snprintf(d->to_tag, sizeof(d->to_tag), "%s",
+			    ev->to_tag ? ev->to_tag : "");
+			d->created_us = ev->created_us;
+			d->updated_us = ev->updated_us;
+			HASH_ADD_STR(e->dlgs, key, d);
+			e->ndlgs++;
+			restored++;
+		}
+		slb_msg_free(pm);
+	}
+	slb_log_notice("%zu live dialogs of %s restored from the dialog store",
+	    restored, e->stream);
+}
+
+
 static void
 on_tick(evutil_socket_t fd, short what, void *arg)
 {
@@ -1113,6 +1194,7 @@ edge_init(struct edge *e)
 		return ENOMEM;
 	if ((rc = slb_bridge_new(&e->br, e->base)) != 0)
 		return rc;
+	restore_dialogs(e);
 	if ((rc = edge_transport_open(e)) != 0)
 		return rc;
 	if ((rc = slb_pub_open(&e->pub, e->cfg.pub, e->stream)) != 0 ||

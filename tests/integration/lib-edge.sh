@@ -17,6 +17,7 @@ dialogd_pub =
 [edge]
 listen = udp:127.0.0.1:$EDGE_PORT, tcp:127.0.0.1:$EDGE_PORT
 fr_timeout = 1000
+dialogd =
 CONF
 	for l in "$@"; do echo "$l" >> "$T/siplb.conf"; done
 	printf '[node 1]\nuri = sip:127.0.0.1:%d\ngroup = 1\nset = 1\nresources = vm=100;conf=100;transc=100;pstn=500\n\n[node 2]\nuri = sip:127.0.0.1:%d\ngroup = 1\nset = 1\nresources = vm=100;conf=100;transc=100;pstn=500\n' "$N1" "$N2" > "$T/nodes.conf"

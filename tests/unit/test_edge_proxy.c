@@ -77,6 +77,7 @@ setup_with(void **state, const char *auth_header)
 	snprintf(f->e->cfg.scheduler, sizeof(f->e->cfg.scheduler),
 	    "inproc://nosched%d", seq);
 	f->e->cfg.scheduler_pub[0] = '\0';
+	f->e->cfg.dialogd[0] = '\0';
 	snprintf(f->e->cfg.pub, sizeof(f->e->cfg.pub), "inproc://pub%d", seq);
 	snprintf(f->e->cfg.rep, sizeof(f->e->cfg.rep), "inproc://rep%d", seq);
 	f->e->cfg.sched_timeout_ms = 10;
