@@ -8,6 +8,8 @@
  *   end KEY                     TERMINATED
  *   lose N                      the next N events are numbered but not sent
  *   restart                     new epoch, numbering from 1 (a restart)
+ *   burst N                     N dialogs created and ended at once, in
+ *                               batches of 500 events (benchmarks)
  *
  * It prints "ok" after each line so a test can wait for it.
  *
@@ -79,6 +81,55 @@ send_event(const struct dlg *d)
 		return;
 	}
 	slb_pub_send(pub, &m);
+}
+
+static int burst_seq;
+
+/* n dialogs, each CREATED then TERMINATED, published as DialogBatch
+ * messages of 500 events: what a busy edge sends. */
+static void
+burst(int n)
+{
+	static Siplb__V1__DialogEvent evs[500];
+	static Siplb__V1__DialogEvent *evp[500];
+	static char keys[500][32], cids[500][48];
+	static char *res[1] = {"pstn"};
+	int state = 0;
+
+	for (int done = 0; done < 2 * n;) {
+		Siplb__V1__BusMessage m = SIPLB__V1__BUS_MESSAGE__INIT;
+		Siplb__V1__DialogBatch b = SIPLB__V1__DIALOG_BATCH__INIT;
+		int k = 0;
+
+		for (; k < 500 && done < 2 * n; k++, done++) {
+			/* first all CREATED, then all TERMINATED */
+			int i = done < n ? done : done - n;
+
+			state = done < n ? 1 : 3;
+			siplb__v1__dialog_event__init(&evs[k]);
+			snprintf(keys[k], sizeof(keys[k]), "b%d-%d", burst_seq, i);
+			snprintf(cids[k], sizeof(cids[k]), "burst-%d-%d@bench",
+			    burst_seq, i);
+			evs[k].key = keys[k];
+			evs[k].state = state;
+			evs[k].node_id = 1 + (uint32_t)(i % 2);
+			evs[k].resources = res;
+			evs[k].n_resources = 1;
+			evs[k].edge = (char *)stream;
+			evs[k].call_id = cids[k];
+			evs[k].from_tag = "f";
+			evs[k].to_tag = "t";
+			evs[k].created_us = slb_wall_us();
+			evs[k].updated_us = evs[k].created_us;
+			evp[k] = &evs[k];
+		}
+		b.events = evp;
+		b.n_events = (size_t)k;
+		m.body_case = SIPLB__V1__BUS_MESSAGE__BODY_DIALOGS;
+		m.dialogs = &b;
+		slb_pub_send(pub, &m);
+	}
+	burst_seq++;
 }
 
 static void
@@ -162,6 +213,8 @@ on_line(evutil_socket_t fd, short what, void *arg)
 		}
 	} else if (sscanf(line, "lose %d", &n) == 1) {
 		lose = n;
+	} else if (sscanf(line, "burst %d", &n) == 1 && n > 0) {
+		burst(n);
 	} else if (strncmp(line, "restart", 7) == 0) {
 		slb_pub_close(pub);
 		usleep(2000);	/* a new epoch (microseconds of wall clock) */
