@@ -191,8 +191,12 @@ slb_bridge_free(struct slb_bridge *b)
 		event_free(b->ev);
 	if (b->efd >= 0)
 		close(b->efd);
+	/* completions still queued run now (cancelled requests free what
+	 * they hold); nothing posts any more once every socket is closed */
 	for (it = b->head; it != NULL;) {
 		struct bridge_item *next = it->next;
+
+		it->fn(it->arg, it->data, it->err);
 		free(it);
 		it = next;
 	}
@@ -437,15 +441,20 @@ slb_pub_close(struct slb_pub *p)
 
 /* ------------------------------------------------------------ REQ async */
 
+struct req_call;
+
 struct slb_reqc {
 	nng_socket sock;
 	struct slb_bridge *br;
+	struct req_call *calls;		/* outstanding, for close */
 };
 
 struct req_call {
 	nng_ctx ctx;
 	nng_aio *aio;
 	struct slb_bridge *br;
+	struct slb_reqc *rc;		/* NULL once the socket closed */
+	struct req_call *prev, *next;
 	int sent;
 	slb_reply_h cb;
 	void *arg;
@@ -456,6 +465,14 @@ req_call_done(void *arg, void *data, int err)
 {
 	struct req_call *c = arg;
 
+	if (c->rc != NULL) {
+		if (c->prev)
+			c->prev->next = c->next;
+		else
+			c->rc->calls = c->next;
+		if (c->next)
+			c->next->prev = c->prev;
+	}
 	/* On the loop.  nng_aio_free waits for the aio callback to return
 	 * and must not be called from inside it. */
 	nng_aio_free(c->aio);
@@ -529,6 +546,7 @@ slb_reqc_send(struct slb_reqc *rc, nng_msg *req, int timeout_ms,
 	if (c == NULL)
 		return ENOMEM;
 	c->br = rc->br;
+	c->rc = rc;
 	c->cb = cb;
 	c->arg = arg;
 	if ((rv = nng_ctx_open(&c->ctx, rc->sock)) != 0) {
@@ -540,6 +558,10 @@ slb_reqc_send(struct slb_reqc *rc, nng_msg *req, int timeout_ms,
 		free(c);
 		return slb_nng_errno(rv);
 	}
+	c->next = rc->calls;
+	if (rc->calls)
+		rc->calls->prev = c;
+	rc->calls = c;
 	/* one deadline for send and receive together */
 	nng_aio_set_timeout(c->aio, timeout_ms);
 	nng_aio_set_msg(c->aio, req);
@@ -552,6 +574,12 @@ slb_reqc_close(struct slb_reqc *rc)
 {
 	if (rc == NULL)
 		return;
+	/* let every outstanding call finish (cancelled) into the bridge,
+	 * which runs its completion on the loop or when it is freed */
+	for (struct req_call *c = rc->calls; c != NULL; c = c->next) {
+		nng_aio_stop(c->aio);
+		c->rc = NULL;
+	}
 	nng_close(rc->sock);
 	free(rc);
 }

@@ -1,0 +1,129 @@
+#ifndef SIPLB_PROBER_PROBER_H
+#define SIPLB_PROBER_PROBER_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/socket.h>
+#include <uthash.h>
+
+#include "bus.h"
+#include "cfg.h"
+#include "sched.h"
+
+/*
+ * siplb-prober: SIP OPTIONS to the nodes of the scheduler's table (Kamailio
+ * dispatcher / OpenSIPS load_balancer probing), rise/fall thresholds
+ * (HAProxy vocabulary), round-trip time; NodeHealth on every change and a
+ * HealthSnapshot every interval on the PUB stream "prober:<i>/<n>".
+ */
+
+struct event;
+struct event_base;
+
+enum prb_mode { PRB_MODE_ALL = 0, PRB_MODE_DOWN_ONLY = 1 };
+
+struct prb_cfg {
+	char run_dir[SLB_CFG_STRLEN];
+	char log_level[SLB_CFG_STRLEN];
+	char log_facility[SLB_CFG_STRLEN];
+	int log_syslog;
+
+	char pub[SLB_CFG_STRLEN];
+	char rep[SLB_CFG_STRLEN];
+	char scheduler_pub[SLB_CFG_STRLEN];
+	char scheduler_rep[SLB_CFG_STRLEN];
+	char listen[SLB_CFG_STRLEN];
+	int interval_ms;
+	int timeout_ms;
+	int threshold_down;
+	int threshold_up;
+	char reply_codes[SLB_CFG_STRLEN];
+	char from[SLB_CFG_STRLEN];
+	char mode_s[SLB_CFG_STRLEN];
+	char shard_s[SLB_CFG_STRLEN];
+
+	/* derived by prb_cfg_load / prb_cfg_set_shard */
+	uint8_t codes[700];		/* 1: a reply with this code is a success */
+	enum prb_mode mode;
+	unsigned shard_i, shard_n;	/* 1-based i of n */
+	char from_hdr[SLB_CFG_STRLEN + 8];	/* name-addr for From */
+};
+
+/* One probed node: what the table says, and what the probes said. */
+struct prb_node {
+	uint32_t id;
+	char uri[SCHED_URI_LEN];
+	uint32_t probe_mode;		/* 0 never, 1 while down/disabled, 2 always */
+	bool enabled;
+
+	bool up;			/* our view; starts as the table's */
+	bool probed;			/* a probe result since learnt/adopted */
+	int fails, oks;			/* consecutive */
+	uint32_t rtt_us, last_code;
+	uint64_t changed_us;		/* our last up/down transition */
+
+	bool addr_ok;
+	struct sockaddr_storage dst;
+	socklen_t dstlen;
+	char hostport[SCHED_URI_LEN];	/* for the Request-URI and To */
+	char via[128];			/* our sent-by towards this node */
+
+	uint64_t seq;
+	bool outstanding;
+	uint64_t sent_us;
+	char branch[64];
+	bool send_failing;		/* log a send error once per streak */
+
+	struct event *t_probe;
+	struct event *t_timeout;
+	struct prb *p;
+	bool seen;			/* mark and sweep of a full table */
+	UT_hash_handle hh;
+};
+
+struct prb_stats {
+	uint64_t sent, replies, timeouts, send_errors, stray, ignored_1xx;
+};
+
+struct prb {
+	struct prb_cfg cfg;
+	struct event_base *base;
+	struct slb_bridge *br;
+	struct slb_pub *pub;
+	struct slb_rep *rep;
+	struct slb_sub *table_sub;
+	struct event *tick;		/* heartbeat, every second */
+	struct event *snap_tick;	/* HealthSnapshot, every interval */
+	char stream[64];
+	char shard[32];			/* "i/n" */
+
+	int fd;				/* our UDP socket */
+	struct event *sock_ev;
+	struct sockaddr_storage local;
+	char local_host[80];		/* bound address, "" when a wildcard */
+	int local_port;
+	char hostname[256];
+	uint32_t salt;
+	uint64_t rng;
+
+	struct prb_node *nodes;		/* by id */
+	struct prb_stats st;
+};
+
+/* Load [general] and [prober] from path (NULL: defaults), check the
+ * values, log why and return EINVAL when they are wrong. */
+int prb_cfg_load(struct prb_cfg *c, const char *path);
+/* Apply a "--shard i/n" given on the command line; 0 or EINVAL. */
+int prb_cfg_set_shard(struct prb_cfg *c, const char *s);
+int prb_init(struct prb *p);
+/* Reverse of prb_init; safe on a partly initialised or zeroed struct. */
+void prb_close(struct prb *p);
+
+/* Split "sip:[user@]host[:port][;params]" into "host:port" (IPv6 in
+ * brackets) and the port; 0 or EINVAL. */
+int prb_uri_hostport(const char *uri, char *host, size_t hostlen, int *port);
+/* Parse "200, 404, 5xx" into codes[100..699]; 0 or EINVAL with why. */
+int prb_codes_parse(const char *s, uint8_t codes[700], char *err,
+    size_t errlen);
+
+#endif
