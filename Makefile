@@ -134,7 +134,7 @@ $(BUILD)/bin/fake-edge: $(BUILD)/obj/tests/tools/fake-edge.o $(LIBSIPLB)
 $(BUILD)/tests/%: $(BUILD)/obj/tests/unit/%.o $(BUILD)/libedge.a $(BUILD)/libsched.a $(LIBSIPLB)
 	@mkdir -p $(dir $@)
 	@echo "  LD      $@"
-	$(Q)$(CC) $(LDFLAGS) -o $@ $^ -lcmocka -losipparser2 $(SCHED_LIBS) $(BASE_LIBS)
+	$(Q)$(CC) $(LDFLAGS) -o $@ $^ -lcmocka -losipparser2 -lsqlite3 $(SCHED_LIBS) $(BASE_LIBS)
 
 unit: $(UNIT_BINS)
 	$(Q)scripts/run-unit $(UNIT_BINS)
