@@ -12,9 +12,10 @@
 /* Oldest version this build still speaks. */
 #define SLB_PROTO_MIN 1
 
-/* Largest message any siplb socket accepts; a node table of thousands of
- * nodes fits with room to spare. */
-#define SLB_MSG_MAX (4u << 20)
+/* Largest message any siplb socket accepts: a dialog snapshot of about
+ * 300,000 live dialogs fits (an edge's or dialogd's), and garbage beyond it
+ * is refused before it is decoded. */
+#define SLB_MSG_MAX (32u << 20)
 
 /* Pack `m` into a new nng message (caller owns it on success). Sets the
  * `version` field first when the message has one. Returns 0 or ENOMEM. */
