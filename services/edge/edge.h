@@ -75,6 +75,7 @@ struct edge_cfg {
 	int fr_ms;		/* no provisional above 100 -> failover */
 	int timer_c_ms;		/* INVITE after a provisional */
 	int tx_linger_ms;	/* a finished transaction absorbs retransmissions */
+	int dialog_lifetime_ms;	/* a dialog with no BYE is forgotten */
 	int max_message;
 	char route_invite[SLB_CFG_STRLEN];
 	char route_register[SLB_CFG_STRLEN];

@@ -59,6 +59,10 @@ static const struct slb_cfg_key keys[] = {
 	OFF(timer_c_ms), "ms an INVITE may ring after a provisional"},
     {"edge", "tx_linger", SLB_CFG_INT, 0, 64000, "5000", OFF(tx_linger_ms),
 	"ms a finished transaction keeps absorbing retransmissions (UDP)"},
+    {"edge", "dialog_lifetime", SLB_CFG_INT, 1000, 604800000, "43200000",
+	OFF(dialog_lifetime_ms),
+	"ms after which a dialog whose BYE never came is forgotten (as "
+	"dialogd expires it)"},
     {"edge", "max_message", SLB_CFG_INT, 1024, 65535, "65535",
 	OFF(max_message), "largest SIP message accepted (bytes)"},
     {"edge", "route_invite", SLB_CFG_STR, 0, 0, "lb 1 pstn", OFF(route_invite),
@@ -1154,14 +1158,41 @@ restore_dialogs(struct edge *e)
 }
 
 
+/* Dialogs whose BYE never came: dialogd ends them after the same lifetime
+ * and tells the schedulers; the edge only forgets them, so that its next
+ * snapshot does not bring their load back. */
+static void
+expire_dialogs(struct edge *e)
+{
+	uint64_t now = slb_wall_us();
+	uint64_t life = (uint64_t)e->cfg.dialog_lifetime_ms * 1000u;
+	struct edge_dlg *d, *tmp;
+	size_t n = 0;
+
+	HASH_ITER(hh, e->dlgs, d, tmp) {
+		if (now - d->created_us < life)
+			continue;
+		HASH_DEL(e->dlgs, d);
+		e->ndlgs--;
+		free(d);
+		n++;
+	}
+	if (n)
+		slb_log_info("%zu dialogs older than %d s forgotten", n,
+		    e->cfg.dialog_lifetime_ms / 1000);
+}
+
 static void
 on_tick(evutil_socket_t fd, short what, void *arg)
 {
 	struct edge *e = arg;
+	static unsigned ticks;
 
 	(void)fd;
 	(void)what;
 	slb_pub_heartbeat(e->pub);
+	if (++ticks % 10 == 0)
+		expire_dialogs(e);
 }
 
 int
