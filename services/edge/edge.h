@@ -277,9 +277,15 @@ int edge_transport_open(struct edge *e);
 void edge_transport_close(struct edge *e);
 int edge_send(struct edge *e, const struct edge_peer *to, const char *buf,
     size_t len);
-/* Resolve a SIP URI's host, port and transport into a peer. */
+/* A SIP URI's host, port and transport as a peer; the host must be an
+ * address (the message path never waits for DNS). */
 int edge_uri_peer(struct edge *e, const char *uri, size_t len,
     struct edge_peer *p);
+/* The same, looking names up (blocking): start and node-table updates. */
+int edge_uri_peer_dns(struct edge *e, const char *uri, size_t len,
+    struct edge_peer *p);
+/* Where node id is reached, as resolved when the table arrived. */
+int edge_node_peer(struct edge *e, uint32_t id, struct edge_peer *p);
 void edge_peer_str(const struct edge_peer *p, char *buf, size_t len);
 
 /* proxy.c */

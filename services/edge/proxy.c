@@ -1198,7 +1198,8 @@ edge_route_chosen(struct edge *e, struct edge_tx *tx, uint32_t node_id,
 		edge_route_failed(e, tx, 487, NULL);
 		return;
 	}
-	if (edge_uri_peer(e, uri, strlen(uri), &to) != 0) {
+	if (edge_node_peer(e, node_id, &to) != 0 &&
+	    edge_uri_peer(e, uri, strlen(uri), &to) != 0) {
 		slb_log_warn("node %u: cannot reach \"%s\"", node_id, uri);
 		if (tx->nexclude < EDGE_MAX_ATTEMPTS)
 			tx->exclude[tx->nexclude++] = node_id;

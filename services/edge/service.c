@@ -217,6 +217,7 @@ load_rules(struct edge *e)
 struct node_addr {
 	uint32_t id;
 	struct sockaddr_storage ss;
+	struct edge_peer peer;
 };
 
 static struct node_addr *node_addrs;
@@ -233,11 +234,15 @@ cache_index(struct edge *e)
 	for (size_t i = 0; i < e->cache.n; i++) {
 		struct edge_peer p;
 
-		if (edge_uri_peer(e, e->cache.nodes[i].uri,
-			strlen(e->cache.nodes[i].uri), &p) != 0)
+		if (edge_uri_peer_dns(e, e->cache.nodes[i].uri,
+			strlen(e->cache.nodes[i].uri), &p) != 0) {
+			slb_log_warn("node %u: cannot resolve %s",
+			    e->cache.nodes[i].id, e->cache.nodes[i].uri);
 			continue;
+		}
 		node_addrs[n_node_addrs].id = e->cache.nodes[i].id;
 		node_addrs[n_node_addrs].ss = p.ss;
+		node_addrs[n_node_addrs].peer = p;
 		n_node_addrs++;
 	}
 }
@@ -258,6 +263,18 @@ same_addr(const struct sockaddr_storage *a, const struct sockaddr_storage *b,
 		return memcmp(&x->sin6_addr, &y->sin6_addr, 16) == 0 &&
 		    (!port_too || x->sin6_port == y->sin6_port);
 	}
+}
+
+int
+edge_node_peer(struct edge *e, uint32_t id, struct edge_peer *p)
+{
+	(void)e;
+	for (size_t i = 0; i < n_node_addrs; i++)
+		if (node_addrs[i].id == id) {
+			*p = node_addrs[i].peer;
+			return 0;
+		}
+	return ENOENT;
 }
 
 const struct sched_node *

@@ -60,9 +60,11 @@ parse_hostport(const char *s, size_t len, char *host, size_t hlen, int *port)
 	return 0;
 }
 
+/* An address, or with dns a name looked up (blocking: at start and on
+ * node-table updates only, never for a message). */
 static int
 resolve(const char *host, int port, struct sockaddr_storage *ss,
-    socklen_t *len)
+    socklen_t *len, bool dns)
 {
 	struct sockaddr_in *in4 = (struct sockaddr_in *)ss;
 	struct sockaddr_in6 *in6 = (struct sockaddr_in6 *)ss;
@@ -81,8 +83,8 @@ resolve(const char *host, int port, struct sockaddr_storage *ss,
 		*len = sizeof(*in6);
 		return 0;
 	}
-	/* a name: blocking lookup (nodes are addresses in practice; the
-	 * node table is where names would come from) */
+	if (!dns)
+		return EHOSTUNREACH;
 	memset(&hints, 0, sizeof(hints));
 	hints.ai_family = AF_UNSPEC;
 	hints.ai_socktype = SOCK_DGRAM;
@@ -119,8 +121,9 @@ edge_peer_str(const struct edge_peer *p, char *buf, size_t len)
 	}
 }
 
-int
-edge_uri_peer(struct edge *e, const char *uri, size_t len, struct edge_peer *p)
+static int
+uri_peer(struct edge *e, const char *uri, size_t len, struct edge_peer *p,
+    bool dns)
 {
 	const char *s = uri, *end = uri + len, *hp, *at, *hpe;
 	char host[256];
@@ -161,7 +164,21 @@ edge_uri_peer(struct edge *e, const char *uri, size_t len, struct edge_peer *p)
 			p->sock = i;
 	if (p->sock < 0)
 		return EPROTONOSUPPORT;
-	return resolve(host, port, &p->ss, &p->sslen);
+	return resolve(host, port, &p->ss, &p->sslen, dns);
+}
+
+int
+edge_uri_peer(struct edge *e, const char *uri, size_t len, struct edge_peer *p)
+{
+	/* the message path never waits for DNS: an attacker could make it */
+	return uri_peer(e, uri, len, p, false);
+}
+
+int
+edge_uri_peer_dns(struct edge *e, const char *uri, size_t len,
+    struct edge_peer *p)
+{
+	return uri_peer(e, uri, len, p, true);
 }
 
 /* ------------------------------------------------------------ UDP */
@@ -210,7 +227,7 @@ open_socket(struct edge *e, struct edge_sock *sk)
 	socklen_t sl;
 	int one = 1, fd, rc;
 
-	if ((rc = resolve(sk->host, sk->port, &ss, &sl)) != 0) {
+	if ((rc = resolve(sk->host, sk->port, &ss, &sl, false)) != 0) {
 		slb_log_err("listen %s:%d: not an address", sk->host, sk->port);
 		return rc;
 	}
@@ -533,7 +550,8 @@ edge_transport_open(struct edge *e)
 			snprintf(sk->adv, sizeof(sk->adv),
 			    strchr(h, ':') ? "[%s]:%d" : "%s:%d", h, port);
 			/* resolved once: Route matching compares addresses */
-			if (resolve(h, port, &sk->adv_ss, &(socklen_t){0}) != 0)
+			if (resolve(h, port, &sk->adv_ss, &(socklen_t){0},
+				true) != 0)
 				sk->adv_ss = sk->bound_ss;
 		}
 		if (sk->proto == EP_UDP && e->udp_out < 0)
