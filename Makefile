@@ -14,7 +14,7 @@ CC       ?= cc
 CFLAGS   ?= -O2 -g
 WARN     := -Wall -Wextra -Werror -Wshadow -Wno-unused-parameter
 CPPFLAGS += -std=c11 -D_GNU_SOURCE -DSIPLB_VERSION='"$(VERSION)"' \
-            -I$(BUILD)/proto -Iservices/common -iquote services/scheduler -iquote services/edge -iquote services/prober -iquote services/dialogd -MMD -MP
+            -I$(BUILD)/proto -Iservices/common -iquote services/scheduler -iquote services/edge -iquote services/prober -iquote services/dialogd -iquote services/admin -MMD -MP
 ifneq ($(SAN),)
 CFLAGS   += -O1 -fsanitize=address,undefined -fno-omit-frame-pointer \
             -fno-sanitize-recover=undefined
@@ -50,11 +50,14 @@ PROBER_SRCS  := $(wildcard services/prober/*.c)
 PROBER_OBJS  := $(PROBER_SRCS:%.c=$(BUILD)/obj/%.o)
 DIALOGD_SRCS := $(wildcard services/dialogd/*.c)
 DIALOGD_OBJS := $(DIALOGD_SRCS:%.c=$(BUILD)/obj/%.o)
+ADMIN_SRCS   := $(wildcard services/admin/*.c)
+ADMIN_OBJS   := $(ADMIN_SRCS:%.c=$(BUILD)/obj/%.o)
 
 PROGS := $(BUILD)/bin/siplb-scheduler $(BUILD)/bin/siplbctl $(BUILD)/bin/siplb-edge \
          $(BUILD)/bin/siplb-bench-client $(BUILD)/bin/fake-edge \
          $(if $(PROBER_SRCS),$(BUILD)/bin/siplb-prober) \
-         $(if $(DIALOGD_SRCS),$(BUILD)/bin/siplb-dialogd)
+         $(if $(DIALOGD_SRCS),$(BUILD)/bin/siplb-dialogd) \
+         $(if $(ADMIN_SRCS),$(BUILD)/bin/siplb-admin)
 
 UNIT_SRCS  := $(wildcard tests/unit/test_*.c)
 UNIT_BINS  := $(UNIT_SRCS:tests/unit/%.c=$(BUILD)/tests/%)
@@ -113,6 +116,11 @@ $(BUILD)/bin/siplb-dialogd: $(DIALOGD_OBJS) $(BUILD)/libsched.a $(LIBSIPLB)
 	@mkdir -p $(dir $@)
 	@echo "  LD      $@"
 	$(Q)$(CC) $(LDFLAGS) -o $@ $^ -lsqlite3 $(SCHED_LIBS) $(BASE_LIBS)
+
+$(BUILD)/bin/siplb-admin: $(ADMIN_OBJS) $(BUILD)/libsched.a $(LIBSIPLB)
+	@mkdir -p $(dir $@)
+	@echo "  LD      $@"
+	$(Q)$(CC) $(LDFLAGS) -o $@ $^ -lmicrohttpd -ljansson $(SCHED_LIBS) $(BASE_LIBS)
 
 $(BUILD)/bin/siplbctl: $(BUILD)/obj/services/siplbctl/main.o $(LIBSIPLB)
 	@mkdir -p $(dir $@)

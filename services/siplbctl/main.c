@@ -66,6 +66,9 @@ usage(FILE *f)
 	    "         [--overcommit] [--reserve] [--tie-first]\n"
 	    "  reload [--reset]                   reload the node table\n"
 	    "  edge stats                         the edge's counters\n"
+	    "  health                             0 when the edge and the\n"
+	    "                                     scheduler answer, else 1\n"
+	    "                                     (a keepalived vrrp_script)\n"
 	    "  dialogs [--key K] [--node N] [--state created|confirmed|\n"
 	    "          terminated] [--edge E] [--limit N] [--counts]\n"
 	    "                                     dialogs in the store (dialogd)\n"
@@ -678,6 +681,52 @@ cmd_edge_stats(void)
 	return 0;
 }
 
+/*
+ * siplbctl health: exit 0 when this host's edge ([edge] rep) answers its
+ * statistics request and the scheduler answers, else 1 with the reason, so
+ * that keepalived (vrrp_script) moves the VIP away from a broken proxy.
+ */
+static int
+cmd_health(void)
+{
+	Siplb__V1__EdgeRequest eq = SIPLB__V1__EDGE_REQUEST__INIT;
+	Siplb__V1__SchedRequest sq = SIPLB__V1__SCHED_REQUEST__INIT;
+	ProtobufCMessage *pm;
+	int err, bad = 0;
+
+	eq.body_case = SIPLB__V1__EDGE_REQUEST__BODY_STATS;
+	eq.stats = 1;
+	err = slb_req_call(cfg.edge_rep, &eq.base,
+	    &siplb__v1__edge_reply__descriptor, cfg.timeout_ms, 2, &pm);
+	if (err == 0 && ((Siplb__V1__EdgeReply *)pm)->status !=
+			    SIPLB__V1__STATUS__STATUS_OK)
+		err = EPROTO;
+	if (err == 0)
+		slb_msg_free(pm);
+	if (err != 0) {
+		fprintf(stderr, "siplbctl: health: the edge at %s %s\n",
+		    cfg.edge_rep, err == ETIMEDOUT ? "did not answer"
+						   : strerror(err));
+		bad = 1;
+	}
+	/* any answer, even a refusal, means the scheduler is there */
+	sq.body_case = SIPLB__V1__SCHED_REQUEST__BODY_STATS;
+	sq.stats = 1;
+	err = slb_req_call(cfg.sched_rep, &sq.base,
+	    &siplb__v1__sched_reply__descriptor, cfg.timeout_ms, 2, &pm);
+	if (err == 0)
+		slb_msg_free(pm);
+	else {
+		fprintf(stderr, "siplbctl: health: the scheduler at %s %s\n",
+		    cfg.sched_rep, err == ETIMEDOUT ? "did not answer"
+						    : strerror(err));
+		bad = 1;
+	}
+	if (!bad)
+		printf("ok: edge and scheduler answer\n");
+	return bad ? EXIT_REFUSED : 0;
+}
+
 int
 main(int argc, char **argv)
 {
@@ -744,6 +793,11 @@ main(int argc, char **argv)
 		if (nrest != 2 || strcmp(rest[1], "stats") != 0)
 			return die_usage("edge: give stats%s", "");
 		return cmd_edge_stats();
+	}
+	if (strcmp(rest[0], "health") == 0) {
+		if (nrest != 1)
+			return die_usage("health takes no arguments%s", "");
+		return cmd_health();
 	}
 	if (strcmp(rest[0], "reload") == 0) {
 		Siplb__V1__AdminRequest a = SIPLB__V1__ADMIN_REQUEST__INIT;
