@@ -65,6 +65,7 @@ usage(FILE *f)
 	    "         [--hash-key H] [--exclude ID,ID] [--max N] [--relative]\n"
 	    "         [--overcommit] [--reserve] [--tie-first]\n"
 	    "  reload [--reset]                   reload the node table\n"
+	    "  stats                              the scheduler's counters (bus too)\n"
 	    "  edge stats                         the edge's counters\n"
 	    "  health                             0 when the edge and the\n"
 	    "                                     scheduler answer, else 1\n"
@@ -637,6 +638,51 @@ cmd_dialogs(int argc, char **argv)
 	return 0;
 }
 
+static void
+print_counters(const Siplb__V1__StatsReply *st)
+{
+	if (json_out) {
+		json_t *a = json_array();
+
+		for (size_t i = 0; i < st->n_counters; i++)
+			json_array_append_new(a, json_pack("{s:s,s:s,s:I}",
+			    "name", st->counters[i]->name, "label",
+			    st->counters[i]->label, "value",
+			    (json_int_t)st->counters[i]->value));
+		print_json(json_pack("{s:o}", "counters", a));
+		return;
+	}
+	for (size_t i = 0; i < st->n_counters; i++) {
+		const Siplb__V1__Counter *c = st->counters[i];
+
+		printf("%-28s %-16s %llu\n", c->name, c->label,
+		    (unsigned long long)c->value);
+	}
+}
+
+/* The scheduler's counters: selections, reservations, and for each bus
+ * subscriber what it received, its gaps and resyncs. */
+static int
+cmd_stats(void)
+{
+	Siplb__V1__SchedRequest q = SIPLB__V1__SCHED_REQUEST__INIT;
+	Siplb__V1__SchedReply *r;
+	int rc;
+
+	q.body_case = SIPLB__V1__SCHED_REQUEST__BODY_STATS;
+	q.stats = 1;
+	if ((rc = sched_call(&q, &r)) != 0)
+		return rc;
+	if (r->body_case != SIPLB__V1__SCHED_REPLY__BODY_STATS) {
+		fprintf(stderr, "siplbctl: unexpected reply\n");
+		slb_msg_free(&r->base);
+		return EXIT_REFUSED;
+	}
+	print_counters(r->stats);
+	slb_msg_free(&r->base);
+	return 0;
+}
+
 static int
 cmd_edge_stats(void)
 {
@@ -660,23 +706,7 @@ cmd_edge_stats(void)
 		slb_msg_free(pm);
 		return EXIT_REFUSED;
 	}
-	if (json_out) {
-		json_t *a = json_array();
-
-		for (size_t i = 0; i < r->stats->n_counters; i++)
-			json_array_append_new(a, json_pack("{s:s,s:s,s:I}",
-			    "name", r->stats->counters[i]->name, "label",
-			    r->stats->counters[i]->label, "value",
-			    (json_int_t)r->stats->counters[i]->value));
-		print_json(json_pack("{s:o}", "counters", a));
-	} else {
-		for (size_t i = 0; i < r->stats->n_counters; i++) {
-			const Siplb__V1__Counter *c = r->stats->counters[i];
-
-			printf("%-28s %-16s %llu\n", c->name, c->label,
-			    (unsigned long long)c->value);
-		}
-	}
+	print_counters(r->stats);
 	slb_msg_free(pm);
 	return 0;
 }
@@ -789,6 +819,11 @@ main(int argc, char **argv)
 		return cmd_select(nrest, rest);
 	if (strcmp(rest[0], "dialogs") == 0)
 		return cmd_dialogs(nrest, rest);
+	if (strcmp(rest[0], "stats") == 0) {
+		if (nrest != 1)
+			return die_usage("stats takes no arguments%s", "");
+		return cmd_stats();
+	}
 	if (strcmp(rest[0], "edge") == 0) {
 		if (nrest != 2 || strcmp(rest[1], "stats") != 0)
 			return die_usage("edge: give stats%s", "");
