@@ -256,6 +256,19 @@ write_nodes(FILE *f, struct adm *a, struct scrape *s)
 		sample(f, "siplb_node_rtt_seconds", v, "node",
 		    u64s(id, t->nodes[i]->id), "uri", t->nodes[i]->uri, NULL);
 	}
+	family(f, "siplb_node_failed_over_total", "counter",
+	    "Calls that failed over away from a node (408, 503, timeout or "
+	    "transport error there).");
+	for (int r = 0; r < a->nsched; r++) {
+		if (s->table[r] == NULL)
+			continue;
+		t = s->table[r]->admin->table;
+		for (size_t i = 0; i < t->n_nodes; i++)
+			sample(f, "siplb_node_failed_over_total",
+			    u64s(v, t->nodes[i]->failed_over), "node",
+			    u64s(id, t->nodes[i]->id), "uri", t->nodes[i]->uri,
+			    "scheduler", a->sched[r], NULL);
+	}
 	/* each replica counts what it chose: one series per scheduler */
 	family(f, "siplb_node_selected_total", "counter",
 	    "Calls routed to a node (times a scheduler chose it).");

@@ -672,6 +672,7 @@ sched_table_inherit(struct sched_table *newt, const struct sched_table *old)
 		n->rtt_us = o->rtt_us;
 		n->last_code = o->last_code;
 		n->selected = o->selected;
+		n->failed_over = o->failed_over;
 		n->wrr_current = o->wrr_current;
 	}
 	newt->rng = old->rng;

@@ -45,6 +45,7 @@ struct sched_node {
 	char socket[128];
 	uint32_t ds_id;		/* dispatcher.id when loaded from MySQL, 0 = none */
 	uint64_t selected;	/* times chosen first */
+	uint64_t failed_over;	/* calls that failed over away from it */
 	uint32_t passive_fails;	/* edge failure reports in the window */
 	uint64_t passive_since_us;
 	int64_t wrr_current;	/* smooth weighted round-robin state */

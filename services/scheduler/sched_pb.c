@@ -39,6 +39,7 @@ sched_pb_node(const struct sched_node *n)
 	pn->attrs = b->copy.attrs;
 	pn->socket = b->copy.socket;
 	pn->selected = n->selected;
+	pn->failed_over = n->failed_over;
 	pn->n_resources = (size_t)n->nres;
 	pn->resources = b->resp;
 	for (int i = 0; i < n->nres; i++) {
@@ -328,6 +329,7 @@ sched_pb_node_from(const Siplb__V1__Node *pn, struct sched_node *n)
 	n->rtt_us = pn->rtt_us;
 	n->last_code = pn->last_code;
 	n->selected = pn->selected;
+	n->failed_over = pn->failed_over;
 	snprintf(n->description, sizeof(n->description), "%s",
 	    pn->description ? pn->description : "");
 	snprintf(n->attrs, sizeof(n->attrs), "%s", pn->attrs ? pn->attrs : "");

@@ -353,6 +353,15 @@ select_one(struct sched_svc *s, const Siplb__V1__SelectRequest *q,
 		sr->error = err;
 		return;
 	}
+	/* an edge asking again with a node excluded: the call left the node
+	 * it names last (OpenSIPS lb_next) */
+	if (q->reserve && q->n_exclude > 0) {
+		struct sched_node *f = sched_table_find(&s->table,
+		    q->exclude[q->n_exclude - 1]);
+
+		if (f != NULL)
+			f->failed_over++;
+	}
 	st = sched_select(&s->table, &sel, out, &nout);
 	sr->status = sched_pb_sel_status(st);
 	if (st != SCHED_SEL_OK) {

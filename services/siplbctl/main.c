@@ -149,14 +149,15 @@ node_json(const Siplb__V1__Node *n)
 			n->resources[i]->capacity, "load",
 			n->resources[i]->load));
 	return json_pack("{s:I,s:I,s:I,s:s,s:b,s:b,s:I,s:i,s:I,s:I,s:I,s:s,"
-			 "s:s,s:s,s:I,s:o}",
+			 "s:s,s:s,s:I,s:I,s:o}",
 	    "id", (json_int_t)n->id, "group", (json_int_t)n->group, "set",
 	    (json_int_t)n->set, "uri", n->uri, "enabled", n->enabled, "up",
 	    n->up, "weight", (json_int_t)n->weight, "priority", n->priority,
 	    "probe_mode", (json_int_t)n->probe_mode, "rtt_us",
 	    (json_int_t)n->rtt_us, "last_code", (json_int_t)n->last_code,
 	    "description", n->description, "attrs", n->attrs, "socket",
-	    n->socket, "selected", (json_int_t)n->selected, "resources", res);
+	    n->socket, "selected", (json_int_t)n->selected, "failed_over",
+	    (json_int_t)n->failed_over, "resources", res);
 }
 
 static void

@@ -22,6 +22,7 @@ assert_eq "503 node: every call answered by the other node" "$answered" 20
 [ "$refused" -ge 1 ] || fail "no call was offered to the 503 node"
 ok "503 node was tried $refused times and failed over"
 assert_eq "failovers counted" "$(edge_stat failovers)" "$refused"
+assert_eq "failovers counted on the node they left" "$(ctl --json nodes | jq_py '[n["failed_over"] for n in d["nodes"] if n["id"] == 1][0]')" "$refused"
 sleep 0.3
 assert_eq "calls that failed over hold no load once over" "$(loads)" "0 0"
 kill "$(eval echo \$NODE_PID_$N1)"; kill "$(eval echo \$NODE_PID_$N2)"; sleep 0.5
