@@ -630,6 +630,10 @@ out:
 /* ------------------------------------------------------------ SUB */
 
 #define SUB_BUFFER_MAX 65536
+/* Publishers send at least a heartbeat a second; silence this long means
+ * the connection is stuck (seen once with nng 1.5 after a publisher was
+ * killed and restarted on the same ipc path): dial again and resync. */
+#define SUB_SILENCE_US 3500000u
 #define SUB_RETRY_MS 500
 #define SUB_SNAPSHOT_TIMEOUT_MS 3000
 
@@ -652,6 +656,9 @@ struct slb_sub {
 	struct slb_sub_stats st;
 	struct sub_token *tok;	/* outlives us while a request is out */
 	int quiet;		/* failures already reported */
+	char pub_url[256];
+	uint64_t last_rx_us;	/* anything heard from the publisher */
+	struct event *watch_ev;
 };
 
 struct sub_token {
@@ -792,6 +799,7 @@ sub_readable(evutil_socket_t fd, short what, void *arg)
 			slb_log_warn("%s: receive: %s", s->name, nng_strerror(rv));
 			return;
 		}
+		s->last_rx_us = slb_now_us();
 		err = slb_msg_unpack(&siplb__v1__bus_message__descriptor, msg,
 		    SLB_MSG_MAX, &pm);
 		nng_msg_free(msg);
@@ -908,13 +916,65 @@ sub_request_snapshot(struct slb_sub *s)
 	s->pending = 1;
 }
 
+/* A SUB socket dialing the publisher, read on the loop. */
+static int
+sub_connect(struct slb_sub *s)
+{
+	int rv, err;
+
+	if ((rv = nng_sub0_open(&s->sock)) != 0)
+		return slb_nng_errno(rv);
+	nng_socket_set_size(s->sock, NNG_OPT_RECVMAXSZ, SLB_MSG_MAX);
+	nng_socket_set(s->sock, NNG_OPT_SUB_SUBSCRIBE, "", 0);
+	/* a deep queue: losing deltas costs a snapshot */
+	nng_socket_set_int(s->sock, NNG_OPT_RECVBUF, 8192);
+	nng_socket_set_ms(s->sock, NNG_OPT_RECONNMINT, 50);
+	nng_socket_set_ms(s->sock, NNG_OPT_RECONNMAXT, 1000);
+	rv = nng_dial(s->sock, s->pub_url, NULL, NNG_FLAG_NONBLOCK);
+	if (rv != 0) {
+		slb_log_err("%s: cannot dial %s: %s", s->name, s->pub_url,
+		    nng_strerror(rv));
+		nng_close(s->sock);
+		return slb_nng_errno(rv);
+	}
+	if ((err = recv_fd_event(s->sock, s->base, sub_readable, s,
+		 &s->ev)) != 0) {
+		nng_close(s->sock);
+		return err;
+	}
+	return 0;
+}
+
+static void
+sub_watch(evutil_socket_t fd, short what, void *arg)
+{
+	struct slb_sub *s = arg;
+
+	(void)fd;
+	(void)what;
+	if (slb_now_us() - s->last_rx_us < SUB_SILENCE_US)
+		return;
+	slb_log_info("%s: nothing from %s for %u s: dialing again", s->name,
+	    s->pub_url, SUB_SILENCE_US / 1000000u);
+	if (s->ev != NULL) {
+		event_free(s->ev);
+		s->ev = NULL;
+		nng_close(s->sock);
+	}
+	s->last_rx_us = slb_now_us();
+	if (sub_connect(s) != 0)
+		return;		/* tried again at the next watch */
+	if (s->reqc != NULL)
+		sub_resync(s, "publisher silent");
+}
+
 int
 slb_sub_open(struct slb_sub **sp, struct event_base *base,
     struct slb_bridge *br, const char *name, const char *pub_url,
     const char *rep_url, const struct slb_sub_ops *ops, void *arg)
 {
 	struct slb_sub *s = calloc(1, sizeof(*s));
-	int rv, err = ENOMEM;
+	int err = ENOMEM;
 
 	if (s == NULL)
 		return ENOMEM;
@@ -928,29 +988,18 @@ slb_sub_open(struct slb_sub **sp, struct event_base *base,
 		return ENOMEM;
 	}
 	s->tok->s = s;
-	if ((rv = nng_sub0_open(&s->sock)) != 0) {
+	snprintf(s->pub_url, sizeof(s->pub_url), "%s", pub_url);
+	if ((err = sub_connect(s)) != 0) {
 		free(s->tok);
 		free(s);
-		return slb_nng_errno(rv);
+		return err;
 	}
-	nng_socket_set_size(s->sock, NNG_OPT_RECVMAXSZ, SLB_MSG_MAX);
-	nng_socket_set(s->sock, NNG_OPT_SUB_SUBSCRIBE, "", 0);
-	/* a deep queue: losing deltas costs a snapshot */
-	nng_socket_set_int(s->sock, NNG_OPT_RECVBUF, 8192);
-	nng_socket_set_ms(s->sock, NNG_OPT_RECONNMINT, 50);
-	nng_socket_set_ms(s->sock, NNG_OPT_RECONNMAXT, 1000);
 	s->retry_ev = evtimer_new(base, sub_retry, s);
-	if (s->retry_ev == NULL)
+	s->watch_ev = event_new(base, -1, EV_PERSIST, sub_watch, s);
+	if (s->retry_ev == NULL || s->watch_ev == NULL ||
+	    event_add(s->watch_ev, &(struct timeval){1, 0}) != 0)
 		goto fail;
-	rv = nng_dial(s->sock, pub_url, NULL, NNG_FLAG_NONBLOCK);
-	if (rv != 0) {
-		slb_log_err("%s: cannot dial %s: %s", name, pub_url,
-		    nng_strerror(rv));
-		err = slb_nng_errno(rv);
-		goto fail;
-	}
-	if ((err = recv_fd_event(s->sock, base, sub_readable, s, &s->ev)) != 0)
-		goto fail;
+	s->last_rx_us = slb_now_us();
 	if (rep_url != NULL && *rep_url != '\0') {
 		if ((err = slb_reqc_open(&s->reqc, br, rep_url, 1000)) != 0)
 			goto fail;
@@ -984,6 +1033,8 @@ slb_sub_close(struct slb_sub *s)
 		event_free(s->ev);
 	if (s->retry_ev)
 		event_free(s->retry_ev);
+	if (s->watch_ev)
+		event_free(s->watch_ev);
 	nng_close(s->sock);
 	/* a pending request completes later with ECANCELED and frees tok */
 	if (s->pending)

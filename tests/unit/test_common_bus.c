@@ -294,6 +294,23 @@ test_garbage_on_the_bus_is_counted_and_dropped(void **state)
 	slb_sub_close(s);
 }
 
+static void
+test_silent_publisher_is_dialed_again_and_resynced(void **state)
+{
+	struct fx *f = *state;
+	struct slb_sub *s;
+
+	f->snap_epoch = 5;
+	f->snap_seq = 1;
+	assert_int_equal(slb_sub_open(&s, f->base, f->br, "t", f->url_pub,
+			     f->url_rep, &ops, f), 0);
+	assert_true(run_until(f, has_snap1, 2000));
+	/* no message, not even a heartbeat, for longer than 3.5 s */
+	assert_true(run_until(f, has_snap2, 6000));
+	assert_int_equal(f->nsnap, 2);
+	slb_sub_close(s);
+}
+
 struct reply_box {
 	int done, err;
 	nng_msg *msg;
@@ -381,6 +398,7 @@ main(void)
 	    T(test_publisher_restart_is_detected_by_epoch),
 	    T(test_refused_snapshot_is_retried),
 	    T(test_garbage_on_the_bus_is_counted_and_dropped),
+	    T(test_silent_publisher_is_dialed_again_and_resynced),
 	    T(test_async_request_gets_reply_on_the_loop),
 	    T(test_async_request_to_nobody_times_out),
 	    T(test_blocking_call_to_nobody_times_out),
