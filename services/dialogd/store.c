@@ -16,6 +16,7 @@
 #include <uthash.h>
 
 #include "cfg.h"
+#include "dburl.h"
 #include "log.h"
 
 /*
@@ -194,117 +195,6 @@ sql_fmt(char *sql, size_t len, const char *fmt, const char *table)
 
 /* ------------------------------------------------------------ MySQL URL */
 
-struct db_url {
-	char user[128];
-	char pass[128];
-	char host[256];
-	char db[128];
-	unsigned port;
-};
-
-/* The last '@' ends the user info, so a password holding '@' is masked
- * whole (as the scheduler does). */
-static void
-url_masked(const char *url, char *buf, size_t len)
-{
-	const char *start, *at, *colon, *p;
-
-	p = strstr(url, "://");
-	start = p ? p + 3 : url;
-	at = strrchr(start, '@');
-	colon = at ? memchr(start, ':', (size_t)(at - start)) : NULL;
-	if (colon == NULL) {
-		snprintf(buf, len, "%s", url);
-		return;
-	}
-	snprintf(buf, len, "%.*s***%s", (int)(colon + 1 - url), url, at);
-}
-
-static int
-copy_part(char *dst, size_t dstlen, const char *b, const char *e)
-{
-	if ((size_t)(e - b) >= dstlen)
-		return ENAMETOOLONG;
-	memcpy(dst, b, (size_t)(e - b));
-	dst[e - b] = '\0';
-	return 0;
-}
-
-static int
-url_parse(const char *url, struct db_url *u, char *err, size_t errlen)
-{
-	char masked[SLB_CFG_STRLEN + 8];
-	const char *rest, *at, *hb, *he, *slash, *colon, *pe = NULL;
-	long port = 3306;
-
-	memset(u, 0, sizeof(*u));
-	url_masked(url, masked, sizeof(masked));
-	if (strncasecmp(url, "mysql://", 8) != 0) {
-		snprintf(err, errlen, "db_url \"%s\": only "
-		    "mysql://user:pass@host[:port]/db is supported", masked);
-		return EINVAL;
-	}
-	rest = url + 8;
-	at = strrchr(rest, '@');
-	hb = rest;
-	if (at != NULL) {
-		const char *c = memchr(rest, ':', (size_t)(at - rest));
-
-		if (copy_part(u->user, sizeof(u->user), rest, c ? c : at) != 0 ||
-		    (c && copy_part(u->pass, sizeof(u->pass), c + 1, at) != 0))
-			goto toolong;
-		hb = at + 1;
-	}
-	slash = strchr(hb, '/');
-	if (slash == NULL || slash[1] == '\0' || strchr(slash + 1, '/') ||
-	    strchr(slash + 1, '?')) {
-		snprintf(err, errlen, "db_url \"%s\": give the database name "
-		    "(mysql://user:pass@host[:port]/db)", masked);
-		return EINVAL;
-	}
-	if (copy_part(u->db, sizeof(u->db), slash + 1,
-		slash + 1 + strlen(slash + 1)) != 0)
-		goto toolong;
-	he = slash;
-	if (*hb == '[') {
-		const char *rb = memchr(hb, ']', (size_t)(slash - hb));
-
-		if (rb == NULL || (rb + 1 != slash && rb[1] != ':')) {
-			snprintf(err, errlen, "db_url \"%s\": bad [IPv6] host",
-			    masked);
-			return EINVAL;
-		}
-		if (rb + 1 != slash)
-			pe = rb + 1;
-		hb++;
-		he = rb;
-	} else if ((colon = memchr(hb, ':', (size_t)(slash - hb))) != NULL) {
-		pe = colon;
-		he = colon;
-	}
-	if (he == hb) {
-		snprintf(err, errlen, "db_url \"%s\": the host is missing",
-		    masked);
-		return EINVAL;
-	}
-	if (copy_part(u->host, sizeof(u->host), hb, he) != 0)
-		goto toolong;
-	if (pe != NULL) {
-		char pbuf[8];
-
-		if (copy_part(pbuf, sizeof(pbuf), pe + 1, slash) != 0 ||
-		    slb_parse_long(pbuf, 1, 65535, &port) != 0) {
-			snprintf(err, errlen, "db_url \"%s\": port must be "
-			    "1..65535", masked);
-			return EINVAL;
-		}
-	}
-	u->port = (unsigned)port;
-	return 0;
-toolong:
-	snprintf(err, errlen, "db_url \"%s\": a part is too long", masked);
-	return EINVAL;
-}
 
 /* ------------------------------------------------------------ rows */
 
@@ -575,12 +465,12 @@ my_connect(struct dlg_store *s, char *err, size_t errlen)
 {
 	unsigned int timeout = DB_TIMEOUT_S;
 	char sql[SQL_LEN * 4];
-	struct db_url u;
+	struct slb_db_url u;
 	int rc;
 
 	if (s->my != NULL)
 		return 0;
-	if ((rc = url_parse(s->url, &u, err, errlen)) != 0)
+	if ((rc = slb_db_url_parse(s->url, &u, err, errlen)) != 0)
 		return rc;
 	if ((s->my = mysql_init(NULL)) == NULL) {
 		snprintf(err, errlen, "%s: mysql_init: out of memory", s->name);
@@ -976,17 +866,17 @@ dlg_store_open(struct dlg_store **sp, const struct dlg_store_cfg *c,
 		rc = sq_open(s, c->sqlite_path ? c->sqlite_path : "", err,
 		    errlen);
 	} else {
-		struct db_url u;
+		struct slb_db_url u;
 		char masked[SLB_CFG_STRLEN + 8];
 
 		if (c->db_url == NULL ||
 		    strlen(c->db_url) >= sizeof(s->url)) {
 			snprintf(err, errlen, "db_url: missing or too long");
 			rc = EINVAL;
-		} else if ((rc = url_parse(c->db_url, &u, err, errlen)) == 0) {
+		} else if ((rc = slb_db_url_parse(c->db_url, &u, err, errlen)) == 0) {
 			memset(&u, 0, sizeof(u));
 			snprintf(s->url, sizeof(s->url), "%s", c->db_url);
-			url_masked(c->db_url, masked, sizeof(masked));
+			slb_db_url_masked(c->db_url, masked, sizeof(masked));
 			snprintf(s->name, sizeof(s->name), "%s", masked);
 			rc = my_connect(s, err, errlen);
 		}
