@@ -6,6 +6,8 @@
 
 BUILD    ?= build
 PREFIX   ?= /usr/local
+SYSCONFDIR ?= /etc
+SYSTEMDDIR ?= /lib/systemd/system
 DESTDIR  ?=
 SAN      ?=
 VERSION  := 0.1.0
@@ -172,9 +174,13 @@ bench: deps all
 install: all
 	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/share/siplb/sql \
 	    $(DESTDIR)$(PREFIX)/share/siplb/examples
-	install -m 0755 $(BUILD)/bin/siplb-scheduler $(BUILD)/bin/siplb-edge \
-	    $(BUILD)/bin/siplbctl \
+	install -m 0755 $(filter-out %/siplb-bench-client %/fake-edge,$(PROGS)) \
 	    $(DESTDIR)$(PREFIX)/bin/
+	install -d $(DESTDIR)$(SYSTEMDDIR)
+	for f in deploy/systemd/*.service.in; do \
+	    sed 's|@BINDIR@|$(PREFIX)/bin|g; s|@SYSCONFDIR@|$(SYSCONFDIR)|g' $$f \
+	        > $(DESTDIR)$(SYSTEMDDIR)/$$(basename $${f%.in}); done
+	install -m 0644 deploy/systemd/siplb.target $(DESTDIR)$(SYSTEMDDIR)/
 	install -m 0644 deploy/sql/*.sql $(DESTDIR)$(PREFIX)/share/siplb/sql/
 	install -m 0644 deploy/siplb.conf deploy/nodes.conf \
 	    $(DESTDIR)$(PREFIX)/share/siplb/examples/
