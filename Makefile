@@ -181,6 +181,9 @@ install: all
 	    sed 's|@BINDIR@|$(PREFIX)/bin|g; s|@SYSCONFDIR@|$(SYSCONFDIR)|g' $$f \
 	        > $(DESTDIR)$(SYSTEMDDIR)/$$(basename $${f%.in}); done
 	install -m 0644 deploy/systemd/siplb.target $(DESTDIR)$(SYSTEMDDIR)/
+	install -d $(DESTDIR)$(PREFIX)/share/siplb/keepalived
+	install -m 0644 deploy/keepalived/*.conf $(DESTDIR)$(PREFIX)/share/siplb/keepalived/
+	install -m 0755 deploy/keepalived/keepalived-notify.sh $(DESTDIR)$(PREFIX)/share/siplb/
 	install -m 0644 deploy/sql/*.sql $(DESTDIR)$(PREFIX)/share/siplb/sql/
 	install -m 0644 deploy/siplb.conf deploy/nodes.conf \
 	    $(DESTDIR)$(PREFIX)/share/siplb/examples/

@@ -8,6 +8,7 @@ libnng-dev protobuf-c-compiler libprotobuf-c-dev libosip2-dev
 libevent-dev uthash-dev libinih-dev libjansson-dev libmicrohttpd-dev
 libmariadb-dev libsqlite3-dev libcmocka-dev
 sip-tester mariadb-server mariadb-client sqlite3 curl procps iproute2 systemd
+keepalived
 kamailio"
 
 missing=""
