@@ -18,12 +18,7 @@
 #define OFF(f) offsetof(struct adm_cfg, f)
 
 static const struct slb_cfg_key keys[] = {
-    {"general", "run_dir", SLB_CFG_STR, 0, 0, "/run/siplb", OFF(run_dir),
-	"folder for ipc:// sockets"},
-    {"general", "log_level", SLB_CFG_LEVEL, 0, 0, "info", OFF(log_level), ""},
-    {"general", "log_facility", SLB_CFG_FACILITY, 0, 0, "local0",
-	OFF(log_facility), ""},
-    {"general", "log_syslog", SLB_CFG_BOOL, 0, 0, "no", OFF(log_syslog), ""},
+    SLB_CFG_GENERAL_KEYS(struct adm_cfg),
     {"admin", "listen", SLB_CFG_STR, 0, 0, "127.0.0.1:8080", OFF(listen),
 	"HTTP address ADDR:PORT ([v6]:PORT); loopback unless configured"},
     {"admin", "token_file", SLB_CFG_STR, 0, 0, "/etc/siplb/admin.token",

@@ -37,6 +37,21 @@ struct slb_cfg_key {
 	const char *doc;
 };
 
+/* The [general] keys every service reads, for a config struct T with the
+ * members run_dir, log_level, log_facility (char[SLB_CFG_STRLEN]) and
+ * log_syslog (int): put SLB_CFG_GENERAL_KEYS(T) first in its table. */
+#define SLB_CFG_GENERAL_KEYS(T)                                             \
+	{"general", "run_dir", SLB_CFG_STR, 0, 0, "/run/siplb",             \
+	    offsetof(T, run_dir),                                           \
+	    "folder for ipc:// sockets; relative ipc:// addresses go here"}, \
+	{"general", "log_level", SLB_CFG_LEVEL, 0, 0, "info",               \
+	    offsetof(T, log_level), "err, warn, notice, info or debug"},    \
+	{"general", "log_facility", SLB_CFG_FACILITY, 0, 0, "local0",       \
+	    offsetof(T, log_facility),                                      \
+	    "syslog facility when log_syslog = yes"},                       \
+	{"general", "log_syslog", SLB_CFG_BOOL, 0, 0, "no",                 \
+	    offsetof(T, log_syslog), "log to syslog instead of stderr"}
+
 /* Called for a section the table does not name, such as "[node 3]"; returns
  * 0 or an errno value, writing why into err. */
 typedef int (*slb_cfg_section_h)(void *arg, const char *section,

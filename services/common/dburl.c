@@ -1,5 +1,6 @@
 #include "dburl.h"
 
+#include <ctype.h>
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -127,5 +128,23 @@ slb_db_url_parse(const char *url, struct slb_db_url *u, char *err, size_t errlen
 	return 0;
 toolong:
 	snprintf(err, errlen, "db_url \"%s\": a part is too long", masked);
+	return EINVAL;
+}
+
+int
+slb_db_table_check(const char *what, const char *name, char *err,
+    size_t errlen)
+{
+	size_t len = name ? strnlen(name, 64) : 0;
+
+	if (len == 0 || len > 63)
+		goto bad;
+	for (size_t i = 0; i < len; i++)
+		if (!isalnum((unsigned char)name[i]) && name[i] != '_')
+			goto bad;
+	return 0;
+bad:
+	snprintf(err, errlen, "%s \"%.63s\": use 1..63 of [A-Za-z0-9_]", what,
+	    name ? name : "");
 	return EINVAL;
 }

@@ -21,4 +21,9 @@ int slb_db_url_parse(const char *url, struct slb_db_url *u, char *err,
  * info, so a password holding '@' is masked whole. */
 void slb_db_url_masked(const char *url, char *buf, size_t len);
 
+/* Table names go into SQL text (they cannot be bound), so they get a strict
+ * alphabet: 1..63 of [A-Za-z0-9_]; EINVAL naming `what` otherwise. */
+int slb_db_table_check(const char *what, const char *name, char *err,
+    size_t errlen);
+
 #endif

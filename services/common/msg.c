@@ -73,6 +73,18 @@ slb_msg_unpack(const ProtobufCMessageDescriptor *desc, const nng_msg *msg,
 	    nng_msg_len(msg), max, outp);
 }
 
+Siplb__V1__Status
+slb_msg_refusal(int rc, const char **why)
+{
+	if (rc == EPROTONOSUPPORT) {
+		*why = "protocol version not supported: this peer speaks "
+		       "version 1";
+		return SIPLB__V1__STATUS__STATUS_UNSUPPORTED_VERSION;
+	}
+	*why = rc == E2BIG ? "request too large" : "malformed request";
+	return SIPLB__V1__STATUS__STATUS_BAD_REQUEST;
+}
+
 void
 slb_msg_free(ProtobufCMessage *m)
 {

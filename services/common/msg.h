@@ -31,6 +31,10 @@ int slb_msg_unpack(const ProtobufCMessageDescriptor *desc, const nng_msg *msg,
 int slb_msg_unpack_buf(const ProtobufCMessageDescriptor *desc,
     const void *buf, size_t len, size_t max, ProtobufCMessage **outp);
 
+/* What a REP answers a request slb_msg_unpack refused with rc: the status
+ * (UNSUPPORTED_VERSION or BAD_REQUEST) and, in *why, the words. */
+Siplb__V1__Status slb_msg_refusal(int rc, const char **why);
+
 /* free_unpacked for what slb_msg_unpack made; NULL is a no-op. */
 void slb_msg_free(ProtobufCMessage *m);
 

@@ -12,14 +12,7 @@
 #define OFF(f) offsetof(struct dlgd_cfg, f)
 
 const struct slb_cfg_key dlgd_cfg_keys[] = {
-    {"general", "run_dir", SLB_CFG_STR, 0, 0, "/run/siplb", OFF(run_dir),
-	"folder for ipc:// sockets and the SQLite file"},
-    {"general", "log_level", SLB_CFG_LEVEL, 0, 0, "info", OFF(log_level),
-	"err, warn, notice, info or debug"},
-    {"general", "log_facility", SLB_CFG_FACILITY, 0, 0, "local0",
-	OFF(log_facility), "syslog facility when log_syslog = yes"},
-    {"general", "log_syslog", SLB_CFG_BOOL, 0, 0, "no", OFF(log_syslog),
-	"log to syslog instead of stderr"},
+    SLB_CFG_GENERAL_KEYS(struct dlgd_cfg),
     {"dialogd", "pub", SLB_CFG_ADDR, 0, 0, "ipc://dialogd.pub", OFF(pub),
 	"PUB address: expiry events (stream \"dialogd\")"},
     {"dialogd", "rep", SLB_CFG_ADDR, 0, 0, "ipc://dialogd.rep", OFF(rep),
@@ -639,15 +632,11 @@ on_request(void *arg, nng_msg *req, nng_msg **replyp)
 	d->queries++;
 	rc = slb_msg_unpack(&siplb__v1__dialogd_request__descriptor, req,
 	    SLB_MSG_MAX, &pm);
-	if (rc == EPROTONOSUPPORT) {
-		bad(&r, &m, SIPLB__V1__STATUS__STATUS_UNSUPPORTED_VERSION,
-		    "protocol version not supported: this dialogd speaks "
-		    "version %s", "1");
-		goto send;
-	}
 	if (rc != 0) {
-		bad(&r, &m, SIPLB__V1__STATUS__STATUS_BAD_REQUEST, "%s",
-		    "malformed request");
+		const char *why;
+		Siplb__V1__Status st = slb_msg_refusal(rc, &why);
+
+		bad(&r, &m, st, "%s", why);
 		goto send;
 	}
 	q = (Siplb__V1__DialogdRequest *)pm;

@@ -169,23 +169,6 @@ dlg_copy_field(char *dst, size_t len, const char *src)
 }
 
 static int
-table_check(const char *name, char *err, size_t errlen)
-{
-	size_t len = name ? strnlen(name, 64) : 0;
-
-	if (len == 0 || len > 63)
-		goto bad;
-	for (size_t i = 0; i < len; i++)
-		if (!isalnum((unsigned char)name[i]) && name[i] != '_')
-			goto bad;
-	return 0;
-bad:
-	snprintf(err, errlen, "table \"%.63s\": use 1..63 of [A-Za-z0-9_]",
-	    name ? name : "");
-	return EINVAL;
-}
-
-static int
 sql_fmt(char *sql, size_t len, const char *fmt, const char *table)
 {
 	int w = snprintf(sql, len, fmt, table);
@@ -854,7 +837,7 @@ dlg_store_open(struct dlg_store **sp, const struct dlg_store_cfg *c,
 	struct dlg_store *s;
 	int rc;
 
-	if ((rc = table_check(c->table, err, errlen)) != 0)
+	if ((rc = slb_db_table_check("table", c->table, err, errlen)) != 0)
 		return rc;
 	if ((s = calloc(1, sizeof(*s))) == NULL) {
 		snprintf(err, errlen, "out of memory");

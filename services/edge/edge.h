@@ -119,6 +119,7 @@ struct edge_conn {
 };
 
 struct edge_tx;
+struct node_addr;
 
 /* One attempt towards one next hop (an RFC 3261 client transaction). */
 struct edge_branch {
@@ -245,6 +246,11 @@ struct edge {
 	struct slb_sub *table_sub;
 	struct sched_table cache;	/* last node table from the scheduler */
 	bool have_cache;
+	struct node_addr *node_addrs;	/* the cache's nodes, resolved */
+	size_t n_node_addrs;
+	bool sched_away;		/* no answer: select from the cache */
+	uint64_t sched_next_probe_us;	/* ask the scheduler again then */
+	unsigned ticks;
 
 	struct slb_pub *pub;
 	struct slb_rep *rep;
@@ -287,6 +293,9 @@ int edge_uri_peer_dns(struct edge *e, const char *uri, size_t len,
 /* Where node id is reached, as resolved when the table arrived. */
 int edge_node_peer(struct edge *e, uint32_t id, struct edge_peer *p);
 void edge_peer_str(const struct edge_peer *p, char *buf, size_t len);
+/* Same address (and port, when port_too). */
+bool edge_same_addr(const struct sockaddr_storage *a,
+    const struct sockaddr_storage *b, bool port_too);
 
 /* proxy.c */
 void edge_on_message(struct edge *e, char *buf, size_t len,

@@ -614,23 +614,6 @@ tx_find(struct edge *e, const char *key)
 
 /* ------------------------------------------------------------ routes */
 
-static bool
-same_ss(const struct sockaddr_storage *a, const struct sockaddr_storage *b)
-{
-	if (a->ss_family != b->ss_family)
-		return false;
-	if (a->ss_family == AF_INET) {
-		const struct sockaddr_in *x = (const void *)a, *y = (const void *)b;
-		return x->sin_addr.s_addr == y->sin_addr.s_addr &&
-		    x->sin_port == y->sin_port;
-	} else {
-		const struct sockaddr_in6 *x = (const void *)a,
-					  *y = (const void *)b;
-		return memcmp(&x->sin6_addr, &y->sin6_addr, 16) == 0 &&
-		    x->sin6_port == y->sin6_port;
-	}
-}
-
 /* A URI naming this edge: its advertised address or a bound one. */
 static bool
 is_us(struct edge *e, const char *uri, size_t n)
@@ -640,8 +623,8 @@ is_us(struct edge *e, const char *uri, size_t n)
 	if (edge_uri_peer(e, uri, n, &p) != 0)
 		return false;
 	for (int i = 0; i < e->nsocks; i++)
-		if (same_ss(&e->socks[i].adv_ss, &p.ss) ||
-		    same_ss(&e->socks[i].bound_ss, &p.ss))
+		if (edge_same_addr(&e->socks[i].adv_ss, &p.ss, true) ||
+		    edge_same_addr(&e->socks[i].bound_ss, &p.ss, true))
 			return true;
 	return false;
 }

@@ -18,12 +18,7 @@
 #define OFF(f) offsetof(struct edge_cfg, f)
 
 static const struct slb_cfg_key keys[] = {
-    {"general", "run_dir", SLB_CFG_STR, 0, 0, "/run/siplb", OFF(run_dir),
-	"folder for ipc:// sockets"},
-    {"general", "log_level", SLB_CFG_LEVEL, 0, 0, "info", OFF(log_level), ""},
-    {"general", "log_facility", SLB_CFG_FACILITY, 0, 0, "local0",
-	OFF(log_facility), ""},
-    {"general", "log_syslog", SLB_CFG_BOOL, 0, 0, "no", OFF(log_syslog), ""},
+    SLB_CFG_GENERAL_KEYS(struct edge_cfg),
     {"edge", "id", SLB_CFG_STR, 0, 0, "1", OFF(id),
 	"this edge's name; its bus stream is edge:<id>"},
     {"edge", "listen", SLB_CFG_STR, 0, 0, "udp:127.0.0.1:5060, tcp:127.0.0.1:5060",
@@ -214,22 +209,19 @@ load_rules(struct edge *e)
 
 /* ------------------------------------------------------------ the table */
 
+/* A node's address, resolved once per table (names looked up here only). */
 struct node_addr {
 	uint32_t id;
-	struct sockaddr_storage ss;
 	struct edge_peer peer;
 };
-
-static struct node_addr *node_addrs;
-static size_t n_node_addrs;
 
 static void
 cache_index(struct edge *e)
 {
-	free(node_addrs);
-	node_addrs = calloc(e->cache.n + 1, sizeof(*node_addrs));
-	n_node_addrs = 0;
-	if (node_addrs == NULL)
+	free(e->node_addrs);
+	e->node_addrs = calloc(e->cache.n + 1, sizeof(*e->node_addrs));
+	e->n_node_addrs = 0;
+	if (e->node_addrs == NULL)
 		return;
 	for (size_t i = 0; i < e->cache.n; i++) {
 		struct edge_peer p;
@@ -240,38 +232,19 @@ cache_index(struct edge *e)
 			    e->cache.nodes[i].id, e->cache.nodes[i].uri);
 			continue;
 		}
-		node_addrs[n_node_addrs].id = e->cache.nodes[i].id;
-		node_addrs[n_node_addrs].ss = p.ss;
-		node_addrs[n_node_addrs].peer = p;
-		n_node_addrs++;
+		e->node_addrs[e->n_node_addrs].id = e->cache.nodes[i].id;
+		e->node_addrs[e->n_node_addrs].peer = p;
+		e->n_node_addrs++;
 	}
 }
 
-static bool
-same_addr(const struct sockaddr_storage *a, const struct sockaddr_storage *b,
-    bool port_too)
-{
-	if (a->ss_family != b->ss_family)
-		return false;
-	if (a->ss_family == AF_INET) {
-		const struct sockaddr_in *x = (const void *)a, *y = (const void *)b;
-		return x->sin_addr.s_addr == y->sin_addr.s_addr &&
-		    (!port_too || x->sin_port == y->sin_port);
-	} else {
-		const struct sockaddr_in6 *x = (const void *)a,
-					  *y = (const void *)b;
-		return memcmp(&x->sin6_addr, &y->sin6_addr, 16) == 0 &&
-		    (!port_too || x->sin6_port == y->sin6_port);
-	}
-}
 
 int
 edge_node_peer(struct edge *e, uint32_t id, struct edge_peer *p)
 {
-	(void)e;
-	for (size_t i = 0; i < n_node_addrs; i++)
-		if (node_addrs[i].id == id) {
-			*p = node_addrs[i].peer;
+	for (size_t i = 0; i < e->n_node_addrs; i++)
+		if (e->node_addrs[i].id == id) {
+			*p = e->node_addrs[i].peer;
 			return 0;
 		}
 	return ENOENT;
@@ -281,9 +254,9 @@ const struct sched_node *
 edge_node_by_addr(struct edge *e, const struct sockaddr_storage *ss,
     bool port_too)
 {
-	for (size_t i = 0; i < n_node_addrs; i++)
-		if (same_addr(&node_addrs[i].ss, ss, port_too))
-			return sched_table_find(&e->cache, node_addrs[i].id);
+	for (size_t i = 0; i < e->n_node_addrs; i++)
+		if (edge_same_addr(&e->node_addrs[i].peer.ss, ss, port_too))
+			return sched_table_find(&e->cache, e->node_addrs[i].id);
 	return NULL;
 }
 
@@ -359,8 +332,6 @@ struct sel_wait {
 /* Selections per scheduler request at most (the scheduler takes 4096). */
 #define SELECT_BATCH 256
 
-static bool sched_down_logged;	/* the scheduler is away */
-static uint64_t sched_next_probe_us;
 
 static void flush_kick(struct edge *e);
 
@@ -418,11 +389,11 @@ select_local(struct edge *e, struct edge_tx *tx)
 	enum sched_sel_status st;
 
 	e->st.sched_fallbacks++;
-	if (!sched_down_logged) {
+	if (!e->sched_away) {
 		slb_log_warn("scheduler did not answer within %d ms: selecting "
 		    "from the cached node table (%zu nodes)",
 		    e->cfg.sched_timeout_ms, e->cache.n);
-		sched_down_logged = true;
+		e->sched_away = true;
 	}
 	if (!e->have_cache) {
 		edge_route_failed(e, tx, 503, "No Node Table");
@@ -542,7 +513,7 @@ static void flush_selections(struct edge *e);
 void
 edge_select(struct edge *e, struct edge_tx *tx)
 {
-	if (sched_down_logged && slb_now_us() < sched_next_probe_us) {
+	if (e->sched_away && slb_now_us() < e->sched_next_probe_us) {
 		/* known to be away: no wait, the next probe goes out soon */
 		select_local(e, tx);
 		return;
@@ -628,7 +599,7 @@ flush_selections(struct edge *e)
 	e->sel_seq = (e->sel_seq + 1) & 0x7fffffff;
 	if (e->sel_seq == 0)
 		e->sel_seq = 1;
-	sched_next_probe_us = slb_now_us() + 1000000u;
+	e->sched_next_probe_us = slb_now_us() + 1000000u;
 	if (sched_send(e, &q.base, e->sel_seq) != 0) {
 		e->st.sched_errors++;
 		goto local;
@@ -717,9 +688,9 @@ sched_reply(struct edge *e, nng_msg *msg)
 	ok = ok && r->status == SIPLB__V1__STATUS__STATUS_OK &&
 	    r->body_case == SIPLB__V1__SCHED_REPLY__BODY_SELECT_BATCH &&
 	    r->select_batch->n_replies == w->n;
-	if (sched_down_logged && r != NULL) {
+	if (e->sched_away && r != NULL) {
 		slb_log_notice("scheduler answers again");
-		sched_down_logged = false;
+		e->sched_away = false;
 	}
 	if (!ok && r != NULL)
 		slb_log_warn("scheduler refused a batch of selections: %s",
@@ -993,11 +964,10 @@ on_rep(void *arg, nng_msg *req, nng_msg **replyp)
 	rc = slb_msg_unpack(&siplb__v1__edge_request__descriptor, req,
 	    SLB_MSG_MAX, &pm);
 	if (rc != 0) {
-		r.status = rc == EPROTONOSUPPORT
-		    ? SIPLB__V1__STATUS__STATUS_UNSUPPORTED_VERSION
-		    : SIPLB__V1__STATUS__STATUS_BAD_REQUEST;
-		r.error = rc == EPROTONOSUPPORT ? "unsupported version"
-						: "malformed request";
+		const char *why;
+
+		r.status = slb_msg_refusal(rc, &why);
+		r.error = (char *)why;
 		goto send;
 	}
 	q = (Siplb__V1__EdgeRequest *)pm;
@@ -1203,12 +1173,10 @@ static void
 on_tick(evutil_socket_t fd, short what, void *arg)
 {
 	struct edge *e = arg;
-	static unsigned ticks;
-
 	(void)fd;
 	(void)what;
 	slb_pub_heartbeat(e->pub);
-	if (++ticks % 10 == 0)
+	if (++e->ticks % 10 == 0)
 		expire_dialogs(e);
 }
 
@@ -1304,8 +1272,8 @@ edge_close(struct edge *e)
 	if (e->base)
 		slb_loop_free(e->base);
 	sched_table_free(&e->cache);
-	free(node_addrs);
-	node_addrs = NULL;
+	free(e->node_addrs);
+	e->node_addrs = NULL;
 }
 
 void

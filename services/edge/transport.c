@@ -100,6 +100,24 @@ resolve(const char *host, int port, struct sockaddr_storage *ss,
 	return 0;
 }
 
+bool
+edge_same_addr(const struct sockaddr_storage *a, const struct sockaddr_storage *b,
+    bool port_too)
+{
+	if (a->ss_family != b->ss_family)
+		return false;
+	if (a->ss_family == AF_INET) {
+		const struct sockaddr_in *x = (const void *)a, *y = (const void *)b;
+		return x->sin_addr.s_addr == y->sin_addr.s_addr &&
+		    (!port_too || x->sin_port == y->sin_port);
+	} else {
+		const struct sockaddr_in6 *x = (const void *)a,
+					  *y = (const void *)b;
+		return memcmp(&x->sin6_addr, &y->sin6_addr, 16) == 0 &&
+		    (!port_too || x->sin6_port == y->sin6_port);
+	}
+}
+
 void
 edge_peer_str(const struct edge_peer *p, char *buf, size_t len)
 {

@@ -27,12 +27,7 @@
 #define OFF(f) offsetof(struct prb_cfg, f)
 
 static const struct slb_cfg_key keys[] = {
-    {"general", "run_dir", SLB_CFG_STR, 0, 0, "/run/siplb", OFF(run_dir),
-	"folder for ipc:// sockets"},
-    {"general", "log_level", SLB_CFG_LEVEL, 0, 0, "info", OFF(log_level), ""},
-    {"general", "log_facility", SLB_CFG_FACILITY, 0, 0, "local0",
-	OFF(log_facility), ""},
-    {"general", "log_syslog", SLB_CFG_BOOL, 0, 0, "no", OFF(log_syslog), ""},
+    SLB_CFG_GENERAL_KEYS(struct prb_cfg),
     {"prober", "pub", SLB_CFG_ADDR, 0, 0, "ipc://prober.pub", OFF(pub),
 	"health events (NodeHealth, HealthSnapshot)"},
     {"prober", "rep", SLB_CFG_ADDR, 0, 0, "ipc://prober.rep", OFF(rep),
@@ -496,11 +491,10 @@ on_rep(void *arg, nng_msg *req, nng_msg **replyp)
 	rc = slb_msg_unpack(&siplb__v1__snapshot_call__descriptor, req,
 	    SLB_MSG_MAX, &pm);
 	if (rc != 0) {
-		r.status = rc == EPROTONOSUPPORT
-		    ? SIPLB__V1__STATUS__STATUS_UNSUPPORTED_VERSION
-		    : SIPLB__V1__STATUS__STATUS_BAD_REQUEST;
-		r.error = rc == EPROTONOSUPPORT ? "unsupported version"
-						: "malformed request";
+		const char *why;
+
+		r.status = slb_msg_refusal(rc, &why);
+		r.error = (char *)why;
 		goto send;
 	}
 	q = (Siplb__V1__SnapshotCall *)pm;

@@ -34,25 +34,14 @@ sched_db_url_masked(const char *url, char *buf, size_t len)
 	slb_db_url_masked(url, buf, len);
 }
 
-/* Table names go into SQL text, so they get a strict alphabet. */
+/* Optional tables may be empty (not used). */
 static int
 table_name_check(const char *what, const char *name, bool required,
     char *err, size_t errlen)
 {
-	size_t len = strnlen(name, 64);
-
-	if (len == 0 && !required)
+	if (!required && name[0] == '\0')
 		return 0;
-	if (len == 0 || len > 63)
-		goto bad;
-	for (size_t i = 0; i < len; i++)
-		if (!isalnum((unsigned char)name[i]) && name[i] != '_')
-			goto bad;
-	return 0;
-bad:
-	snprintf(err, errlen, "%s \"%.63s\": use 1..63 of [A-Za-z0-9_]", what,
-	    name);
-	return EINVAL;
+	return slb_db_table_check(what, name, err, errlen);
 }
 
 static int

@@ -16,14 +16,7 @@
 #define OFF(f) offsetof(struct sched_cfg, f)
 
 const struct slb_cfg_key sched_cfg_keys[] = {
-    {"general", "run_dir", SLB_CFG_STR, 0, 0, "/run/siplb", OFF(run_dir),
-	"folder for ipc:// sockets; relative ipc:// addresses go here"},
-    {"general", "log_level", SLB_CFG_LEVEL, 0, 0, "info", OFF(log_level),
-	"err, warn, notice, info or debug"},
-    {"general", "log_facility", SLB_CFG_FACILITY, 0, 0, "local0",
-	OFF(log_facility), "syslog facility when log_syslog = yes"},
-    {"general", "log_syslog", SLB_CFG_BOOL, 0, 0, "no", OFF(log_syslog),
-	"log to syslog instead of stderr"},
+    SLB_CFG_GENERAL_KEYS(struct sched_cfg),
     {"scheduler", "rep", SLB_CFG_ADDR, 0, 0, "ipc://scheduler.rep", OFF(rep),
 	"REP address: selections, admin commands, snapshots"},
     {"scheduler", "pub", SLB_CFG_ADDR, 0, 0, "ipc://scheduler.pub", OFF(pub),
@@ -735,19 +728,12 @@ on_request(void *arg, nng_msg *req, nng_msg **replyp)
 
 	rc = slb_msg_unpack(&siplb__v1__sched_request__descriptor, req,
 	    SLB_MSG_MAX, &pm);
-	if (rc == EPROTONOSUPPORT) {
-		s->bad_requests++;
-		reply_error(&r, SIPLB__V1__STATUS__STATUS_UNSUPPORTED_VERSION,
-		    err, sizeof(err),
-		    "protocol version not supported: this scheduler speaks "
-		    "version %s",
-		    "1");
-		goto send;
-	}
 	if (rc != 0) {
+		const char *why;
+
 		s->bad_requests++;
-		reply_error(&r, SIPLB__V1__STATUS__STATUS_BAD_REQUEST, err,
-		    sizeof(err), "%s", "malformed request");
+		r.status = slb_msg_refusal(rc, &why);
+		r.error = (char *)why;
 		goto send;
 	}
 	q = (Siplb__V1__SchedRequest *)pm;

@@ -39,7 +39,9 @@ assert_eq "in-dialog BYE from a stranger to a stranger refused" "$got" "SIP/2.0 
 # hostile input, while 200 calls go on (sipp in the background)
 (uac uac.xml 200 40 -d 100; echo "$UAC_OK $UAC_FAILED" > "$T/uac.result") &
 UAC_BG=$!
+parse0=$(edge_stat dropped parse)
 assert_eq "garbage without the lines a reply needs: dropped" "$(printf 'hello there\r\n\r\n' | send --wait 0.5)" ""
+assert_eq "... and counted as a parse drop" "$(edge_stat dropped parse)" "$((parse0 + 1))"
 got=$(printf 'INVITE sip:x@y SIP/2.0\r\nVia: SIP/2.0/UDP 127.0.0.1:5999;branch=z9hG4bKbad1\r\nFrom: <sip:a@b>;tag=1\r\nTo: <sip:b@c>\r\nCall-ID: bad1\r\nCSeq: x INVITE\r\nContent-Length: 0\r\n\r\n' | send)
 assert_match "bad CSeq gets 400" "$got" '^SIP/2.0 400'
 got=$(printf 'INVITE sip:x@y SIP/2.0\r\nVia: SIP/2.0/UDP 127.0.0.1:5999;branch=z9hG4bKbad2\r\nFrom: <sip:a@b>;tag=1\r\nTo: <sip:b@c>\r\nCall-ID: bad2\r\nCSeq: 1 INVITE\r\nMax-Forwards: lots\r\nContent-Length: 0\r\n\r\n' | send)
@@ -49,6 +51,7 @@ assert_eq "missing To: dropped (no reply can be built)" "$got" ""
 big=$(head -c 6000 /dev/zero | tr '\0' 'a')
 got=$(msg INVITE sip:x@y "X-Big: $big\r\n" | send --wait 0.5)
 assert_eq "oversized datagram dropped" "$got" ""
+assert_eq "... and counted as too big" "$(edge_stat dropped too_big)" 1
 got=$(msg INVITE sip:x@y "X-Big: $big\r\n" | send --tcp --wait 1)
 assert_eq "oversized TCP message: connection closed, no reply" "$got" ""
 got=$(printf 'INVITE sip:x@y SIP/2.0\r\nVia: SIP/2.0/TCP 127.0.0.1:5999;branch=z9hG4bKnolen\r\n\r\n' | send --tcp --wait 1)
