@@ -64,7 +64,7 @@ PROGS := $(BUILD)/bin/siplb-scheduler $(BUILD)/bin/siplbctl $(BUILD)/bin/siplb-e
 UNIT_SRCS  := $(wildcard tests/unit/test_*.c)
 UNIT_BINS  := $(UNIT_SRCS:tests/unit/%.c=$(BUILD)/tests/%)
 
-.PHONY: all deps test unit unit-asan integration lab lab-down install clean bench
+.PHONY: all deps test unit unit-asan integration test-ha test-compose lab lab-down install clean bench
 all: $(PROGS)
 
 deps:
@@ -154,6 +154,14 @@ unit-asan:
 
 integration: all
 	$(Q)scripts/run-integration
+
+# also part of `make test` (integration runs every test)
+test-ha: deps
+	$(Q)$(MAKE) --no-print-directory all
+	$(Q)ONLY='ha_*' scripts/run-integration
+
+test-compose: deps
+	$(Q)ONLY='compose_*' scripts/run-integration
 
 test: deps
 	$(Q)$(MAKE) --no-print-directory all

@@ -8,7 +8,8 @@ libnng-dev protobuf-c-compiler libprotobuf-c-dev libosip2-dev
 libevent-dev uthash-dev libinih-dev libjansson-dev libmicrohttpd-dev
 libmariadb-dev libsqlite3-dev libcmocka-dev
 sip-tester mariadb-server mariadb-client sqlite3 curl procps iproute2 systemd
-keepalived
+keepalived iputils-ping
+docker.io docker-compose mmdebstrap
 kamailio"
 
 missing=""
