@@ -1,0 +1,309 @@
+# Helpers for the HA tests (sourced after lib.sh): a LAN of network
+# namespaces that the test makes and removes itself, as in the deployment
+# siplb replaces (two proxy hosts sharing a VIP through keepalived, FreeSWITCH
+# nodes behind them, phones in front):
+#
+#   e1 10.99.0.11, e2 10.99.0.12  the whole suite + keepalived (VIP .32)
+#   n1 10.99.0.21, n2 10.99.0.22  sipp answering calls (FreeSWITCH)
+#   cli 10.99.0.100                sipp placing calls to the VIP
+#
+# Each edge host runs edge, scheduler, prober and dialogd with its own
+# run_dir; the edges publish their dialog events over tcp:// on the host's
+# own address, and the scheduler and dialogd of *both* hosts subscribe to
+# both edges, so each host's load table and dialog store hold every call:
+# the survivor knows the calls of the host that died.  keepalived runs the
+# configuration shipped in deploy/keepalived, addresses adapted.
+[ "$(id -u)" = 0 ] || fail "the HA tests need root (network namespaces, keepalived)"
+for c in keepalived ip sipp; do
+	command -v "$c" > /dev/null || fail "$c missing (scripts/deps.sh)"
+done
+
+HA=slbha$$			# namespace prefix, unique per run
+VIP=10.99.0.32
+SIPP_DIR="$SIPLB_TOP/tests/sipp"
+declare -A HOST_IP=([e1]=10.99.0.11 [e2]=10.99.0.12 [n1]=10.99.0.21
+    [n2]=10.99.0.22 [cli]=10.99.0.100)
+HA_NS=()
+
+ns() { echo "$HA-$1"; }
+in_ns() { local n=$1; shift; ip netns exec "$(ns "$n")" "$@"; }
+now() { date +%s.%N; }
+since() { awk -v a="$1" -v b="$(now)" 'BEGIN { printf "%.2f", b - a }'; }
+
+ns_busy() {
+	local n
+	for n in "${HA_NS[@]}"; do
+		[ -n "$(ip netns pids "$n" 2>/dev/null)" ] && return 0
+	done
+	return 1
+}
+ha_cleanup() {
+	local n p sig
+	# whatever still runs in a namespace of ours (sipp -bg, keepalived
+	# children, a stopped edge) goes with it: TERM, then KILL
+	for sig in TERM KILL; do
+		for n in "${HA_NS[@]}"; do
+			for p in $(ip netns pids "$n" 2>/dev/null); do
+				kill -CONT "$p" 2>/dev/null
+				kill "-$sig" "$p" 2>/dev/null
+			done
+		done
+		for _ in $(seq 1 30); do ns_busy || break; sleep 0.1; done
+	done
+	for n in "${HA_NS[@]}"; do ip netns del "$n" 2>/dev/null; done
+	return 0
+}
+CLEANUPS+=(ha_cleanup)
+
+# ha_net: the LAN (a bridge in its own namespace) and a veth per host
+ha_net() {
+	local i=0 h
+	ip netns add "$(ns lan)" || fail "ip netns add"
+	HA_NS+=("$(ns lan)")
+	ip -n "$(ns lan)" link add br0 type bridge
+	ip -n "$(ns lan)" link set br0 up
+	for h in e1 e2 n1 n2 cli; do
+		i=$((i + 1))
+		ip netns add "$(ns $h)" || fail "ip netns add $h"
+		HA_NS+=("$(ns $h)")
+		ip -n "$(ns lan)" link add "p$i" type veth peer name eth0 netns "$(ns $h)"
+		ip -n "$(ns lan)" link set "p$i" master br0 up
+		ip -n "$(ns $h)" link set lo up
+		ip -n "$(ns $h)" addr add "${HOST_IP[$h]}/24" dev eth0
+		ip -n "$(ns $h)" link set eth0 up
+	done
+	ok "network namespaces: ${HA_NS[*]}"
+}
+
+# ha_host_config N: siplb.conf of edge host eN
+ha_host_config() {
+	local n=$1 d="$T/e$1" ip=${HOST_IP[e$1]}
+	local pubs="tcp://${HOST_IP[e1]}:7101, tcp://${HOST_IP[e2]}:7101"
+	local reps="tcp://${HOST_IP[e1]}:7102, tcp://${HOST_IP[e2]}:7102"
+	mkdir -p "$d"
+	cat > "$d/siplb.conf" <<CONF
+[general]
+run_dir = $d
+[scheduler]
+nodes_file = $T/nodes.conf
+edge_pubs = $pubs
+edge_reps = $reps
+[edge]
+id = $n
+listen = udp:$VIP:5060
+advertise = $VIP
+pub = tcp://$ip:7101
+rep = tcp://$ip:7102
+fr_timeout = 1000
+[prober]
+listen = udp:$ip:0
+interval = 1000
+timeout = 500
+[dialogd]
+edge_pubs = $pubs
+edge_reps = $reps
+store = sqlite
+sqlite_path = dialogs.db
+[ctl]
+timeout = 500
+CONF
+}
+
+# ha_start N PROGRAM: start a program of host eN; its pid in PID_<prog>_eN
+ha_start() {
+	local n=$1 prog=$2 v
+	# ip netns exec execs the program: $! is its pid (not a subshell's)
+	ip netns exec "$(ns "e$n")" "$SIPLB_BIN/siplb-$prog" -c "$T/e$n/siplb.conf" >> "$T/e$n-$prog.log" 2>&1 &
+	v="PID_${prog}_e$n"
+	printf -v "$v" '%s' "$!"
+	PIDS+=("$!")
+	disown "$!"	# killed on purpose: no job notices from bash
+}
+
+ha_ctl() { local n=$1; shift; in_ns "e$n" "$SIPLB_BIN/siplbctl" -c "$T/e$n/siplb.conf" "$@"; }
+
+# ha_suite N: the suite on host eN, up when `siplbctl health` says so
+ha_suite() {
+	local n=$1
+	ha_start "$n" dialogd
+	ha_start "$n" scheduler
+	ha_start "$n" prober
+	ha_start "$n" edge
+	for _ in $(seq 1 100); do
+		ha_ctl "$n" health > /dev/null 2>&1 &&
+		    grep -q 'node table from the scheduler' "$T/e$n-edge.log" && {
+			ok "suite up on e$n"; return 0; }
+		sleep 0.1
+	done
+	fail "suite on e$n not healthy within 10 s: $(ha_ctl "$n" health 2>&1)"
+}
+
+# ha_keepalived N: the shipped configuration for edge N, in host eN
+ha_keepalived() {
+	local n=$1 d="$T/e$1" v
+	sed -e "s|/usr/local/bin/siplbctl -c /etc/siplb/siplb.conf|$SIPLB_BIN/siplbctl -c $d/siplb.conf|" \
+	    -e "s|/usr/local/share/siplb/keepalived-notify.sh|$SIPLB_TOP/deploy/keepalived/keepalived-notify.sh|" \
+	    -e "s|172\.16\.100\.32/24|$VIP/24|" \
+	    "$SIPLB_TOP/deploy/keepalived/keepalived-edge$n.conf" > "$d/keepalived.conf"
+	grep -q "$VIP/24" "$d/keepalived.conf" || fail "VIP not set in keepalived-edge$n.conf"
+	ip netns exec "$(ns "e$n")" keepalived -n -l -D -G -P -f "$d/keepalived.conf" \
+	    -p "$d/keepalived.pid" -r "$d/keepalived.vrrp.pid" >> "$T/e$n-keepalived.log" 2>&1 &
+	v="PID_keepalived_e$n"
+	printf -v "$v" '%s' "$!"
+	PIDS+=("$!")
+	disown "$!"	# killed on purpose: no job notices from bash
+}
+
+has_vip() { ip -n "$(ns "$1")" -4 -o addr show dev eth0 2>/dev/null | grep -q " $VIP/"; }
+
+# wait_vip HOST SECONDS: 0 when HOST holds the VIP within SECONDS (20 ms polls)
+wait_vip() {
+	local h=$1 end
+	end=$(awk -v a="$(now)" -v s="$2" 'BEGIN { printf "%.3f", a + s }')
+	while awk -v e="$end" -v t="$(now)" 'BEGIN { exit !(t < e) }'; do
+		has_vip "$h" && return 0
+		sleep 0.02
+	done
+	return 1
+}
+
+# ha_nodes: sipp FreeSWITCH stand-ins on n1 and n2, and the node table
+ha_nodes() {
+	local h out pid i=0
+	: > "$T/nodes.conf"
+	for h in n1 n2; do
+		i=$((i + 1))
+		printf '[node %d]\nuri = sip:%s:5060\ngroup = 1\nset = 1\nresources = pstn=500\nprobe_mode = 1\n\n' \
+		    "$i" "${HOST_IP[$h]}" >> "$T/nodes.conf"
+		out=$(cd "$T" && in_ns "$h" sipp -sf "$SIPP_DIR/uas.xml" -i "${HOST_IP[$h]}" -p 5060 -bg \
+		    -trace_stat -stf "$T/$h.csv" -fd 1 -trace_err -error_file "$T/$h.err" 2>&1)
+		pid=$(printf '%s\n' "$out" | sed -n 's/.*PID=\[\([0-9]*\)\].*/\1/p')
+		[ -n "$pid" ] || fail "sipp node on $h: $out"
+		PIDS+=("$pid")
+	done
+}
+
+# ha_up: everything, with e1 the VRRP master and e2 the backup
+ha_up() {
+	local t0
+	ha_net
+	ha_nodes
+	ha_host_config 1
+	ha_host_config 2
+	ha_suite 1
+	ha_suite 2
+	# both are BACKUP with nopreempt on e1: whoever is master first keeps
+	# the VIP, so e1 starts alone and e2 once e1 holds it
+	t0=$(now)
+	ha_keepalived 1
+	wait_vip e1 10 || fail "e1 did not take the VIP: $(tail -n 5 "$T/e1-keepalived.log")"
+	ok "e1 holds the VIP $VIP ($(since "$t0") s after keepalived started)"
+	ha_keepalived 2
+	for _ in $(seq 1 100); do
+		grep -q 'Entering BACKUP STATE' "$T/e2-keepalived.log" && break
+		sleep 0.1
+	done
+	grep -q 'Entering BACKUP STATE' "$T/e2-keepalived.log" || fail "e2 never became BACKUP"
+	has_vip e2 && fail "both hosts hold the VIP"
+	ok "e2 is the VRRP backup"
+}
+
+# ha_uac NAME CALLS RATE PAUSE_MS [sipp args]: calls from cli to the VIP
+# in the background; ha_uac_wait NAME then sets OK and FAILED
+ha_uac() {
+	local name=$1 n=$2 rate=$3 pause=$4 port
+	shift 4
+	case $name in long) port=5070 ;; *) port=5080 ;; esac
+	(cd "$T" && timeout 200 ip netns exec "$(ns cli)" sipp -sf "$SIPP_DIR/uac.xml" "$VIP:5060" \
+	    -i "${HOST_IP[cli]}" -p "$port" -m "$n" -r "$rate" -d "$pause" -l 500 -nostdin \
+	    -timeout 150 -timeout_error -trace_err -error_file "$T/uac-$name.err" "$@" \
+	    > "$T/uac-$name.out" 2>&1) &
+	printf -v "UAC_BG_$name" '%s' "$!"
+}
+ha_uac_wait() {
+	local name=$1 v="UAC_BG_$1"
+	wait "${!v}"
+	OK=$(grep 'Successful call' "$T/uac-$name.out" | tail -n 1 | awk -F'|' '{ gsub(/ /, "", $3); print $3 }')
+	FAILED=$(grep 'Failed call' "$T/uac-$name.out" | tail -n 1 | awk -F'|' '{ gsub(/ /, "", $3); print $3 }')
+	[ -n "$OK" ] || fail "sipp ($name) printed no statistics: $(tail -n 5 "$T/uac-$name.out")"
+}
+
+# dialogs N ARGS: the JSON of `siplbctl dialogs` on host eN
+dialogs() { local n=$1; shift; ha_ctl "$n" --json dialogs --limit 10000 "$@"; }
+live_on() { dialogs "$1" | jq_py 'sum(1 for x in d["dialogs"] if x["state"] != "terminated")'; }
+load_on() { ha_ctl "$1" --json nodes | jq_py 'sum(n["resources"]["pstn"]["load"] for n in d["nodes"])'; }
+
+# ha_failover HOW: the scenario every HA test runs, HOW being what happens
+# to the active edge host e1:
+#   host-crash   its link goes down and every process on it is SIGKILLed
+#   edge-hung    the edge process is stopped (SIGSTOP); keepalived runs on
+#   edge-killed  the edge process is SIGKILLed; keepalived runs on
+# Long calls are established through e1 before, a stream of short calls
+# runs across the failover; the test reports the failover time and the
+# failed calls and bounds both.
+ha_failover() {
+	local how=$1 bound=$2 t0 took keys dt p
+	ha_up
+
+	# 30 calls of 14 s, all up through e1 (and in both stores) before the kill
+	ha_uac long 30 30 14000
+	for _ in $(seq 1 50); do
+		[ "$(dialogs 2 --state confirmed --edge edge:1 | jq_py 'len(d["dialogs"])')" = 30 ] && break
+		sleep 0.1
+	done
+	keys=$(dialogs 2 --state confirmed --edge edge:1 | jq_py '" ".join(sorted(x["key"] for x in d["dialogs"]))')
+	assert_eq "the 30 long calls are up through e1, in e2's store too" "$(echo "$keys" | wc -w)" 30
+	assert_eq "e2's scheduler counts e1's calls" "$(load_on 2)" 30
+
+	# a stream of short calls across the failover: 10 a second for 12 s
+	ha_uac stream 120 10 1000
+	sleep 3
+	t0=$(now)
+	case $how in
+	host-crash)
+		ip -n "$(ns e1)" link set eth0 down
+		for p in $(ip netns pids "$(ns e1)"); do kill -KILL "$p" 2>/dev/null; done
+		;;
+	edge-hung) kill -STOP "$PID_edge_e1" ;;
+	edge-killed) kill -KILL "$PID_edge_e1" ;;
+	esac
+	ok "e1: $how"
+	wait_vip e2 15 || fail "the VIP did not move to e2 within 15 s"
+	took=$(since "$t0")
+	has_vip e1 && fail "e1 still holds the VIP after the failover"
+	echo "failover ($how): the VIP was on e2 $took s after the failure"
+	awk -v t="$took" -v b="$bound" 'BEGIN { exit !(t <= b) }' ||
+	    fail "failover took $took s, more than $bound s"
+	ok "failover within $bound s"
+
+	ha_uac_wait stream
+	SFAILED=$FAILED
+	echo "stream of calls across the failover: $OK succeeded, $FAILED failed"
+	[ "$((OK + FAILED))" -eq 120 ] || fail "stream: $OK + $FAILED calls, want 120"
+	[ "$FAILED" -le 6 ] || fail "$FAILED of 120 calls failed across the failover (bound 6)"
+	ok "at most 6 of 120 calls failed across the failover ($FAILED)"
+
+	ha_uac_wait long
+	echo "long calls: $OK succeeded, $FAILED failed"
+	assert_eq "every call established through e1 ended with a BYE that succeeded through e2" "$OK" 30
+
+	# new calls after the failover are served by e2 alone
+	ha_uac after 20 20 200
+	ha_uac_wait after
+	assert_eq "new calls after the failover succeed" "$OK/$FAILED" "20/0"
+
+	# the store lost nothing: e2's holds every long call, ended by its BYE
+	for _ in $(seq 1 50); do
+		[ "$(live_on 2)" = 0 ] && break
+		sleep 0.1
+	done
+	assert_eq "no live dialog left in e2's store" "$(live_on 2)" 0
+	# a row's edge is the edge of its latest event: the BYE's
+	dt=$(dialogs 2 --state terminated | jq_py "sum(1 for x in d['dialogs'] if x['key'] in set('$keys'.split()) and x['reason'] == 'bye' and x['edge'] == 'edge:2')")
+	assert_eq "e2's store ended each of e1's 30 calls with a BYE relayed by e2" "$dt" 30
+	dt=$(dialogs 2 --state terminated | jq_py 'len(d["dialogs"])')
+	[ "$dt" -ge $((30 + 120 - SFAILED + 20)) ] ||
+	    fail "e2's store has $dt ended dialogs, fewer than the calls that succeeded"
+	ok "e2's store holds every call that succeeded ($dt ended dialogs)"
+	assert_eq "e2's scheduler load back to 0" "$(load_on 2)" 0
+}
