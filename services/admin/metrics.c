@@ -105,6 +105,12 @@ static const struct {
 	"SIP retransmissions sent by the edge."},
     {"send_errors", "siplb_edge_send_errors_total", "counter", NULL,
 	"SIP messages the edge could not send."},
+    {"stalls", "siplb_edge_stalls_total", "counter", NULL,
+	"Times the edge's loop stood still for over 2 s (its dialogs are "
+	"then checked against the store)."},
+    {"dialogs_ended_elsewhere", "siplb_edge_dialogs_ended_elsewhere_total",
+	"counter", NULL,
+	"Dialogs forgotten after a stall because the store had them ended."},
     {"transactions", "siplb_edge_transactions", "gauge", NULL,
 	"SIP transactions the edge holds."},
     {"branches", "siplb_edge_branches", "gauge", NULL,

@@ -208,6 +208,7 @@ struct edge_stats {
 	    replied_481, replied_503;
 	uint64_t failovers, sched_fallbacks, sched_errors, retransmissions;
 	uint64_t send_errors, tcp_accepted, tcp_closed, tcp_refused;
+	uint64_t stalls, stale_dialogs;	/* see reconcile_dialogs */
 };
 
 struct edge {
@@ -251,6 +252,7 @@ struct edge {
 	bool sched_away;		/* no answer: select from the cache */
 	uint64_t sched_next_probe_us;	/* ask the scheduler again then */
 	unsigned ticks;
+	uint64_t tick_mono_us, tick_wall_us;	/* last tick (stall check) */
 
 	struct slb_pub *pub;
 	struct slb_rep *rep;

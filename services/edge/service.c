@@ -945,6 +945,8 @@ add_counter(Siplb__V1__Counter **cp, Siplb__V1__Counter *c, size_t *n,
 	(*n)++;
 }
 
+static void check_stall(struct edge *e);
+
 static void
 on_rep(void *arg, nng_msg *req, nng_msg **replyp)
 {
@@ -975,6 +977,8 @@ on_rep(void *arg, nng_msg *req, nng_msg **replyp)
 	if (q->body_case == SIPLB__V1__EDGE_REQUEST__BODY_SNAPSHOT) {
 		struct edge_dlg *d, *tmp;
 		size_t i = 0;
+
+		check_stall(e);
 
 		evs = calloc(e->ndlgs + 1, sizeof(*evs));
 		evp = calloc(e->ndlgs + 1, sizeof(*evp));
@@ -1043,6 +1047,9 @@ on_rep(void *arg, nng_msg *req, nng_msg **replyp)
 		add_counter(cp, c, &n, "scheduler_errors", "", s->sched_errors);
 		add_counter(cp, c, &n, "retransmissions", "", s->retransmissions);
 		add_counter(cp, c, &n, "send_errors", "", s->send_errors);
+		add_counter(cp, c, &n, "stalls", "", s->stalls);
+		add_counter(cp, c, &n, "dialogs_ended_elsewhere", "",
+		    s->stale_dialogs);
 		add_counter(cp, c, &n, "transactions", "", e->ntx);
 		add_counter(cp, c, &n, "branches", "", e->nbranches);
 		add_counter(cp, c, &n, "dialogs", "", e->ndlgs);
@@ -1067,22 +1074,19 @@ send:
 /* ------------------------------------------------------------ life */
 
 /*
- * A restarted edge gets its live dialogs back from the dialog store before
- * it publishes or answers anything, so its first snapshot tells the
- * schedulers the truth, not an empty table (calls outlive an edge).
- * Blocking, at start only; without an answer the edge starts empty.
+ * This edge's live dialogs as the dialog store has them, in a table of
+ * their own (*out).  Blocking: the store answers within a second or the
+ * caller goes on without it.
  */
-static void
-restore_dialogs(struct edge *e)
+static int
+store_dialogs(struct edge *e, struct edge_dlg **out)
 {
 	static const Siplb__V1__DialogState live[] = {
 	    SIPLB__V1__DIALOG_STATE__DIALOG_CREATED,
 	    SIPLB__V1__DIALOG_STATE__DIALOG_CONFIRMED,
 	};
-	size_t restored = 0;
 
-	if (e->cfg.dialogd[0] == '\0')
-		return;
+	*out = NULL;
 	for (size_t k = 0; k < 2; k++) {
 		Siplb__V1__DialogdRequest q = SIPLB__V1__DIALOGD_REQUEST__INIT;
 		Siplb__V1__DialogQuery dq = SIPLB__V1__DIALOG_QUERY__INIT;
@@ -1097,27 +1101,27 @@ restore_dialogs(struct edge *e)
 		q.query = &dq;
 		err = slb_req_call(e->cfg.dialogd, &q.base,
 		    &siplb__v1__dialogd_reply__descriptor, 1000, 1, &pm);
-		if (err != 0) {
-			slb_log_warn("dialog store at %s: %s: starting without "
-			    "the dialogs of a previous run", e->cfg.dialogd,
-			    err == ETIMEDOUT ? "no answer" : strerror(err));
-			return;
-		}
+		if (err != 0)
+			return err;
 		r = (Siplb__V1__DialogdReply *)pm;
-		for (size_t i = 0; r->status == SIPLB__V1__STATUS__STATUS_OK &&
-		     i < r->n_dialogs; i++) {
+		if (r->status != SIPLB__V1__STATUS__STATUS_OK) {
+			slb_msg_free(pm);
+			return EPROTO;
+		}
+		for (size_t i = 0; i < r->n_dialogs; i++) {
 			const Siplb__V1__DialogEvent *ev = r->dialogs[i];
 			struct edge_dlg *d;
 
 			if (ev->key == NULL || strlen(ev->key) >= sizeof(d->key) ||
 			    ev->n_resources > SCHED_MAX_RES)
 				continue;
-			HASH_FIND_STR(e->dlgs, ev->key, d);
+			HASH_FIND_STR(*out, ev->key, d);
 			if (d != NULL)
 				continue;
-			d = calloc(1, sizeof(*d));
-			if (d == NULL)
-				break;
+			if ((d = calloc(1, sizeof(*d))) == NULL) {
+				slb_msg_free(pm);
+				return ENOMEM;
+			}
 			snprintf(d->key, sizeof(d->key), "%s", ev->key);
 			d->node_id = ev->node_id;
 			d->group = ev->group;
@@ -1134,16 +1138,120 @@ restore_dialogs(struct edge *e)
 			    ev->to_tag ? ev->to_tag : "");
 			d->created_us = ev->created_us;
 			d->updated_us = ev->updated_us;
-			HASH_ADD_STR(e->dlgs, key, d);
-			e->ndlgs++;
-			restored++;
+			HASH_ADD_STR(*out, key, d);
 		}
 		slb_msg_free(pm);
+	}
+	return 0;
+}
+
+static void
+free_dialogs(struct edge_dlg **h)
+{
+	struct edge_dlg *d, *tmp;
+
+	HASH_ITER(hh, *h, d, tmp) {
+		HASH_DEL(*h, d);
+		free(d);
+	}
+}
+
+/*
+ * A restarted edge gets its live dialogs back from the dialog store before
+ * it publishes or answers anything, so its first snapshot tells the
+ * schedulers the truth, not an empty table (calls outlive an edge).
+ * Without an answer the edge starts empty.
+ */
+static void
+restore_dialogs(struct edge *e)
+{
+	struct edge_dlg *got, *d, *tmp, *have;
+	size_t restored = 0;
+	int err;
+
+	if (e->cfg.dialogd[0] == '\0')
+		return;
+	if ((err = store_dialogs(e, &got)) != 0) {
+		slb_log_warn("dialog store at %s: %s: starting without the "
+		    "dialogs of a previous run", e->cfg.dialogd,
+		    err == ETIMEDOUT ? "no answer" : strerror(err));
+		free_dialogs(&got);
+		return;
+	}
+	HASH_ITER(hh, got, d, tmp) {
+		HASH_DEL(got, d);
+		HASH_FIND_STR(e->dlgs, d->key, have);
+		if (have != NULL) {
+			free(d);
+			continue;
+		}
+		HASH_ADD_STR(e->dlgs, key, d);
+		e->ndlgs++;
+		restored++;
 	}
 	slb_log_notice("%zu live dialogs of %s restored from the dialog store",
 	    restored, e->stream);
 }
 
+/*
+ * The loop stood still (the process was stopped, the host paused): while
+ * it did, keepalived may have moved the VIP away and another edge relayed
+ * the BYEs of our calls.  Our table would hand those calls back to every
+ * scheduler as load at its next snapshot, so before anything else the
+ * edge keeps only the dialogs the store still has as live, or that
+ * changed here since the stall began.  The store keeps the table as it
+ * is when it does not answer.
+ */
+static void
+reconcile_dialogs(struct edge *e, uint64_t stalled_since_us, uint64_t stall_us)
+{
+	struct edge_dlg *live, *d, *tmp, *in;
+	size_t dropped = 0;
+	int err;
+
+	slb_log_warn("the loop stood still for %.1f s: checking %zu dialogs "
+	    "against the dialog store", (double)stall_us / 1e6, e->ndlgs);
+	e->st.stalls++;
+	if (e->cfg.dialogd[0] == '\0')
+		return;
+	if ((err = store_dialogs(e, &live)) != 0) {
+		slb_log_warn("dialog store at %s: %s: keeping the dialogs as "
+		    "they are", e->cfg.dialogd,
+		    err == ETIMEDOUT ? "no answer" : strerror(err));
+		free_dialogs(&live);
+		return;
+	}
+	HASH_ITER(hh, e->dlgs, d, tmp) {
+		if (d->updated_us >= stalled_since_us)
+			continue;
+		HASH_FIND_STR(live, d->key, in);
+		if (in != NULL)
+			continue;
+		HASH_DEL(e->dlgs, d);
+		e->ndlgs--;
+		free(d);
+		dropped++;
+	}
+	free_dialogs(&live);
+	e->st.stale_dialogs += dropped;
+	slb_log_notice("%zu dialogs ended elsewhere while the loop stood "
+	    "still: forgotten, %zu live", dropped, e->ndlgs);
+}
+
+/* A second tick missed twice over is a stall (see reconcile_dialogs);
+ * checked on every tick and before any snapshot is answered. */
+#define EDGE_STALL_US 2000000u
+
+static void
+check_stall(struct edge *e)
+{
+	uint64_t now = slb_now_us();
+
+	if (e->tick_mono_us != 0 && now - e->tick_mono_us > EDGE_STALL_US)
+		reconcile_dialogs(e, e->tick_wall_us, now - e->tick_mono_us);
+	e->tick_mono_us = now;
+	e->tick_wall_us = slb_wall_us();
+}
 
 /* Dialogs whose BYE never came: dialogd ends them after the same lifetime
  * and tells the schedulers; the edge only forgets them, so that its next
@@ -1175,6 +1283,7 @@ on_tick(evutil_socket_t fd, short what, void *arg)
 	struct edge *e = arg;
 	(void)fd;
 	(void)what;
+	check_stall(e);
 	slb_pub_heartbeat(e->pub);
 	if (++e->ticks % 10 == 0)
 		expire_dialogs(e);
@@ -1211,6 +1320,7 @@ edge_init(struct edge *e)
 	if ((rc = slb_bridge_new(&e->br, e->base)) != 0)
 		return rc;
 	restore_dialogs(e);
+	check_stall(e);
 	if ((rc = edge_transport_open(e)) != 0)
 		return rc;
 	if ((rc = slb_pub_open(&e->pub, e->cfg.pub, e->stream)) != 0 ||

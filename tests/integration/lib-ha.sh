@@ -242,7 +242,7 @@ load_on() { ha_ctl "$1" --json nodes | jq_py 'sum(n["resources"]["pstn"]["load"]
 # runs across the failover; the test reports the failover time and the
 # failed calls and bounds both.
 ha_failover() {
-	local how=$1 bound=$2 t0 took keys dt p
+	local how=$1 bound=$2 t0 took keys dt p n
 	ha_up
 
 	# 30 calls of 14 s, all up through e1 (and in both stores) before the kill
@@ -306,4 +306,28 @@ ha_failover() {
 	    fail "e2's store has $dt ended dialogs, fewer than the calls that succeeded"
 	ok "e2's store holds every call that succeeded ($dt ended dialogs)"
 	assert_eq "e2's scheduler load back to 0" "$(load_on 2)" 0
+
+	if [ "$how" = edge-hung ]; then
+		# the hung edge wakes up with the calls of before in its table:
+		# they ended meanwhile, and must not come back as load when the
+		# schedulers resync from its snapshot
+		kill -CONT "$PID_edge_e1"
+		ok "e1's edge resumed (SIGCONT)"
+		sleep 6		# > the subscribers' 3.5 s silence watchdog
+		assert_eq "e1's scheduler load after the edge resumed" "$(load_on 1)" 0
+		assert_eq "e2's scheduler load after the edge resumed" "$(load_on 2)" 0
+		assert_eq "no live dialog in e2's store after the edge resumed" "$(live_on 2)" 0
+		assert_eq "no live dialog in e1's store after the edge resumed" "$(live_on 1)" 0
+		n=$(ha_ctl 1 --json edge stats | jq_py 'sum(c["value"] for c in d["counters"] if c["name"] == "dialogs_ended_elsewhere")')
+		[ "$n" -ge 30 ] || fail "e1's edge forgot $n dialogs ended elsewhere, want >= 30"
+		ok "e1's edge checked its table against the store after the stall: $n dialogs ended elsewhere forgotten"
+		assert_eq "e1's edge holds no dialog" "$(ha_ctl 1 --json edge stats | jq_py 'sum(c["value"] for c in d["counters"] if c["name"] == "dialogs")')" 0
+		for _ in $(seq 1 50); do
+			[ "$(grep -o 'Entering [A-Z]* STATE' "$T/e1-keepalived.log" | tail -n 1)" = "Entering BACKUP STATE" ] && break
+			sleep 0.1
+		done
+		assert_eq "e1's keepalived, its check passing again" "$(grep -o 'Entering [A-Z]* STATE' "$T/e1-keepalived.log" | tail -n 1)" "Entering BACKUP STATE"
+		has_vip e2 || fail "the VIP left e2 when e1's edge resumed"
+		ok "the VIP stays on e2 (nopreempt)"
+	fi
 }
