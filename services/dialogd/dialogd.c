@@ -554,6 +554,12 @@ handle_query(struct dlgd *d, const Siplb__V1__DialogQuery *q,
 		bad(r, m, SIPLB__V1__STATUS__STATUS_BAD_REQUEST, "%s", err);
 		return;
 	}
+	if (q->after_key && strlen(q->after_key) > DLG_KEY_MAX) {
+		snprintf(err, sizeof(err), "after_key: at most %d characters",
+		    DLG_KEY_MAX);
+		bad(r, m, SIPLB__V1__STATUS__STATUS_BAD_REQUEST, "%s", err);
+		return;
+	}
 	if ((int)q->state < 0 ||
 	    q->state > SIPLB__V1__DIALOG_STATE__DIALOG_TERMINATED) {
 		snprintf(err, sizeof(err), "state %d: use 1 (created), 2 "
@@ -571,6 +577,7 @@ handle_query(struct dlgd *d, const Siplb__V1__DialogQuery *q,
 	f.node_id = q->node_id;
 	f.state = (int)q->state;
 	f.edge = q->edge;
+	f.after_key = q->after_key;
 	f.limit = q->limit ? q->limit : DLGD_LIMIT_DEFAULT;
 	if (q->counts) {
 		if (dlg_store_counts(d->store, &f, &m->counts, &n, err,

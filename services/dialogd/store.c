@@ -815,6 +815,10 @@ build_select(struct dlg_store *s, const char *cols, const struct dlg_filter *f,
 		ADD(" AND edge = ?");
 		p[n++] = (struct param){true, f->edge, 0};
 	}
+	if (f->after_key && *f->after_key) {
+		ADD(" AND `key` > ?");
+		p[n++] = (struct param){true, f->after_key, 0};
+	}
 	if (f->created_before) {
 		ADD(" AND created_us < ?");
 		p[n++] = (struct param){false, NULL,

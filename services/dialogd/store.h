@@ -61,6 +61,7 @@ struct dlg_filter {
 	int live;			/* CREATED or CONFIRMED only */
 	const char *edge;
 	uint64_t created_before;	/* created_us < this */
+	const char *after_key;		/* `key` > this (paging) */
 	unsigned limit;			/* 0 = no limit */
 };
 

@@ -1085,62 +1085,79 @@ store_dialogs(struct edge *e, struct edge_dlg **out)
 	    SIPLB__V1__DIALOG_STATE__DIALOG_CREATED,
 	    SIPLB__V1__DIALOG_STATE__DIALOG_CONFIRMED,
 	};
+	enum { PAGE = 5000 };
 
 	*out = NULL;
 	for (size_t k = 0; k < 2; k++) {
-		Siplb__V1__DialogdRequest q = SIPLB__V1__DIALOGD_REQUEST__INIT;
-		Siplb__V1__DialogQuery dq = SIPLB__V1__DIALOG_QUERY__INIT;
-		Siplb__V1__DialogdReply *r;
-		ProtobufCMessage *pm;
-		int err;
+		char after[sizeof((struct edge_dlg *)0)->key] = "";
+		size_t got;
 
-		dq.edge = e->stream;
-		dq.state = live[k];
-		dq.limit = 10000;
-		q.body_case = SIPLB__V1__DIALOGD_REQUEST__BODY_QUERY;
-		q.query = &dq;
-		err = slb_req_call(e->cfg.dialogd, &q.base,
-		    &siplb__v1__dialogd_reply__descriptor, 1000, 1, &pm);
-		if (err != 0)
-			return err;
-		r = (Siplb__V1__DialogdReply *)pm;
-		if (r->status != SIPLB__V1__STATUS__STATUS_OK) {
-			slb_msg_free(pm);
-			return EPROTO;
-		}
-		for (size_t i = 0; i < r->n_dialogs; i++) {
-			const Siplb__V1__DialogEvent *ev = r->dialogs[i];
-			struct edge_dlg *d;
+		do {	/* pages ordered by key */
+			Siplb__V1__DialogdRequest q =
+			    SIPLB__V1__DIALOGD_REQUEST__INIT;
+			Siplb__V1__DialogQuery dq =
+			    SIPLB__V1__DIALOG_QUERY__INIT;
+			Siplb__V1__DialogdReply *r;
+			ProtobufCMessage *pm;
+			int err;
 
-			if (ev->key == NULL || strlen(ev->key) >= sizeof(d->key) ||
-			    ev->n_resources > SCHED_MAX_RES)
-				continue;
-			HASH_FIND_STR(*out, ev->key, d);
-			if (d != NULL)
-				continue;
-			if ((d = calloc(1, sizeof(*d))) == NULL) {
+			dq.edge = e->stream;
+			dq.state = live[k];
+			dq.limit = PAGE;
+			dq.after_key = after;
+			q.body_case = SIPLB__V1__DIALOGD_REQUEST__BODY_QUERY;
+			q.query = &dq;
+			err = slb_req_call(e->cfg.dialogd, &q.base,
+			    &siplb__v1__dialogd_reply__descriptor, 1000, 1,
+			    &pm);
+			if (err != 0)
+				return err;
+			r = (Siplb__V1__DialogdReply *)pm;
+			if (r->status != SIPLB__V1__STATUS__STATUS_OK) {
 				slb_msg_free(pm);
-				return ENOMEM;
+				return EPROTO;
 			}
-			snprintf(d->key, sizeof(d->key), "%s", ev->key);
-			d->node_id = ev->node_id;
-			d->group = ev->group;
-			d->state = ev->state;
-			for (size_t j = 0; j < ev->n_resources; j++)
-				snprintf(d->res[j], SCHED_RES_NAME, "%s",
-				    ev->resources[j]);
-			d->nres = (int)ev->n_resources;
-			snprintf(d->call_id, sizeof(d->call_id), "%s",
-			    ev->call_id ? ev->call_id : "");
-			snprintf(d->from_tag, sizeof(d->from_tag), "%s",
-			    ev->from_tag ? ev->from_tag : "");
-			snprintf(d->to_tag, sizeof(d->to_tag), "%s",
-			    ev->to_tag ? ev->to_tag : "");
-			d->created_us = ev->created_us;
-			d->updated_us = ev->updated_us;
-			HASH_ADD_STR(*out, key, d);
-		}
-		slb_msg_free(pm);
+			got = r->n_dialogs;
+			for (size_t i = 0; i < r->n_dialogs; i++) {
+				const Siplb__V1__DialogEvent *ev = r->dialogs[i];
+				struct edge_dlg *d;
+
+				if (ev->key == NULL ||
+				    strlen(ev->key) >= sizeof(d->key)) {
+					/* no key to page on: stop here */
+					got = 0;
+					break;
+				}
+				snprintf(after, sizeof(after), "%s", ev->key);
+				if (ev->n_resources > SCHED_MAX_RES)
+					continue;
+				HASH_FIND_STR(*out, ev->key, d);
+				if (d != NULL)
+					continue;
+				if ((d = calloc(1, sizeof(*d))) == NULL) {
+					slb_msg_free(pm);
+					return ENOMEM;
+				}
+				snprintf(d->key, sizeof(d->key), "%s", ev->key);
+				d->node_id = ev->node_id;
+				d->group = ev->group;
+				d->state = ev->state;
+				for (size_t j = 0; j < ev->n_resources; j++)
+					snprintf(d->res[j], SCHED_RES_NAME,
+					    "%s", ev->resources[j]);
+				d->nres = (int)ev->n_resources;
+				snprintf(d->call_id, sizeof(d->call_id), "%s",
+				    ev->call_id ? ev->call_id : "");
+				snprintf(d->from_tag, sizeof(d->from_tag), "%s",
+				    ev->from_tag ? ev->from_tag : "");
+				snprintf(d->to_tag, sizeof(d->to_tag), "%s",
+				    ev->to_tag ? ev->to_tag : "");
+				d->created_us = ev->created_us;
+				d->updated_us = ev->updated_us;
+				HASH_ADD_STR(*out, key, d);
+			}
+			slb_msg_free(pm);
+		} while (got == PAGE);
 	}
 	return 0;
 }

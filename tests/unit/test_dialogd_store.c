@@ -269,6 +269,20 @@ test_query_filters_by_node_state_edge_and_key(void **state)
 	assert_string_equal(out[0].key, "q1");
 	assert_string_equal(out[1].key, "q2");
 	free(out);
+	/* the next page starts after the last key of this one */
+	q = (struct dlg_filter){.live = 1, .limit = 2, .after_key = "q2"};
+	assert_int_equal(dlg_store_query(f->s, &q, &out, &n, err, sizeof(err)),
+	    0);
+	assert_int_equal(n, 2);
+	assert_string_equal(out[0].key, "q3");
+	assert_string_equal(out[1].key, "q5");
+	free(out);
+	q = (struct dlg_filter){.live = 1, .limit = 2, .after_key = "q5"};
+	assert_int_equal(dlg_store_query(f->s, &q, &out, &n, err, sizeof(err)),
+	    0);
+	assert_int_equal(n, 1);
+	assert_string_equal(out[0].key, "q6");
+	free(out);
 }
 
 static void
