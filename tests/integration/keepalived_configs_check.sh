@@ -7,7 +7,7 @@
 
 command -v keepalived > /dev/null || { echo "keepalived missing (scripts/deps.sh)"; exit 1; }
 for n in 1 2; do
-	sed "s|/usr/local/bin/siplbctl|$SIPLB_BIN/siplbctl|; s|/usr/local/share/siplb/keepalived-notify.sh|$SIPLB_TOP/deploy/keepalived/keepalived-notify.sh|" \
+	sed "s|/usr/local/bin/siplbctl|$SIPLB_BIN/siplbctl|; s|/usr/local/share/siplb/keepalived-notify.sh|$SIPLB_TOP/deploy/keepalived/keepalived-notify.sh|; s|/run/siplb/vrrp.state|$T/vrrp$n.state|" \
 	    "$SIPLB_TOP/deploy/keepalived/keepalived-edge$n.conf" > "$T/ka$n.conf"
 	out=$(keepalived -t -f "$T/ka$n.conf" 2>&1); rc=$?
 	assert_eq "edge $n config: keepalived -t exit status" "$rc" 0
@@ -23,3 +23,9 @@ out=$("$SIPLB_BIN/siplbctl" -c "$T/siplb.conf" --timeout 200 health 2>&1); rc=$?
 ok "siplbctl health fails with no edge: $out"
 out=$("$SIPLB_TOP/deploy/keepalived/keepalived-notify.sh" INSTANCE VI_SIPLB MASTER 200 2>&1); rc=$?
 assert_eq "notify hook exit status" "$rc" 0
+"$SIPLB_TOP/deploy/keepalived/keepalived-notify.sh" "$T/vrrp.state" INSTANCE VI_SIPLB FAULT 200 2>/dev/null
+assert_match "notify hook writes the state file" "$(cat "$T/vrrp.state")" '^FAULT VI_SIPLB 200 [0-9]+$'
+"$SIPLB_TOP/deploy/keepalived/keepalived-notify.sh" "$T/vrrp.state" INSTANCE VI_SIPLB BACKUP 200 2>/dev/null
+assert_match "notify hook replaces the state" "$(cat "$T/vrrp.state")" '^BACKUP VI_SIPLB 200 [0-9]+$'
+"$SIPLB_TOP/deploy/keepalived/keepalived-notify.sh" "$T/no/such/dir/vrrp.state" INSTANCE VI_SIPLB MASTER 200 2>/dev/null; rc=$?
+assert_eq "notify hook exit status when it cannot write the state" "$rc" 0

@@ -144,6 +144,7 @@ ha_keepalived() {
 	sed -e "s|/usr/local/bin/siplbctl -c /etc/siplb/siplb.conf|$SIPLB_BIN/siplbctl -c $d/siplb.conf|" \
 	    -e "s|/usr/local/share/siplb/keepalived-notify.sh|$SIPLB_TOP/deploy/keepalived/keepalived-notify.sh|" \
 	    -e "s|172\.16\.100\.32/24|$VIP/24|" \
+	    -e "s|/run/siplb/vrrp.state|$d/vrrp.state|" \
 	    "$SIPLB_TOP/deploy/keepalived/keepalived-edge$n.conf" > "$d/keepalived.conf"
 	grep -q "$VIP/24" "$d/keepalived.conf" || fail "VIP not set in keepalived-edge$n.conf"
 	ip netns exec "$(ns "e$n")" keepalived -n -l -D -G -P -f "$d/keepalived.conf" \
@@ -152,6 +153,14 @@ ha_keepalived() {
 	printf -v "$v" '%s' "$!"
 	PIDS+=("$!")
 	disown "$!"	# killed on purpose: no job notices from bash
+}
+
+# vrrp_state N: eN's state as keepalived's notify hook last wrote it
+vrrp_state() { local s; read -r s _ < "$T/e$1/vrrp.state" 2>/dev/null; echo "${s:-none}"; }
+# wait_state N STATE: up to 5 s
+wait_state() {
+	for _ in $(seq 1 50); do [ "$(vrrp_state "$1")" = "$2" ] && break; sleep 0.1; done
+	assert_eq "e$1's keepalived notify hook reports $2" "$(vrrp_state "$1")" "$2"
 }
 
 has_vip() { ip -n "$(ns "$1")" -4 -o addr show dev eth0 2>/dev/null | grep -q " $VIP/"; }
@@ -198,6 +207,7 @@ ha_up() {
 	ha_keepalived 1
 	wait_vip e1 10 || fail "e1 did not take the VIP: $(tail -n 5 "$T/e1-keepalived.log")"
 	ok "e1 holds the VIP $VIP ($(since "$t0") s after keepalived started)"
+	wait_state 1 MASTER
 	ha_keepalived 2
 	for _ in $(seq 1 100); do
 		grep -q 'Entering BACKUP STATE' "$T/e2-keepalived.log" && break
@@ -206,6 +216,7 @@ ha_up() {
 	grep -q 'Entering BACKUP STATE' "$T/e2-keepalived.log" || fail "e2 never became BACKUP"
 	has_vip e2 && fail "both hosts hold the VIP"
 	ok "e2 is the VRRP backup"
+	wait_state 2 BACKUP
 }
 
 # ha_uac NAME CALLS RATE PAUSE_MS [sipp args]: calls from cli to the VIP
@@ -275,6 +286,8 @@ ha_failover() {
 	awk -v t="$took" -v b="$bound" 'BEGIN { exit !(t <= b) }' ||
 	    fail "failover took $took s, more than $bound s"
 	ok "failover within $bound s"
+	wait_state 2 MASTER
+	[ "$how" = host-crash ] || wait_state 1 FAULT
 
 	ha_uac_wait stream
 	SFAILED=$FAILED
@@ -322,11 +335,7 @@ ha_failover() {
 		[ "$n" -ge 30 ] || fail "e1's edge forgot $n dialogs ended elsewhere, want >= 30"
 		ok "e1's edge checked its table against the store after the stall: $n dialogs ended elsewhere forgotten"
 		assert_eq "e1's edge holds no dialog" "$(ha_ctl 1 --json edge stats | jq_py 'sum(c["value"] for c in d["counters"] if c["name"] == "dialogs")')" 0
-		for _ in $(seq 1 50); do
-			[ "$(grep -o 'Entering [A-Z]* STATE' "$T/e1-keepalived.log" | tail -n 1)" = "Entering BACKUP STATE" ] && break
-			sleep 0.1
-		done
-		assert_eq "e1's keepalived, its check passing again" "$(grep -o 'Entering [A-Z]* STATE' "$T/e1-keepalived.log" | tail -n 1)" "Entering BACKUP STATE"
+		wait_state 1 BACKUP	# its check passes again
 		has_vip e2 || fail "the VIP left e2 when e1's edge resumed"
 		ok "the VIP stays on e2 (nopreempt)"
 	fi
