@@ -225,9 +225,11 @@ ha_uac() {
 	local name=$1 n=$2 rate=$3 pause=$4 port
 	shift 4
 	case $name in long) port=5070 ;; *) port=5080 ;; esac
-	(cd "$T" && timeout 200 ip netns exec "$(ns cli)" sipp -sf "$SIPP_DIR/uac.xml" "$VIP:5060" \
+	mkdir -p "$T/uac-$name"	# sipp writes its -trace_rtt file here
+	(cd "$T/uac-$name" && timeout 200 ip netns exec "$(ns cli)" sipp -sf "$SIPP_DIR/uac.xml" "$VIP:5060" \
 	    -i "${HOST_IP[cli]}" -p "$port" -m "$n" -r "$rate" -d "$pause" -l 500 -nostdin \
-	    -timeout 150 -timeout_error -trace_err -error_file "$T/uac-$name.err" "$@" \
+	    -timeout 150 -timeout_error -trace_err -error_file "$T/uac-$name.err" \
+	    -trace_rtt -rtt_freq 1 "$@" \
 	    > "$T/uac-$name.out" 2>&1) &
 	printf -v "UAC_BG_$name" '%s' "$!"
 }
@@ -237,6 +239,13 @@ ha_uac_wait() {
 	OK=$(grep 'Successful call' "$T/uac-$name.out" | tail -n 1 | awk -F'|' '{ gsub(/ /, "", $3); print $3 }')
 	FAILED=$(grep 'Failed call' "$T/uac-$name.out" | tail -n 1 | awk -F'|' '{ gsub(/ /, "", $3); print $3 }')
 	[ -n "$OK" ] || fail "sipp ($name) printed no statistics: $(tail -n 5 "$T/uac-$name.out")"
+}
+# setup_times NAME: "the slowest INVITE-to-200 in ms, and how many took
+# over a second", from sipp's -trace_rtt file (Date_ms;response_time;rtd_no)
+setup_times() {
+	cat "$T/uac-$1"/*_rtt.csv 2>/dev/null | awk -F';' '$2 ~ /^[0-9.]+$/ {
+		if ($2 > m) m = $2; if ($2 > 1000) s++ }
+		END { printf "slowest call setup %.0f ms, %d calls set up in over 1 s", m, s }'
 }
 
 # dialogs N ARGS: the JSON of `siplbctl dialogs` on host eN
@@ -291,7 +300,7 @@ ha_failover() {
 
 	ha_uac_wait stream
 	SFAILED=$FAILED
-	echo "stream of calls across the failover: $OK succeeded, $FAILED failed"
+	echo "stream of calls across the failover: $OK succeeded, $FAILED failed; $(setup_times stream)"
 	[ "$((OK + FAILED))" -eq 120 ] || fail "stream: $OK + $FAILED calls, want 120"
 	[ "$FAILED" -le 6 ] || fail "$FAILED of 120 calls failed across the failover (bound 6)"
 	ok "at most 6 of 120 calls failed across the failover ($FAILED)"
