@@ -88,6 +88,46 @@ slb_wall_us(void)
 	return (uint64_t)ts.tv_sec * 1000000u + (uint64_t)ts.tv_nsec / 1000u;
 }
 
+/* ------------------------------------------------- closing off the loop */
+
+static void *
+closer(void *arg)
+{
+	nng_socket s = *(nng_socket *)arg;
+
+	free(arg);
+	nng_close(s);
+	return NULL;
+}
+
+/*
+ * nng 1.5 can hang in nng_close (nanomsg/nng#1543, #1813: a socket closed
+ * while a connection is being set up or torn down), and a loop that waits
+ * for it answers nothing again: seen once when an edge resumed after being
+ * stopped and dialed its node table publisher again.  Sockets a running
+ * loop replaces are closed on a thread of their own; a close that hangs
+ * costs that thread, not the process.
+ */
+void
+slb_nng_close_off_loop(nng_socket s)
+{
+	pthread_attr_t a;
+	pthread_t t;
+	nng_socket *p = malloc(sizeof(*p));
+
+	if (p != NULL && pthread_attr_init(&a) == 0) {
+		*p = s;
+		pthread_attr_setdetachstate(&a, PTHREAD_CREATE_DETACHED);
+		if (pthread_create(&t, &a, closer, p) == 0) {
+			pthread_attr_destroy(&a);
+			return;
+		}
+		pthread_attr_destroy(&a);
+	}
+	free(p);
+	nng_close(s);
+}
+
 /* ------------------------------------------------- nng thread -> loop */
 
 struct bridge_item {
@@ -248,7 +288,61 @@ struct slb_rep {
 	slb_rep_h h;
 	void *arg;
 	uint64_t served, send_fail;
+	struct slb_pub *pub;	/* answers ReplayCall from its ring */
 };
+
+static int pub_replay(struct slb_pub *p, const nng_msg *req, nng_msg **replyp);
+
+/* Field `want` at the top level of a protobuf message, length-delimited:
+ * ReplayCall is told from a service's own request by its field 8 without
+ * unpacking anything. */
+static int
+pb_has_field(const uint8_t *b, size_t n, uint32_t want)
+{
+	size_t i = 0;
+
+	while (i < n) {
+		uint64_t key = 0, v = 0;
+		int sh = 0;
+
+		do {	/* the key, a varint */
+			if (i >= n || sh > 63)
+				return 0;
+			key |= (uint64_t)(b[i] & 0x7f) << sh;
+			sh += 7;
+		} while (b[i++] & 0x80);
+		if ((key >> 3) == want)
+			return (key & 7) == 2;
+		switch (key & 7) {
+		case 0:
+		case 2:
+			sh = 0;
+			do {
+				if (i >= n || sh > 63)
+					return 0;
+				v |= (uint64_t)(b[i] & 0x7f) << sh;
+				sh += 7;
+			} while (b[i++] & 0x80);
+			if ((key & 7) == 2) {
+				if (v > n - i)
+					return 0;
+				i += (size_t)v;
+			}
+			break;
+		case 1:
+			i += 8;
+			break;
+		case 5:
+			i += 4;
+			break;
+		default:
+			return 0;
+		}
+	}
+	return 0;
+}
+
+#define REPLAY_FIELD 8
 
 static void
 rep_readable(evutil_socket_t fd, short what, void *arg)
@@ -268,7 +362,11 @@ rep_readable(evutil_socket_t fd, short what, void *arg)
 			slb_log_warn("rep: receive: %s", nng_strerror(rv));
 			return;
 		}
-		r->h(r->arg, req, &reply);
+		if (r->pub != NULL && pb_has_field(nng_msg_body(req),
+					  nng_msg_len(req), REPLAY_FIELD))
+			pub_replay(r->pub, req, &reply);
+		else
+			r->h(r->arg, req, &reply);
 		if (reply != NULL &&
 		    nng_msg_header_append(reply, nng_msg_header(req),
 			nng_msg_header_len(req)) != 0) {
@@ -335,11 +433,151 @@ slb_rep_close(struct slb_rep *r)
 
 /* ------------------------------------------------------------ PUB */
 
+/* The last messages sent, for replays: PUB_RING_MSGS at most and
+ * PUB_RING_BYTES in all (at the edge's busiest, one DialogBatch per 2 ms,
+ * that is over a minute of history). */
+#define PUB_RING_MSGS 32768u
+#define PUB_RING_BYTES (32u << 20)
+/* what one ReplayAnswer carries at most; the rest on the next ask */
+#define REPLAY_ANSWER_BYTES (SLB_MSG_MAX / 2)
+
+struct ring_ent {
+	uint64_t seq;
+	nng_msg *m;
+};
+
 struct slb_pub {
 	nng_socket sock;
 	char stream[64];
 	uint64_t epoch, seq;
+	int keep;		/* a REP replays from the ring: fill it */
+	struct ring_ent *ring;	/* PUB_RING_MSGS slots, oldest at head */
+	size_t head, n, bytes;
+	uint64_t replays;
 };
+
+void
+slb_rep_set_pub(struct slb_rep *r, struct slb_pub *p)
+{
+	r->pub = p;
+	if (p != NULL)
+		p->keep = 1;
+}
+
+static struct ring_ent *
+ring_at(struct slb_pub *p, size_t i)	/* i-th oldest */
+{
+	return &p->ring[(p->head + i) % PUB_RING_MSGS];
+}
+
+static void
+ring_drop_oldest(struct slb_pub *p)
+{
+	struct ring_ent *e = ring_at(p, 0);
+
+	p->bytes -= nng_msg_len(e->m);
+	nng_msg_free(e->m);
+	e->m = NULL;
+	p->head = (p->head + 1) % PUB_RING_MSGS;
+	p->n--;
+}
+
+static void
+ring_push(struct slb_pub *p, uint64_t seq, const nng_msg *m)
+{
+	nng_msg *copy;
+
+	if (!p->keep)
+		return;
+	if (p->ring == NULL &&
+	    (p->ring = calloc(PUB_RING_MSGS, sizeof(*p->ring))) == NULL)
+		return;		/* no history: subscribers fall back on snapshots */
+	if (nng_msg_dup(&copy, m) != 0)
+		return;
+	while (p->n > 0 && (p->n == PUB_RING_MSGS ||
+			       p->bytes + nng_msg_len(copy) > PUB_RING_BYTES))
+		ring_drop_oldest(p);
+	*ring_at(p, p->n) = (struct ring_ent){seq, copy};
+	p->n++;
+	p->bytes += nng_msg_len(copy);
+}
+
+/* Index of the first message with a seq above `after` (p->n: none). */
+static size_t
+ring_find_after(struct slb_pub *p, uint64_t after)
+{
+	size_t lo = 0, hi = p->n;
+
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+
+		if (ring_at(p, mid)->seq <= after)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return lo;
+}
+
+/* Answer a ReplayCall from the ring: the messages after the asked seq of
+ * this epoch (of another epoch: from the start of this one), up to the
+ * asked one, as far as the ring holds them. */
+static int
+pub_replay(struct slb_pub *p, const nng_msg *req, nng_msg **replyp)
+{
+	Siplb__V1__ReplayAnswer a = SIPLB__V1__REPLAY_ANSWER__INIT;
+	ProtobufCBinaryData *bins = NULL;
+	ProtobufCMessage *pm = NULL;
+	const Siplb__V1__ReplayRequest *q;
+	uint64_t after, upto;
+	size_t i, k = 0, bytes = 0;
+	int rc;
+
+	rc = slb_msg_unpack(&siplb__v1__replay_call__descriptor, (nng_msg *)req,
+	    SLB_MSG_MAX, &pm);
+	if (rc != 0 || ((Siplb__V1__ReplayCall *)pm)->replay == NULL) {
+		const char *why = "replay: no request";
+
+		a.status = rc != 0 ? slb_msg_refusal(rc, &why)
+				   : SIPLB__V1__STATUS__STATUS_BAD_REQUEST;
+		a.error = (char *)why;
+		goto send;
+	}
+	q = ((Siplb__V1__ReplayCall *)pm)->replay;
+	after = q->epoch == p->epoch ? q->after_seq : 0;
+	upto = q->upto_seq == 0 || q->upto_seq > p->seq ? p->seq : q->upto_seq;
+	a.status = SIPLB__V1__STATUS__STATUS_OK;
+	a.epoch = p->epoch;
+	a.oldest_seq = p->n ? ring_at(p, 0)->seq : 0;
+	i = ring_find_after(p, after);
+	if (i < p->n && (bins = calloc(p->n - i, sizeof(*bins))) == NULL) {
+		a.status = SIPLB__V1__STATUS__STATUS_INTERNAL;
+		a.error = "out of memory";
+		goto send;
+	}
+	for (; i < p->n && ring_at(p, i)->seq <= upto; i++) {
+		nng_msg *m = ring_at(p, i)->m;
+
+		if (k > 0 && bytes + nng_msg_len(m) > REPLAY_ANSWER_BYTES) {
+			a.more = 1;
+			break;
+		}
+		bins[k].data = nng_msg_body(m);
+		bins[k].len = nng_msg_len(m);
+		bytes += nng_msg_len(m);
+		k++;
+	}
+	a.messages = bins;
+	a.n_messages = k;
+	p->replays++;
+send:
+	rc = slb_msg_pack(&a.base, replyp);
+	if (rc != 0)
+		*replyp = NULL;
+	free(bins);
+	slb_msg_free(pm);
+	return rc;
+}
 
 int
 slb_pub_open(struct slb_pub **pp, const char *url, const char *stream)
@@ -379,6 +617,7 @@ slb_pub_send(struct slb_pub *p, Siplb__V1__BusMessage *m)
 	m->seq = ++p->seq;
 	if ((err = slb_msg_pack(&m->base, &msg)) != 0)
 		return err;
+	ring_push(p, m->seq, msg);
 	rv = nng_sendmsg(p->sock, msg, NNG_FLAG_NONBLOCK);
 	if (rv != 0) {
 		nng_msg_free(msg);
@@ -430,12 +669,21 @@ slb_pub_stream(const struct slb_pub *p)
 	return p->stream;
 }
 
+uint64_t
+slb_pub_replays(const struct slb_pub *p)
+{
+	return p->replays;
+}
+
 void
 slb_pub_close(struct slb_pub *p)
 {
 	if (p == NULL)
 		return;
 	nng_close(p->sock);
+	while (p->n > 0)
+		ring_drop_oldest(p);
+	free(p->ring);
 	free(p);
 }
 
@@ -659,6 +907,10 @@ struct slb_sub {
 	char pub_url[256];
 	uint64_t last_rx_us;	/* anything heard from the publisher */
 	struct event *watch_ev;
+	/* history: the snapshot answer held while the replay runs */
+	ProtobufCMessage *held;
+	uint64_t hist_epoch, hist_after, hist_upto;
+	int hist_first;		/* we never synced: take what the ring has */
 };
 
 struct sub_token {
@@ -666,6 +918,8 @@ struct sub_token {
 };
 
 static void sub_request_snapshot(struct slb_sub *s);
+static void sub_apply_snapshot(struct slb_sub *s,
+    const Siplb__V1__Snapshot *snap);
 
 static void
 sub_buf_clear(struct slb_sub *s)
@@ -852,6 +1106,135 @@ sub_retry(evutil_socket_t fd, short what, void *arg)
 	sub_request_snapshot(arg);
 }
 
+/* The replay is over (or failed): apply the snapshot held meanwhile. */
+static void
+sub_finish_history(struct slb_sub *s)
+{
+	ProtobufCMessage *pm = s->held;
+
+	s->held = NULL;
+	if (pm == NULL)
+		return;
+	sub_apply_snapshot(s, ((Siplb__V1__SnapshotAnswer *)pm)->snapshot);
+	slb_msg_free(pm);
+}
+
+static void sub_request_replay(struct slb_sub *s);
+
+static void
+sub_on_replay_reply(void *arg, int err, nng_msg *reply)
+{
+	struct sub_token *tok = arg;
+	struct slb_sub *s = tok->s;
+	ProtobufCMessage *pm = NULL;
+	Siplb__V1__ReplayAnswer *a;
+	uint64_t first, from = 0, asked;
+	size_t k = 0;
+
+	if (s == NULL) {	/* the subscriber was closed meanwhile */
+		free(tok);
+		if (reply)
+			nng_msg_free(reply);
+		return;
+	}
+	s->pending = 0;
+	if (err == 0) {
+		err = slb_msg_unpack(&siplb__v1__replay_answer__descriptor,
+		    reply, SLB_MSG_MAX, &pm);
+		nng_msg_free(reply);
+	}
+	a = (Siplb__V1__ReplayAnswer *)pm;
+	if (err != 0 || a->status != SIPLB__V1__STATUS__STATUS_OK ||
+	    a->epoch != s->hist_epoch) {
+		s->st.history_lost++;
+		slb_log_warn("%s: messages %llu..%llu not replayed (%s): the "
+		    "snapshot holds their outcome, not their history", s->name,
+		    (unsigned long long)s->hist_after + 1,
+		    (unsigned long long)s->hist_upto,
+		    err ? strerror(err)
+			: a->epoch != s->hist_epoch ? "the publisher restarted"
+			: a->error && *a->error ? a->error : "refused");
+		slb_msg_free(pm);
+		sub_finish_history(s);
+		return;
+	}
+	asked = s->hist_after;
+	for (size_t i = 0; i < a->n_messages; i++) {
+		ProtobufCMessage *mp;
+		Siplb__V1__BusMessage *m;
+		nng_msg *raw;
+
+		if (nng_msg_alloc(&raw, a->messages[i].len) != 0)
+			break;
+		memcpy(nng_msg_body(raw), a->messages[i].data,
+		    a->messages[i].len);
+		err = slb_msg_unpack(&siplb__v1__bus_message__descriptor, raw,
+		    SLB_MSG_MAX, &mp);
+		nng_msg_free(raw);
+		if (err != 0) {
+			s->st.dropped++;
+			continue;
+		}
+		m = (Siplb__V1__BusMessage *)mp;
+		if (m->epoch == s->hist_epoch && m->seq > s->hist_after &&
+		    m->seq <= s->hist_upto) {
+			if (k++ == 0)
+				from = m->seq;
+			s->ops->on_message(s->arg, m);
+			s->st.replayed++;
+			s->hist_after = m->seq;
+		}
+		slb_msg_free(mp);
+	}
+	/* a hole before the first one replayed: the ring had moved on (at
+	 * our own start that is expected: we take what it has) */
+	first = k ? from : a->oldest_seq ? a->oldest_seq : s->hist_upto + 1;
+	if (first > asked + 1 && !s->hist_first) {
+		s->st.history_lost++;
+		slb_log_warn("%s: messages %llu..%llu are no longer in the "
+		    "publisher's ring: their history is lost", s->name,
+		    (unsigned long long)asked + 1, (unsigned long long)(
+		    first - 1 < s->hist_upto ? first - 1 : s->hist_upto));
+	}
+	if (k > 0)
+		slb_log_info("%s: %zu missed messages replayed (%llu..%llu)",
+		    s->name, k, (unsigned long long)from,
+		    (unsigned long long)s->hist_after);
+	if (a->more && k > 0) {
+		slb_msg_free(pm);
+		sub_request_replay(s);
+		return;
+	}
+	slb_msg_free(pm);
+	sub_finish_history(s);
+}
+
+static void
+sub_request_replay(struct slb_sub *s)
+{
+	Siplb__V1__ReplayCall call = SIPLB__V1__REPLAY_CALL__INIT;
+	Siplb__V1__ReplayRequest rq = SIPLB__V1__REPLAY_REQUEST__INIT;
+	nng_msg *msg;
+
+	if (s->hist_after >= s->hist_upto) {
+		sub_finish_history(s);
+		return;
+	}
+	call.replay = &rq;
+	rq.epoch = s->hist_epoch;
+	rq.after_seq = s->hist_after;
+	rq.upto_seq = s->hist_upto;
+	if (slb_msg_pack(&call.base, &msg) != 0 ||
+	    slb_reqc_send(s->reqc, msg, SUB_SNAPSHOT_TIMEOUT_MS,
+		sub_on_replay_reply, s->tok) != 0) {
+		s->st.history_lost++;
+		slb_log_warn("%s: cannot ask for a replay", s->name);
+		sub_finish_history(s);
+		return;
+	}
+	s->pending = 1;
+}
+
 static void
 sub_on_snapshot_reply(void *arg, int err, nng_msg *reply)
 {
@@ -889,6 +1272,16 @@ sub_on_snapshot_reply(void *arg, int err, nng_msg *reply)
 		    ans->error && *ans->error ? ans->error : "no snapshot");
 		slb_msg_free(pm);
 		evtimer_add(s->retry_ev, &tv);
+		return;
+	}
+	if (s->ops->history) {
+		/* what we missed first, then the snapshot */
+		s->held = pm;
+		s->hist_epoch = ans->snapshot->epoch;
+		s->hist_upto = ans->snapshot->seq;
+		s->hist_first = s->epoch == 0;
+		s->hist_after = s->epoch == ans->snapshot->epoch ? s->seq : 0;
+		sub_request_replay(s);
 		return;
 	}
 	sub_apply_snapshot(s, ans->snapshot);
@@ -959,7 +1352,7 @@ sub_watch(evutil_socket_t fd, short what, void *arg)
 	if (s->ev != NULL) {
 		event_free(s->ev);
 		s->ev = NULL;
-		nng_close(s->sock);
+		slb_nng_close_off_loop(s->sock);
 	}
 	s->last_rx_us = slb_now_us();
 	if (sub_connect(s) != 0)
@@ -1044,5 +1437,6 @@ slb_sub_close(struct slb_sub *s)
 	slb_reqc_close(s->reqc);
 	sub_buf_clear(s);
 	free(s->buf);
+	slb_msg_free(s->held);
 	free(s);
 }

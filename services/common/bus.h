@@ -25,6 +25,10 @@ void slb_loop_free(struct event_base *base);
 uint64_t slb_now_us(void);
 uint64_t slb_wall_us(void);
 
+/* nng_close(s) on a thread of its own: for sockets a running loop
+ * replaces (nng 1.5's close can hang; the loop must not). */
+void slb_nng_close_off_loop(nng_socket s);
+
 /* ------------------------------------------------- nng thread -> loop */
 
 struct slb_bridge;
@@ -48,6 +52,11 @@ struct slb_rep;
 int slb_rep_open(struct slb_rep **rp, struct event_base *base,
     const char *url, slb_rep_h h, void *arg);
 void slb_rep_close(struct slb_rep *r);
+/* Let this REP answer replay requests (ReplayCall) from p's ring itself,
+ * before the service's handler sees them; p keeps its last messages from
+ * now on (a ring of 32,768 messages or 32 MiB at most). */
+struct slb_pub;
+void slb_rep_set_pub(struct slb_rep *r, struct slb_pub *p);
 uint64_t slb_rep_served(const struct slb_rep *r);
 
 /* ------------------------------------------------------------ PUB */
@@ -67,6 +76,8 @@ int slb_pub_heartbeat(struct slb_pub *p);
 void slb_pub_skip(struct slb_pub *p);
 uint64_t slb_pub_seq(const struct slb_pub *p);
 uint64_t slb_pub_epoch(const struct slb_pub *p);
+/* Replay requests answered from the ring of the last messages sent. */
+uint64_t slb_pub_replays(const struct slb_pub *p);
 const char *slb_pub_stream(const struct slb_pub *p);
 void slb_pub_close(struct slb_pub *p);
 
@@ -77,6 +88,13 @@ struct slb_sub_ops {
 	void (*on_message)(void *arg, const Siplb__V1__BusMessage *m);
 	/* A full state that replaces what came from this stream before. */
 	void (*on_snapshot)(void *arg, const Siplb__V1__Snapshot *s);
+	/* 1: keep history.  Before each snapshot is applied, the messages
+	 * missed since the last one applied (of a restarted publisher: since
+	 * its start; at our own start: what its ring holds) are replayed
+	 * from the publisher's ring through on_message, so a subscriber that
+	 * records events (dialogd) loses none of those that came and went
+	 * while it was not listening. */
+	int history;
 };
 
 struct slb_sub_stats {
@@ -85,6 +103,8 @@ struct slb_sub_stats {
 	uint64_t restarts;	/* new epochs seen */
 	uint64_t resyncs;	/* snapshots applied */
 	uint64_t dropped;	/* garbage, wrong version, stale */
+	uint64_t replayed;	/* missed messages replayed (history) */
+	uint64_t history_lost;	/* replays that could not cover a gap */
 };
 
 struct slb_sub;

@@ -357,7 +357,9 @@ edge_snapshot(void *arg, const Siplb__V1__Snapshot *snap)
 	    "there marked lost", snap->stream, n, lost);
 }
 
-static const struct slb_sub_ops edge_ops = {edge_message, edge_snapshot};
+/* history: the calls that began and ended while we were not listening are
+ * replayed from the edge's ring before its snapshot */
+static const struct slb_sub_ops edge_ops = {edge_message, edge_snapshot, 1};
 
 static int
 open_edges(struct dlgd *d)

@@ -301,7 +301,7 @@ table_snapshot(void *arg, const Siplb__V1__Snapshot *s)
 	slb_log_info("node table from the scheduler: %zu nodes", e->cache.n);
 }
 
-static const struct slb_sub_ops table_ops = {table_message, table_snapshot};
+static const struct slb_sub_ops table_ops = {table_message, table_snapshot, 0};
 
 int
 edge_set_table(struct edge *e, const struct sched_table *t)
@@ -503,7 +503,7 @@ sched_reopen(struct edge *e)
 	if (e->sched_ev)
 		event_free(e->sched_ev);
 	e->sched_ev = NULL;
-	nng_close(e->sched);
+	slb_nng_close_off_loop(e->sched);
 	if (sched_open(e) != 0)
 		slb_log_err("cannot reopen the scheduler socket");
 }
@@ -1343,6 +1343,8 @@ edge_init(struct edge *e)
 	if ((rc = slb_pub_open(&e->pub, e->cfg.pub, e->stream)) != 0 ||
 	    (rc = slb_rep_open(&e->rep, e->base, e->cfg.rep, on_rep, e)) != 0)
 		return rc;
+	/* dialogd replays the dialog events it missed from our ring */
+	slb_rep_set_pub(e->rep, e->pub);
 
 	if ((rc = sched_open(e)) != 0)
 		return rc;

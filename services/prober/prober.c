@@ -906,7 +906,7 @@ table_snapshot(void *arg, const Siplb__V1__Snapshot *s)
 	    HASH_COUNT(p->nodes), p->shard);
 }
 
-static const struct slb_sub_ops table_ops = {table_message, table_snapshot};
+static const struct slb_sub_ops table_ops = {table_message, table_snapshot, 0};
 
 /* ------------------------------------------------------------ life */
 

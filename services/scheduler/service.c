@@ -258,7 +258,7 @@ prober_snapshot(void *arg, const Siplb__V1__Snapshot *snap)
 		on_health(s, snap->health->nodes[i], "prober");
 }
 
-static const struct slb_sub_ops prober_ops = {prober_message, prober_snapshot};
+static const struct slb_sub_ops prober_ops = {prober_message, prober_snapshot, 0};
 
 /* ------------------------------------------------------------ dialogs */
 
@@ -316,7 +316,7 @@ out:
 	free(evs);
 }
 
-static const struct slb_sub_ops dialog_ops = {dialog_message, dialog_snapshot};
+static const struct slb_sub_ops dialog_ops = {dialog_message, dialog_snapshot, 0};
 
 /* ------------------------------------------------------------ REP */
 

@@ -128,20 +128,28 @@ suite() {
 	grep -q 'sequence gap, asking for a snapshot' "$T/dialogd.log" || fail "gap not logged"
 	ok "$MODE: gap logged"
 
-	# dialogd killed; the edge goes on; the restarted dialogd catches up
+	# dialogd killed; the edge goes on; the restarted dialogd catches up:
+	# what it missed is replayed from the edge's ring before the snapshot,
+	# so the ends it did not hear are stored as they happened, not "lost"
 	stop_dialogd KILL
 	edge end d3
 	edge end d4
 	for i in 22 23 24; do edge create d$i 2 pstn; done
 	start_dialogd
 	expect_states "after kill -9 of dialogd" "1:8 2:7 3:9"
-	assert_eq "$MODE: ended while dialogd was down" "$(field d4 state)/$(field d4 reason)" "3/lost"
+	assert_eq "$MODE: ended while dialogd was down, replayed" "$(field d4 state)/$(field d4 reason)" "3/bye"
+	for i in 25 26; do edge create d$i 1 pstn; edge end d$i; done
+	stop_dialogd KILL
+	for i in 27 28; do edge create d$i 1 pstn; edge end d$i; done
+	start_dialogd
+	expect_states "calls that began and ended while dialogd was down are stored" "1:8 2:7 3:13"
+	assert_eq "$MODE: a call that came and went while dialogd was down" "$(field d28 state)/$(field d28 reason)" "3/bye"
 	assert_eq "$MODE: created while dialogd was down" "$(field d24 state)" "1"
 
 	# expiry: no live dialog left at the edge, a scheduler that follows
 	# the edge and dialogd, then dialogd with a 2 s lifetime
-	for i in $(seq 1 24); do edge end d$i; done
-	expect_states "every dialog ended" "3:24"
+	for i in $(seq 1 28); do edge end d$i; done
+	expect_states "every dialog ended" "3:28"
 	stop_dialogd TERM
 	LIFETIME=2000
 	write_conf
@@ -155,10 +163,10 @@ suite() {
 	edge create e2 1 pstn
 	edge create e3 2 pstn
 	edge confirm e3
-	expect_states "3 new dialogs" "1:2 2:1 3:24"
+	expect_states "3 new dialogs" "1:2 2:1 3:28"
 	expect_loads "3 calls in progress" "2 1 1" 2
 	expect_loads "their lifetime is over" "0 0 0" 6
-	expect_states "expired dialogs are ended" "3:27"
+	expect_states "expired dialogs are ended" "3:31"
 	assert_eq "$MODE: expiry reason" "$(field e3 reason)" "expired"
 	grep -q '3 dialogs expired' "$T/dialogd.log" || fail "expiry not logged"
 	ok "$MODE: expiry logged"

@@ -37,6 +37,7 @@ struct dlg {
 
 static struct dlg dlgs[MAXD];
 static struct slb_pub *pub;
+static struct slb_rep *rep;
 static int lose;
 static const char *pub_url, *stream;
 
@@ -55,6 +56,8 @@ fill(Siplb__V1__DialogEvent *e, char **resp, const struct dlg *d)
 	siplb__v1__dialog_event__init(e);
 	e->key = (char *)d->key;
 	e->state = d->state;
+	if (d->state == SIPLB__V1__DIALOG_STATE__DIALOG_TERMINATED)
+		e->reason = "bye";	/* as a real edge says */
 	e->node_id = d->node;
 	for (int i = 0; i < d->nres; i++)
 		resp[i] = (char *)d->res[i];
@@ -222,6 +225,7 @@ on_line(evutil_socket_t fd, short what, void *arg)
 			fprintf(stderr, "cannot reopen %s\n", pub_url);
 			exit(1);
 		}
+		slb_rep_set_pub(rep, pub);
 	}
 out:
 	printf("ok\n");
@@ -243,7 +247,6 @@ main(int argc, char **argv)
 	struct event *hb;
 	struct timeval hb_tv = {0, 200000};
 	struct event_base *base;
-	struct slb_rep *rep;
 	struct event *ev;
 
 	if (argc != 4) {
@@ -256,6 +259,7 @@ main(int argc, char **argv)
 	if (slb_loop_new(&base) != 0 || slb_pub_open(&pub, pub_url, stream) ||
 	    slb_rep_open(&rep, base, argv[2], on_request, NULL) != 0)
 		return 1;
+	slb_rep_set_pub(rep, pub);	/* replays, as a real edge */
 	ev = event_new(base, 0, EV_READ | EV_PERSIST, on_line, base);
 	event_add(ev, NULL);
 	hb = event_new(base, -1, EV_PERSIST, on_heartbeat, NULL);

@@ -29,6 +29,7 @@ struct fx {
 	int ngot;
 	int nsnap;
 	uint64_t last_snap_seq;
+	int got_at_snap;	/* deltas seen when the last snapshot came */
 	char url_pub[64], url_rep[64];
 };
 
@@ -91,9 +92,11 @@ sub_snap(void *arg, const Siplb__V1__Snapshot *s)
 
 	f->nsnap++;
 	f->last_snap_seq = s->seq;
+	f->got_at_snap = f->ngot;
 }
 
-static const struct slb_sub_ops ops = {sub_msg, sub_snap};
+static const struct slb_sub_ops ops = {sub_msg, sub_snap, 0};
+static const struct slb_sub_ops history_ops = {sub_msg, sub_snap, 1};
 
 /* Run the loop until cond(f) holds or ms pass; returns cond(f). */
 static int
@@ -239,6 +242,118 @@ test_publisher_restart_is_detected_by_epoch(void **state)
 	assert_int_equal(f->ngot, 1);
 	assert_int_equal(f->got_seq[0], 1);
 	slb_sub_close(s);
+}
+
+/* A real publisher (slb_pub) whose REP answers snapshots by hand and
+ * replays from the publisher's ring. */
+struct real_pub {
+	struct slb_pub *pub;
+	struct slb_rep *rep;
+	char url_pub[64], url_rep[64];
+};
+
+static void
+real_pub_open(struct fx *f, struct real_pub *r)
+{
+	snprintf(r->url_pub, sizeof(r->url_pub), "inproc://rpub%d", url_n);
+	snprintf(r->url_rep, sizeof(r->url_rep), "inproc://rrep%d", url_n);
+	assert_int_equal(slb_pub_open(&r->pub, r->url_pub, "test"), 0);
+	assert_int_equal(slb_rep_open(&r->rep, f->base, r->url_rep,
+			     on_snapshot_req, f), 0);
+	slb_rep_set_pub(r->rep, r->pub);
+	f->snap_epoch = slb_pub_epoch(r->pub);
+}
+
+static void
+real_publish(struct fx *f, struct real_pub *r)
+{
+	Siplb__V1__BusMessage m = SIPLB__V1__BUS_MESSAGE__INIT;
+	Siplb__V1__NodeHealth h = SIPLB__V1__NODE_HEALTH__INIT;
+
+	m.body_case = SIPLB__V1__BUS_MESSAGE__BODY_HEALTH;
+	m.health = &h;
+	assert_int_equal(slb_pub_send(r->pub, &m), 0);
+	f->snap_seq = slb_pub_seq(r->pub);	/* the state includes it */
+}
+
+static void
+real_pub_close(struct real_pub *r)
+{
+	slb_rep_close(r->rep);
+	slb_pub_close(r->pub);
+}
+
+static int has_snap1_6(struct fx *f) { return f->nsnap >= 1 && f->ngot >= 6; }
+static int has_snap2_4(struct fx *f) { return f->nsnap >= 2 && f->ngot >= 4; }
+
+static void
+test_history_subscriber_gets_what_it_missed_replayed_before_the_snapshot(
+    void **state)
+{
+	struct fx *f = *state;
+	struct real_pub r;
+	struct slb_sub *s;
+	struct slb_sub_stats st;
+
+	real_pub_open(f, &r);
+	/* published while nobody listened: only the ring has them */
+	for (int i = 0; i < 3; i++)
+		real_publish(f, &r);
+	assert_int_equal(slb_sub_open(&s, f->base, f->br, "t", r.url_pub,
+			     r.url_rep, &history_ops, f), 0);
+	assert_true(run_until(f, has_snap1, 2000));
+	assert_int_equal(f->ngot, 3);
+	assert_int_equal(f->got_at_snap, 3);	/* before the snapshot */
+	assert_int_equal(f->got_seq[0], 1);
+	assert_int_equal(f->got_seq[2], 3);
+	assert_int_equal(f->last_snap_seq, 3);
+	settle(f);
+	/* then live, without replays */
+	for (int i = 0; i < 3; i++)
+		real_publish(f, &r);
+	assert_true(run_until(f, has_snap1_6, 2000));
+	assert_int_equal(f->got_seq[5], 6);
+	slb_sub_get_stats(s, &st);
+	assert_int_equal(st.replayed, 3);
+	assert_int_equal(st.history_lost, 0);
+	assert_int_equal(st.gaps, 0);
+	assert_int_equal(slb_pub_replays(r.pub), 1);
+	slb_sub_close(s);
+	real_pub_close(&r);
+}
+
+static void
+test_gap_is_replayed_from_the_ring_and_a_hole_in_it_is_reported(
+    void **state)
+{
+	struct fx *f = *state;
+	struct real_pub r;
+	struct slb_sub *s;
+	struct slb_sub_stats st;
+
+	real_pub_open(f, &r);
+	assert_int_equal(slb_sub_open(&s, f->base, f->br, "t", r.url_pub,
+			     r.url_rep, &history_ops, f), 0);
+	assert_true(run_until(f, has_snap1, 2000));
+	settle(f);
+	real_publish(f, &r);		/* 1 */
+	real_publish(f, &r);		/* 2 */
+	slb_pub_skip(r.pub);		/* 3: lost, and not in the ring */
+	real_publish(f, &r);		/* 4: a gap; replayed before snapshot 2 */
+	real_publish(f, &r);		/* 5 */
+	assert_true(run_until(f, has_snap2_4, 2000));
+	settle(f);
+	assert_int_equal(f->got_seq[0], 1);
+	assert_int_equal(f->got_seq[1], 2);
+	assert_int_equal(f->got_seq[2], 4);
+	assert_int_equal(f->got_seq[3], 5);
+	assert_int_equal(f->ngot, 4);
+	slb_sub_get_stats(s, &st);
+	assert_int_equal(st.gaps, 1);
+	assert_true(st.replayed >= 1);
+	assert_int_equal(st.history_lost, 1);	/* seq 3 */
+	slb_sub_close(s);
+	real_pub_close(&r);
 }
 
 static void
@@ -396,6 +511,8 @@ main(void)
 	    T(test_subscriber_starts_from_snapshot_then_follows_deltas),
 	    T(test_gap_triggers_snapshot_and_replays_what_follows),
 	    T(test_publisher_restart_is_detected_by_epoch),
+	    T(test_history_subscriber_gets_what_it_missed_replayed_before_the_snapshot),
+	    T(test_gap_is_replayed_from_the_ring_and_a_hole_in_it_is_reported),
 	    T(test_refused_snapshot_is_retried),
 	    T(test_garbage_on_the_bus_is_counted_and_dropped),
 	    T(test_silent_publisher_is_dialed_again_and_resynced),
