@@ -832,6 +832,60 @@ slb_reqc_close(struct slb_reqc *rc)
 	free(rc);
 }
 
+/*
+ * Blocking calls reuse one REQ socket per address for the life of the
+ * process: nng 1.5's nng_close can hang (see slb_nng_close_off_loop), and
+ * a call that opened and closed a socket each time hung an edge's loop
+ * after it had been stopped and resumed.  A handful of addresses at most.
+ */
+#define REQ_SOCKETS 32
+
+static struct {
+	char url[256];
+	nng_socket s;
+} req_socks[REQ_SOCKETS];
+static int n_req_socks;
+static pthread_mutex_t req_mu = PTHREAD_MUTEX_INITIALIZER;
+
+static int
+req_socket(const char *url, nng_socket *sp)
+{
+	nng_socket s;
+	int rv, err = 0;
+
+	if (strlen(url) >= sizeof(req_socks[0].url))
+		return ENAMETOOLONG;
+	pthread_mutex_lock(&req_mu);
+	for (int i = 0; i < n_req_socks; i++)
+		if (strcmp(req_socks[i].url, url) == 0) {
+			*sp = req_socks[i].s;
+			goto out;
+		}
+	if (n_req_socks == REQ_SOCKETS) {
+		err = ENOBUFS;
+		goto out;
+	}
+	if ((rv = nng_req0_open(&s)) != 0) {
+		err = slb_nng_errno(rv);
+		goto out;
+	}
+	nng_socket_set_size(s, NNG_OPT_RECVMAXSZ, SLB_MSG_MAX);
+	nng_socket_set_ms(s, NNG_OPT_RECONNMINT, 20);
+	nng_socket_set_ms(s, NNG_OPT_RECONNMAXT, 200);
+	if ((rv = nng_dial(s, url, NULL, NNG_FLAG_NONBLOCK)) != 0) {
+		nng_close(s);	/* never connected: nothing to wait for */
+		err = slb_nng_errno(rv);
+		goto out;
+	}
+	snprintf(req_socks[n_req_socks].url, sizeof(req_socks[0].url), "%s",
+	    url);
+	req_socks[n_req_socks++].s = s;
+	*sp = s;
+out:
+	pthread_mutex_unlock(&req_mu);
+	return err;
+}
+
 /* ------------------------------------------------------------ REQ sync */
 
 int
@@ -843,19 +897,12 @@ slb_req_call(const char *url, ProtobufCMessage *req,
 	nng_msg *msg = NULL;
 	int rv, err;
 
-	if ((rv = nng_req0_open(&s)) != 0)
-		return slb_nng_errno(rv);
-	nng_socket_set_size(s, NNG_OPT_RECVMAXSZ, SLB_MSG_MAX);
+	if ((err = req_socket(url, &s)) != 0)
+		return err;
 	nng_socket_set_ms(s, NNG_OPT_REQ_RESENDTIME,
 	    timeout_ms / (retries + 1) > 0 ? timeout_ms / (retries + 1) : 1);
 	nng_socket_set_ms(s, NNG_OPT_RECVTIMEO, timeout_ms);
 	nng_socket_set_ms(s, NNG_OPT_SENDTIMEO, timeout_ms);
-	nng_socket_set_ms(s, NNG_OPT_RECONNMINT, 20);
-	nng_socket_set_ms(s, NNG_OPT_RECONNMAXT, 200);
-	if ((rv = nng_dial(s, url, NULL, NNG_FLAG_NONBLOCK)) != 0) {
-		err = slb_nng_errno(rv);
-		goto out;
-	}
 	if ((err = slb_msg_pack(req, &msg)) != 0)
 		goto out;
 	if ((rv = nng_sendmsg(s, msg, 0)) != 0) {
@@ -871,7 +918,8 @@ slb_req_call(const char *url, ProtobufCMessage *req,
 	err = slb_msg_unpack(reply_desc, msg, SLB_MSG_MAX, replyp);
 	nng_msg_free(msg);
 out:
-	nng_close(s);
+	/* the socket stays for the next call: a new request cancels one
+	 * that timed out, and a late reply to it is discarded by its id */
 	return err;
 }
 
@@ -1345,6 +1393,10 @@ sub_watch(evutil_socket_t fd, short what, void *arg)
 
 	(void)fd;
 	(void)what;
+	/* what waits in the socket first: after the process itself stood
+	 * still (stopped, paused), the publisher was not silent at all */
+	if (s->ev != NULL)
+		sub_readable(-1, 0, s);
 	if (slb_now_us() - s->last_rx_us < SUB_SILENCE_US)
 		return;
 	slb_log_info("%s: nothing from %s for %u s: dialing again", s->name,

@@ -123,7 +123,8 @@ void slb_sub_close(struct slb_sub *s);
 
 /* Blocking call for clients: dial url, send req, wait up to timeout_ms for
  * a reply, resending every timeout_ms/(retries+1). ETIMEDOUT when nobody
- * answered. On success *replyp is unpacked as reply_desc. */
+ * answered. On success *replyp is unpacked as reply_desc.  One socket per
+ * url serves every call of the process (from one thread at a time). */
 int slb_req_call(const char *url, ProtobufCMessage *req,
     const ProtobufCMessageDescriptor *reply_desc, int timeout_ms, int retries,
     ProtobufCMessage **replyp);

@@ -290,7 +290,9 @@ ha_failover() {
 	ok "e1: $how"
 	wait_vip e2 15 || fail "the VIP did not move to e2 within 15 s"
 	took=$(since "$t0")
-	has_vip e1 && fail "e1 still holds the VIP after the failover"
+	# both may hold it for a moment (e1 sends priority 0, then removes it)
+	for _ in $(seq 1 50); do has_vip e1 || break; sleep 0.02; done
+	has_vip e1 && fail "e1 still holds the VIP 1 s after the failover"
 	echo "failover ($how): the VIP was on e2 $took s after the failure"
 	awk -v t="$took" -v b="$bound" 'BEGIN { exit !(t <= b) }' ||
 	    fail "failover took $took s, more than $bound s"
