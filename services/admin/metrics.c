@@ -119,6 +119,8 @@ static const struct {
 	"Dialogs the edge holds."},
     {"tcp_connections", "siplb_edge_tcp_connections", "gauge", NULL,
 	"Open TCP connections of the edge."},
+    {"nodes_known", "siplb_edge_nodes_known", "gauge", NULL,
+	"Nodes in the edge's copy of the node table (0 until it has one)."},
 };
 
 static const struct {

@@ -1723,11 +1723,16 @@ on_request(struct edge *e, char *buf, size_t len, struct slb_sipscan *sc,
 		src_node = edge_node_by_addr(e, &src->ss, true);
 		dst_node = edge_node_by_addr(e, &to.ss, true);
 		if (src_node == NULL && dst_node == NULL) {
-			if (strcmp(method, "ACK") != 0)
+			if (strcmp(method, "ACK") == 0)
+				e->st.drop_loop++;
+			else if (!e->have_cache)
+				/* no node table yet (just started): we cannot
+				 * tell, so not a final no */
+				reply_m(e, &m, buf, len, sc, src, 503,
+				    "Node Table Not Loaded Yet", "Retry-After: 1\r\n");
+			else
 				reply_m(e, &m, buf, len, sc, src, 403,
 				    "Target Is Not Ours", NULL);
-			else
-				e->st.drop_loop++;
 			goto out;
 		}
 		if (strcmp(method, "BYE") == 0 && r.dk[0])

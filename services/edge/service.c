@@ -1054,6 +1054,8 @@ on_rep(void *arg, nng_msg *req, nng_msg **replyp)
 		add_counter(cp, c, &n, "branches", "", e->nbranches);
 		add_counter(cp, c, &n, "dialogs", "", e->ndlgs);
 		add_counter(cp, c, &n, "tcp_connections", "", (uint64_t)e->nconns);
+		add_counter(cp, c, &n, "nodes_known", "",
+		    e->have_cache ? (uint64_t)e->cache.n : 0);
 		sr.counters = cp;
 		sr.n_counters = n;
 		r.body_case = SIPLB__V1__EDGE_REPLY__BODY_STATS;

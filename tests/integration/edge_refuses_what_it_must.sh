@@ -90,3 +90,24 @@ ok "drops counted ($dropped dropped, $replied answered 400)"
 wait "$UAC_BG"
 read -r UAC_OK UAC_FAILED < "$T/uac.result"
 assert_eq "200 calls during the abuse all succeed" "$UAC_OK" 200
+
+# an edge that has no node table yet (no scheduler ever answered) cannot
+# tell a stranger from a node: a retryable 503, not a final 403
+P2=$((BASE + 60))
+cat > "$T/notable.conf" <<CONF
+[general]
+run_dir = $T
+[edge]
+id = notable
+listen = udp:127.0.0.1:$P2
+scheduler = ipc://$T/nobody.rep
+scheduler_pub = ipc://$T/nobody.pub
+pub = ipc://$T/notable.pub
+rep = ipc://$T/notable.rep
+dialogd =
+CONF
+"$SIPLB_BIN/siplb-edge" -c "$T/notable.conf" >> "$T/notable.log" 2>&1 &
+PIDS+=("$!")
+for _ in $(seq 1 50); do grep -q 'ready' "$T/notable.log" && break; sleep 0.1; done
+got=$(TO_TAG=';tag=x' msg BYE "sip:b@127.0.0.99:5060" "Route: <sip:127.0.0.1:$P2;lr>\r\n" | python3 "$SIPLB_TOP/tests/integration/sipsend.py" 127.0.0.1 "$P2")
+assert_eq "in-dialog BYE before the edge has a node table: retry later" "$got" "SIP/2.0 503 Node Table Not Loaded Yet"
