@@ -39,7 +39,7 @@ PROTO_H   := $(BUILD)/proto/siplb.pb-c.h
 COMMON_SRCS := $(wildcard services/common/*.c)
 COMMON_OBJS := $(COMMON_SRCS:%.c=$(BUILD)/obj/%.o) $(BUILD)/obj/proto/siplb.pb-c.o
 LIBSIPLB    := $(BUILD)/libsiplb.a
-BASE_LIBS   := -lnng -lprotobuf-c -levent_core -linih -lpthread
+BASE_LIBS   := -lnng -lprotobuf-c -levent_core -lpthread
 
 SCHED_SRCS  := $(filter-out services/scheduler/main.c,$(wildcard services/scheduler/*.c))
 SCHED_OBJS  := $(SCHED_SRCS:%.c=$(BUILD)/obj/%.o)

@@ -5,7 +5,7 @@ set -eu
 
 PKGS="build-essential pkg-config
 libnng-dev protobuf-c-compiler libprotobuf-c-dev libosip2-dev
-libevent-dev uthash-dev libinih-dev libjansson-dev libmicrohttpd-dev
+libevent-dev uthash-dev libjansson-dev libmicrohttpd-dev
 libmariadb-dev libsqlite3-dev libcmocka-dev
 sip-tester mariadb-server mariadb-client sqlite3 curl procps iproute2 systemd
 keepalived iputils-ping

@@ -249,13 +249,25 @@ flush(struct dlgd *d)
 	slb_log_debug("%zu events written", d->nq);
 	d->nq = 0;
 	if (d->need_resync) {
-		/* reopening the subscribers makes each ask for a snapshot */
+		/* reopening the subscribers makes each ask for a snapshot; not
+		 * here: flush runs inside a subscriber's callbacks, and closing
+		 * it there would free what the bus is still using */
 		d->need_resync = false;
-		close_edges(d);
-		if (open_edges(d) != 0)
-			slb_log_err("cannot resubscribe to the edges");
+		event_active(d->resub_ev, 0, 0);
 	}
 	return 0;
+}
+
+static void
+on_resub(evutil_socket_t fd, short what, void *arg)
+{
+	struct dlgd *d = arg;
+
+	(void)fd;
+	(void)what;
+	close_edges(d);
+	if (open_edges(d) != 0)
+		slb_log_err("cannot resubscribe to the edges");
 }
 
 static void
@@ -580,6 +592,7 @@ handle_query(struct dlgd *d, const Siplb__V1__DialogQuery *q,
 	f.state = (int)q->state;
 	f.edge = q->edge;
 	f.after_key = q->after_key;
+	f.updated_after = q->updated_after;
 	f.limit = q->limit ? q->limit : DLGD_LIMIT_DEFAULT;
 	if (q->counts) {
 		if (dlg_store_counts(d->store, &f, &m->counts, &n, err,
@@ -702,8 +715,9 @@ dlgd_init(struct dlgd *d)
 	    (rc = slb_bridge_new(&d->br, d->base)) != 0)
 		return rc;
 	d->flush_ev = evtimer_new(d->base, on_flush, d);
+	d->resub_ev = event_new(d->base, -1, 0, on_resub, d);
 	d->tick = event_new(d->base, -1, EV_PERSIST, on_tick, d);
-	if (d->flush_ev == NULL || d->tick == NULL)
+	if (d->flush_ev == NULL || d->resub_ev == NULL || d->tick == NULL)
 		return ENOMEM;
 	if ((rc = slb_pub_open(&d->pub, d->cfg.pub, "dialogd")) != 0 ||
 	    (rc = slb_rep_open(&d->rep, d->base, d->cfg.rep, on_request, d)) !=
@@ -727,6 +741,8 @@ dlgd_close(struct dlgd *d)
 		event_free(d->tick);
 	if (d->flush_ev)
 		event_free(d->flush_ev);
+	if (d->resub_ev)
+		event_free(d->resub_ev);
 	close_edges(d);
 	slb_rep_close(d->rep);
 	slb_pub_close(d->pub);

@@ -59,6 +59,7 @@ struct dlgd {
 	struct dlg_rec *q;
 	size_t nq, capq;
 	struct event *flush_ev;
+	struct event *resub_ev;		/* resubscribe, outside any callback */
 	bool flush_armed;
 	bool store_down;	/* the last write failed (logged once) */
 	bool need_resync;	/* events were dropped: ask every edge again */

@@ -815,6 +815,11 @@ build_select(struct dlg_store *s, const char *cols, const struct dlg_filter *f,
 		ADD(" AND edge = ?");
 		p[n++] = (struct param){true, f->edge, 0};
 	}
+	if (f->updated_after) {
+		ADD(" AND updated_us > ?");
+		p[n++] = (struct param){false, NULL,
+		    (long long)f->updated_after};
+	}
 	if (f->after_key && *f->after_key) {
 		ADD(" AND `key` > ?");
 		p[n++] = (struct param){true, f->after_key, 0};

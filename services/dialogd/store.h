@@ -62,6 +62,7 @@ struct dlg_filter {
 	const char *edge;
 	uint64_t created_before;	/* created_us < this */
 	const char *after_key;		/* `key` > this (paging) */
+	uint64_t updated_after;		/* updated_us > this */
 	unsigned limit;			/* 0 = no limit */
 };
 

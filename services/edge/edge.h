@@ -253,6 +253,9 @@ struct edge {
 	uint64_t sched_next_probe_us;	/* ask the scheduler again then */
 	unsigned ticks;
 	uint64_t tick_mono_us, tick_wall_us;	/* last tick (stall check) */
+	uint64_t stall_since_us;	/* wall clock when the last stall began */
+	int rechecks;
+	struct event *recheck_ev;
 
 	struct slb_pub *pub;
 	struct slb_rep *rep;

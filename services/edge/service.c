@@ -1076,91 +1076,89 @@ send:
 /* ------------------------------------------------------------ life */
 
 /*
- * This edge's live dialogs as the dialog store has them, in a table of
- * their own (*out).  Blocking: the store answers within a second or the
- * caller goes on without it.
+ * Dialogs as the dialog store has them: in `state`, of edge `edge` (NULL:
+ * any), updated after `updated_after` (0: any), in a table of their own
+ * (*out), read page by page in key order.  Blocking: each page within a
+ * second or the caller goes on without it.
  */
 static int
-store_dialogs(struct edge *e, struct edge_dlg **out)
+store_dialogs(struct edge *e, Siplb__V1__DialogState state, const char *edge,
+    uint64_t updated_after, struct edge_dlg **out)
 {
-	static const Siplb__V1__DialogState live[] = {
-	    SIPLB__V1__DIALOG_STATE__DIALOG_CREATED,
-	    SIPLB__V1__DIALOG_STATE__DIALOG_CONFIRMED,
-	};
-	enum { PAGE = 5000 };
+	enum { PAGE = 5000, PAGES_MAX = 1000 };
+	char after[80] = "";	/* any key the store allows (64) */
+	size_t got;
+	int pages = 0;
 
-	*out = NULL;
-	for (size_t k = 0; k < 2; k++) {
-		char after[sizeof((struct edge_dlg *)0)->key] = "";
-		size_t got;
+	do {	/* pages ordered by key */
+		Siplb__V1__DialogdRequest q = SIPLB__V1__DIALOGD_REQUEST__INIT;
+		Siplb__V1__DialogQuery dq = SIPLB__V1__DIALOG_QUERY__INIT;
+		Siplb__V1__DialogdReply *r;
+		ProtobufCMessage *pm;
+		int err;
 
-		do {	/* pages ordered by key */
-			Siplb__V1__DialogdRequest q =
-			    SIPLB__V1__DIALOGD_REQUEST__INIT;
-			Siplb__V1__DialogQuery dq =
-			    SIPLB__V1__DIALOG_QUERY__INIT;
-			Siplb__V1__DialogdReply *r;
-			ProtobufCMessage *pm;
-			int err;
+		if (++pages > PAGES_MAX)
+			return E2BIG;
+		dq.edge = (char *)(edge ? edge : "");
+		dq.state = state;
+		dq.limit = PAGE;
+		dq.after_key = after;
+		dq.updated_after = updated_after;
+		q.body_case = SIPLB__V1__DIALOGD_REQUEST__BODY_QUERY;
+		q.query = &dq;
+		err = slb_req_call(e->cfg.dialogd, &q.base,
+		    &siplb__v1__dialogd_reply__descriptor, 1000, 0, &pm);
+		if (err != 0)
+			return err;
+		r = (Siplb__V1__DialogdReply *)pm;
+		if (r->status != SIPLB__V1__STATUS__STATUS_OK) {
+			slb_msg_free(pm);
+			return EPROTO;
+		}
+		got = r->n_dialogs;
+		for (size_t i = 0; i < r->n_dialogs; i++) {
+			const Siplb__V1__DialogEvent *ev = r->dialogs[i];
+			struct edge_dlg *d;
 
-			dq.edge = e->stream;
-			dq.state = live[k];
-			dq.limit = PAGE;
-			dq.after_key = after;
-			q.body_case = SIPLB__V1__DIALOGD_REQUEST__BODY_QUERY;
-			q.query = &dq;
-			err = slb_req_call(e->cfg.dialogd, &q.base,
-			    &siplb__v1__dialogd_reply__descriptor, 1000, 1,
-			    &pm);
-			if (err != 0)
-				return err;
-			r = (Siplb__V1__DialogdReply *)pm;
-			if (r->status != SIPLB__V1__STATUS__STATUS_OK) {
+			/* keys must rise: a store that ignores after_key
+			 * would hand us the first page for ever */
+			if (ev->key == NULL || strlen(ev->key) >= sizeof(after) ||
+			    strcmp(ev->key, after) <= 0) {
 				slb_msg_free(pm);
 				return EPROTO;
 			}
-			got = r->n_dialogs;
-			for (size_t i = 0; i < r->n_dialogs; i++) {
-				const Siplb__V1__DialogEvent *ev = r->dialogs[i];
-				struct edge_dlg *d;
-
-				if (ev->key == NULL ||
-				    strlen(ev->key) >= sizeof(d->key)) {
-					/* no key to page on: stop here */
-					got = 0;
-					break;
-				}
-				snprintf(after, sizeof(after), "%s", ev->key);
-				if (ev->n_resources > SCHED_MAX_RES)
-					continue;
-				HASH_FIND_STR(*out, ev->key, d);
-				if (d != NULL)
-					continue;
-				if ((d = calloc(1, sizeof(*d))) == NULL) {
-					slb_msg_free(pm);
-					return ENOMEM;
-				}
-				snprintf(d->key, sizeof(d->key), "%s", ev->key);
-				d->node_id = ev->node_id;
-				d->group = ev->group;
-				d->state = ev->state;
-				for (size_t j = 0; j < ev->n_resources; j++)
-					snprintf(d->res[j], SCHED_RES_NAME,
-					    "%s", ev->resources[j]);
-				d->nres = (int)ev->n_resources;
-				snprintf(d->call_id, sizeof(d->call_id), "%s",
-				    ev->call_id ? ev->call_id : "");
-				snprintf(d->from_tag, sizeof(d->from_tag), "%s",
-				    ev->from_tag ? ev->from_tag : "");
-				snprintf(d->to_tag, sizeof(d->to_tag), "%s",
-				    ev->to_tag ? ev->to_tag : "");
-				d->created_us = ev->created_us;
-				d->updated_us = ev->updated_us;
-				HASH_ADD_STR(*out, key, d);
+			snprintf(after, sizeof(after), "%s", ev->key);
+			if (strlen(ev->key) >= sizeof(d->key))
+				continue;	/* not a key of ours */
+			HASH_FIND_STR(*out, ev->key, d);
+			if (d != NULL)
+				continue;
+			if ((d = calloc(1, sizeof(*d))) == NULL) {
+				slb_msg_free(pm);
+				return ENOMEM;
 			}
-			slb_msg_free(pm);
-		} while (got == PAGE);
-	}
+			snprintf(d->key, sizeof(d->key), "%s", ev->key);
+			d->node_id = ev->node_id;
+			d->group = ev->group;
+			d->state = ev->state;
+			for (size_t j = 0; j < ev->n_resources &&
+			     j < SCHED_MAX_RES; j++)
+				snprintf(d->res[j], SCHED_RES_NAME, "%s",
+				    ev->resources[j]);
+			d->nres = ev->n_resources < SCHED_MAX_RES
+			    ? (int)ev->n_resources : SCHED_MAX_RES;
+			snprintf(d->call_id, sizeof(d->call_id), "%s",
+			    ev->call_id ? ev->call_id : "");
+			snprintf(d->from_tag, sizeof(d->from_tag), "%s",
+			    ev->from_tag ? ev->from_tag : "");
+			snprintf(d->to_tag, sizeof(d->to_tag), "%s",
+			    ev->to_tag ? ev->to_tag : "");
+			d->created_us = ev->created_us;
+			d->updated_us = ev->updated_us;
+			HASH_ADD_STR(*out, key, d);
+		}
+		slb_msg_free(pm);
+	} while (got == PAGE);
 	return 0;
 }
 
@@ -1184,13 +1182,19 @@ free_dialogs(struct edge_dlg **h)
 static void
 restore_dialogs(struct edge *e)
 {
-	struct edge_dlg *got, *d, *tmp, *have;
+	static const Siplb__V1__DialogState live[] = {
+	    SIPLB__V1__DIALOG_STATE__DIALOG_CREATED,
+	    SIPLB__V1__DIALOG_STATE__DIALOG_CONFIRMED,
+	};
+	struct edge_dlg *got = NULL, *d, *tmp, *have;
 	size_t restored = 0;
-	int err;
+	int err = 0;
 
 	if (e->cfg.dialogd[0] == '\0')
 		return;
-	if ((err = store_dialogs(e, &got)) != 0) {
+	for (size_t k = 0; k < 2 && err == 0; k++)
+		err = store_dialogs(e, live[k], e->stream, 0, &got);
+	if (err != 0) {
 		slb_log_warn("dialog store at %s: %s: starting without the "
 		    "dialogs of a previous run", e->cfg.dialogd,
 		    err == ETIMEDOUT ? "no answer" : strerror(err));
@@ -1212,63 +1216,96 @@ restore_dialogs(struct edge *e)
 	    restored, e->stream);
 }
 
+/* How far back a reconcile looks for dialogs ended by another edge: the
+ * stall plus clock skew between hosts. */
+#define EDGE_RECONCILE_SLACK_US (300u * 1000000u)
+
 /*
  * The loop stood still (the process was stopped, the host paused): while
  * it did, keepalived may have moved the VIP away and another edge relayed
  * the BYEs of our calls.  Our table would hand those calls back to every
- * scheduler as load at its next snapshot, so before anything else the
- * edge keeps only the dialogs the store still has as live, or that
- * changed here since the stall began.  The store keeps the table as it
- * is when it does not answer.
+ * scheduler as load at its next snapshot.  So the edge asks the store for
+ * the dialogs that ended since the stall began, through any edge, and
+ * ends those it still holds as live: they leave its table and a
+ * TERMINATED goes out, so whoever counted them from a snapshot of ours
+ * releases them.  Only what the store says has ended is dropped; a store
+ * that does not answer, or has not heard the other edges yet, leaves the
+ * table as it is (rechecked a few seconds later: see on_recheck).
  */
 static void
-reconcile_dialogs(struct edge *e, uint64_t stalled_since_us, uint64_t stall_us)
+reconcile_dialogs(struct edge *e, uint64_t stalled_since_us)
 {
-	struct edge_dlg *live, *d, *tmp, *in;
+	struct edge_dlg *ended = NULL, *d, *tmp, *mine;
+	uint64_t since = stalled_since_us > EDGE_RECONCILE_SLACK_US
+	    ? stalled_since_us - EDGE_RECONCILE_SLACK_US : 0;
 	size_t dropped = 0;
 	int err;
 
-	slb_log_warn("the loop stood still for %.1f s: checking %zu dialogs "
-	    "against the dialog store", (double)stall_us / 1e6, e->ndlgs);
-	e->st.stalls++;
-	if (e->cfg.dialogd[0] == '\0')
+	if (e->cfg.dialogd[0] == '\0' || e->ndlgs == 0)
 		return;
-	if ((err = store_dialogs(e, &live)) != 0) {
+	err = store_dialogs(e, SIPLB__V1__DIALOG_STATE__DIALOG_TERMINATED,
+	    NULL, since, &ended);
+	if (err != 0) {
 		slb_log_warn("dialog store at %s: %s: keeping the dialogs as "
 		    "they are", e->cfg.dialogd,
 		    err == ETIMEDOUT ? "no answer" : strerror(err));
-		free_dialogs(&live);
+		free_dialogs(&ended);
 		return;
 	}
-	HASH_ITER(hh, e->dlgs, d, tmp) {
-		if (d->updated_us >= stalled_since_us)
+	HASH_ITER(hh, ended, d, tmp) {
+		HASH_FIND_STR(e->dlgs, d->key, mine);
+		if (mine == NULL)
 			continue;
-		HASH_FIND_STR(live, d->key, in);
-		if (in != NULL)
-			continue;
-		HASH_DEL(e->dlgs, d);
-		e->ndlgs--;
-		free(d);
+		edge_dlg_event(e, d->key, 3 /* TERMINATED */, 0, NULL, NULL,
+		    NULL, NULL, "ended elsewhere");
 		dropped++;
 	}
-	free_dialogs(&live);
+	free_dialogs(&ended);
 	e->st.stale_dialogs += dropped;
-	slb_log_notice("%zu dialogs ended elsewhere while the loop stood "
-	    "still: forgotten, %zu live", dropped, e->ndlgs);
+	if (dropped)
+		slb_log_notice("%zu dialogs ended elsewhere while the loop "
+		    "stood still: ended here too, %zu live", dropped, e->ndlgs);
 }
 
 /* A second tick missed twice over is a stall (see reconcile_dialogs);
  * checked on every tick and before any snapshot is answered. */
 #define EDGE_STALL_US 2000000u
 
+/* After a stall: the store again 3 s and 10 s later, in case it had not
+ * heard the other edges yet (it may have stood still with us). */
+static void
+on_recheck(evutil_socket_t fd, short what, void *arg)
+{
+	struct edge *e = arg;
+	struct timeval tv = {7, 0};
+
+	(void)fd;
+	(void)what;
+	reconcile_dialogs(e, e->stall_since_us);
+	if (++e->rechecks < 2)
+		evtimer_add(e->recheck_ev, &tv);
+}
+
 static void
 check_stall(struct edge *e)
 {
 	uint64_t now = slb_now_us();
 
-	if (e->tick_mono_us != 0 && now - e->tick_mono_us > EDGE_STALL_US)
-		reconcile_dialogs(e, e->tick_wall_us, now - e->tick_mono_us);
-	e->tick_mono_us = now;
+	if (e->tick_mono_us != 0 && now - e->tick_mono_us > EDGE_STALL_US) {
+		struct timeval tv = {3, 0};
+
+		slb_log_warn("the loop stood still for %.1f s: ending the "
+		    "dialogs the store says ended elsewhere meanwhile",
+		    (double)(now - e->tick_mono_us) / 1e6);
+		e->st.stalls++;
+		e->stall_since_us = e->tick_wall_us;
+		reconcile_dialogs(e, e->stall_since_us);
+		e->rechecks = 0;
+		if (e->recheck_ev != NULL)
+			evtimer_add(e->recheck_ev, &tv);
+	}
+	/* after the reconcile, which may itself have taken a while */
+	e->tick_mono_us = slb_now_us();
 	e->tick_wall_us = slb_wall_us();
 }
 
@@ -1333,7 +1370,8 @@ edge_init(struct edge *e)
 		return ENOMEM;
 	e->flush_ev = event_new(e->base, -1, 0, on_flush, e);
 	e->evflush_ev = evtimer_new(e->base, on_evflush, e);
-	if (e->flush_ev == NULL || e->evflush_ev == NULL ||
+	e->recheck_ev = evtimer_new(e->base, on_recheck, e);
+	if (e->flush_ev == NULL || e->evflush_ev == NULL || e->recheck_ev == NULL ||
 	    event_priority_set(e->flush_ev, 2) != 0)
 		return ENOMEM;
 	if ((rc = slb_bridge_new(&e->br, e->base)) != 0)
@@ -1390,6 +1428,8 @@ edge_close(struct edge *e)
 		event_free(e->flush_ev);
 	if (e->evflush_ev)
 		event_free(e->evflush_ev);
+	if (e->recheck_ev)
+		event_free(e->recheck_ev);
 	if (e->tick)
 		event_free(e->tick);
 	if (e->sched_ev)

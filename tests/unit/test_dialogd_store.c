@@ -283,6 +283,17 @@ test_query_filters_by_node_state_edge_and_key(void **state)
 	assert_int_equal(n, 1);
 	assert_string_equal(out[0].key, "q6");
 	free(out);
+	/* ended lately, through any edge */
+	recs[0] = ev("q1", DLG_TERMINATED, 1, "pstn", "edge:b", 5000);
+	assert_int_equal(dlg_store_write(f->s, recs, 1, err, sizeof(err)), 0);
+	q = (struct dlg_filter){.state = DLG_TERMINATED, .updated_after = 2000};
+	assert_int_equal(dlg_store_query(f->s, &q, &out, &n, err, sizeof(err)),
+	    0);
+	assert_int_equal(n, 1);
+	assert_string_equal(out[0].key, "q1");
+	free(out);
+	q = (struct dlg_filter){.state = DLG_TERMINATED};
+	assert_int_equal(count(f, &q), 2);
 }
 
 static void
