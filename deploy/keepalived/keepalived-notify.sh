@@ -13,8 +13,10 @@ msg="VRRP $1 $2 is now $3 (priority ${4:-?})"
 logger -t siplb-keepalived -p local0.notice "$msg" 2>/dev/null ||
     echo "siplb-keepalived: $msg" >&2
 if [ -n "$state_file" ]; then
-	printf '%s %s %s %s\n' "$3" "$2" "${4:-?}" "$(date +%s)" > "$state_file.tmp" &&
-	    mv -f "$state_file.tmp" "$state_file" ||
-	    echo "siplb-keepalived: cannot write $state_file" >&2
+	# hooks may overlap: each writes its own file, the rename is atomic
+	tmp=$(mktemp "$state_file.XXXXXX" 2>/dev/null) &&
+	    printf '%s %s %s %s\n' "$3" "$2" "${4:-?}" "$(date +%s)" > "$tmp" &&
+	    mv -f "$tmp" "$state_file" ||
+	    { [ -n "${tmp:-}" ] && rm -f "$tmp"; echo "siplb-keepalived: cannot write $state_file" >&2; }
 fi
 exit 0

@@ -90,6 +90,8 @@ slb_wall_us(void)
 
 /* ------------------------------------------------- closing off the loop */
 
+static int closers;	/* closes still running (atomic) */
+
 static void *
 closer(void *arg)
 {
@@ -97,6 +99,7 @@ closer(void *arg)
 
 	free(arg);
 	nng_close(s);
+	__atomic_sub_fetch(&closers, 1, __ATOMIC_RELAXED);
 	return NULL;
 }
 
@@ -116,12 +119,18 @@ slb_nng_close_off_loop(nng_socket s)
 	nng_socket *p = malloc(sizeof(*p));
 
 	if (p != NULL && pthread_attr_init(&a) == 0) {
+		int n = __atomic_add_fetch(&closers, 1, __ATOMIC_RELAXED);
+
 		*p = s;
+		if (n > 1 && (n & (n - 1)) == 0)	/* 2, 4, 8, ...: say so */
+			slb_log_warn("%d nng sockets still closing: nng_close "
+			    "hangs (nng 1.5)", n - 1);
 		pthread_attr_setdetachstate(&a, PTHREAD_CREATE_DETACHED);
 		if (pthread_create(&t, &a, closer, p) == 0) {
 			pthread_attr_destroy(&a);
 			return;
 		}
+		__atomic_sub_fetch(&closers, 1, __ATOMIC_RELAXED);
 		pthread_attr_destroy(&a);
 	}
 	free(p);
@@ -1221,6 +1230,7 @@ sub_on_replay_reply(void *arg, int err, nng_msg *reply)
 		nng_msg_free(raw);
 		if (err != 0) {
 			s->st.dropped++;
+			s->st.history_lost++;
 			continue;
 		}
 		m = (Siplb__V1__BusMessage *)mp;
@@ -1461,6 +1471,13 @@ void
 slb_sub_get_stats(const struct slb_sub *s, struct slb_sub_stats *st)
 {
 	*st = s->st;
+}
+
+void
+slb_sub_resync(struct slb_sub *s)
+{
+	if (s->reqc != NULL)
+		sub_resync(s, "asked to resync");
 }
 
 int

@@ -115,6 +115,9 @@ int slb_sub_open(struct slb_sub **sp, struct event_base *base,
     struct slb_bridge *br, const char *name, const char *pub_url,
     const char *rep_url, const struct slb_sub_ops *ops, void *arg);
 void slb_sub_get_stats(const struct slb_sub *s, struct slb_sub_stats *st);
+/* Ask for a snapshot now (keeping the place in the stream: a history
+ * subscriber gets only what came after its last message replayed). */
+void slb_sub_resync(struct slb_sub *s);
 /* 1 once a snapshot (or, without rep_url, a first message) arrived. */
 int slb_sub_synced(const struct slb_sub *s);
 void slb_sub_close(struct slb_sub *s);

@@ -249,9 +249,8 @@ flush(struct dlgd *d)
 	slb_log_debug("%zu events written", d->nq);
 	d->nq = 0;
 	if (d->need_resync) {
-		/* reopening the subscribers makes each ask for a snapshot; not
-		 * here: flush runs inside a subscriber's callbacks, and closing
-		 * it there would free what the bus is still using */
+		/* every edge is asked for a snapshot; not from here: flush runs
+		 * inside a subscriber's callbacks */
 		d->need_resync = false;
 		event_active(d->resub_ev, 0, 0);
 	}
@@ -265,9 +264,11 @@ on_resub(evutil_socket_t fd, short what, void *arg)
 
 	(void)fd;
 	(void)what;
-	close_edges(d);
-	if (open_edges(d) != 0)
-		slb_log_err("cannot resubscribe to the edges");
+	/* keeping each subscriber's place: only what came after it is
+	 * replayed, then the snapshot settles what was dropped */
+	for (int i = 0; i < d->nedges; i++)
+		if (d->edges[i] != NULL)
+			slb_sub_resync(d->edges[i]);
 }
 
 static void

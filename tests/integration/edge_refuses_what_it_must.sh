@@ -109,5 +109,7 @@ CONF
 "$SIPLB_BIN/siplb-edge" -c "$T/notable.conf" >> "$T/notable.log" 2>&1 &
 PIDS+=("$!")
 for _ in $(seq 1 50); do grep -q 'ready' "$T/notable.log" && break; sleep 0.1; done
+grep -q 'ready' "$T/notable.log" || fail "the edge without a scheduler did not start: $(tail -n 3 "$T/notable.log")"
 got=$(TO_TAG=';tag=x' msg BYE "sip:b@127.0.0.99:5060" "Route: <sip:127.0.0.1:$P2;lr>\r\n" | python3 "$SIPLB_TOP/tests/integration/sipsend.py" 127.0.0.1 "$P2")
 assert_eq "in-dialog BYE before the edge has a node table: retry later" "$got" "SIP/2.0 503 Node Table Not Loaded Yet"
+assert_match "the 503 says when to retry" "$(TO_TAG=';tag=x' msg BYE "sip:b@127.0.0.99:5060" "Route: <sip:127.0.0.1:$P2;lr>\r\n" | python3 -c 'import sys,socket; s=socket.socket(socket.AF_INET,socket.SOCK_DGRAM); s.settimeout(2); s.sendto(sys.stdin.buffer.read(),("127.0.0.1",'"$P2"')); print(s.recv(9999).decode())')" 'Retry-After: 1'
