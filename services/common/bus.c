@@ -1163,6 +1163,29 @@ sub_retry(evutil_socket_t fd, short what, void *arg)
 	sub_request_snapshot(arg);
 }
 
+/* The answer to a snapshot or replay request: the subscriber it is for
+ * (NULL when it was closed meanwhile: then the token and reply are freed
+ * here), with *pm unpacked as desc or *err set. */
+static struct slb_sub *
+sub_reply(struct sub_token *tok, int *err, nng_msg *reply,
+    const ProtobufCMessageDescriptor *desc, ProtobufCMessage **pm)
+{
+	struct slb_sub *s = tok->s;
+
+	if (s == NULL) {
+		free(tok);
+		if (reply)
+			nng_msg_free(reply);
+		return NULL;
+	}
+	s->pending = 0;
+	if (*err == 0) {
+		*err = slb_msg_unpack(desc, reply, SLB_MSG_MAX, pm);
+		nng_msg_free(reply);
+	}
+	return s;
+}
+
 /* The replay is over (or failed): apply the snapshot held meanwhile. */
 static void
 sub_finish_history(struct slb_sub *s)
@@ -1182,24 +1205,15 @@ static void
 sub_on_replay_reply(void *arg, int err, nng_msg *reply)
 {
 	struct sub_token *tok = arg;
-	struct slb_sub *s = tok->s;
 	ProtobufCMessage *pm = NULL;
+	struct slb_sub *s = sub_reply(tok, &err, reply,
+	    &siplb__v1__replay_answer__descriptor, &pm);
 	Siplb__V1__ReplayAnswer *a;
 	uint64_t first, from = 0, asked;
 	size_t k = 0;
 
-	if (s == NULL) {	/* the subscriber was closed meanwhile */
-		free(tok);
-		if (reply)
-			nng_msg_free(reply);
+	if (s == NULL)
 		return;
-	}
-	s->pending = 0;
-	if (err == 0) {
-		err = slb_msg_unpack(&siplb__v1__replay_answer__descriptor,
-		    reply, SLB_MSG_MAX, &pm);
-		nng_msg_free(reply);
-	}
 	a = (Siplb__V1__ReplayAnswer *)pm;
 	if (err != 0 || a->status != SIPLB__V1__STATUS__STATUS_OK ||
 	    a->epoch != s->hist_epoch) {
@@ -1297,23 +1311,14 @@ static void
 sub_on_snapshot_reply(void *arg, int err, nng_msg *reply)
 {
 	struct sub_token *tok = arg;
-	struct slb_sub *s = tok->s;
 	ProtobufCMessage *pm = NULL;
+	struct slb_sub *s = sub_reply(tok, &err, reply,
+	    &siplb__v1__snapshot_answer__descriptor, &pm);
 	Siplb__V1__SnapshotAnswer *ans;
 	struct timeval tv = {0, SUB_RETRY_MS * 1000};
 
-	if (s == NULL) {	/* the subscriber was closed meanwhile */
-		free(tok);
-		if (reply)
-			nng_msg_free(reply);
+	if (s == NULL)
 		return;
-	}
-	s->pending = 0;
-	if (err == 0) {
-		err = slb_msg_unpack(&siplb__v1__snapshot_answer__descriptor,
-		    reply, SLB_MSG_MAX, &pm);
-		nng_msg_free(reply);
-	}
 	if (err != 0) {
 		/* a peer that is not up yet is normal at start: say it once */
 		if (!s->quiet)
