@@ -100,6 +100,7 @@ int adm_sched_call(const char *url, Siplb__V1__SchedRequest *q,
 int adm_edge_stats(const char *url, Siplb__V1__EdgeReply **rp);
 int adm_dialogd_call(struct adm *a, Siplb__V1__DialogQuery *dq,
     Siplb__V1__DialogdReply **rp);
+Siplb__V1__DialogdReply *adm_dialogd_stats(struct adm *a);
 /* The node table from the first scheduler that answers; NULL when none.
  * *idx gets which one. */
 Siplb__V1__SchedReply *adm_sched_list(struct adm *a, int *idx);

@@ -59,6 +59,28 @@ adm_dialogd_call(struct adm *a, Siplb__V1__DialogQuery *dq,
 	    (ProtobufCMessage **)rp);
 }
 
+/* dialogd's counters (NULL: none, or it did not answer) */
+Siplb__V1__DialogdReply *
+adm_dialogd_stats(struct adm *a)
+{
+	Siplb__V1__DialogdRequest q = SIPLB__V1__DIALOGD_REQUEST__INIT;
+	Siplb__V1__DialogdReply *r;
+
+	if (a->cfg.dialogd[0] == '\0')
+		return NULL;
+	q.body_case = SIPLB__V1__DIALOGD_REQUEST__BODY_STATS;
+	q.stats = 1;
+	if (slb_req_call(a->cfg.dialogd, &q.base,
+		&siplb__v1__dialogd_reply__descriptor, ADM_CALL_MS, 0,
+		(ProtobufCMessage **)&r) != 0)
+		return NULL;
+	if (r->status != SIPLB__V1__STATUS__STATUS_OK || r->stats == NULL) {
+		slb_msg_free(&r->base);
+		return NULL;
+	}
+	return r;
+}
+
 Siplb__V1__SchedReply *
 adm_sched_list(struct adm *a, int *idx)
 {

@@ -19,6 +19,7 @@ struct scrape {
 	Siplb__V1__SchedReply *sstats[ADM_MAX_PEERS];	/* stats */
 	Siplb__V1__EdgeReply *estats[ADM_MAX_PEERS];
 	Siplb__V1__DialogdReply *dcounts;
+	Siplb__V1__DialogdReply *dstats;
 	int table_from;		/* first scheduler whose table we have */
 };
 
@@ -148,6 +149,10 @@ static const struct {
 	"Publisher restarts (new epochs) a subscriber saw."},
     {"bus_resyncs", "siplb_bus_resyncs_total", "counter", 1,
 	"Snapshots a subscriber applied to resynchronise."},
+    {"bus_replayed", "siplb_bus_replayed_total", "counter", 1,
+	"Missed messages a subscriber had replayed from its publisher's ring."},
+    {"bus_history_lost", "siplb_bus_history_lost_total", "counter", 1,
+	"Gaps the publisher's ring no longer covered (history lost)."},
     {"bus_dropped", "siplb_bus_dropped_total", "counter", 1,
 	"Bus messages a subscriber dropped (garbage, wrong version, stale)."},
 };
@@ -190,6 +195,7 @@ fetch(struct adm *a, struct scrape *s)
 	for (int i = 0; i < a->nedge; i++)
 		if (adm_edge_stats(a->edge[i], &s->estats[i]) != 0)
 			s->estats[i] = NULL;
+	s->dstats = adm_dialogd_stats(a);
 	if (a->cfg.dialogd[0]) {
 		dq.counts = 1;
 		if (adm_dialogd_call(a, &dq, &s->dcounts) != 0)
@@ -211,6 +217,7 @@ scrape_free(struct adm *a, struct scrape *s)
 	for (int i = 0; i < a->nedge; i++)
 		slb_msg_free(s->estats[i] ? &s->estats[i]->base : NULL);
 	slb_msg_free(s->dcounts ? &s->dcounts->base : NULL);
+	slb_msg_free(s->dstats ? &s->dstats->base : NULL);
 }
 
 static void
@@ -357,6 +364,54 @@ write_scheds(FILE *f, struct adm *a, struct scrape *s)
 					    a->sched[i], NULL);
 			}
 		}
+		/* dialogd's subscribers (one per edge) in the bus families */
+		for (size_t c = 0; sched_families[k].bus && s->dstats &&
+		     c < s->dstats->stats->n_counters; c++) {
+			const Siplb__V1__Counter *ct = s->dstats->stats->counters[c];
+
+			if (strcmp(ct->name, sched_families[k].counter) == 0)
+				sample(f, sched_families[k].metric,
+				    u64s(v, ct->value), "service", "dialogd",
+				    "address", a->cfg.dialogd, "subscriber",
+				    ct->label, NULL);
+		}
+	}
+}
+
+/* dialogd's own counters */
+static const struct {
+	const char *counter;
+	const char *metric;
+	const char *help;
+} dialogd_families[] = {
+    {"events", "siplb_dialogd_events_total", "Dialog events received."},
+    {"dropped", "siplb_dialogd_dropped_total",
+	"Dialog events dropped while the store was away."},
+    {"marked_lost", "siplb_dialogd_marked_lost_total",
+	"Dialogs ended as \"lost\": an edge's snapshot no longer had them."},
+    {"expired", "siplb_dialogd_expired_total",
+	"Dialogs ended as \"expired\" after the lifetime."},
+};
+
+static void
+write_dialogd(FILE *f, struct adm *a, struct scrape *s)
+{
+	char v[32];
+
+	if (s->dstats == NULL)
+		return;
+	for (size_t k = 0;
+	     k < sizeof(dialogd_families) / sizeof(dialogd_families[0]); k++) {
+		family(f, dialogd_families[k].metric, "counter",
+		    dialogd_families[k].help);
+		for (size_t c = 0; c < s->dstats->stats->n_counters; c++) {
+			const Siplb__V1__Counter *ct = s->dstats->stats->counters[c];
+
+			if (strcmp(ct->name, dialogd_families[k].counter) == 0)
+				sample(f, dialogd_families[k].metric,
+				    u64s(v, ct->value), "address",
+				    a->cfg.dialogd, NULL);
+		}
 	}
 }
 
@@ -389,6 +444,7 @@ adm_metrics(struct adm *a, struct adm_reply *rp)
 	write_nodes(f, a, &s);
 	write_edges(f, a, &s);
 	write_scheds(f, a, &s);
+	write_dialogd(f, a, &s);
 	if (s.dcounts != NULL) {
 		family(f, "siplb_dialogd_dialogs", "gauge",
 		    "Live dialogs in the dialog store, per node and resource.");

@@ -122,6 +122,25 @@ void slb_sub_resync(struct slb_sub *s);
 int slb_sub_synced(const struct slb_sub *s);
 void slb_sub_close(struct slb_sub *s);
 
+/* Counters for a StatsReply (siplb-admin's /metrics), in arrays the caller
+ * owns (cap entries; what does not fit is left out). */
+struct slb_counters {
+	Siplb__V1__StatsReply sr;
+	Siplb__V1__Counter *c;
+	Siplb__V1__Counter **cp;
+	size_t cap;
+};
+/* counters a subscriber adds with slb_counters_add_sub */
+#define SLB_SUB_COUNTERS 7
+
+void slb_counters_init(struct slb_counters *k, Siplb__V1__Counter *c,
+    Siplb__V1__Counter **cp, size_t cap);
+void slb_counter_add(struct slb_counters *k, const char *name, char *label,
+    uint64_t v);
+/* A subscriber's bus statistics, labelled `label` (its name). */
+void slb_counters_add_sub(struct slb_counters *k, const struct slb_sub *s,
+    char *label);
+
 /* ------------------------------------------------------------ REQ */
 
 /* Blocking call for clients: dial url, send req, wait up to timeout_ms for

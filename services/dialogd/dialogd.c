@@ -502,6 +502,8 @@ on_tick(evutil_socket_t fd, short what, void *arg)
 
 /* ------------------------------------------------------------ REP */
 
+#define DLGD_COUNTERS (6 + SLB_SUB_COUNTERS * DLGD_MAX_EDGES)
+
 struct reply_mem {
 	struct dlg_rec *recs;
 	struct dlg_count *counts;
@@ -509,7 +511,33 @@ struct reply_mem {
 	Siplb__V1__DialogCount **cp;
 	struct pb_out o;
 	char err[600];
+	struct slb_counters k;
+	Siplb__V1__Counter c[DLGD_COUNTERS];
+	Siplb__V1__Counter *ctp[DLGD_COUNTERS];
+	char label[DLGD_MAX_EDGES][16];
 };
+
+/* What dialogd counted, and what each edge subscriber saw on the bus
+ * (replays and the holes they could not cover among it). */
+static void
+handle_stats(struct dlgd *d, Siplb__V1__DialogdReply *r, struct reply_mem *m)
+{
+	slb_counters_init(&m->k, m->c, m->ctp, DLGD_COUNTERS);
+	slb_counter_add(&m->k, "events", "", d->events);
+	slb_counter_add(&m->k, "dropped", "", d->dropped);
+	slb_counter_add(&m->k, "flushes", "", d->flushes);
+	slb_counter_add(&m->k, "expired", "", d->expired);
+	slb_counter_add(&m->k, "marked_lost", "", d->lost);
+	slb_counter_add(&m->k, "queries", "", d->queries);
+	for (int i = 0; i < d->nedges; i++) {
+		if (d->edges[i] == NULL)
+			continue;
+		snprintf(m->label[i], sizeof(m->label[i]), "edge %d", i + 1);
+		slb_counters_add_sub(&m->k, d->edges[i], m->label[i]);
+	}
+	r->stats = &m->k.sr;
+	r->status = SIPLB__V1__STATUS__STATUS_OK;
+}
 
 static void
 bad(Siplb__V1__DialogdReply *r, struct reply_mem *m, Siplb__V1__Status st,
@@ -663,11 +691,16 @@ on_request(void *arg, nng_msg *req, nng_msg **replyp)
 		goto send;
 	}
 	q = (Siplb__V1__DialogdRequest *)pm;
+	if (q->body_case == SIPLB__V1__DIALOGD_REQUEST__BODY_STATS) {
+		handle_stats(d, &r, &m);	/* no flush: nothing to see */
+		goto send;
+	}
 	if (q->body_case != SIPLB__V1__DIALOGD_REQUEST__BODY_SNAPSHOT &&
 	    (q->body_case != SIPLB__V1__DIALOGD_REQUEST__BODY_QUERY ||
 		q->query == NULL)) {
 		bad(&r, &m, SIPLB__V1__STATUS__STATUS_BAD_REQUEST, "%s",
-		    "empty request: send a query or a snapshot request");
+		    "empty request: send a query, stats or a snapshot "
+		    "request");
 		goto send;
 	}
 	/* a query sees every event received so far */

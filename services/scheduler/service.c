@@ -649,39 +649,14 @@ handle_snapshot(struct sched_svc *s, Siplb__V1__SchedReply *r,
 
 /* The scheduler's counters for siplb-admin's /metrics: its own, and each
  * subscriber's bus statistics labelled with the subscriber's name. */
-#define STATS_MAX (8 + 5 * (2 * SCHED_MAX_EDGES + 1))
+#define STATS_MAX (8 + SLB_SUB_COUNTERS * (2 * SCHED_MAX_EDGES + 1))
 
 struct stats_out {
-	Siplb__V1__StatsReply sr;
+	struct slb_counters k;
 	Siplb__V1__Counter c[STATS_MAX];
 	Siplb__V1__Counter *cp[STATS_MAX];
 	char label[2 * SCHED_MAX_EDGES + 1][32];
 };
-
-static void
-stats_add(struct stats_out *o, const char *name, char *label, uint64_t v)
-{
-	Siplb__V1__Counter *c = &o->c[o->sr.n_counters];
-
-	siplb__v1__counter__init(c);
-	c->name = (char *)name;
-	c->label = label;
-	c->value = v;
-	o->cp[o->sr.n_counters++] = c;
-}
-
-static void
-stats_add_sub(struct stats_out *o, const struct slb_sub *sub, char *label)
-{
-	struct slb_sub_stats st;
-
-	slb_sub_get_stats(sub, &st);
-	stats_add(o, "bus_received", label, st.received);
-	stats_add(o, "bus_gaps", label, st.gaps);
-	stats_add(o, "bus_restarts", label, st.restarts);
-	stats_add(o, "bus_resyncs", label, st.resyncs);
-	stats_add(o, "bus_dropped", label, st.dropped);
-}
 
 static void
 handle_stats(struct sched_svc *s, Siplb__V1__SchedReply *r,
@@ -689,26 +664,26 @@ handle_stats(struct sched_svc *s, Siplb__V1__SchedReply *r,
 {
 	int nl = 0;
 
-	siplb__v1__stats_reply__init(&o->sr);
-	o->sr.counters = o->cp;
-	stats_add(o, "selects", "", s->selects);
-	stats_add(o, "select_fail", "", s->select_fail);
-	stats_add(o, "bad_requests", "", s->bad_requests);
-	stats_add(o, "reservations_expired", "", s->reservations_expired);
-	stats_add(o, "dialogs", "", sched_load_count(s->load));
+	slb_counters_init(&o->k, o->c, o->cp, STATS_MAX);
+	slb_counter_add(&o->k, "selects", "", s->selects);
+	slb_counter_add(&o->k, "select_fail", "", s->select_fail);
+	slb_counter_add(&o->k, "bad_requests", "", s->bad_requests);
+	slb_counter_add(&o->k, "reservations_expired", "",
+	    s->reservations_expired);
+	slb_counter_add(&o->k, "dialogs", "", sched_load_count(s->load));
 	for (int i = 0; i < s->nprobers; i++) {
 		snprintf(o->label[nl], sizeof(o->label[nl]), "prober %d", i + 1);
-		stats_add_sub(o, s->probers[i], o->label[nl++]);
+		slb_counters_add_sub(&o->k, s->probers[i], o->label[nl++]);
 	}
 	if (s->dialogd != NULL)
-		stats_add_sub(o, s->dialogd, "dialogd");
+		slb_counters_add_sub(&o->k, s->dialogd, "dialogd");
 	for (int i = 0; i < s->nedges; i++) {
 		snprintf(o->label[nl], sizeof(o->label[nl]), "edge %d", i + 1);
-		stats_add_sub(o, s->edges[i], o->label[nl++]);
+		slb_counters_add_sub(&o->k, s->edges[i], o->label[nl++]);
 	}
 	r->status = SIPLB__V1__STATUS__STATUS_OK;
 	r->body_case = SIPLB__V1__SCHED_REPLY__BODY_STATS;
-	r->stats = &o->sr;
+	r->stats = &o->k.sr;
 }
 
 static void

@@ -73,6 +73,7 @@ usage(FILE *f)
 	    "  dialogs [--key K] [--node N] [--state created|confirmed|\n"
 	    "          terminated] [--edge E] [--limit N] [--counts]\n"
 	    "                                     dialogs in the store (dialogd)\n"
+	    "  dialogd stats                      dialogd's counters (bus too)\n"
 	    "The config file is -c FILE, else $SIPLB_CONF, else "
 	    SLB_DEFAULT_CONF ".\n");
 }
@@ -684,32 +685,53 @@ cmd_stats(void)
 	return 0;
 }
 
+/* Ask `url` (`what`, for messages) for its counters and print them; the
+ * edge and dialogd both answer with stats at field 11 (StatsAnswer). */
 static int
-cmd_edge_stats(void)
+show_stats(const char *what, const char *url, ProtobufCMessage *req)
 {
-	Siplb__V1__EdgeRequest q = SIPLB__V1__EDGE_REQUEST__INIT;
-	Siplb__V1__EdgeReply *r;
+	Siplb__V1__StatsAnswer *r;
 	ProtobufCMessage *pm;
 	int err;
 
-	q.body_case = SIPLB__V1__EDGE_REQUEST__BODY_STATS;
-	q.stats = 1;
-	err = slb_req_call(cfg.edge_rep, &q.base,
-	    &siplb__v1__edge_reply__descriptor, cfg.timeout_ms, 2, &pm);
+	err = slb_req_call(url, req, &siplb__v1__stats_answer__descriptor,
+	    cfg.timeout_ms, 2, &pm);
 	if (err != 0) {
-		fprintf(stderr, "siplbctl: the edge at %s %s\n", cfg.edge_rep,
+		fprintf(stderr, "siplbctl: %s at %s %s\n", what, url,
 		    err == ETIMEDOUT ? "did not answer" : strerror(err));
 		return EXIT_UNREACHABLE;
 	}
-	r = (Siplb__V1__EdgeReply *)pm;
+	r = (Siplb__V1__StatsAnswer *)pm;
 	if (r->status != SIPLB__V1__STATUS__STATUS_OK || r->stats == NULL) {
-		fprintf(stderr, "siplbctl: %s\n", r->error ? r->error : "refused");
+		fprintf(stderr, "siplbctl: %s\n", r->error && *r->error
+							? r->error
+							: "refused");
 		slb_msg_free(pm);
 		return EXIT_REFUSED;
 	}
 	print_counters(r->stats);
 	slb_msg_free(pm);
 	return 0;
+}
+
+static int
+cmd_edge_stats(void)
+{
+	Siplb__V1__EdgeRequest q = SIPLB__V1__EDGE_REQUEST__INIT;
+
+	q.body_case = SIPLB__V1__EDGE_REQUEST__BODY_STATS;
+	q.stats = 1;
+	return show_stats("the edge", cfg.edge_rep, &q.base);
+}
+
+static int
+cmd_dialogd_stats(void)
+{
+	Siplb__V1__DialogdRequest q = SIPLB__V1__DIALOGD_REQUEST__INIT;
+
+	q.body_case = SIPLB__V1__DIALOGD_REQUEST__BODY_STATS;
+	q.stats = 1;
+	return show_stats("dialogd", cfg.dialogd_rep, &q.base);
 }
 
 /*
@@ -829,6 +851,11 @@ main(int argc, char **argv)
 		if (nrest != 2 || strcmp(rest[1], "stats") != 0)
 			return die_usage("edge: give stats%s", "");
 		return cmd_edge_stats();
+	}
+	if (strcmp(rest[0], "dialogd") == 0) {
+		if (nrest != 2 || strcmp(rest[1], "stats") != 0)
+			return die_usage("dialogd: give stats%s", "");
+		return cmd_dialogd_stats();
 	}
 	if (strcmp(rest[0], "health") == 0) {
 		if (nrest != 1)

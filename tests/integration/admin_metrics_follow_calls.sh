@@ -119,6 +119,12 @@ r2xx=$(metric "$T/m2" siplb_edge_responses_sent_total 'class="2xx"')
 [ "$r2xx" -ge $((2 * CALLS)) ] || fail "2xx responses sent: $r2xx"
 ok "2xx responses sent: $r2xx"
 assert_eq "selections counted by the scheduler" "$(( $(metric "$T/m2" siplb_scheduler_selections_total) >= CALLS ))" 1
+# every call's CREATED, CONFIRMED and TERMINATED reached dialogd
+ev2=$(metric "$T/m2" siplb_dialogd_events_total)
+[ "$ev2" -ge $((3 * CALLS)) ] || fail "dialogd events: $ev2, want >= $((3 * CALLS))"
+ok "dialogd counted $ev2 dialog events"
+[ "$(metric "$T/m2" siplb_bus_received_total 'service="dialogd"')" -gt 0 ] || fail "dialogd's subscriber not in /metrics"
+assert_eq "no history lost on dialogd's subscriber" "$(metric "$T/m2" siplb_bus_history_lost_total 'service="dialogd"')" 0
 
 # metrics_public = yes: no token needed
 kill -TERM "$PID_admin"; wait "$PID_admin" 2>/dev/null

@@ -48,6 +48,8 @@ expect_states() {
 	fail "$MODE: $1: store holds '$got', want '$2'"
 }
 field() { sql "SELECT $2 FROM siplb_dialogs WHERE \`key\` = '$1'"; }
+# dstat NAME: a counter of dialogd's edge subscriber
+dstat() { ctl --json dialogd stats | jq_py "sum(c['value'] for c in d['counters'] if c['name'] == '$1' and c['label'] == 'edge 1')"; }
 
 start_dialogd() {
 	local n
@@ -127,6 +129,8 @@ suite() {
 	assert_eq "$MODE: a lost confirmation is recovered" "$(field d11 state)" "2"
 	grep -q 'sequence gap, asking for a snapshot' "$T/dialogd.log" || fail "gap not logged"
 	ok "$MODE: gap logged"
+	# the lost messages were never in the edge's ring: a hole, counted
+	assert_eq "$MODE: the hole is counted" "$(dstat bus_history_lost)" 1
 
 	# dialogd killed; the edge goes on; the restarted dialogd catches up:
 	# what it missed is replayed from the edge's ring before the snapshot,
@@ -144,6 +148,8 @@ suite() {
 	start_dialogd
 	expect_states "calls that began and ended while dialogd was down are stored" "1:8 2:7 3:13"
 	assert_eq "$MODE: a call that came and went while dialogd was down" "$(field d28 state)/$(field d28 reason)" "3/bye"
+	[ "$(dstat bus_replayed)" -ge 4 ] || fail "$MODE: dialogd replayed $(dstat bus_replayed) messages, want >= 4"
+	ok "$MODE: dialogd counts what it had replayed ($(dstat bus_replayed))"
 	assert_eq "$MODE: created while dialogd was down" "$(field d24 state)" "1"
 
 	# expiry: no live dialog left at the edge, a scheduler that follows
