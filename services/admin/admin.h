@@ -97,10 +97,11 @@ const char *adm_http_arg(void *conn, const char *name);
  * ETIMEDOUT/errno.  *rp is owned by the caller (slb_msg_free). */
 int adm_sched_call(const char *url, Siplb__V1__SchedRequest *q,
     Siplb__V1__SchedReply **rp);
-int adm_edge_stats(const char *url, Siplb__V1__EdgeReply **rp);
+/* counters of an edge / of dialogd; *rp NULL unless 0 is returned */
+int adm_edge_stats(const char *url, Siplb__V1__StatsAnswer **rp);
 int adm_dialogd_call(struct adm *a, Siplb__V1__DialogQuery *dq,
     Siplb__V1__DialogdReply **rp);
-Siplb__V1__DialogdReply *adm_dialogd_stats(struct adm *a);
+int adm_dialogd_stats(struct adm *a, Siplb__V1__StatsAnswer **rp);
 /* The node table from the first scheduler that answers; NULL when none.
  * *idx gets which one. */
 Siplb__V1__SchedReply *adm_sched_list(struct adm *a, int *idx);

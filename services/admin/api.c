@@ -13,6 +13,7 @@
 #include "admin.h"
 #include "bus.h"
 #include "log.h"
+#include "pbjson.h"
 #include "sched.h"
 
 /* ------------------------------------------------------------ calls */
@@ -25,15 +26,15 @@ adm_sched_call(const char *url, Siplb__V1__SchedRequest *q,
 	    ADM_CALL_MS, 0, (ProtobufCMessage **)rp);
 }
 
-int
-adm_edge_stats(const char *url, Siplb__V1__EdgeReply **rp)
+/* Counters of an edge or of dialogd: both answer stats at field 11
+ * (StatsAnswer).  *rp is NULL unless 0 is returned. */
+static int
+adm_stats(const char *url, ProtobufCMessage *req, Siplb__V1__StatsAnswer **rp)
 {
-	Siplb__V1__EdgeRequest q = SIPLB__V1__EDGE_REQUEST__INIT;
 	int err;
 
-	q.body_case = SIPLB__V1__EDGE_REQUEST__BODY_STATS;
-	q.stats = 1;
-	err = slb_req_call(url, &q.base, &siplb__v1__edge_reply__descriptor,
+	*rp = NULL;
+	err = slb_req_call(url, req, &siplb__v1__stats_answer__descriptor,
 	    ADM_CALL_MS, 0, (ProtobufCMessage **)rp);
 	if (err == 0 && ((*rp)->status != SIPLB__V1__STATUS__STATUS_OK ||
 			    (*rp)->stats == NULL)) {
@@ -42,6 +43,16 @@ adm_edge_stats(const char *url, Siplb__V1__EdgeReply **rp)
 		return EPROTO;
 	}
 	return err;
+}
+
+int
+adm_edge_stats(const char *url, Siplb__V1__StatsAnswer **rp)
+{
+	Siplb__V1__EdgeRequest q = SIPLB__V1__EDGE_REQUEST__INIT;
+
+	q.body_case = SIPLB__V1__EDGE_REQUEST__BODY_STATS;
+	q.stats = 1;
+	return adm_stats(url, &q.base, rp);
 }
 
 int
@@ -59,26 +70,17 @@ adm_dialogd_call(struct adm *a, Siplb__V1__DialogQuery *dq,
 	    (ProtobufCMessage **)rp);
 }
 
-/* dialogd's counters (NULL: none, or it did not answer) */
-Siplb__V1__DialogdReply *
-adm_dialogd_stats(struct adm *a)
+int
+adm_dialogd_stats(struct adm *a, Siplb__V1__StatsAnswer **rp)
 {
 	Siplb__V1__DialogdRequest q = SIPLB__V1__DIALOGD_REQUEST__INIT;
-	Siplb__V1__DialogdReply *r;
 
+	*rp = NULL;
 	if (a->cfg.dialogd[0] == '\0')
-		return NULL;
+		return ENOTCONN;
 	q.body_case = SIPLB__V1__DIALOGD_REQUEST__BODY_STATS;
 	q.stats = 1;
-	if (slb_req_call(a->cfg.dialogd, &q.base,
-		&siplb__v1__dialogd_reply__descriptor, ADM_CALL_MS, 0,
-		(ProtobufCMessage **)&r) != 0)
-		return NULL;
-	if (r->status != SIPLB__V1__STATUS__STATUS_OK || r->stats == NULL) {
-		slb_msg_free(&r->base);
-		return NULL;
-	}
-	return r;
+	return adm_stats(a->cfg.dialogd, &q.base, rp);
 }
 
 Siplb__V1__SchedReply *
@@ -127,54 +129,6 @@ no_scheduler(struct adm *a, struct adm_reply *rp)
 }
 
 /* ------------------------------------------------------------ JSON */
-
-static json_t *
-node_json(const Siplb__V1__Node *n)
-{
-	json_t *res = json_object();
-
-	for (size_t i = 0; i < n->n_resources; i++)
-		json_object_set_new(res, n->resources[i]->name,
-		    json_pack("{s:i,s:i}", "capacity",
-			n->resources[i]->capacity, "load",
-			n->resources[i]->load));
-	return json_pack("{s:I,s:I,s:I,s:s,s:b,s:b,s:I,s:i,s:I,s:I,s:I,s:s,"
-			 "s:s,s:s,s:I,s:o}",
-	    "id", (json_int_t)n->id, "group", (json_int_t)n->group, "set",
-	    (json_int_t)n->set, "uri", n->uri, "enabled", n->enabled, "up",
-	    n->up, "weight", (json_int_t)n->weight, "priority", n->priority,
-	    "probe_mode", (json_int_t)n->probe_mode, "rtt_us",
-	    (json_int_t)n->rtt_us, "last_code", (json_int_t)n->last_code,
-	    "description", n->description, "attrs", n->attrs, "socket",
-	    n->socket, "selected", (json_int_t)n->selected, "resources", res);
-}
-
-static const char *
-state_name(int st)
-{
-	switch (st) {
-	case SIPLB__V1__DIALOG_STATE__DIALOG_CREATED: return "created";
-	case SIPLB__V1__DIALOG_STATE__DIALOG_CONFIRMED: return "confirmed";
-	case SIPLB__V1__DIALOG_STATE__DIALOG_TERMINATED: return "terminated";
-	default: return "unknown";
-	}
-}
-
-static json_t *
-dialog_json(const Siplb__V1__DialogEvent *d)
-{
-	json_t *res = json_array();
-
-	for (size_t i = 0; i < d->n_resources; i++)
-		json_array_append_new(res, json_string(d->resources[i]));
-	return json_pack("{s:s,s:s,s:I,s:I,s:o,s:s,s:s,s:s,s:s,s:I,s:I,s:s}",
-	    "key", d->key, "state", state_name(d->state), "node_id",
-	    (json_int_t)d->node_id, "group", (json_int_t)d->group, "resources",
-	    res, "edge", d->edge, "call_id", d->call_id, "from_tag",
-	    d->from_tag, "to_tag", d->to_tag, "created_us",
-	    (json_int_t)d->created_us, "updated_us", (json_int_t)d->updated_us,
-	    "reason", d->reason);
-}
 
 /* Parse a body that must be a JSON object; NULL after a 400. */
 static json_t *
@@ -314,7 +268,7 @@ reply_node(struct adm_reply *rp, unsigned status, Siplb__V1__SchedReply *r,
     json_t *warn)
 {
 	if (r->admin && r->admin->node)
-		rp->json = node_json(r->admin->node);
+		rp->json = slb_node_json(r->admin->node);
 	else
 		rp->json = json_object();
 	if (warn)
@@ -337,7 +291,7 @@ nodes_list(struct adm *a, struct adm_reply *rp)
 	}
 	arr = json_array();
 	for (size_t i = 0; i < r->admin->table->n_nodes; i++)
-		json_array_append_new(arr, node_json(r->admin->table->nodes[i]));
+		json_array_append_new(arr, slb_node_json(r->admin->table->nodes[i]));
 	rp->json = json_pack("{s:o}", "nodes", arr);
 	rp->status = 200;
 	slb_msg_free(&r->base);
@@ -354,7 +308,7 @@ node_get(struct adm *a, uint32_t id, struct adm_reply *rp)
 	}
 	for (size_t i = 0; i < r->admin->table->n_nodes; i++) {
 		if (r->admin->table->nodes[i]->id == id) {
-			rp->json = node_json(r->admin->table->nodes[i]);
+			rp->json = slb_node_json(r->admin->table->nodes[i]);
 			rp->status = 200;
 			slb_msg_free(&r->base);
 			return;
@@ -582,7 +536,7 @@ reload(struct adm *a, const char *body, size_t len, struct adm_reply *rp)
 	if (r->admin && r->admin->table)
 		for (size_t i = 0; i < r->admin->table->n_nodes; i++)
 			json_array_append_new(arr,
-			    node_json(r->admin->table->nodes[i]));
+			    slb_node_json(r->admin->table->nodes[i]));
 	rp->json = json_pack("{s:b,s:b,s:o}", "reloaded", 1, "reset",
 	    ar.reset_state, "nodes", arr);
 	if (warn)
@@ -693,7 +647,7 @@ dialogs_list(struct adm *a, void *conn, struct adm_reply *rp)
 		rp->json = json_pack("{s:o}", "counts", arr);
 	} else {
 		for (size_t i = 0; i < r->n_dialogs; i++)
-			json_array_append_new(arr, dialog_json(r->dialogs[i]));
+			json_array_append_new(arr, slb_dialog_json(r->dialogs[i]));
 		rp->json = json_pack("{s:o}", "dialogs", arr);
 	}
 	rp->status = 200;
@@ -714,7 +668,7 @@ dialog_get(struct adm *a, const char *key, struct adm_reply *rp)
 	if (r->n_dialogs == 0)
 		adm_reply_error(rp, 404, "dialog \"%s\" not found", key);
 	else {
-		rp->json = dialog_json(r->dialogs[0]);
+		rp->json = slb_dialog_json(r->dialogs[0]);
 		rp->status = 200;
 	}
 	slb_msg_free(&r->base);
@@ -791,7 +745,7 @@ stats(struct adm *a, struct adm_reply *rp)
 		json_array_append_new(scheds, o);
 	}
 	for (int i = 0; i < a->nedge; i++) {
-		Siplb__V1__EdgeReply *er = NULL;
+		Siplb__V1__StatsAnswer *er = NULL;
 		int ok = adm_edge_stats(a->edge[i], &er) == 0;
 		json_t *o = json_pack("{s:s,s:b}", "address", a->edge[i], "up",
 		    ok);
@@ -834,7 +788,7 @@ healthz(struct adm *a, struct adm_reply *rp)
 		}
 	}
 	for (int i = 0; i < a->nedge; i++) {
-		Siplb__V1__EdgeReply *er = NULL;
+		Siplb__V1__StatsAnswer *er = NULL;
 		int up = adm_edge_stats(a->edge[i], &er) == 0;
 
 		slb_msg_free(er ? &er->base : NULL);

@@ -17,9 +17,9 @@
 struct scrape {
 	Siplb__V1__SchedReply *table[ADM_MAX_PEERS];	/* admin LIST */
 	Siplb__V1__SchedReply *sstats[ADM_MAX_PEERS];	/* stats */
-	Siplb__V1__EdgeReply *estats[ADM_MAX_PEERS];
+	Siplb__V1__StatsAnswer *estats[ADM_MAX_PEERS];
 	Siplb__V1__DialogdReply *dcounts;
-	Siplb__V1__DialogdReply *dstats;
+	Siplb__V1__StatsAnswer *dstats;
 	int table_from;		/* first scheduler whose table we have */
 };
 
@@ -193,9 +193,8 @@ fetch(struct adm *a, struct scrape *s)
 		}
 	}
 	for (int i = 0; i < a->nedge; i++)
-		if (adm_edge_stats(a->edge[i], &s->estats[i]) != 0)
-			s->estats[i] = NULL;
-	s->dstats = adm_dialogd_stats(a);
+		adm_edge_stats(a->edge[i], &s->estats[i]);
+	adm_dialogd_stats(a, &s->dstats);
 	if (a->cfg.dialogd[0]) {
 		dq.counts = 1;
 		if (adm_dialogd_call(a, &dq, &s->dcounts) != 0)

@@ -967,7 +967,6 @@ struct slb_sub {
 	/* history: the snapshot answer held while the replay runs */
 	ProtobufCMessage *held;
 	uint64_t hist_epoch, hist_after, hist_upto;
-	int hist_first;		/* we never synced: take what the ring has */
 };
 
 struct sub_token {
@@ -1261,7 +1260,7 @@ sub_on_replay_reply(void *arg, int err, nng_msg *reply)
 	/* a hole before the first one replayed: the ring had moved on (at
 	 * our own start that is expected: we take what it has) */
 	first = k ? from : a->oldest_seq ? a->oldest_seq : s->hist_upto + 1;
-	if (first > asked + 1 && !s->hist_first) {
+	if (first > asked + 1 && s->epoch != 0) {
 		s->st.history_lost++;
 		slb_log_warn("%s: messages %llu..%llu are no longer in the "
 		    "publisher's ring: their history is lost", s->name,
@@ -1342,7 +1341,6 @@ sub_on_snapshot_reply(void *arg, int err, nng_msg *reply)
 		s->held = pm;
 		s->hist_epoch = ans->snapshot->epoch;
 		s->hist_upto = ans->snapshot->seq;
-		s->hist_first = s->epoch == 0;
 		s->hist_after = s->epoch == ans->snapshot->epoch ? s->seq : 0;
 		sub_request_replay(s);
 		return;
@@ -1529,8 +1527,8 @@ slb_counters_init(struct slb_counters *k, Siplb__V1__Counter *c,
 }
 
 void
-slb_counter_add(struct slb_counters *k, const char *name, char *label,
-    uint64_t v)
+slb_counter_add(struct slb_counters *k, const char *name,
+    const char *label, uint64_t v)
 {
 	Siplb__V1__Counter *c;
 
@@ -1539,14 +1537,14 @@ slb_counter_add(struct slb_counters *k, const char *name, char *label,
 	c = &k->c[k->sr.n_counters];
 	siplb__v1__counter__init(c);
 	c->name = (char *)name;
-	c->label = label;
+	c->label = (char *)label;
 	c->value = v;
 	k->cp[k->sr.n_counters++] = c;
 }
 
 void
 slb_counters_add_sub(struct slb_counters *k, const struct slb_sub *s,
-    char *label)
+    const char *label)
 {
 	struct slb_sub_stats st;
 

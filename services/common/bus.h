@@ -135,11 +135,11 @@ struct slb_counters {
 
 void slb_counters_init(struct slb_counters *k, Siplb__V1__Counter *c,
     Siplb__V1__Counter **cp, size_t cap);
-void slb_counter_add(struct slb_counters *k, const char *name, char *label,
-    uint64_t v);
+void slb_counter_add(struct slb_counters *k, const char *name,
+    const char *label, uint64_t v);
 /* A subscriber's bus statistics, labelled `label` (its name). */
 void slb_counters_add_sub(struct slb_counters *k, const struct slb_sub *s,
-    char *label);
+    const char *label);
 
 /* ------------------------------------------------------------ REQ */
 

@@ -933,18 +933,6 @@ flush_kick(struct edge *e)
 
 /* ------------------------------------------------------------ REP */
 
-static void
-add_counter(Siplb__V1__Counter **cp, Siplb__V1__Counter *c, size_t *n,
-    const char *name, const char *label, uint64_t v)
-{
-	siplb__v1__counter__init(&c[*n]);
-	c[*n].name = (char *)name;
-	c[*n].label = (char *)label;
-	c[*n].value = v;
-	cp[*n] = &c[*n];
-	(*n)++;
-}
-
 static void check_stall(struct edge *e);
 
 static void
@@ -954,13 +942,12 @@ on_rep(void *arg, nng_msg *req, nng_msg **replyp)
 	Siplb__V1__EdgeReply r = SIPLB__V1__EDGE_REPLY__INIT;
 	Siplb__V1__Snapshot snap = SIPLB__V1__SNAPSHOT__INIT;
 	Siplb__V1__DialogSnapshot ds = SIPLB__V1__DIALOG_SNAPSHOT__INIT;
-	Siplb__V1__StatsReply sr = SIPLB__V1__STATS_REPLY__INIT;
 	Siplb__V1__DialogEvent *evs = NULL, **evp = NULL;
 	char **resbuf = NULL;
 	Siplb__V1__Counter c[64], *cp[64];
+	struct slb_counters ctr;
 	ProtobufCMessage *pm = NULL;
 	Siplb__V1__EdgeRequest *q;
-	size_t n = 0;
 	int rc;
 
 	rc = slb_msg_unpack(&siplb__v1__edge_request__descriptor, req,
@@ -1023,43 +1010,42 @@ on_rep(void *arg, nng_msg *req, nng_msg **replyp)
 		static const char *cls[] = {"", "1xx", "2xx", "3xx", "4xx",
 		    "5xx", "6xx"};
 
-		add_counter(cp, c, &n, "requests_received", "", s->rx_requests);
-		add_counter(cp, c, &n, "responses_received", "", s->rx_responses);
-		add_counter(cp, c, &n, "requests_sent", "", s->tx_requests);
-		add_counter(cp, c, &n, "responses_sent", "", s->tx_responses);
+		slb_counters_init(&ctr, c, cp, 64);
+		slb_counter_add(&ctr, "requests_received", "", s->rx_requests);
+		slb_counter_add(&ctr, "responses_received", "", s->rx_responses);
+		slb_counter_add(&ctr, "requests_sent", "", s->tx_requests);
+		slb_counter_add(&ctr, "responses_sent", "", s->tx_responses);
 		for (int k = 1; k <= 6; k++)
-			add_counter(cp, c, &n, "responses_sent_by_class",
+			slb_counter_add(&ctr, "responses_sent_by_class",
 			    cls[k], s->resp_class[k]);
-		add_counter(cp, c, &n, "dropped", "too_big", s->drop_too_big);
-		add_counter(cp, c, &n, "dropped", "parse", s->drop_parse);
-		add_counter(cp, c, &n, "dropped", "no_transaction",
+		slb_counter_add(&ctr, "dropped", "too_big", s->drop_too_big);
+		slb_counter_add(&ctr, "dropped", "parse", s->drop_parse);
+		slb_counter_add(&ctr, "dropped", "no_transaction",
 		    s->drop_no_tx);
-		add_counter(cp, c, &n, "dropped", "not_our_node", s->drop_loop);
-		add_counter(cp, c, &n, "replied", "400", s->replied_400);
-		add_counter(cp, c, &n, "replied", "403", s->replied_403);
-		add_counter(cp, c, &n, "replied", "405", s->replied_405);
-		add_counter(cp, c, &n, "replied", "481", s->replied_481);
-		add_counter(cp, c, &n, "replied", "483", s->replied_483);
-		add_counter(cp, c, &n, "replied", "503", s->replied_503);
-		add_counter(cp, c, &n, "failovers", "", s->failovers);
-		add_counter(cp, c, &n, "scheduler_fallbacks", "",
+		slb_counter_add(&ctr, "dropped", "not_our_node", s->drop_loop);
+		slb_counter_add(&ctr, "replied", "400", s->replied_400);
+		slb_counter_add(&ctr, "replied", "403", s->replied_403);
+		slb_counter_add(&ctr, "replied", "405", s->replied_405);
+		slb_counter_add(&ctr, "replied", "481", s->replied_481);
+		slb_counter_add(&ctr, "replied", "483", s->replied_483);
+		slb_counter_add(&ctr, "replied", "503", s->replied_503);
+		slb_counter_add(&ctr, "failovers", "", s->failovers);
+		slb_counter_add(&ctr, "scheduler_fallbacks", "",
 		    s->sched_fallbacks);
-		add_counter(cp, c, &n, "scheduler_errors", "", s->sched_errors);
-		add_counter(cp, c, &n, "retransmissions", "", s->retransmissions);
-		add_counter(cp, c, &n, "send_errors", "", s->send_errors);
-		add_counter(cp, c, &n, "stalls", "", s->stalls);
-		add_counter(cp, c, &n, "dialogs_ended_elsewhere", "",
+		slb_counter_add(&ctr, "scheduler_errors", "", s->sched_errors);
+		slb_counter_add(&ctr, "retransmissions", "", s->retransmissions);
+		slb_counter_add(&ctr, "send_errors", "", s->send_errors);
+		slb_counter_add(&ctr, "stalls", "", s->stalls);
+		slb_counter_add(&ctr, "dialogs_ended_elsewhere", "",
 		    s->stale_dialogs);
-		add_counter(cp, c, &n, "transactions", "", e->ntx);
-		add_counter(cp, c, &n, "branches", "", e->nbranches);
-		add_counter(cp, c, &n, "dialogs", "", e->ndlgs);
-		add_counter(cp, c, &n, "tcp_connections", "", (uint64_t)e->nconns);
-		add_counter(cp, c, &n, "nodes_known", "",
+		slb_counter_add(&ctr, "transactions", "", e->ntx);
+		slb_counter_add(&ctr, "branches", "", e->nbranches);
+		slb_counter_add(&ctr, "dialogs", "", e->ndlgs);
+		slb_counter_add(&ctr, "tcp_connections", "", (uint64_t)e->nconns);
+		slb_counter_add(&ctr, "nodes_known", "",
 		    e->have_cache ? (uint64_t)e->cache.n : 0);
-		sr.counters = cp;
-		sr.n_counters = n;
 		r.body_case = SIPLB__V1__EDGE_REPLY__BODY_STATS;
-		r.stats = &sr;
+		r.stats = &ctr.sr;
 	} else {
 		r.status = SIPLB__V1__STATUS__STATUS_BAD_REQUEST;
 		r.error = "empty request";

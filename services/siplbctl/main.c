@@ -19,6 +19,7 @@
 #include "cfg.h"
 #include "log.h"
 #include "msg.h"
+#include "pbjson.h"
 
 #define EXIT_REFUSED 1
 #define EXIT_NOCHOICE 2
@@ -139,28 +140,6 @@ sched_call(Siplb__V1__SchedRequest *q, Siplb__V1__SchedReply **rp)
 	return 0;
 }
 
-static json_t *
-node_json(const Siplb__V1__Node *n)
-{
-	json_t *res = json_object();
-
-	for (size_t i = 0; i < n->n_resources; i++)
-		json_object_set_new(res, n->resources[i]->name,
-		    json_pack("{s:i,s:i}", "capacity",
-			n->resources[i]->capacity, "load",
-			n->resources[i]->load));
-	return json_pack("{s:I,s:I,s:I,s:s,s:b,s:b,s:I,s:i,s:I,s:I,s:I,s:s,"
-			 "s:s,s:s,s:I,s:I,s:o}",
-	    "id", (json_int_t)n->id, "group", (json_int_t)n->group, "set",
-	    (json_int_t)n->set, "uri", n->uri, "enabled", n->enabled, "up",
-	    n->up, "weight", (json_int_t)n->weight, "priority", n->priority,
-	    "probe_mode", (json_int_t)n->probe_mode, "rtt_us",
-	    (json_int_t)n->rtt_us, "last_code", (json_int_t)n->last_code,
-	    "description", n->description, "attrs", n->attrs, "socket",
-	    n->socket, "selected", (json_int_t)n->selected, "failed_over",
-	    (json_int_t)n->failed_over, "resources", res);
-}
-
 static void
 print_json(json_t *j)
 {
@@ -176,7 +155,7 @@ print_nodes(Siplb__V1__Node **nodes, size_t n)
 		json_t *a = json_array();
 
 		for (size_t i = 0; i < n; i++)
-			json_array_append_new(a, node_json(nodes[i]));
+			json_array_append_new(a, slb_node_json(nodes[i]));
 		print_json(json_pack("{s:o}", "nodes", a));
 		return;
 	}
@@ -546,17 +525,6 @@ cmd_node(int argc, char **argv)
 	return die_usage("node: unknown subcommand \"%s\"", sub);
 }
 
-static const char *
-state_name(int st)
-{
-	switch (st) {
-	case SIPLB__V1__DIALOG_STATE__DIALOG_CREATED: return "created";
-	case SIPLB__V1__DIALOG_STATE__DIALOG_CONFIRMED: return "confirmed";
-	case SIPLB__V1__DIALOG_STATE__DIALOG_TERMINATED: return "terminated";
-	default: return "?";
-	}
-}
-
 static int
 cmd_dialogs(int argc, char **argv)
 {
@@ -605,17 +573,7 @@ cmd_dialogs(int argc, char **argv)
 			for (size_t i = 0; i < r->n_dialogs; i++) {
 				const Siplb__V1__DialogEvent *d = r->dialogs[i];
 
-				json_array_append_new(a,
-				    json_pack("{s:s,s:s,s:I,s:s,s:s,s:s,s:s,"
-					      "s:I,s:I,s:s}",
-					"key", d->key, "state",
-					state_name(d->state), "node_id",
-					(json_int_t)d->node_id, "edge", d->edge,
-					"call_id", d->call_id, "from_tag",
-					d->from_tag, "to_tag", d->to_tag,
-					"created_us", (json_int_t)d->created_us,
-					"updated_us", (json_int_t)d->updated_us,
-					"reason", d->reason));
+				json_array_append_new(a, slb_dialog_json(d));
 			}
 			print_json(json_pack("{s:o}", "dialogs", a));
 		}
@@ -632,7 +590,7 @@ cmd_dialogs(int argc, char **argv)
 			const Siplb__V1__DialogEvent *d = r->dialogs[i];
 
 			printf("%-18s %-10s %-5u %-10s %s\n", d->key,
-			    state_name(d->state), d->node_id, d->edge,
+			    slb_dialog_state_name(d->state), d->node_id, d->edge,
 			    d->call_id);
 		}
 	}

@@ -177,8 +177,8 @@ call() {
 	    "$EDGE_IP:5060" -i "$GW" -p $((45000 + n_uac)) -m "$1" -r 10 -d 500 -nostdin \
 	    -timeout 30 -timeout_error -trace_msg -message_file "$out.msg" \
 	    -trace_err -error_file "$out.err" > "$out.log" 2>&1)
-	UAC_OK=$(grep 'Successful call' "$out.log" | tail -n 1 | awk -F'|' '{ gsub(/ /, "", $3); print $3 }')
-	UAC_FAILED=$(grep 'Failed call' "$out.log" | tail -n 1 | awk -F'|' '{ gsub(/ /, "", $3); print $3 }')
+	UAC_OK=$(sipp_count "$out.log" Successful)
+	UAC_FAILED=$(sipp_count "$out.log" Failed)
 	CALL_IDS=$(sed -n 's/^Call-ID: //p' "$out.msg" | tr -d '\r' | sort -u)
 }
 # node_of CALL-ID: which node container saw the INVITE (its sipp's trace)

@@ -76,8 +76,8 @@ uac() {
 	    -timeout 120 -timeout_error -trace_stat -stf "$T/uac.csv" \
 	    -trace_err -error_file "$T/uac.err" "$@" > "$T/uac.out" 2>&1)
 	UAC_RC=$?
-	UAC_OK=$(grep 'Successful call' "$T/uac.out" | tail -n 1 | awk -F'|' '{ gsub(/ /, "", $3); print $3 }')
-	UAC_FAILED=$(grep 'Failed call' "$T/uac.out" | tail -n 1 | awk -F'|' '{ gsub(/ /, "", $3); print $3 }')
+	UAC_OK=$(sipp_count "$T/uac.out" Successful)
+	UAC_FAILED=$(sipp_count "$T/uac.out" Failed)
 }
 
 # render a uac-expect template: expect_reply METHOD MF CODE

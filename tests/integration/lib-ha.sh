@@ -220,7 +220,10 @@ ha_up() {
 }
 
 # ha_uac NAME CALLS RATE PAUSE_MS [sipp args]: calls from cli to the VIP
-# in the background; ha_uac_wait NAME then sets OK and FAILED
+# in the background; ha_uac_wait NAME then sets OK and FAILED.  A call
+# whose INVITE the dying edge had answered with 100 but never forwarded
+# waits for a final answer that will not come: after 12 s without a
+# message it counts as failed (a phone gives up too), not as neither.
 ha_uac() {
 	local name=$1 n=$2 rate=$3 pause=$4 port
 	shift 4
@@ -228,7 +231,8 @@ ha_uac() {
 	mkdir -p "$T/uac-$name"	# sipp writes its -trace_rtt file here
 	(cd "$T/uac-$name" && timeout 200 ip netns exec "$(ns cli)" sipp -sf "$SIPP_DIR/uac.xml" "$VIP:5060" \
 	    -i "${HOST_IP[cli]}" -p "$port" -m "$n" -r "$rate" -d "$pause" -l 500 -nostdin \
-	    -timeout 150 -timeout_error -trace_err -error_file "$T/uac-$name.err" \
+	    -timeout 150 -timeout_error -recv_timeout 12000 \
+	    -trace_err -error_file "$T/uac-$name.err" \
 	    -trace_rtt -rtt_freq 1 "$@" \
 	    > "$T/uac-$name.out" 2>&1) &
 	printf -v "UAC_BG_$name" '%s' "$!"
@@ -236,8 +240,8 @@ ha_uac() {
 ha_uac_wait() {
 	local name=$1 v="UAC_BG_$1"
 	wait "${!v}"
-	OK=$(grep 'Successful call' "$T/uac-$name.out" | tail -n 1 | awk -F'|' '{ gsub(/ /, "", $3); print $3 }')
-	FAILED=$(grep 'Failed call' "$T/uac-$name.out" | tail -n 1 | awk -F'|' '{ gsub(/ /, "", $3); print $3 }')
+	OK=$(sipp_count "$T/uac-$name.out" Successful)
+	FAILED=$(sipp_count "$T/uac-$name.out" Failed)
 	[ -n "$OK" ] || fail "sipp ($name) printed no statistics: $(tail -n 5 "$T/uac-$name.out")"
 }
 # setup_times NAME: "the slowest INVITE-to-200 in ms, and how many took

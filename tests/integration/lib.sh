@@ -54,5 +54,9 @@ stop_scheduler() {	# SIGNAL
 	return 0
 }
 
+# sipp_count FILE WHAT: the last "Successful call" / "Failed call" total
+# of a sipp run's screen output
+sipp_count() { grep "$2 call" "$1" | tail -n 1 | awk -F'|' '{ gsub(/ /, "", $3); print $3 }'; }
+
 # json QUERY: run python3 over stdin JSON (python3 is on every Debian)
 jq_py() { python3 -c "import json,sys; d=json.load(sys.stdin); print($1)"; }
