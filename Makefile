@@ -16,11 +16,15 @@ CC       ?= cc
 CFLAGS   ?= -O2 -g
 WARN     := -Wall -Wextra -Werror -Wshadow -Wno-unused-parameter
 CPPFLAGS += -std=c11 -D_GNU_SOURCE -DSIPLB_VERSION='"$(VERSION)"' \
-            -I$(BUILD)/proto -Iservices/common -iquote services/scheduler -iquote services/edge -iquote services/prober -iquote services/dialogd -iquote services/admin -MMD -MP
+            -I$(BUILD)/proto -Iservices/common -MMD -MP
 ifneq ($(SAN),)
 CFLAGS   += -O1 -fsanitize=address,undefined -fno-omit-frame-pointer \
             -fno-sanitize-recover=undefined
 LDFLAGS  += -fsanitize=address,undefined
+endif
+# SAN=fuzz (make fuzz): clang with libFuzzer's coverage on every object
+ifeq ($(SAN),fuzz)
+CFLAGS   += -fsanitize=fuzzer-no-link
 endif
 
 MYSQL_CFLAGS := $(shell pkg-config --cflags libmariadb 2>/dev/null)
@@ -41,15 +45,23 @@ COMMON_OBJS := $(COMMON_SRCS:%.c=$(BUILD)/obj/%.o) $(BUILD)/obj/proto/siplb.pb-c
 LIBSIPLB    := $(BUILD)/libsiplb.a
 BASE_LIBS   := -lnng -lprotobuf-c -levent_core -lpthread
 
+# services/lb: the node table, selection and load (liblb.a), shared by the
+# scheduler, edge, prober and admin.
+LB_SRCS     := $(wildcard services/lb/*.c)
+LB_OBJS     := $(LB_SRCS:%.c=$(BUILD)/obj/%.o)
+LIBLB       := $(BUILD)/liblb.a
+LB_LIBS     := -lm
+
 SCHED_SRCS  := $(filter-out services/scheduler/main.c,$(wildcard services/scheduler/*.c))
 SCHED_OBJS  := $(SCHED_SRCS:%.c=$(BUILD)/obj/%.o)
-SCHED_LIBS  := $(MYSQL_LIBS) -lm
+SCHED_LIBS  := $(MYSQL_LIBS)
 
 EDGE_SRCS   := $(filter-out services/edge/main.c,$(wildcard services/edge/*.c))
 EDGE_OBJS   := $(EDGE_SRCS:%.c=$(BUILD)/obj/%.o)
 
 PROBER_SRCS  := $(wildcard services/prober/*.c)
 PROBER_OBJS  := $(PROBER_SRCS:%.c=$(BUILD)/obj/%.o)
+PROBER_LIB_OBJS := $(filter-out %/main.o,$(PROBER_OBJS))
 DIALOGD_SRCS := $(wildcard services/dialogd/*.c)
 DIALOGD_OBJS := $(DIALOGD_SRCS:%.c=$(BUILD)/obj/%.o)
 ADMIN_SRCS   := $(wildcard services/admin/*.c)
@@ -61,10 +73,16 @@ PROGS := $(BUILD)/bin/siplb-scheduler $(BUILD)/bin/siplbctl $(BUILD)/bin/siplb-e
          $(if $(DIALOGD_SRCS),$(BUILD)/bin/siplb-dialogd) \
          $(if $(ADMIN_SRCS),$(BUILD)/bin/siplb-admin)
 
+FUZZ_SRCS  := $(wildcard tests/fuzz/fuzz_*.c)
+FUZZ_BINS  := $(FUZZ_SRCS:tests/fuzz/%.c=$(BUILD)/fuzz-bin/%)
+FUZZ_CC    ?= clang-14
+# seconds per target: make fuzz runs each for FUZZ_TIME, make test for 20
+FUZZ_TIME  ?= 300
+
 UNIT_SRCS  := $(wildcard tests/unit/test_*.c)
 UNIT_BINS  := $(UNIT_SRCS:tests/unit/%.c=$(BUILD)/tests/%)
 
-.PHONY: all deps test unit unit-asan integration test-ha test-compose lab lab-down install clean bench
+.PHONY: format format-check all deps test unit unit-asan fuzz fuzz-smoke fuzz-bins integration test-ha test-compose lab lab-down install clean bench
 all: $(PROGS)
 
 deps:
@@ -80,12 +98,27 @@ $(BUILD)/obj/proto/siplb.pb-c.o: $(PROTO_C)
 	@echo "  CC      $<"
 	$(Q)$(CC) $(CPPFLAGS) $(CFLAGS) -w -c $< -o $@
 
+# Each program's sources see libsiplb's headers and only the folders they
+# use; the unit tests reach into every module.
+$(BUILD)/obj/services/lb/%.o:        INC := -iquote services/lb
+$(BUILD)/obj/services/scheduler/%.o: INC := -iquote services/lb -iquote services/scheduler
+$(BUILD)/obj/services/edge/%.o:      INC := -iquote services/lb -iquote services/edge
+$(BUILD)/obj/services/prober/%.o:    INC := -iquote services/lb -iquote services/prober
+$(BUILD)/obj/services/admin/%.o:     INC := -iquote services/lb -iquote services/admin
+$(BUILD)/obj/services/dialogd/%.o:   INC := -iquote services/dialogd
+$(BUILD)/obj/tests/unit/%.o:         INC := $(foreach d,lb scheduler edge prober dialogd admin,-iquote services/$(d))
+$(BUILD)/obj/tests/fuzz/%.o:         INC := $(foreach d,lb scheduler edge prober dialogd admin,-iquote services/$(d))
+
 $(BUILD)/obj/%.o: %.c $(PROTO_H)
 	@mkdir -p $(dir $@)
 	@echo "  CC      $<"
-	$(Q)$(CC) $(CPPFLAGS) $(MYSQL_CFLAGS) $(CFLAGS) $(WARN) -c $< -o $@
+	$(Q)$(CC) $(CPPFLAGS) $(INC) $(MYSQL_CFLAGS) $(CFLAGS) $(WARN) -c $< -o $@
 
 $(LIBSIPLB): $(COMMON_OBJS)
+	@echo "  AR      $@"
+	$(Q)rm -f $@ && ar rcs $@ $^
+
+$(LIBLB): $(LB_OBJS)
 	@echo "  AR      $@"
 	$(Q)rm -f $@ && ar rcs $@ $^
 
@@ -93,38 +126,39 @@ $(BUILD)/libsched.a: $(SCHED_OBJS)
 	@echo "  AR      $@"
 	$(Q)rm -f $@ && ar rcs $@ $^
 
-$(BUILD)/bin/siplb-scheduler: $(BUILD)/obj/services/scheduler/main.o $(BUILD)/libsched.a $(LIBSIPLB)
+$(BUILD)/bin/siplb-scheduler: $(BUILD)/obj/services/scheduler/main.o $(BUILD)/libsched.a $(LIBLB) $(LIBSIPLB)
 	@mkdir -p $(dir $@)
 	@echo "  LD      $@"
-	$(Q)$(CC) $(LDFLAGS) -o $@ $^ $(SCHED_LIBS) $(BASE_LIBS)
+	$(Q)$(CC) $(LDFLAGS) -o $@ $^ $(SCHED_LIBS) $(LB_LIBS) $(BASE_LIBS)
 
 $(BUILD)/libedge.a: $(EDGE_OBJS)
 	@echo "  AR      $@"
 	$(Q)rm -f $@ && ar rcs $@ $^
 
-$(BUILD)/bin/siplb-edge: $(BUILD)/obj/services/edge/main.o $(BUILD)/libedge.a $(BUILD)/libsched.a $(LIBSIPLB)
+$(BUILD)/bin/siplb-edge: $(BUILD)/obj/services/edge/main.o $(BUILD)/libedge.a $(LIBLB) $(LIBSIPLB)
 	@mkdir -p $(dir $@)
 	@echo "  LD      $@"
-	$(Q)$(CC) $(LDFLAGS) -o $@ $^ -losipparser2 $(SCHED_LIBS) $(BASE_LIBS)
+	$(Q)$(CC) $(LDFLAGS) -o $@ $^ -losipparser2 $(LB_LIBS) $(BASE_LIBS)
 
-# siplb-prober and siplb-dialogd link the scheduler's library for the node
-# table and protobuf conversions they share.
-$(BUILD)/bin/siplb-prober: $(PROBER_OBJS) $(BUILD)/libsched.a $(LIBSIPLB)
+# siplb-prober and siplb-admin link the lb library for the node table and
+# its protobuf conversions; siplb-dialogd needs neither.
+$(BUILD)/bin/siplb-prober: $(PROBER_OBJS) $(LIBLB) $(LIBSIPLB)
 	@mkdir -p $(dir $@)
 	@echo "  LD      $@"
-	$(Q)$(CC) $(LDFLAGS) -o $@ $^ -losipparser2 $(SCHED_LIBS) $(BASE_LIBS)
+	$(Q)$(CC) $(LDFLAGS) -o $@ $^ -losipparser2 $(LB_LIBS) $(BASE_LIBS)
 
-$(BUILD)/bin/siplb-dialogd: $(DIALOGD_OBJS) $(BUILD)/libsched.a $(LIBSIPLB)
+$(BUILD)/bin/siplb-dialogd: $(DIALOGD_OBJS) $(LIBSIPLB)
 	@mkdir -p $(dir $@)
 	@echo "  LD      $@"
-	$(Q)$(CC) $(LDFLAGS) -o $@ $^ -lsqlite3 $(SCHED_LIBS) $(BASE_LIBS)
+	$(Q)$(CC) $(LDFLAGS) -o $@ $^ -lsqlite3 $(MYSQL_LIBS) $(BASE_LIBS)
 
-$(BUILD)/bin/siplb-admin: $(ADMIN_OBJS) $(BUILD)/libsched.a $(LIBSIPLB)
+$(BUILD)/bin/siplb-admin: $(ADMIN_OBJS) $(LIBLB) $(LIBSIPLB)
 	@mkdir -p $(dir $@)
 	@echo "  LD      $@"
-	$(Q)$(CC) $(LDFLAGS) -o $@ $^ -lmicrohttpd -ljansson $(SCHED_LIBS) $(BASE_LIBS)
+	$(Q)$(CC) $(LDFLAGS) -o $@ $^ -lmicrohttpd -ljansson $(LB_LIBS) $(BASE_LIBS)
 
-$(BUILD)/bin/siplbctl: $(BUILD)/obj/services/siplbctl/main.o $(LIBSIPLB)
+CTL_OBJS := $(patsubst %.c,$(BUILD)/obj/%.o,$(wildcard services/siplbctl/*.c))
+$(BUILD)/bin/siplbctl: $(CTL_OBJS) $(LIBSIPLB)
 	@mkdir -p $(dir $@)
 	@echo "  LD      $@"
 	$(Q)$(CC) $(LDFLAGS) -o $@ $^ -ljansson $(BASE_LIBS)
@@ -141,10 +175,39 @@ $(BUILD)/bin/fake-edge: $(BUILD)/obj/tests/tools/fake-edge.o $(LIBSIPLB)
 
 # Unit tests: one binary per module, linked with every library so a test
 # can reach any module's internals.
-$(BUILD)/tests/%: $(BUILD)/obj/tests/unit/%.o $(BUILD)/libedge.a $(BUILD)/libsched.a $(LIBSIPLB)
+$(BUILD)/libprober.a: $(PROBER_LIB_OBJS)
+	@echo "  AR      $@"
+	$(Q)rm -f $@ && ar rcs $@ $^
+
+$(BUILD)/tests/%: $(BUILD)/obj/tests/unit/%.o $(BUILD)/libedge.a $(BUILD)/libprober.a $(BUILD)/libsched.a $(LIBLB) $(LIBSIPLB)
 	@mkdir -p $(dir $@)
 	@echo "  LD      $@"
-	$(Q)$(CC) $(LDFLAGS) -o $@ $^ -lcmocka -losipparser2 -lsqlite3 $(SCHED_LIBS) $(BASE_LIBS)
+	$(Q)$(CC) $(LDFLAGS) -o $@ $^ -lcmocka -losipparser2 -lsqlite3 $(SCHED_LIBS) $(LB_LIBS) $(BASE_LIBS)
+
+# Fuzz targets (tests/fuzz/fuzz_*.c): libFuzzer, ASan + UBSan, built by
+# clang into $(BUILD)/fuzz; each starts from its seed corpus in
+# tests/fuzz/corpus/<target> (read only; new inputs go to a temp dir).
+$(BUILD)/fuzz-bin/%: $(BUILD)/obj/tests/fuzz/%.o $(BUILD)/libedge.a $(BUILD)/libsched.a $(LIBLB) $(LIBSIPLB)
+	@mkdir -p $(dir $@)
+	@echo "  LD      $@"
+	$(Q)$(CC) $(LDFLAGS) -fsanitize=fuzzer -o $@ $^ -losipparser2 -ljansson $(SCHED_LIBS) $(LB_LIBS) $(BASE_LIBS)
+
+# the admin target links the admin's objects but not its main()
+$(BUILD)/fuzz-bin/fuzz_admin_json: $(BUILD)/obj/tests/fuzz/fuzz_admin_json.o $(filter-out %/main.o,$(ADMIN_OBJS)) $(BUILD)/libsched.a $(LIBLB) $(LIBSIPLB)
+	@mkdir -p $(dir $@)
+	@echo "  LD      $@"
+	$(Q)$(CC) $(LDFLAGS) -fsanitize=fuzzer -o $@ $^ -lmicrohttpd -ljansson $(SCHED_LIBS) $(LB_LIBS) $(BASE_LIBS)
+
+fuzz-bins: $(FUZZ_BINS)
+.SECONDARY: $(FUZZ_BINS:$(BUILD)/fuzz-bin/%=$(BUILD)/obj/tests/fuzz/%.o)
+
+fuzz: deps
+	$(Q)$(MAKE) --no-print-directory BUILD=$(BUILD)/fuzz SAN=fuzz CC=$(FUZZ_CC) fuzz-bins
+	$(Q)scripts/run-fuzz $(FUZZ_TIME) $(BUILD)/fuzz/fuzz-bin/fuzz_*
+
+fuzz-smoke:
+	$(Q)$(MAKE) --no-print-directory BUILD=$(BUILD)/fuzz SAN=fuzz CC=$(FUZZ_CC) fuzz-bins
+	$(Q)scripts/run-fuzz 20 $(BUILD)/fuzz/fuzz-bin/fuzz_*
 
 unit: $(UNIT_BINS)
 	$(Q)scripts/run-unit $(UNIT_BINS)
@@ -167,6 +230,7 @@ test: deps
 	$(Q)$(MAKE) --no-print-directory all
 	$(Q)$(MAKE) --no-print-directory unit
 	$(Q)$(MAKE) --no-print-directory unit-asan
+	$(Q)$(MAKE) --no-print-directory fuzz-smoke
 	$(Q)$(MAKE) --no-print-directory integration
 
 lab: deps
@@ -195,6 +259,15 @@ install: all
 	install -m 0644 deploy/sql/*.sql $(DESTDIR)$(PREFIX)/share/siplb/sql/
 	install -m 0644 deploy/siplb.conf deploy/nodes.conf \
 	    $(DESTDIR)$(PREFIX)/share/siplb/examples/
+
+# clang-format (.clang-format) over the C sources; format-check fails when
+# a file would change.
+FORMAT_SRCS = $(wildcard services/*/*.[ch] tests/unit/*.[ch] tests/tools/*.c scripts/*.c)
+format:
+	$(Q)clang-format -i $(FORMAT_SRCS)
+
+format-check:
+	$(Q)clang-format --dry-run --Werror $(FORMAT_SRCS)
 
 clean:
 	rm -rf $(BUILD)

@@ -10,7 +10,8 @@ libmariadb-dev libsqlite3-dev libcmocka-dev
 sip-tester mariadb-server mariadb-client sqlite3 curl procps iproute2 systemd
 keepalived iputils-ping
 docker.io docker-compose mmdebstrap
-kamailio"
+kamailio
+clang-14 libclang-rt-14-dev"
 
 missing=""
 for p in $PKGS; do

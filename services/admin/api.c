@@ -12,9 +12,10 @@
 
 #include "admin.h"
 #include "bus.h"
+#include "dialog.h"
 #include "log.h"
 #include "pbjson.h"
-#include "sched.h"
+#include "lb.h"
 
 /* ------------------------------------------------------------ calls */
 
@@ -183,11 +184,11 @@ get_str(json_t *v, const char *key, const char **out, struct adm_reply *rp)
 static int
 check_resources(const char *s, struct adm_reply *rp)
 {
-	struct sched_res res[SCHED_MAX_RES];
+	struct lb_res res[LB_MAX_RES];
 	char err[256] = "";
 	int nres;
 
-	if (*s == '\0' || sched_res_parse(s, res, &nres, err, sizeof(err))) {
+	if (*s == '\0' || lb_res_parse(s, res, &nres, err, sizeof(err))) {
 		adm_reply_error(rp, 400, "\"resources\": %s",
 		    *err ? err : "give name=capacity[;name=capacity]");
 		return -1;
@@ -413,12 +414,24 @@ node_patch(struct adm *a, uint32_t id, const char *body, size_t len,
 	json_t *j, *v, *warn = NULL, *w2;
 	const char *k, *resources = NULL;
 	long long n;
-	int enabled = -1;
+	int enabled = -1, draining = -1, pause = 0;
 
 	if ((j = parse_object(body, len, 0, rp)) == NULL)
 		return;
 	json_object_foreach(j, k, v) {
-		if (strcmp(k, "enabled") == 0) {
+		if (strcmp(k, "draining") == 0 ||
+		    strcmp(k, "pause_inbound") == 0) {
+			/* drain: no new calls, dialogs go on */
+			if (!json_is_boolean(v)) {
+				adm_reply_error(rp, 400, "\"%s\" must be true "
+				    "or false", k);
+				goto out;
+			}
+			if (k[0] == 'd')
+				draining = json_is_true(v);
+			else
+				pause = json_is_true(v);
+		} else if (strcmp(k, "enabled") == 0) {
 			if (!json_is_boolean(v)) {
 				adm_reply_error(rp, 400, "\"enabled\" must be "
 							 "true or false");
@@ -441,14 +454,15 @@ node_patch(struct adm *a, uint32_t id, const char *body, size_t len,
 			spec.has_priority = 1;
 		} else {
 			adm_reply_error(rp, 400, "unknown field \"%s\" (a PATCH "
-			    "takes enabled, resources, weight, priority)", k);
+			    "takes enabled, draining, pause_inbound, resources, "
+			    "weight, priority)", k);
 			goto out;
 		}
 	}
-	if (enabled < 0 && resources == NULL && !spec.has_weight &&
-	    !spec.has_priority) {
+	if (enabled < 0 && draining < 0 && resources == NULL &&
+	    !spec.has_weight && !spec.has_priority) {
 		adm_reply_error(rp, 400, "give at least one of \"enabled\", "
-		    "\"resources\", \"weight\", \"priority\"");
+		    "\"draining\", \"resources\", \"weight\", \"priority\"");
 		goto out;
 	}
 	ar.node_id = id;
@@ -476,6 +490,20 @@ node_patch(struct adm *a, uint32_t id, const char *body, size_t len,
 		w2 = NULL;
 		ar.op = enabled ? SIPLB__V1__ADMIN_REQUEST__OP__OP_ENABLE
 				: SIPLB__V1__ADMIN_REQUEST__OP__OP_DISABLE;
+		ar.node = NULL;
+		if ((r = sched_change(a, &ar, &w2, rp)) == NULL)
+			goto out;
+		if (w2 != NULL) {
+			json_decref(warn);
+			warn = w2;
+		}
+	}
+	if (draining >= 0) {
+		slb_msg_free(r ? &r->base : NULL);
+		w2 = NULL;
+		ar.op = draining ? SIPLB__V1__ADMIN_REQUEST__OP__OP_DRAIN
+				 : SIPLB__V1__ADMIN_REQUEST__OP__OP_UNDRAIN;
+		ar.pause_inbound = pause;
 		ar.node = NULL;
 		if ((r = sched_change(a, &ar, &w2, rp)) == NULL)
 			goto out;
@@ -609,17 +637,14 @@ dialogs_list(struct adm *a, void *conn, struct adm_reply *rp)
 	    arg_u32(conn, "limit", &dq.limit, rp))
 		return;
 	if (st != NULL && *st) {
-		if (strcmp(st, "created") == 0)
-			dq.state = SIPLB__V1__DIALOG_STATE__DIALOG_CREATED;
-		else if (strcmp(st, "confirmed") == 0)
-			dq.state = SIPLB__V1__DIALOG_STATE__DIALOG_CONFIRMED;
-		else if (strcmp(st, "terminated") == 0)
-			dq.state = SIPLB__V1__DIALOG_STATE__DIALOG_TERMINATED;
-		else {
+		enum slb_dialog_state ds;
+
+		if (slb_dialog_state_parse(st, &ds) != 0) {
 			adm_reply_error(rp, 400, "state: \"%s\": use created, "
 						 "confirmed or terminated", st);
 			return;
 		}
+		dq.state = (Siplb__V1__DialogState)ds;
 	}
 	if (edge != NULL)
 		dq.edge = (char *)edge;

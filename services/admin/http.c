@@ -36,6 +36,34 @@ adm_http_arg(void *conn, const char *name)
 	return MHD_lookup_connection_value(conn, MHD_GET_ARGUMENT_KIND, name);
 }
 
+/* Replace every byte that is not part of a valid UTF-8 sequence by '?'
+ * (messages quote what the client sent, and JSON strings must be UTF-8;
+ * vsnprintf may also have cut a sequence in two). */
+static void
+utf8_clean(char *s)
+{
+	unsigned char *p = (unsigned char *)s;
+
+	while (*p) {
+		int n = *p < 0x80 ? 0 : (*p & 0xe0) == 0xc0 ? 1
+		    : (*p & 0xf0) == 0xe0 ? 2 : (*p & 0xf8) == 0xf0 ? 3 : -1;
+		int i;
+
+		for (i = 1; n > 0 && i <= n; i++)
+			if ((p[i] & 0xc0) != 0x80)
+				break;
+		if (n < 0 || i <= n || (n == 1 && *p < 0xc2) ||
+		    (n == 2 && *p == 0xe0 && p[1] < 0xa0) ||
+		    (n == 2 && *p == 0xed && p[1] >= 0xa0) ||
+		    (n == 3 && (*p > 0xf4 || (*p == 0xf0 && p[1] < 0x90) ||
+				   (*p == 0xf4 && p[1] >= 0x90)))) {
+			*p++ = '?';
+			continue;
+		}
+		p += n + 1;
+	}
+}
+
 void
 adm_reply_error(struct adm_reply *rp, unsigned status, const char *fmt, ...)
 {
@@ -45,6 +73,7 @@ adm_reply_error(struct adm_reply *rp, unsigned status, const char *fmt, ...)
 	va_start(ap, fmt);
 	vsnprintf(msg, sizeof(msg), fmt, ap);
 	va_end(ap);
+	utf8_clean(msg);
 	json_decref(rp->json);
 	rp->json = json_pack("{s:s}", "error", msg);
 	rp->status = status;

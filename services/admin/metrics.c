@@ -219,6 +219,66 @@ scrape_free(struct adm *a, struct scrape *s)
 	slb_msg_free(s->dstats ? &s->dstats->base : NULL);
 }
 
+/* What nodes say about themselves: 503 Retry-After backoffs, drains,
+ * ESL figures and their staleness (services/scheduler/feedback.c). */
+static void
+write_node_feedback(FILE *f, const Siplb__V1__NodeTable *t)
+{
+	char id[32], v[64];
+
+#define EACH_NODE for (size_t i = 0; i < t->n_nodes; i++)
+#define NODE_LABELS "node", u64s(id, t->nodes[i]->id), "uri", t->nodes[i]->uri
+	family(f, "siplb_node_backoffs_total", "counter",
+	    "503 responses with Retry-After that backed a node off.");
+	EACH_NODE sample(f, "siplb_node_backoffs_total",
+	    u64s(v, t->nodes[i]->backoffs), NODE_LABELS, NULL);
+	family(f, "siplb_node_backoff_seconds", "gauge",
+	    "Time left before a backed-off node gets new calls again.");
+	EACH_NODE {
+		snprintf(v, sizeof(v), "%.3f", t->nodes[i]->backoff_ms / 1e3);
+		sample(f, "siplb_node_backoff_seconds", v, NODE_LABELS, NULL);
+	}
+	family(f, "siplb_node_draining", "gauge",
+	    "1 while a node is drained (no new calls, dialogs go on).");
+	EACH_NODE sample(f, "siplb_node_draining",
+	    t->nodes[i]->draining ? "1" : "0", NODE_LABELS, NULL);
+	family(f, "siplb_node_dialogs", "gauge",
+	    "Dialogs (and reservations) a scheduler counts on a node.");
+	EACH_NODE sample(f, "siplb_node_dialogs",
+	    u64s(v, t->nodes[i]->dialogs), NODE_LABELS, NULL);
+	family(f, "siplb_node_load_correction", "gauge",
+	    "Load added to a node's count from its own figures (load_mode).");
+	EACH_NODE {
+		snprintf(v, sizeof(v), "%d", t->nodes[i]->load_correction);
+		sample(f, "siplb_node_load_correction", v, NODE_LABELS, NULL);
+	}
+	family(f, "siplb_node_feedback_stale", "gauge",
+	    "1 while a node's ESL figures are stale (no HEARTBEAT for two "
+	    "intervals): its load is counted.");
+	EACH_NODE {
+		if (t->nodes[i]->feedback == NULL)
+			continue;
+		sample(f, "siplb_node_feedback_stale",
+		    t->nodes[i]->feedback->stale ? "1" : "0", NODE_LABELS, NULL);
+	}
+	family(f, "siplb_node_feedback_stale_total", "counter",
+	    "Times a node's ESL figures went stale.");
+	EACH_NODE sample(f, "siplb_node_feedback_stale_total",
+	    u64s(v, t->nodes[i]->stale_count), NODE_LABELS, NULL);
+	family(f, "siplb_node_reported_sessions", "gauge",
+	    "Session-Count from the node's last ESL HEARTBEAT.");
+	EACH_NODE {
+		if (t->nodes[i]->feedback == NULL ||
+		    !t->nodes[i]->feedback->have)
+			continue;
+		sample(f, "siplb_node_reported_sessions",
+		    u64s(v, t->nodes[i]->feedback->session_count), NODE_LABELS,
+		    NULL);
+	}
+#undef EACH_NODE
+#undef NODE_LABELS
+}
+
 static void
 write_nodes(FILE *f, struct adm *a, struct scrape *s)
 {
@@ -296,6 +356,7 @@ write_nodes(FILE *f, struct adm *a, struct scrape *s)
 			    u64s(id, t->nodes[i]->id), "uri", t->nodes[i]->uri,
 			    "scheduler", a->sched[r], NULL);
 	}
+	write_node_feedback(f, s->table[s->table_from]->admin->table);
 }
 
 static void

@@ -14,6 +14,17 @@ struct event_base;
  * blocking; nng aio callbacks only queue work for the loop (slb_bridge).
  */
 
+/* Default addresses of each service's PUB and REP: ipc files in [general]
+ * run_dir (slb_cfg_ipc_path). */
+#define SLB_ADDR_SCHEDULER_REP "ipc://scheduler.rep"
+#define SLB_ADDR_SCHEDULER_PUB "ipc://scheduler.pub"
+#define SLB_ADDR_EDGE_REP "ipc://edge.rep"
+#define SLB_ADDR_EDGE_PUB "ipc://edge.pub"
+#define SLB_ADDR_PROBER_REP "ipc://prober.rep"
+#define SLB_ADDR_PROBER_PUB "ipc://prober.pub"
+#define SLB_ADDR_DIALOGD_REP "ipc://dialogd.rep"
+#define SLB_ADDR_DIALOGD_PUB "ipc://dialogd.pub"
+
 /* ------------------------------------------------------------ the loop */
 
 /* A loop that stops on SIGINT/SIGTERM and ignores SIGPIPE. */

@@ -69,8 +69,17 @@ int slb_cfg_load(const char *path, const struct slb_cfg_key *keys, void *out,
     size_t errlen);
 
 /*
- * The INI reader behind slb_cfg_load and the scheduler's node table (inih
- * cuts lines at 200 bytes and goes on after errors).  A line is blank, a
+ * The INI reader behind slb_cfg_load and the node-table file.  It is ours
+ * rather than libinih's (Debian 12's libinih 55 does set its line limit
+ * and its stop on the first error at run time, through ini_max_line and
+ * ini_stop_on_first_error) because inih's handler gets no line number
+ * (INI_HANDLER_LINENO is a build option and Debian's library calls the
+ * four-argument handler) and has nowhere to say why it refused a key, so
+ * errors could not read "file:line: [section] key: why"; because it does
+ * not call the handler on a section header (INI_CALL_HANDLER_ON_NEW_SECTION
+ * is build-time and off), which a node file's "[node ID]" needs to be
+ * checked where it stands; and because an over-long line must be refused
+ * with its line number.  A line is blank, a
  * comment starting with ';' or '#', "[section]", or "key = value"; the key,
  * the value and the section name are trimmed of whitespace, the value may
  * be empty and runs to the end of the line (no inline comments, no

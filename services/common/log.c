@@ -17,7 +17,7 @@ static const struct {
 } levels[] = {
     {"err", LOG_ERR},	    {"error", LOG_ERR},	  {"warn", LOG_WARNING},
     {"warning", LOG_WARNING}, {"notice", LOG_NOTICE}, {"info", LOG_INFO},
-    {"debug", LOG_DEBUG},
+    {"debug", LOG_DEBUG},   {"crit", LOG_CRIT},
 }, facilities[] = {
     {"local0", LOG_LOCAL0}, {"local1", LOG_LOCAL1}, {"local2", LOG_LOCAL2},
     {"local3", LOG_LOCAL3}, {"local4", LOG_LOCAL4}, {"local5", LOG_LOCAL5},

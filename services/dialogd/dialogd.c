@@ -13,13 +13,13 @@
 
 const struct slb_cfg_key dlgd_cfg_keys[] = {
     SLB_CFG_GENERAL_KEYS(struct dlgd_cfg),
-    {"dialogd", "pub", SLB_CFG_ADDR, 0, 0, "ipc://dialogd.pub", OFF(pub),
+    {"dialogd", "pub", SLB_CFG_ADDR, 0, 0, SLB_ADDR_DIALOGD_PUB, OFF(pub),
 	"PUB address: expiry events (stream \"dialogd\")"},
-    {"dialogd", "rep", SLB_CFG_ADDR, 0, 0, "ipc://dialogd.rep", OFF(rep),
+    {"dialogd", "rep", SLB_CFG_ADDR, 0, 0, SLB_ADDR_DIALOGD_REP, OFF(rep),
 	"REP address: queries, counts, snapshots of live dialogs"},
-    {"dialogd", "edge_pubs", SLB_CFG_STR, 0, 0, "ipc://edge.pub",
+    {"dialogd", "edge_pubs", SLB_CFG_STR, 0, 0, SLB_ADDR_EDGE_PUB,
 	OFF(edge_pubs), "comma-separated edge PUB addresses (dialog events)"},
-    {"dialogd", "edge_reps", SLB_CFG_STR, 0, 0, "ipc://edge.rep",
+    {"dialogd", "edge_reps", SLB_CFG_STR, 0, 0, SLB_ADDR_EDGE_REP,
 	OFF(edge_reps), "the edges' REP addresses, in the same order "
 	"(snapshots at start and on any gap)"},
     {"dialogd", "store", SLB_CFG_STR, 0, 0, "sqlite", OFF(store),
@@ -85,49 +85,6 @@ dlgd_cfg_load(struct dlgd_cfg *c, const char *path)
 
 /* ------------------------------------------------------------ protobuf */
 
-#define DLGD_MAX_RES 16
-
-/* An event from the bus as a row; EINVAL for one we cannot store. */
-static int
-rec_from_pb(const Siplb__V1__DialogEvent *e, const char *stream,
-    uint64_t now_us, struct dlg_rec *r)
-{
-	size_t off = 0;
-
-	memset(r, 0, sizeof(*r));
-	if (e->key == NULL || e->key[0] == '\0' ||
-	    strlen(e->key) > DLG_KEY_MAX)
-		return EINVAL;
-	if (e->state < SIPLB__V1__DIALOG_STATE__DIALOG_CREATED ||
-	    e->state > SIPLB__V1__DIALOG_STATE__DIALOG_TERMINATED)
-		return EINVAL;
-	dlg_copy_field(r->key, sizeof(r->key), e->key);
-	dlg_copy_field(r->edge, sizeof(r->edge),
-	    e->edge && *e->edge ? e->edge : stream);
-	r->node_id = e->node_id;
-	r->group = e->group;
-	for (size_t i = 0; i < e->n_resources; i++) {
-		size_t len = strlen(e->resources[i]);
-
-		/* a name that does not fit whole is left out, never cut */
-		if (len == 0 || off + len + (off ? 1 : 0) >= sizeof(r->resources))
-			continue;
-		if (off)
-			r->resources[off++] = ';';
-		dlg_copy_field(r->resources + off, len + 1, e->resources[i]);
-		off += len;
-	}
-	r->state = e->state;
-	r->created_us = e->created_us ? e->created_us : now_us;
-	r->updated_us = e->updated_us ? e->updated_us : now_us;
-	dlg_copy_field(r->call_id, sizeof(r->call_id), e->call_id);
-	dlg_copy_field(r->from_tag, sizeof(r->from_tag), e->from_tag);
-	dlg_copy_field(r->to_tag, sizeof(r->to_tag), e->to_tag);
-	if (r->state == DLG_TERMINATED)
-		dlg_copy_field(r->reason, sizeof(r->reason), e->reason);
-	return 0;
-}
-
 /* Rows as DialogEvents that borrow from the rows (whose resources are
  * split in place). */
 struct pb_out {
@@ -138,39 +95,18 @@ struct pb_out {
 };
 
 static int
-pb_from_recs(struct dlg_rec *recs, size_t n, struct pb_out *o)
+pb_from_recs(struct slb_dialog *recs, size_t n, struct pb_out *o)
 {
 	memset(o, 0, sizeof(*o));
 	o->evs = calloc(n + 1, sizeof(*o->evs));
 	o->evp = calloc(n + 1, sizeof(*o->evp));
-	o->res = calloc((n + 1) * DLGD_MAX_RES, sizeof(*o->res));
+	o->res = calloc((n + 1) * SLB_DIALOG_NRES_MAX, sizeof(*o->res));
 	if (o->evs == NULL || o->evp == NULL || o->res == NULL)
 		return ENOMEM;
 	for (size_t i = 0; i < n; i++) {
-		Siplb__V1__DialogEvent *e = &o->evs[i];
-		struct dlg_rec *r = &recs[i];
-		char **res = &o->res[i * DLGD_MAX_RES];
-		char *save = NULL, *tok;
-		size_t nres = 0;
-
-		siplb__v1__dialog_event__init(e);
-		e->key = r->key;
-		e->state = r->state;
-		e->node_id = r->node_id;
-		e->group = r->group;
-		for (tok = strtok_r(r->resources, ";", &save);
-		     tok && nres < DLGD_MAX_RES; tok = strtok_r(NULL, ";", &save))
-			res[nres++] = tok;
-		e->resources = res;
-		e->n_resources = nres;
-		e->edge = r->edge;
-		e->call_id = r->call_id;
-		e->from_tag = r->from_tag;
-		e->to_tag = r->to_tag;
-		e->created_us = r->created_us;
-		e->updated_us = r->updated_us;
-		e->reason = r->reason;
-		o->evp[i] = e;
+		slb_dialog_to_pb(&recs[i], &o->evs[i],
+		    &o->res[i * SLB_DIALOG_NRES_MAX], SLB_DIALOG_NRES_MAX);
+		o->evp[i] = &o->evs[i];
 	}
 	o->n = n;
 	return 0;
@@ -286,7 +222,7 @@ static void
 queue_event(struct dlgd *d, const Siplb__V1__DialogEvent *e,
     const char *stream, uint64_t now_us)
 {
-	struct dlg_rec *r;
+	struct slb_dialog *r;
 
 	if (d->nq == d->capq) {
 		size_t cap = d->capq ? d->capq * 2 : 1024;
@@ -301,10 +237,10 @@ queue_event(struct dlgd *d, const Siplb__V1__DialogEvent *e,
 		d->capq = cap;
 	}
 	r = &d->q[d->nq];
-	if (rec_from_pb(e, stream, now_us, r) != 0) {
+	if (slb_dialog_from_pb(e, stream, now_us, r) != 0) {
 		d->dropped++;
 		slb_log_warn("%s: dialog event dropped: key empty or over %d "
-		    "characters, or bad state %d", stream, DLG_KEY_MAX,
+		    "characters, or bad state %d", stream, SLB_DIALOG_KEY_MAX,
 		    (int)e->state);
 		return;
 	}
@@ -335,7 +271,7 @@ edge_snapshot(void *arg, const Siplb__V1__Snapshot *snap)
 {
 	struct dlgd *d = arg;
 	uint64_t now = slb_wall_us();
-	struct dlg_rec *recs;
+	struct slb_dialog *recs;
 	size_t n = 0, lost = 0, nd;
 	char err[512];
 	int rc;
@@ -351,7 +287,7 @@ edge_snapshot(void *arg, const Siplb__V1__Snapshot *snap)
 		return;
 	}
 	for (size_t i = 0; i < nd; i++)
-		if (rec_from_pb(snap->dialogs->dialogs[i], snap->stream, now,
+		if (slb_dialog_from_pb(snap->dialogs->dialogs[i], snap->stream, now,
 			&recs[n]) == 0)
 			n++;
 	rc = dlg_store_apply_snapshot(d->store, snap->stream, recs, n, now,
@@ -434,7 +370,7 @@ parse_edges(struct dlgd *d)
 /* ------------------------------------------------------------ expiry */
 
 static void
-publish_expired(struct dlgd *d, struct dlg_rec *recs, size_t n)
+publish_expired(struct dlgd *d, struct slb_dialog *recs, size_t n)
 {
 	struct pb_out o;
 
@@ -466,7 +402,7 @@ static void
 expire(struct dlgd *d)
 {
 	uint64_t now = slb_wall_us(), life = (uint64_t)d->cfg.lifetime_ms * 1000;
-	struct dlg_rec *recs = NULL;
+	struct slb_dialog *recs = NULL;
 	size_t n = 0;
 	char err[512];
 
@@ -505,7 +441,7 @@ on_tick(evutil_socket_t fd, short what, void *arg)
 #define DLGD_COUNTERS (6 + SLB_SUB_COUNTERS * DLGD_MAX_EDGES)
 
 struct reply_mem {
-	struct dlg_rec *recs;
+	struct slb_dialog *recs;
 	struct dlg_count *counts;
 	Siplb__V1__DialogCount *cv;
 	Siplb__V1__DialogCount **cp;
@@ -585,26 +521,25 @@ handle_query(struct dlgd *d, const Siplb__V1__DialogQuery *q,
 	size_t n = 0;
 	char err[512];
 
-	if (q->key && strlen(q->key) > DLG_KEY_MAX) {
+	if (q->key && strlen(q->key) > SLB_DIALOG_KEY_MAX) {
 		snprintf(err, sizeof(err), "key: at most %d characters",
-		    DLG_KEY_MAX);
+		    SLB_DIALOG_KEY_MAX);
 		bad(r, m, SIPLB__V1__STATUS__STATUS_BAD_REQUEST, "%s", err);
 		return;
 	}
-	if (q->edge && strlen(q->edge) > DLG_EDGE_MAX) {
+	if (q->edge && strlen(q->edge) > SLB_DIALOG_EDGE_MAX) {
 		snprintf(err, sizeof(err), "edge: at most %d characters",
-		    DLG_EDGE_MAX);
+		    SLB_DIALOG_EDGE_MAX);
 		bad(r, m, SIPLB__V1__STATUS__STATUS_BAD_REQUEST, "%s", err);
 		return;
 	}
-	if (q->after_key && strlen(q->after_key) > DLG_KEY_MAX) {
+	if (q->after_key && strlen(q->after_key) > SLB_DIALOG_KEY_MAX) {
 		snprintf(err, sizeof(err), "after_key: at most %d characters",
-		    DLG_KEY_MAX);
+		    SLB_DIALOG_KEY_MAX);
 		bad(r, m, SIPLB__V1__STATUS__STATUS_BAD_REQUEST, "%s", err);
 		return;
 	}
-	if ((int)q->state < 0 ||
-	    q->state > SIPLB__V1__DIALOG_STATE__DIALOG_TERMINATED) {
+	if ((int)q->state != SLB_DIALOG_ANY && !slb_dialog_state_ok((int)q->state)) {
 		snprintf(err, sizeof(err), "state %d: use 1 (created), 2 "
 		    "(confirmed), 3 (terminated) or 0 (any)", (int)q->state);
 		bad(r, m, SIPLB__V1__STATUS__STATUS_BAD_REQUEST, "%s", err);
@@ -618,7 +553,7 @@ handle_query(struct dlgd *d, const Siplb__V1__DialogQuery *q,
 	}
 	f.key = q->key;
 	f.node_id = q->node_id;
-	f.state = (int)q->state;
+	f.state = (enum slb_dialog_state)q->state;
 	f.edge = q->edge;
 	f.after_key = q->after_key;
 	f.updated_after = q->updated_after;

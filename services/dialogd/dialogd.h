@@ -56,7 +56,7 @@ struct dlgd {
 	struct dlg_store *store;
 
 	/* events received, not yet written */
-	struct dlg_rec *q;
+	struct slb_dialog *q;
 	size_t nq, capq;
 	struct event *flush_ev;
 	struct event *resub_ev;		/* resubscribe, outside any callback */

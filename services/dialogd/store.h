@@ -4,6 +4,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "dialog.h"
+
 /*
  * The dialog store: one row per dialog key in table `siplb_dialogs`, in
  * SQLite (embedded default) or MySQL/MariaDB (libmysqlclient, prepared
@@ -15,34 +17,7 @@
  * transaction per batch.
  */
 
-#define DLG_KEY_MAX 64		/* `key` VARCHAR(64) */
-#define DLG_EDGE_MAX 64
-#define DLG_RES_MAX 255		/* resources joined with ';' */
-#define DLG_CALLID_MAX 255
-#define DLG_TAG_MAX 128
-#define DLG_REASON_MAX 64
-
-enum dlg_state {
-	DLG_CREATED = 1,
-	DLG_CONFIRMED = 2,
-	DLG_TERMINATED = 3,
-};
-
-/* One row; every string is NUL-terminated printable ASCII. */
-struct dlg_rec {
-	char key[DLG_KEY_MAX + 1];
-	char edge[DLG_EDGE_MAX + 1];
-	uint32_t node_id;
-	uint32_t group;
-	char resources[DLG_RES_MAX + 1];
-	int state;
-	uint64_t created_us;
-	uint64_t updated_us;
-	char call_id[DLG_CALLID_MAX + 1];
-	char from_tag[DLG_TAG_MAX + 1];
-	char to_tag[DLG_TAG_MAX + 1];
-	char reason[DLG_REASON_MAX + 1];
-};
+/* One row is a struct slb_dialog (dialog.h). */
 
 enum dlg_store_kind { DLG_STORE_SQLITE, DLG_STORE_MYSQL };
 
@@ -57,7 +32,7 @@ struct dlg_store_cfg {
 struct dlg_filter {
 	const char *key;
 	uint32_t node_id;
-	int state;
+	enum slb_dialog_state state;	/* SLB_DIALOG_ANY = any */
 	int live;			/* CREATED or CONFIRMED only */
 	const char *edge;
 	uint64_t created_before;	/* created_us < this */
@@ -68,7 +43,7 @@ struct dlg_filter {
 
 struct dlg_count {
 	uint32_t node_id;
-	char resource[DLG_RES_MAX + 1];
+	char resource[SLB_DIALOG_RES_MAX + 1];
 	uint64_t count;
 };
 
@@ -85,7 +60,7 @@ void dlg_store_close(struct dlg_store *s);
 
 /* Upsert recs in order, in one transaction.  0, or EIO with err (the
  * transaction is rolled back: nothing was written). */
-int dlg_store_write(struct dlg_store *s, const struct dlg_rec *recs,
+int dlg_store_write(struct dlg_store *s, const struct slb_dialog *recs,
     size_t n, char *err, size_t errlen);
 
 /* Edge `edge` says recs are all its live dialogs: upsert them and mark
@@ -93,19 +68,19 @@ int dlg_store_write(struct dlg_store *s, const struct dlg_rec *recs,
  * of that edge they do not hold, in one transaction.  *lostp (may be NULL)
  * gets how many were marked. */
 int dlg_store_apply_snapshot(struct dlg_store *s, const char *edge,
-    const struct dlg_rec *recs, size_t n, uint64_t now_us, size_t *lostp,
+    const struct slb_dialog *recs, size_t n, uint64_t now_us, size_t *lostp,
     char *err, size_t errlen);
 
 /* Mark at most max live dialogs created before created_before TERMINATED,
  * reason "expired", updated_us now_us; *outp (free() it) gets them as
  * stored now.  On error nothing changed and *outp is untouched. */
 int dlg_store_expire(struct dlg_store *s, uint64_t created_before,
-    uint64_t now_us, unsigned max, struct dlg_rec **outp, size_t *np,
+    uint64_t now_us, unsigned max, struct slb_dialog **outp, size_t *np,
     char *err, size_t errlen);
 
 /* Rows matching f, ordered by key; *outp is free()d by the caller. */
 int dlg_store_query(struct dlg_store *s, const struct dlg_filter *f,
-    struct dlg_rec **outp, size_t *np, char *err, size_t errlen);
+    struct slb_dialog **outp, size_t *np, char *err, size_t errlen);
 
 /* Live (CREATED/CONFIRMED) dialogs per node and resource, filtered by
  * f->node_id and f->edge; ordered by node then resource. */
@@ -114,9 +89,5 @@ int dlg_store_counts(struct dlg_store *s, const struct dlg_filter *f,
 
 /* "mysql://user:***@host/db" or the SQLite path, for logs. */
 const char *dlg_store_name(const struct dlg_store *s);
-
-/* Copy src into dst (size len) keeping printable ASCII and turning other
- * bytes into '?', cut at len - 1.  Returns 1 when src was cut. */
-int dlg_copy_field(char *dst, size_t len, const char *src);
 
 #endif

@@ -15,6 +15,7 @@
 
 #include "edge.h"
 #include "log.h"
+#include "sipaddr.h"
 
 #define UDP_BUF 65536
 
@@ -143,46 +144,21 @@ static int
 uri_peer(struct edge *e, const char *uri, size_t len, struct edge_peer *p,
     bool dns)
 {
-	const char *s = uri, *end = uri + len, *hp, *at, *hpe;
-	char host[256];
-	const char *tv;
-	size_t tl;
-	int port, rc;
+	struct slb_sip_addr a;
+	int rc;
 
-	while (s < end && (*s == '<' || *s == ' '))
-		s++;
-	if (end - s > 4 && strncasecmp(s, "sip:", 4) == 0)
-		s += 4;
-	else if (end - s > 5 && strncasecmp(s, "sips:", 5) == 0)
-		s += 5;
-	else
-		return EINVAL;
-	/* user part ends at '@' before any ';' '>' or '?' */
-	hp = s;
-	for (at = s; at < end && *at != ';' && *at != '>' && *at != '?'; at++)
-		if (*at == '@') {
-			hp = at + 1;
-			break;
-		}
-	for (hpe = hp; hpe < end && *hpe != ';' && *hpe != '>' && *hpe != '?' &&
-	     *hpe != ',' && *hpe != ' ';
-	     hpe++)
-		;
-	if ((rc = parse_hostport(hp, (size_t)(hpe - hp), host, sizeof(host),
-		 &port)) != 0)
+	if ((rc = slb_sip_addr_parse(uri, len, &a)) != 0)
 		return rc;
 	memset(p, 0, sizeof(*p));
-	p->proto = EP_UDP;
-	if (slb_sip_param(hpe, (size_t)(end - hpe), "transport", &tv, &tl) == 0 &&
-	    tl == 3 && strncasecmp(tv, "tcp", 3) == 0)
-		p->proto = EP_TCP;
+	p->proto = strcmp(a.transport, "tcp") == 0 ? EP_TCP : EP_UDP;
 	p->sock = p->proto == EP_UDP ? e->udp_out : -1;
 	for (int i = 0; i < e->nsocks && p->sock < 0; i++)
 		if (e->socks[i].proto == p->proto)
 			p->sock = i;
 	if (p->sock < 0)
 		return EPROTONOSUPPORT;
-	return resolve(host, port, &p->ss, &p->sslen, dns);
+	/* no TLS here: a sips: URI without a port is sent to 5060 as well */
+	return resolve(a.host, a.port ? a.port : 5060, &p->ss, &p->sslen, dns);
 }
 
 int
@@ -234,7 +210,7 @@ udp_readable(evutil_socket_t fd, short what, void *arg)
 		if (n < 4)	/* keep-alive CRLFs and noise */
 			continue;
 		buf[n] = '\0';
-		edge_on_message(e, buf, (size_t)n, &src);
+		e->recv_h(e, buf, (size_t)n, &src);
 	}
 }
 
@@ -345,7 +321,7 @@ conn_read(struct bufferevent *bev, void *arg)
 		memcpy(msg, p, (size_t)n);
 		msg[n] = '\0';
 		evbuffer_drain(in, (size_t)n);
-		edge_on_message(e, msg, (size_t)n, &c->peer);
+		e->recv_h(e, msg, (size_t)n, &c->peer);
 		/* the handler may have closed c: look it up again */
 		{
 			struct edge_conn *again;
@@ -511,7 +487,7 @@ edge_send(struct edge *e, const struct edge_peer *to, const char *buf,
 /* ------------------------------------------------------------ setup */
 
 int
-edge_transport_open(struct edge *e)
+edge_transport_open(struct edge *e, edge_recv_h recv)
 {
 	char items[EDGE_MAX_SOCKS][SLB_CFG_STRLEN];
 	char adv_host[128] = "";
@@ -532,6 +508,7 @@ edge_transport_open(struct edge *e)
 	}
 	if (e->cfg.advertise[0] && strchr(e->cfg.advertise, ':') == NULL)
 		adv_port = 0;	/* host only: keep each socket's port */
+	e->recv_h = recv;
 	e->udp_out = -1;
 	for (int i = 0; i < n; i++) {
 		struct edge_sock *sk = &e->socks[i];

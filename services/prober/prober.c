@@ -14,7 +14,8 @@
 
 #include "log.h"
 #include "prober.h"
-#include "sched_pb.h"
+#include "lb_pb.h"
+#include "sipaddr.h"
 #include "sipmsg.h"
 
 /* A state the scheduler shows that disagrees with ours is taken over only
@@ -28,13 +29,13 @@
 
 static const struct slb_cfg_key keys[] = {
     SLB_CFG_GENERAL_KEYS(struct prb_cfg),
-    {"prober", "pub", SLB_CFG_ADDR, 0, 0, "ipc://prober.pub", OFF(pub),
+    {"prober", "pub", SLB_CFG_ADDR, 0, 0, SLB_ADDR_PROBER_PUB, OFF(pub),
 	"health events (NodeHealth, HealthSnapshot)"},
-    {"prober", "rep", SLB_CFG_ADDR, 0, 0, "ipc://prober.rep", OFF(rep),
+    {"prober", "rep", SLB_CFG_ADDR, 0, 0, SLB_ADDR_PROBER_REP, OFF(rep),
 	"health snapshots for subscribers that (re)start"},
-    {"prober", "scheduler_pub", SLB_CFG_ADDR, 0, 0, "ipc://scheduler.pub",
+    {"prober", "scheduler_pub", SLB_CFG_ADDR, 0, 0, SLB_ADDR_SCHEDULER_PUB,
 	OFF(scheduler_pub), "scheduler node-table PUB"},
-    {"prober", "scheduler_rep", SLB_CFG_ADDR, 0, 0, "ipc://scheduler.rep",
+    {"prober", "scheduler_rep", SLB_CFG_ADDR, 0, 0, SLB_ADDR_SCHEDULER_REP,
 	OFF(scheduler_rep), "scheduler REP, for node-table snapshots"},
     {"prober", "listen", SLB_CFG_STR, 0, 0, "udp:127.0.0.1:0", OFF(listen),
 	"UDP socket the probes leave from: udp:ADDR:PORT (port 0: any)"},
@@ -57,6 +58,17 @@ static const struct slb_cfg_key keys[] = {
 	"all: by each node's probe_mode; down-only: only nodes that are down"},
     {"prober", "shard", SLB_CFG_STR, 0, 0, "1/1", OFF(shard_s),
 	"i/n: probe the nodes with id % n == i - 1 (--shard wins)"},
+    {"prober", "esl_password", SLB_CFG_STR, 0, 0, "ClueCon",
+	OFF(esl_password),
+	"event-socket password of nodes whose attrs give esl= but no "
+	"esl_password"},
+    {"prober", "esl_interval", SLB_CFG_INT, 1000, 3600000, "20000",
+	OFF(esl_interval_ms),
+	"ms between a node's HEARTBEATs: its event-heartbeat-interval "
+	"(attrs esl_interval=S win); figures two intervals old are stale"},
+    {"prober", "esl_retry_max", SLB_CFG_INT, 1000, 600000, "30000",
+	OFF(esl_retry_max_ms),
+	"ms at most between attempts to link a node's event socket again"},
     {NULL, NULL, 0, 0, 0, NULL, 0, NULL},
 };
 
@@ -258,56 +270,6 @@ prb_rand(struct prb *p)
 	return p->rng * 2685821657736338717ull;
 }
 
-int
-prb_uri_hostport(const char *uri, char *host, size_t hostlen, int *port)
-{
-	const char *h, *e, *at;
-	long v = 5060;
-	size_t hl;
-
-	if (strncasecmp(uri, "sip:", 4) == 0)
-		h = uri + 4;
-	else if (strncasecmp(uri, "sips:", 5) == 0) {
-		h = uri + 5;
-		v = 5061;
-	} else
-		return EINVAL;
-	e = h + strcspn(h, ";?>");
-	at = memchr(h, '@', (size_t)(e - h));
-	if (at != NULL)
-		h = at + 1;
-	if (*h == '[') {
-		const char *rb = memchr(h, ']', (size_t)(e - h));
-
-		if (rb == NULL)
-			return EINVAL;
-		hl = (size_t)(rb - h + 1);
-		if (rb + 1 < e && rb[1] != ':')
-			return EINVAL;
-	} else {
-		const char *c = memchr(h, ':', (size_t)(e - h));
-
-		hl = (size_t)((c ? c : e) - h);
-	}
-	if (hl == 0 || hl >= hostlen)
-		return EINVAL;
-	if (h + hl < e) {
-		char pbuf[8];
-		size_t pl = (size_t)(e - (h + hl + 1));
-
-		if (pl == 0 || pl >= sizeof(pbuf))
-			return EINVAL;
-		memcpy(pbuf, h + hl + 1, pl);
-		pbuf[pl] = '\0';
-		if (slb_parse_long(pbuf, 1, 65535, &v) != 0)
-			return EINVAL;
-	}
-	memcpy(host, h, hl);
-	host[hl] = '\0';
-	*port = (int)v;
-	return 0;
-}
-
 static void
 addr_host(const struct sockaddr_storage *ss, char *buf, size_t len)
 {
@@ -328,25 +290,20 @@ addr_host(const struct sockaddr_storage *ss, char *buf, size_t len)
 static void
 node_resolve(struct prb *p, struct prb_node *n)
 {
-	char host[SCHED_URI_LEN], bare[SCHED_URI_LEN];
 	struct addrinfo hints = {0}, *ai = NULL;
+	struct slb_sip_addr a;
+	const char *bare = a.host;
 	int port, rc;
-	size_t hl;
 
 	n->addr_ok = false;
-	if (prb_uri_hostport(n->uri, host, sizeof(host), &port) != 0) {
+	if (slb_sip_addr_parse(n->uri, strlen(n->uri), &a) != 0 ||
+	    slb_sip_addr_format(&a, n->hostport, sizeof(n->hostport),
+		false) != 0) {
 		slb_log_warn("node %u %s: cannot read host and port of the URI; "
 		    "not probed", n->id, n->uri);
 		return;
 	}
-	snprintf(n->hostport, sizeof(n->hostport), "%.200s:%d", host, port);
-	hl = strlen(host);
-	if (host[0] == '[') {
-		memcpy(bare, host + 1, hl - 2);
-		bare[hl - 2] = '\0';
-	} else {
-		memcpy(bare, host, hl + 1);
-	}
+	port = slb_sip_addr_port(&a);
 	hints.ai_family = p->local.ss_family;
 	hints.ai_socktype = SOCK_DGRAM;
 	hints.ai_flags = AI_NUMERICHOST;
@@ -456,15 +413,18 @@ on_snap_tick(evutil_socket_t fd, short what, void *arg)
 	Siplb__V1__BusMessage m = SIPLB__V1__BUS_MESSAGE__INIT;
 	Siplb__V1__HealthSnapshot hs = SIPLB__V1__HEALTH_SNAPSHOT__INIT;
 	Siplb__V1__NodeHealth *h = NULL, **hp = NULL;
+	struct prb_esl_snap es = {0};
 
 	(void)fd;
 	(void)what;
-	if (snapshot_build(p, &hs, &h, &hp) == 0) {
+	if (snapshot_build(p, &hs, &h, &hp) == 0 &&
+	    prb_esl_snapshot(p, &hs, &es) == 0) {
 		m.body_case = SIPLB__V1__BUS_MESSAGE__BODY_HEALTH_SNAPSHOT;
 		m.health_snapshot = &hs;
 		if (slb_pub_send(p->pub, &m) != 0)
 			slb_log_warn("health snapshot could not be published");
 	}
+	prb_esl_snapshot_free(&es);
 	free(h);
 	free(hp);
 	slb_log_debug("%u nodes; probes sent %llu, replies %llu, timeouts "
@@ -484,6 +444,7 @@ on_rep(void *arg, nng_msg *req, nng_msg **replyp)
 	Siplb__V1__Snapshot snap = SIPLB__V1__SNAPSHOT__INIT;
 	Siplb__V1__HealthSnapshot hs = SIPLB__V1__HEALTH_SNAPSHOT__INIT;
 	Siplb__V1__NodeHealth *h = NULL, **hp = NULL;
+	struct prb_esl_snap es = {0};
 	ProtobufCMessage *pm = NULL;
 	Siplb__V1__SnapshotCall *q;
 	int rc;
@@ -503,7 +464,8 @@ on_rep(void *arg, nng_msg *req, nng_msg **replyp)
 		r.error = "the prober answers snapshot requests only";
 		goto send;
 	}
-	if (snapshot_build(p, &hs, &h, &hp) != 0) {
+	if (snapshot_build(p, &hs, &h, &hp) != 0 ||
+	    prb_esl_snapshot(p, &hs, &es) != 0) {
 		r.status = SIPLB__V1__STATUS__STATUS_INTERNAL;
 		r.error = "out of memory";
 		goto send;
@@ -518,6 +480,7 @@ on_rep(void *arg, nng_msg *req, nng_msg **replyp)
 send:
 	if (slb_msg_pack(&r.base, replyp) != 0)
 		*replyp = NULL;
+	prb_esl_snapshot_free(&es);
 	free(h);
 	free(hp);
 	slb_msg_free(pm);
@@ -746,6 +709,7 @@ node_free(struct prb *p, struct prb_node *n)
 		event_free(n->t_probe);
 	if (n->t_timeout)
 		event_free(n->t_timeout);
+	prb_esl_forget(n);
 	HASH_DEL(p->nodes, n);
 	free(n);
 }
@@ -758,7 +722,7 @@ in_shard(const struct prb *p, uint32_t id)
 
 /* Learn a node, or apply what the scheduler now says about it. */
 static void
-node_upsert(struct prb *p, const struct sched_node *sn)
+node_upsert(struct prb *p, const struct lb_node *sn)
 {
 	struct prb_node *n = NULL;
 	uint32_t id = sn->id;
@@ -807,9 +771,11 @@ node_upsert(struct prb *p, const struct sched_node *sn)
 		    n->uri, n->up ? "up" : "down",
 		    n->enabled ? "enabled" : "disabled", n->probe_mode);
 		n->seen = true;
+		prb_esl_sync(p, n, sn);
 		return;
 	}
 	n->seen = true;
+	prb_esl_sync(p, n, sn);
 	n->enabled = sn->enabled;
 	n->probe_mode = sn->probe_mode;
 	if (strcmp(n->uri, sn->uri) != 0) {
@@ -852,13 +818,13 @@ node_forget(struct prb *p, uint32_t id)
 static void
 apply_table(struct prb *p, const Siplb__V1__NodeTable *pt)
 {
-	struct sched_table t;
+	struct lb_table t;
 	struct prb_node *n, *tmp;
 
-	sched_table_init(&t, 1);
-	if (sched_pb_table_from(pt, &t) != 0) {
+	lb_table_init(&t, 1);
+	if (lb_pb_table_from(pt, &t) != 0) {
 		slb_log_warn("node table from the scheduler refused");
-		sched_table_free(&t);
+		lb_table_free(&t);
 		return;
 	}
 	HASH_ITER(hh, p->nodes, n, tmp)
@@ -869,7 +835,7 @@ apply_table(struct prb *p, const Siplb__V1__NodeTable *pt)
 	HASH_ITER(hh, p->nodes, n, tmp)
 		if (!n->seen)
 			node_forget(p, n->id);
-	sched_table_free(&t);
+	lb_table_free(&t);
 }
 
 static void
@@ -881,13 +847,13 @@ table_message(void *arg, const Siplb__V1__BusMessage *m)
 		apply_table(p, m->table);
 	} else if (m->body_case == SIPLB__V1__BUS_MESSAGE__BODY_CHANGE &&
 	    m->change->node != NULL) {
-		struct sched_node n;
+		struct lb_node n;
 
 		if (m->change->kind == SIPLB__V1__CHANGE_KIND__CHANGE_REMOVED) {
 			node_forget(p, m->change->node->id);
 			return;
 		}
-		if (sched_pb_node_from(m->change->node, &n) != 0)
+		if (lb_pb_node_from(m->change->node, &n) != 0)
 			return;
 		if (in_shard(p, n.id))
 			node_upsert(p, &n);

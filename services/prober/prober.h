@@ -8,7 +8,7 @@
 
 #include "bus.h"
 #include "cfg.h"
-#include "sched.h"
+#include "lb.h"
 
 /*
  * siplb-prober: SIP OPTIONS to the nodes of the scheduler's table (Kamailio
@@ -41,6 +41,9 @@ struct prb_cfg {
 	char from[SLB_CFG_STRLEN];
 	char mode_s[SLB_CFG_STRLEN];
 	char shard_s[SLB_CFG_STRLEN];
+	char esl_password[SLB_CFG_STRLEN];
+	int esl_interval_ms;
+	int esl_retry_max_ms;
 
 	/* derived by prb_cfg_load / prb_cfg_set_shard */
 	uint8_t codes[700];		/* 1: a reply with this code is a success */
@@ -52,7 +55,7 @@ struct prb_cfg {
 /* One probed node: what the table says, and what the probes said. */
 struct prb_node {
 	uint32_t id;
-	char uri[SCHED_URI_LEN];
+	char uri[LB_URI_LEN];
 	uint32_t probe_mode;		/* 0 never, 1 while down/disabled, 2 always */
 	bool enabled;
 
@@ -65,7 +68,7 @@ struct prb_node {
 	bool addr_ok;
 	struct sockaddr_storage dst;
 	socklen_t dstlen;
-	char hostport[SCHED_URI_LEN];	/* for the Request-URI and To */
+	char hostport[LB_URI_LEN];	/* for the Request-URI and To */
 	char via[128];			/* our sent-by towards this node */
 
 	uint64_t seq;
@@ -78,6 +81,7 @@ struct prb_node {
 	struct event *t_timeout;
 	struct prb *p;
 	bool seen;			/* mark and sweep of a full table */
+	struct prb_esl *esl;		/* event-socket link (esl_link.c) */
 	UT_hash_handle hh;
 };
 
@@ -119,9 +123,27 @@ int prb_init(struct prb *p);
 /* Reverse of prb_init; safe on a partly initialised or zeroed struct. */
 void prb_close(struct prb *p);
 
-/* Split "sip:[user@]host[:port][;params]" into "host:port" (IPv6 in
- * brackets) and the port; 0 or EINVAL. */
-int prb_uri_hostport(const char *uri, char *host, size_t hostlen, int *port);
+/* ------------------------------------------------------ esl_link.c */
+
+/* Open, keep or close n's event-socket link as sn's attrs say (esl=...),
+ * and pause or resume its inbound calls as its drain says. */
+void prb_esl_sync(struct prb *p, struct prb_node *n,
+    const struct lb_node *sn);
+void prb_esl_forget(struct prb_node *n);
+size_t prb_esl_count(struct prb *p);
+struct prb_esl;
+void prb_esl_fill(const struct prb_esl *l, Siplb__V1__NodeFeedback *f,
+    char *esl, size_t esllen);
+/* Every link's figures into hs->feedback; free with _free. */
+struct prb_esl_snap {
+	Siplb__V1__NodeFeedback *f;
+	Siplb__V1__NodeFeedback **fp;
+	char (*esl)[160];
+};
+int prb_esl_snapshot(struct prb *p, Siplb__V1__HealthSnapshot *hs,
+    struct prb_esl_snap *s);
+void prb_esl_snapshot_free(struct prb_esl_snap *s);
+
 /* Parse "200, 404, 5xx" into codes[100..699]; 0 or EINVAL with why. */
 int prb_codes_parse(const char *s, uint8_t codes[700], char *err,
     size_t errlen);

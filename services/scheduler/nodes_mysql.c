@@ -1,5 +1,5 @@
 #define SLB_LOG_MODULE "mysql"
-#include "sched.h"
+#include "sched_db.h"
 
 #include <ctype.h>
 #include <errno.h>
@@ -10,6 +10,7 @@
 #include <string.h>
 #include <strings.h>
 
+#include "dbstmt.h"
 #include "dburl.h"
 #include "log.h"
 
@@ -21,12 +22,9 @@
  * startup, on reload and on admin changes, never per call.
  */
 
-#define DB_TIMEOUT_S 5
 #define SQL_LEN 1024
-/* Large enough for any CHAR(255) in utf8mb4; the node fields are smaller
- * and each copy checks, so nothing is cut short. */
-#define COL_LEN 1024
-#define MAX_PARAMS 10
+/* the node fields are smaller and each copy checks: nothing is cut short */
+#define COL_LEN SLB_DB_COL_LEN
 
 void
 sched_db_url_masked(const char *url, char *buf, size_t len)
@@ -65,158 +63,19 @@ static int
 db_open(const struct sched_db *db, MYSQL **myp, char *err, size_t errlen)
 {
 	char masked[SLB_CFG_STRLEN + 8];
-	unsigned int timeout = DB_TIMEOUT_S;
-	struct slb_db_url u;
-	MYSQL *my;
 	int rc;
 
-	if ((rc = db_check(db, err, errlen)) != 0 ||
-	    (rc = slb_db_url_parse(db->url, &u, err, errlen)) != 0)
+	if ((rc = db_check(db, err, errlen)) != 0)
 		return rc;
 	sched_db_url_masked(db->url, masked, sizeof(masked));
-	my = mysql_init(NULL);
-	if (my == NULL) {
-		snprintf(err, errlen, "%s: mysql_init: out of memory", masked);
-		return ENOMEM;
-	}
-	mysql_options(my, MYSQL_OPT_CONNECT_TIMEOUT, &timeout);
-	mysql_options(my, MYSQL_OPT_READ_TIMEOUT, &timeout);
-	mysql_options(my, MYSQL_OPT_WRITE_TIMEOUT, &timeout);
-	mysql_options(my, MYSQL_SET_CHARSET_NAME, "utf8mb4");
-	/* A value too long for its column must fail, not be cut short with
-	 * a warning, whatever the server's global sql_mode says. */
-	mysql_options(my, MYSQL_INIT_COMMAND,
-	    "SET SESSION sql_mode = CONCAT_WS(',', "
-	    "NULLIF(@@SESSION.sql_mode, ''), 'STRICT_ALL_TABLES')");
 	/* CLIENT_FOUND_ROWS: affected rows count matched rows */
-	if (mysql_real_connect(my, u.host, u.user[0] ? u.user : NULL,
-		u.pass[0] ? u.pass : NULL, u.db, u.port, NULL,
-		CLIENT_FOUND_ROWS) == NULL) {
-		unsigned int e = mysql_errno(my);
-
-		snprintf(err, errlen, "%s: connect: %s", masked,
-		    mysql_error(my));
-		mysql_close(my);
-		return e == ER_ACCESS_DENIED_ERROR ||
-			e == ER_DBACCESS_DENIED_ERROR ||
-			e == ER_BAD_DB_ERROR ? EACCES : ECONNREFUSED;
-	}
-	*myp = my;
-	return 0;
+	return slb_db_connect(db->url, masked, CLIENT_FOUND_ROWS, myp, err,
+	    errlen);
 }
 
 /* ------------------------------------------------------------ statements */
 
-struct params {
-	MYSQL_BIND b[MAX_PARAMS];
-	unsigned long len[MAX_PARAMS];
-	unsigned n;
-};
-
-static MYSQL_BIND *
-par_next(struct params *p)
-{
-	MYSQL_BIND *b;
-
-	if (p->n >= MAX_PARAMS)
-		abort();	/* a programmer bug: more ? than slots */
-	b = &p->b[p->n];
-	memset(b, 0, sizeof(*b));
-	b->length = &p->len[p->n];
-	p->n++;
-	return b;
-}
-
-/* v must live until the statement runs */
-static void
-par_u32(struct params *p, const uint32_t *v)
-{
-	MYSQL_BIND *b = par_next(p);
-
-	b->buffer_type = MYSQL_TYPE_LONG;
-	b->buffer = (void *)v;
-	b->is_unsigned = 1;
-}
-
-static void
-par_i32(struct params *p, const int32_t *v)
-{
-	MYSQL_BIND *b = par_next(p);
-
-	b->buffer_type = MYSQL_TYPE_LONG;
-	b->buffer = (void *)v;
-}
-
-static void
-par_str(struct params *p, const char *s)
-{
-	MYSQL_BIND *b = par_next(p);
-
-	b->buffer_type = MYSQL_TYPE_STRING;
-	b->buffer = (void *)s;
-	b->buffer_length = strlen(s);
-	*b->length = b->buffer_length;
-}
-
-static void
-par_null(struct params *p)
-{
-	MYSQL_BIND *b = par_next(p);
-
-	b->buffer_type = MYSQL_TYPE_NULL;
-}
-
-static int
-stmt_errno(MYSQL_STMT *st)
-{
-	return mysql_stmt_errno(st) == ER_NO_SUCH_TABLE ? ENOENT : EIO;
-}
-
-/* Prepare, bind and execute sql.  On success *stp holds the statement
- * (the caller closes it); on failure err reads "what: <mysql text>" and
- * the result is ENOENT for a missing table, else EIO. */
-static int
-stmt_run(MYSQL *my, const char *sql, struct params *p, const char *what,
-    MYSQL_STMT **stp, char *err, size_t errlen)
-{
-	MYSQL_STMT *st = mysql_stmt_init(my);
-	int rc = 0;
-
-	if (st == NULL) {
-		snprintf(err, errlen, "%s: %s", what, mysql_error(my));
-		return ENOMEM;
-	}
-	if (mysql_stmt_prepare(st, sql, (unsigned long)strlen(sql)) != 0 ||
-	    (p && p->n && mysql_stmt_bind_param(st, p->b) != 0) ||
-	    mysql_stmt_execute(st) != 0) {
-		snprintf(err, errlen, "%s: %s", what, mysql_stmt_error(st));
-		rc = stmt_errno(st);
-		goto out;
-	}
-	*stp = st;
-	st = NULL;
-out:
-	if (st != NULL)
-		mysql_stmt_close(st);
-	return rc;
-}
-
-/* Run a statement that returns no rows; *affectedp (may be NULL) gets the
- * matched row count. */
-static int
-stmt_do(MYSQL *my, const char *sql, struct params *p, const char *what,
-    unsigned long long *affectedp, char *err, size_t errlen)
-{
-	MYSQL_STMT *st = NULL;
-	int rc;
-
-	if ((rc = stmt_run(my, sql, p, what, &st, err, errlen)) != 0)
-		return rc;
-	if (affectedp)
-		*affectedp = mysql_stmt_affected_rows(st);
-	mysql_stmt_close(st);
-	return 0;
-}
+/* Prepared statements, parameters and result columns: dbstmt.h. */
 
 static int
 sql_fmt(char *sql, const char *fmt, const char *table)
@@ -226,74 +85,10 @@ sql_fmt(char *sql, const char *fmt, const char *table)
 	return w < 0 || w >= SQL_LEN ? ENAMETOOLONG : 0;
 }
 
-/* One result column: integers as 64-bit, everything else as text. */
-struct col {
-	char buf[COL_LEN];
-	long long v;
-	unsigned long len;
-	my_bool null;
-	my_bool trunc;
-};
-
-static void
-col_int(MYSQL_BIND *b, struct col *c)
-{
-	memset(b, 0, sizeof(*b));
-	b->buffer_type = MYSQL_TYPE_LONGLONG;
-	b->buffer = &c->v;
-	b->is_null = &c->null;
-	b->error = &c->trunc;
-	b->length = &c->len;
-}
-
-static void
-col_str(MYSQL_BIND *b, struct col *c)
-{
-	memset(b, 0, sizeof(*b));
-	b->buffer_type = MYSQL_TYPE_STRING;
-	b->buffer = c->buf;
-	b->buffer_length = sizeof(c->buf) - 1;
-	b->is_null = &c->null;
-	b->error = &c->trunc;
-	b->length = &c->len;
-}
-
-/* Bind and buffer the result of an executed SELECT. */
-static int
-stmt_result(MYSQL_STMT *st, MYSQL_BIND *res, const char *what, char *err,
-    size_t errlen)
-{
-	if (mysql_stmt_field_count(st) == 0) {
-		snprintf(err, errlen, "%s: returned no columns", what);
-		return EIO;
-	}
-	if (mysql_stmt_bind_result(st, res) != 0 ||
-	    mysql_stmt_store_result(st) != 0) {
-		snprintf(err, errlen, "%s: %s", what, mysql_stmt_error(st));
-		return EIO;
-	}
-	return 0;
-}
-
-/* 1 for a row, 0 at the end, -1 with err set.  Truncation is left to the
- * per-column checks, which name the row. */
-static int
-stmt_fetch(MYSQL_STMT *st, const char *what, char *err, size_t errlen)
-{
-	int r = mysql_stmt_fetch(st);
-
-	if (r == 0 || r == MYSQL_DATA_TRUNCATED)
-		return 1;
-	if (r == MYSQL_NO_DATA)
-		return 0;
-	snprintf(err, errlen, "%s: fetch: %s", what, mysql_stmt_error(st));
-	return -1;
-}
-
 /* A row's text column into dst, or "" for NULL.  Too long or holding a
  * NUL byte is an error naming the row: nothing is silently cut. */
 static int
-col_text(const struct col *c, char *dst, size_t dstlen, const char *table,
+col_text(const struct slb_db_col *c, char *dst, size_t dstlen, const char *table,
     unsigned long long id, const char *name, char *err, size_t errlen)
 {
 	if (c->null) {
@@ -317,7 +112,7 @@ col_text(const struct col *c, char *dst, size_t dstlen, const char *table,
 
 /* A row's integer column within min..max; NULL gives def. */
 static int
-col_range(const struct col *c, long long min, long long max, long long def,
+col_range(const struct slb_db_col *c, long long min, long long max, long long def,
     long long *out, const char *table, unsigned long long id,
     const char *name, char *err, size_t errlen)
 {
@@ -339,17 +134,17 @@ col_range(const struct col *c, long long min, long long max, long long def,
 enum { LB_ID, LB_GROUP, LB_URI, LB_RES, LB_PROBE, LB_DESC, LB_NCOL };
 
 static int
-lb_row(const struct sched_db *db, struct col *c, struct sched_table *t,
+lb_row(const struct sched_db *db, struct slb_db_col *c, struct lb_table *t,
     char *err, size_t errlen)
 {
 	const char *tb = db->lb_table;
 	char res[COL_LEN], why[256];
-	struct sched_node n;
+	struct lb_node n;
 	unsigned long long id;
 	long long v;
 	int rc;
 
-	sched_node_defaults(&n);
+	lb_node_defaults(&n);
 	if (c[LB_ID].null || c[LB_ID].trunc || c[LB_ID].v < 1 ||
 	    c[LB_ID].v > UINT32_MAX) {
 		snprintf(err, errlen, "%s: a row has id %lld: must be "
@@ -373,11 +168,11 @@ lb_row(const struct sched_db *db, struct col *c, struct sched_table *t,
 	    (rc = col_text(&c[LB_DESC], n.description, sizeof(n.description),
 		 tb, id, "description", err, errlen)) != 0)
 		return rc;
-	if (sched_res_parse(res, n.res, &n.nres, why, sizeof(why)) != 0) {
+	if (lb_res_parse(res, n.res, &n.nres, why, sizeof(why)) != 0) {
 		snprintf(err, errlen, "%s id %llu: resources: %s", tb, id, why);
 		return EINVAL;
 	}
-	if ((rc = sched_table_add(t, &n, NULL, why, sizeof(why))) != 0) {
+	if ((rc = lb_table_add(t, &n, NULL, why, sizeof(why))) != 0) {
 		snprintf(err, errlen, "%s id %llu: %s", tb, id, why);
 		return rc;
 	}
@@ -385,11 +180,11 @@ lb_row(const struct sched_db *db, struct col *c, struct sched_table *t,
 }
 
 static int
-lb_load(MYSQL *my, const struct sched_db *db, struct sched_table *t,
+lb_load(MYSQL *my, const struct sched_db *db, struct lb_table *t,
     size_t *rowsp, char *err, size_t errlen)
 {
 	char sql[SQL_LEN], what[96];
-	struct col *c = calloc(LB_NCOL, sizeof(*c));
+	struct slb_db_col *c = calloc(LB_NCOL, sizeof(*c));
 	MYSQL_BIND res[LB_NCOL];
 	MYSQL_STMT *st = NULL;
 	int rc, r;
@@ -403,17 +198,17 @@ lb_load(MYSQL *my, const struct sched_db *db, struct sched_table *t,
 			       "probe_mode, description FROM `%s` ORDER BY id",
 		 db->lb_table)) != 0)
 		goto out;
-	if ((rc = stmt_run(my, sql, NULL, what, &st, err, errlen)) != 0)
+	if ((rc = slb_db_run(my, sql, NULL, what, &st, err, errlen)) != 0)
 		goto out;
-	col_int(&res[LB_ID], &c[LB_ID]);
-	col_int(&res[LB_GROUP], &c[LB_GROUP]);
-	col_str(&res[LB_URI], &c[LB_URI]);
-	col_str(&res[LB_RES], &c[LB_RES]);
-	col_int(&res[LB_PROBE], &c[LB_PROBE]);
-	col_str(&res[LB_DESC], &c[LB_DESC]);
-	if ((rc = stmt_result(st, res, what, err, errlen)) != 0)
+	slb_db_col_int(&res[LB_ID], &c[LB_ID]);
+	slb_db_col_int(&res[LB_GROUP], &c[LB_GROUP]);
+	slb_db_col_str(&res[LB_URI], &c[LB_URI]);
+	slb_db_col_str(&res[LB_RES], &c[LB_RES]);
+	slb_db_col_int(&res[LB_PROBE], &c[LB_PROBE]);
+	slb_db_col_str(&res[LB_DESC], &c[LB_DESC]);
+	if ((rc = slb_db_result(st, res, what, err, errlen)) != 0)
 		goto out;
-	while ((r = stmt_fetch(st, what, err, errlen)) == 1) {
+	while ((r = slb_db_fetch(st, what, err, errlen)) == 1) {
 		if ((rc = lb_row(db, c, t, err, errlen)) != 0)
 			goto out;
 		(*rowsp)++;
@@ -464,8 +259,8 @@ ds_weight(const char *tb, unsigned long long id, const char *s,
 
 /* The first load_balancer node with this uri that no dispatcher row has
  * claimed yet (ds_id 0: dispatcher-only nodes always carry theirs). */
-static struct sched_node *
-ds_merge_target(struct sched_table *t, const char *uri)
+static struct lb_node *
+ds_merge_target(struct lb_table *t, const char *uri)
 {
 	for (size_t i = 0; i < t->n; i++)
 		if (t->nodes[i].ds_id == 0 &&
@@ -475,17 +270,17 @@ ds_merge_target(struct sched_table *t, const char *uri)
 }
 
 static int
-ds_row(const struct sched_db *db, struct col *c, struct sched_table *t,
+ds_row(const struct sched_db *db, struct slb_db_col *c, struct lb_table *t,
     size_t *mergedp, char *err, size_t errlen)
 {
 	const char *tb = db->ds_table;
 	char weight[COL_LEN], why[256];
-	struct sched_node d, *n;
+	struct lb_node d, *n;
 	unsigned long long id;
 	long long set, state, prio;
 	int rc;
 
-	sched_node_defaults(&d);
+	lb_node_defaults(&d);
 	if (c[DS_ID].null || c[DS_ID].trunc || c[DS_ID].v < 1 ||
 	    c[DS_ID].v > (long long)(UINT32_MAX - SCHED_DS_ID_BASE)) {
 		snprintf(err, errlen, "%s: a row has id %lld: must be 1..%u",
@@ -544,8 +339,8 @@ ds_row(const struct sched_db *db, struct col *c, struct sched_table *t,
 		slb_log_warn("node %u %s: %s state is 2 (probing) but "
 		    "probe_mode is 0: it stays down until probed", n->id,
 		    n->uri, tb);
-	sched_node_update_rweight(n);
-	if (n == &d && (rc = sched_table_add(t, &d, NULL, why,
+	lb_node_update_rweight(n);
+	if (n == &d && (rc = lb_table_add(t, &d, NULL, why,
 			    sizeof(why))) != 0) {
 		snprintf(err, errlen, "%s id %llu: %s", tb, id, why);
 		return rc;
@@ -554,11 +349,11 @@ ds_row(const struct sched_db *db, struct col *c, struct sched_table *t,
 }
 
 static int
-ds_load(MYSQL *my, const struct sched_db *db, struct sched_table *t,
+ds_load(MYSQL *my, const struct sched_db *db, struct lb_table *t,
     size_t *rowsp, size_t *mergedp, char *err, size_t errlen)
 {
 	char sql[SQL_LEN], what[96];
-	struct col *c = calloc(DS_NCOL, sizeof(*c));
+	struct slb_db_col *c = calloc(DS_NCOL, sizeof(*c));
 	MYSQL_BIND res[DS_NCOL];
 	MYSQL_STMT *st = NULL;
 	int rc, r;
@@ -575,20 +370,20 @@ ds_load(MYSQL *my, const struct sched_db *db, struct sched_table *t,
 			       "FROM `%s` ORDER BY id",
 		 db->ds_table)) != 0)
 		goto out;
-	if ((rc = stmt_run(my, sql, NULL, what, &st, err, errlen)) != 0)
+	if ((rc = slb_db_run(my, sql, NULL, what, &st, err, errlen)) != 0)
 		goto out;
-	col_int(&res[DS_ID], &c[DS_ID]);
-	col_int(&res[DS_SET], &c[DS_SET]);
-	col_str(&res[DS_DEST], &c[DS_DEST]);
-	col_str(&res[DS_SOCK], &c[DS_SOCK]);
-	col_int(&res[DS_STATE], &c[DS_STATE]);
-	col_str(&res[DS_WEIGHT], &c[DS_WEIGHT]);
-	col_int(&res[DS_PRIO], &c[DS_PRIO]);
-	col_str(&res[DS_ATTRS], &c[DS_ATTRS]);
-	col_str(&res[DS_DESC], &c[DS_DESC]);
-	if ((rc = stmt_result(st, res, what, err, errlen)) != 0)
+	slb_db_col_int(&res[DS_ID], &c[DS_ID]);
+	slb_db_col_int(&res[DS_SET], &c[DS_SET]);
+	slb_db_col_str(&res[DS_DEST], &c[DS_DEST]);
+	slb_db_col_str(&res[DS_SOCK], &c[DS_SOCK]);
+	slb_db_col_int(&res[DS_STATE], &c[DS_STATE]);
+	slb_db_col_str(&res[DS_WEIGHT], &c[DS_WEIGHT]);
+	slb_db_col_int(&res[DS_PRIO], &c[DS_PRIO]);
+	slb_db_col_str(&res[DS_ATTRS], &c[DS_ATTRS]);
+	slb_db_col_str(&res[DS_DESC], &c[DS_DESC]);
+	if ((rc = slb_db_result(st, res, what, err, errlen)) != 0)
 		goto out;
-	while ((r = stmt_fetch(st, what, err, errlen)) == 1) {
+	while ((r = slb_db_fetch(st, what, err, errlen)) == 1) {
 		if ((rc = ds_row(db, c, t, mergedp, err, errlen)) != 0)
 			goto out;
 		(*rowsp)++;
@@ -612,7 +407,7 @@ state_create(MYSQL *my, const struct sched_db *db, char *err, size_t errlen)
 			 "UNSIGNED PRIMARY KEY, enabled TINYINT NOT NULL)",
 		db->state_table) != 0)
 		return ENAMETOOLONG;
-	return stmt_do(my, sql, NULL, what, NULL, err, errlen);
+	return slb_db_do(my, sql, NULL, what, NULL, err, errlen);
 }
 
 /* The admin flag of load_balancer-only nodes, which OpenSIPS has no
@@ -620,11 +415,11 @@ state_create(MYSQL *my, const struct sched_db *db, char *err, size_t errlen)
  * is the column operators and OpenSIPS tools edit, and save_node writes
  * both, so they only disagree after a hand edit of dispatcher. */
 static int
-state_load(MYSQL *my, const struct sched_db *db, struct sched_table *t,
+state_load(MYSQL *my, const struct sched_db *db, struct lb_table *t,
     char *err, size_t errlen)
 {
 	char sql[SQL_LEN], what[96];
-	struct col c[2];
+	struct slb_db_col c[2];
 	MYSQL_BIND res[2];
 	MYSQL_STMT *st = NULL;
 	int rc, r;
@@ -635,18 +430,18 @@ state_load(MYSQL *my, const struct sched_db *db, struct sched_table *t,
 	if ((rc = sql_fmt(sql, "SELECT node_id, enabled FROM `%s`",
 		 db->state_table)) != 0)
 		goto out;
-	if ((rc = stmt_run(my, sql, NULL, what, &st, err, errlen)) != 0)
+	if ((rc = slb_db_run(my, sql, NULL, what, &st, err, errlen)) != 0)
 		goto out;
-	col_int(&res[0], &c[0]);
-	col_int(&res[1], &c[1]);
-	if ((rc = stmt_result(st, res, what, err, errlen)) != 0)
+	slb_db_col_int(&res[0], &c[0]);
+	slb_db_col_int(&res[1], &c[1]);
+	if ((rc = slb_db_result(st, res, what, err, errlen)) != 0)
 		goto out;
-	while ((r = stmt_fetch(st, what, err, errlen)) == 1) {
-		struct sched_node *n;
+	while ((r = slb_db_fetch(st, what, err, errlen)) == 1) {
+		struct lb_node *n;
 		bool enabled = !c[1].null && c[1].v != 0;
 
 		if (c[0].null || c[0].v < 1 || c[0].v > UINT32_MAX ||
-		    (n = sched_table_find(t, (uint32_t)c[0].v)) == NULL)
+		    (n = lb_table_find(t, (uint32_t)c[0].v)) == NULL)
 			continue;	/* a node deleted by hand */
 		if (n->ds_id != 0) {
 			if (n->enabled != enabled)
@@ -670,7 +465,7 @@ out:
 }
 
 int
-sched_mysql_load(const struct sched_db *db, struct sched_table *t, char *err,
+sched_mysql_load(const struct sched_db *db, struct lb_table *t, char *err,
     size_t errlen)
 {
 	char masked[SLB_CFG_STRLEN + 8];
@@ -701,7 +496,7 @@ sched_mysql_load(const struct sched_db *db, struct sched_table *t, char *err,
 	    db->ds_table[0] ? db->ds_table : "dispatcher", merged);
 out:
 	if (rc != 0)
-		sched_table_free(t);
+		lb_table_free(t);
 	mysql_close(my);
 	return rc;
 }
@@ -713,7 +508,7 @@ out:
  * node keeps a load_balancer row, even with group 0, because that row is
  * what keeps its id across a reload. */
 static bool
-ds_only(const struct sched_db *db, const struct sched_node *n)
+ds_only(const struct sched_db *db, const struct lb_node *n)
 {
 	if (db->ds_table[0] == '\0' || n->set == 0 || n->group != 0 ||
 	    n->id <= SCHED_DS_ID_BASE)
@@ -725,12 +520,12 @@ ds_only(const struct sched_db *db, const struct sched_node *n)
  * the row the next load would merge into it (the first with its uri);
  * 0 when it has none yet.  With want_set, only a row in n's set counts. */
 static int
-ds_row_of(MYSQL *my, const struct sched_db *db, const struct sched_node *n,
+ds_row_of(MYSQL *my, const struct sched_db *db, const struct lb_node *n,
     bool want_set, uint32_t *idp, char *err, size_t errlen)
 {
 	char sql[SQL_LEN], what[96];
-	struct params p = {.n = 0};
-	struct col c;
+	struct slb_db_params p = {.n = 0};
+	struct slb_db_col c;
 	MYSQL_BIND res;
 	MYSQL_STMT *st = NULL;
 	int rc, r;
@@ -756,15 +551,15 @@ ds_row_of(MYSQL *my, const struct sched_db *db, const struct sched_node *n,
 		    db->ds_table);
 	if (rc != 0)
 		goto out;
-	par_str(&p, n->uri);
+	slb_db_par_str(&p, n->uri);
 	if (want_set)
-		par_u32(&p, &n->set);
-	if ((rc = stmt_run(my, sql, &p, what, &st, err, errlen)) != 0)
+		slb_db_par_u32(&p, &n->set);
+	if ((rc = slb_db_run(my, sql, &p, what, &st, err, errlen)) != 0)
 		goto out;
-	col_int(&res, &c);
-	if ((rc = stmt_result(st, &res, what, err, errlen)) != 0)
+	slb_db_col_int(&res, &c);
+	if ((rc = slb_db_result(st, &res, what, err, errlen)) != 0)
 		goto out;
-	r = stmt_fetch(st, what, err, errlen);
+	r = slb_db_fetch(st, what, err, errlen);
 	if (r < 0)
 		rc = EIO;
 	else if (r == 1 && !c.null && c.v > 0 && c.v <= UINT32_MAX)
@@ -776,16 +571,16 @@ out:
 }
 
 static int
-lb_upsert(MYSQL *my, const struct sched_db *db, const struct sched_node *n,
+lb_upsert(MYSQL *my, const struct sched_db *db, const struct lb_node *n,
     char *err, size_t errlen)
 {
 	char sql[SQL_LEN], what[96], res[COL_LEN];
-	struct params p = {.n = 0};
+	struct slb_db_params p = {.n = 0};
 	int rc;
 
 	snprintf(what, sizeof(what), "%s: node %u: INSERT", db->lb_table,
 	    n->id);
-	if (sched_res_format(n->res, n->nres, res, sizeof(res)) != 0) {
+	if (lb_res_format(n->res, n->nres, res, sizeof(res)) != 0) {
 		snprintf(err, errlen, "%s: resources do not fit in %zu bytes",
 		    what, sizeof(res));
 		return ENOSPC;
@@ -800,13 +595,13 @@ lb_upsert(MYSQL *my, const struct sched_db *db, const struct sched_node *n,
 			       "description = VALUES(description)",
 		 db->lb_table)) != 0)
 		return rc;
-	par_u32(&p, &n->id);
-	par_u32(&p, &n->group);
-	par_str(&p, n->uri);
-	par_str(&p, res);
-	par_u32(&p, &n->probe_mode);
-	par_str(&p, n->description);
-	return stmt_do(my, sql, &p, what, NULL, err, errlen);
+	slb_db_par_u32(&p, &n->id);
+	slb_db_par_u32(&p, &n->group);
+	slb_db_par_str(&p, n->uri);
+	slb_db_par_str(&p, res);
+	slb_db_par_u32(&p, &n->probe_mode);
+	slb_db_par_str(&p, n->description);
+	return slb_db_do(my, sql, &p, what, NULL, err, errlen);
 }
 
 static int
@@ -814,7 +609,7 @@ delete_by_id(MYSQL *my, const char *table, const char *col, uint32_t id,
     uint32_t node_id, char *err, size_t errlen)
 {
 	char sql[SQL_LEN], what[96];
-	struct params p = {.n = 0};
+	struct slb_db_params p = {.n = 0};
 	int w;
 
 	snprintf(what, sizeof(what), "%s: node %u: DELETE", table, node_id);
@@ -822,16 +617,16 @@ delete_by_id(MYSQL *my, const char *table, const char *col, uint32_t id,
 	    col);
 	if (w < 0 || w >= (int)sizeof(sql))
 		return ENAMETOOLONG;
-	par_u32(&p, &id);
-	return stmt_do(my, sql, &p, what, NULL, err, errlen);
+	slb_db_par_u32(&p, &id);
+	return slb_db_do(my, sql, &p, what, NULL, err, errlen);
 }
 
 static int
-ds_upsert(MYSQL *my, const struct sched_db *db, const struct sched_node *n,
+ds_upsert(MYSQL *my, const struct sched_db *db, const struct lb_node *n,
     char *err, size_t errlen)
 {
 	char sql[SQL_LEN], what[96], weight[16];
-	struct params p = {.n = 0};
+	struct slb_db_params p = {.n = 0};
 	int32_t state = n->enabled ? 0 : 1;
 	uint32_t rowid;
 	int rc;
@@ -855,29 +650,29 @@ ds_upsert(MYSQL *my, const struct sched_db *db, const struct sched_node *n,
 		 db->ds_table)) != 0)
 		return rc;
 	if (rowid != 0)
-		par_u32(&p, &rowid);
+		slb_db_par_u32(&p, &rowid);
 	else
-		par_null(&p);
-	par_u32(&p, &n->set);
-	par_str(&p, n->uri);
+		slb_db_par_null(&p);
+	slb_db_par_u32(&p, &n->set);
+	slb_db_par_str(&p, n->uri);
 	if (n->socket[0] != '\0')
-		par_str(&p, n->socket);
+		slb_db_par_str(&p, n->socket);
 	else
-		par_null(&p);	/* the schema's "no socket" */
-	par_i32(&p, &state);
-	par_str(&p, weight);
-	par_i32(&p, &n->priority);
-	par_str(&p, n->attrs);
-	par_str(&p, n->description);
-	return stmt_do(my, sql, &p, what, NULL, err, errlen);
+		slb_db_par_null(&p);	/* the schema's "no socket" */
+	slb_db_par_i32(&p, &state);
+	slb_db_par_str(&p, weight);
+	slb_db_par_i32(&p, &n->priority);
+	slb_db_par_str(&p, n->attrs);
+	slb_db_par_str(&p, n->description);
+	return slb_db_do(my, sql, &p, what, NULL, err, errlen);
 }
 
 static int
-state_upsert(MYSQL *my, const struct sched_db *db, const struct sched_node *n,
+state_upsert(MYSQL *my, const struct sched_db *db, const struct lb_node *n,
     char *err, size_t errlen)
 {
 	char sql[SQL_LEN], what[96];
-	struct params p = {.n = 0};
+	struct slb_db_params p = {.n = 0};
 	int32_t enabled = n->enabled ? 1 : 0;
 	int rc;
 
@@ -888,9 +683,9 @@ state_upsert(MYSQL *my, const struct sched_db *db, const struct sched_node *n,
 			       "enabled = VALUES(enabled)",
 		 db->state_table)) != 0)
 		return rc;
-	par_u32(&p, &n->id);
-	par_i32(&p, &enabled);
-	return stmt_do(my, sql, &p, what, NULL, err, errlen);
+	slb_db_par_u32(&p, &n->id);
+	slb_db_par_i32(&p, &enabled);
+	return slb_db_do(my, sql, &p, what, NULL, err, errlen);
 }
 
 static int
@@ -918,14 +713,14 @@ tx_end(MYSQL *my, int rc, char *err, size_t errlen)
 }
 
 int
-sched_mysql_save_node(const struct sched_db *db, const struct sched_node *n,
+sched_mysql_save_node(const struct sched_db *db, const struct lb_node *n,
     char *err, size_t errlen)
 {
 	char why[256];
 	MYSQL *my = NULL;
 	int rc;
 
-	if ((rc = sched_node_validate(n, why, sizeof(why))) != 0) {
+	if ((rc = lb_node_validate(n, why, sizeof(why))) != 0) {
 		snprintf(err, errlen, "node %u: %s", n->id, why);
 		return rc;
 	}
@@ -960,7 +755,7 @@ out:
 }
 
 int
-sched_mysql_delete_node(const struct sched_db *db, const struct sched_node *n,
+sched_mysql_delete_node(const struct sched_db *db, const struct lb_node *n,
     char *err, size_t errlen)
 {
 	MYSQL *my = NULL;

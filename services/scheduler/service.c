@@ -10,16 +10,16 @@
 #include <unistd.h>
 
 #include "log.h"
-#include "sched_pb.h"
+#include "lb_pb.h"
 #include "svc.h"
 
 #define OFF(f) offsetof(struct sched_cfg, f)
 
 const struct slb_cfg_key sched_cfg_keys[] = {
     SLB_CFG_GENERAL_KEYS(struct sched_cfg),
-    {"scheduler", "rep", SLB_CFG_ADDR, 0, 0, "ipc://scheduler.rep", OFF(rep),
+    {"scheduler", "rep", SLB_CFG_ADDR, 0, 0, SLB_ADDR_SCHEDULER_REP, OFF(rep),
 	"REP address: selections, admin commands, snapshots"},
-    {"scheduler", "pub", SLB_CFG_ADDR, 0, 0, "ipc://scheduler.pub", OFF(pub),
+    {"scheduler", "pub", SLB_CFG_ADDR, 0, 0, SLB_ADDR_SCHEDULER_PUB, OFF(pub),
 	"PUB address: node table and its changes"},
     {"scheduler", "node_source", SLB_CFG_STR, 0, 0, "file", OFF(node_source),
 	"file (nodes_file) or mysql (db_url, OpenSIPS tables)"},
@@ -35,18 +35,18 @@ const struct slb_cfg_key sched_cfg_keys[] = {
     {"scheduler", "state_table", SLB_CFG_STR, 0, 0, "siplb_node_state",
 	OFF(state_table),
 	"table keeping admin enable/disable of load_balancer rows; empty: none"},
-    {"scheduler", "prober_pub", SLB_CFG_STR, 0, 0, "ipc://prober.pub",
+    {"scheduler", "prober_pub", SLB_CFG_STR, 0, 0, SLB_ADDR_PROBER_PUB,
 	OFF(prober_pub),
 	"prober health events, comma-separated (one per shard); empty: none"},
-    {"scheduler", "prober_rep", SLB_CFG_STR, 0, 0, "ipc://prober.rep",
+    {"scheduler", "prober_rep", SLB_CFG_STR, 0, 0, SLB_ADDR_PROBER_REP,
 	OFF(prober_rep), "the probers' snapshot REP addresses, same order"},
-    {"scheduler", "edge_pubs", SLB_CFG_STR, 0, 0, "ipc://edge.pub",
+    {"scheduler", "edge_pubs", SLB_CFG_STR, 0, 0, SLB_ADDR_EDGE_PUB,
 	OFF(edge_pubs), "comma-separated edge PUB addresses (dialog events)"},
-    {"scheduler", "edge_reps", SLB_CFG_STR, 0, 0, "ipc://edge.rep",
+    {"scheduler", "edge_reps", SLB_CFG_STR, 0, 0, SLB_ADDR_EDGE_REP,
 	OFF(edge_reps), "the edges' REP addresses, in the same order"},
-    {"scheduler", "dialogd_pub", SLB_CFG_ADDR, 0, 0, "ipc://dialogd.pub",
+    {"scheduler", "dialogd_pub", SLB_CFG_ADDR, 0, 0, SLB_ADDR_DIALOGD_PUB,
 	OFF(dialogd_pub), "dialogd expiry events; empty: none"},
-    {"scheduler", "dialogd_rep", SLB_CFG_ADDR, 0, 0, "ipc://dialogd.rep",
+    {"scheduler", "dialogd_rep", SLB_CFG_ADDR, 0, 0, SLB_ADDR_DIALOGD_REP,
 	OFF(dialogd_rep), "dialogd snapshots of live dialogs"},
     {"scheduler", "reserve_ttl", SLB_CFG_INT, 1000, 600000, "10000",
 	OFF(reserve_ttl_ms),
@@ -63,6 +63,18 @@ const struct slb_cfg_key sched_cfg_keys[] = {
 	"passive_window that mark a node down; 0 = ignore them"},
     {"scheduler", "passive_window", SLB_CFG_INT, 100, 3600000, "30000",
 	OFF(passive_window_ms), "ms over which passive_threshold counts"},
+    {"scheduler", "backoff_max", SLB_CFG_INT, 0, 3600000, "30000",
+	OFF(backoff_max_ms),
+	"ms at most that a node's 503 Retry-After keeps new calls away"},
+    {"scheduler", "load_mode", SLB_CFG_STR, 0, 0, "counted", OFF(load_mode),
+	"counted, reported or reconciled, or a list with GROUP=MODE items "
+	"(\"counted, 1=reported\"): where a group's load comes from"},
+    {"scheduler", "sessions_per_call", SLB_CFG_INT, 1, 16, "1",
+	OFF(sessions_per_call),
+	"FreeSWITCH sessions one call holds (2 when it bridges out)"},
+    {"scheduler", "reconcile_min", SLB_CFG_INT, 1, 1000000, "2",
+	OFF(reconcile_min),
+	"reconciled: a drift smaller than this is left alone"},
     {NULL, NULL, 0, 0, 0, NULL, 0, NULL},
 };
 
@@ -114,7 +126,7 @@ sched_cfg_load(struct sched_cfg *c, const char *path)
 /* ------------------------------------------------------------ table */
 
 int
-sched_svc_load_table(struct sched_svc *s, struct sched_table *t, char *err,
+sched_svc_load_table(struct sched_svc *s, struct lb_table *t, char *err,
     size_t errlen)
 {
 	if (s->use_db)
@@ -124,30 +136,30 @@ sched_svc_load_table(struct sched_svc *s, struct sched_table *t, char *err,
 		    s->cfg.nodes_file);
 		return 0;
 	}
-	return sched_nodes_file_load(s->cfg.nodes_file, t, err, errlen);
+	return lb_nodes_file_load(s->cfg.nodes_file, t, err, errlen);
 }
 
 static void
 publish_table(struct sched_svc *s)
 {
 	Siplb__V1__BusMessage m = SIPLB__V1__BUS_MESSAGE__INIT;
-	Siplb__V1__NodeTable *tab = sched_pb_table(&s->table);
+	Siplb__V1__NodeTable *tab = lb_pb_table(&s->table);
 
 	if (tab == NULL)
 		return;
 	m.body_case = SIPLB__V1__BUS_MESSAGE__BODY_TABLE;
 	m.table = tab;
 	slb_pub_send(s->pub, &m);
-	sched_pb_table_free(tab);
+	lb_pb_table_free(tab);
 }
 
 static void
 publish_change(struct sched_svc *s, Siplb__V1__ChangeKind kind,
-    const struct sched_node *n, const char *reason)
+    const struct lb_node *n, const char *reason)
 {
 	Siplb__V1__BusMessage m = SIPLB__V1__BUS_MESSAGE__INIT;
 	Siplb__V1__NodeChange ch = SIPLB__V1__NODE_CHANGE__INIT;
-	Siplb__V1__Node *pn = sched_pb_node(n);
+	Siplb__V1__Node *pn = lb_pb_node(n);
 
 	if (pn == NULL)
 		return;
@@ -157,18 +169,25 @@ publish_change(struct sched_svc *s, Siplb__V1__ChangeKind kind,
 	m.body_case = SIPLB__V1__BUS_MESSAGE__BODY_CHANGE;
 	m.change = &ch;
 	slb_pub_send(s->pub, &m);
-	sched_pb_node_free(pn);
+	lb_pb_node_free(pn);
+}
+
+void
+sched_svc_node_changed(struct sched_svc *s, const struct lb_node *n,
+    const char *why)
+{
+	publish_change(s, SIPLB__V1__CHANGE_KIND__CHANGE_UPDATED, n, why);
 }
 
 /* Persist one node change to the table's source; 0 or errno with err. */
 static int
-persist(struct sched_svc *s, const struct sched_node *n, int removed,
+persist(struct sched_svc *s, const struct lb_node *n, int removed,
     char *err, size_t errlen)
 {
 	if (s->use_db)
 		return removed ? sched_mysql_delete_node(&s->db, n, err, errlen)
 			       : sched_mysql_save_node(&s->db, n, err, errlen);
-	return sched_nodes_file_save(s->cfg.nodes_file, &s->table, err, errlen);
+	return lb_nodes_file_save(s->cfg.nodes_file, &s->table, err, errlen);
 }
 
 /* ------------------------------------------------------------ health */
@@ -177,7 +196,7 @@ static void
 set_health(struct sched_svc *s, uint32_t id, bool up, uint32_t rtt,
     uint32_t code, const char *why)
 {
-	struct sched_node *n = sched_table_find(&s->table, id);
+	struct lb_node *n = lb_table_find(&s->table, id);
 	bool changed;
 
 	if (n == NULL)
@@ -200,11 +219,13 @@ on_health(struct sched_svc *s, const Siplb__V1__NodeHealth *h, const char *src)
 {
 	char why[96];
 
+	if (sched_fb_svc_report(s, h))
+		return;		/* 503 Retry-After: backed off, not down */
 	if (h->passive) {
 		/* an edge saw a timeout or a transport error: one may be the
 		 * caller's fault (a request the node ignores), so it takes
 		 * passive_threshold of them within passive_window */
-		struct sched_node *n = sched_table_find(&s->table, h->node_id);
+		struct lb_node *n = lb_table_find(&s->table, h->node_id);
 		uint64_t now = slb_now_us();
 
 		if (n == NULL || h->up || s->cfg.passive_threshold == 0 || !n->up)
@@ -227,7 +248,7 @@ on_health(struct sched_svc *s, const Siplb__V1__NodeHealth *h, const char *src)
 	}
 	snprintf(why, sizeof(why), "probe %u", h->last_code);
 	if (h->up) {
-		struct sched_node *n = sched_table_find(&s->table, h->node_id);
+		struct lb_node *n = lb_table_find(&s->table, h->node_id);
 
 		if (n)
 			n->passive_fails = 0;
@@ -242,9 +263,13 @@ prober_message(void *arg, const Siplb__V1__BusMessage *m)
 
 	if (m->body_case == SIPLB__V1__BUS_MESSAGE__BODY_HEALTH)
 		on_health(s, m->health, "prober");
-	else if (m->body_case == SIPLB__V1__BUS_MESSAGE__BODY_HEALTH_SNAPSHOT)
+	else if (m->body_case == SIPLB__V1__BUS_MESSAGE__BODY_HEALTH_SNAPSHOT) {
 		for (size_t i = 0; i < m->health_snapshot->n_nodes; i++)
 			on_health(s, m->health_snapshot->nodes[i], "prober");
+		for (size_t i = 0; i < m->health_snapshot->n_feedback; i++)
+			sched_fb_svc_feedback(s, m->health_snapshot->feedback[i]);
+	} else if (m->body_case == SIPLB__V1__BUS_MESSAGE__BODY_FEEDBACK)
+		sched_fb_svc_feedback(s, m->feedback);
 }
 
 static void
@@ -256,6 +281,8 @@ prober_snapshot(void *arg, const Siplb__V1__Snapshot *snap)
 		return;
 	for (size_t i = 0; i < snap->health->n_nodes; i++)
 		on_health(s, snap->health->nodes[i], "prober");
+	for (size_t i = 0; i < snap->health->n_feedback; i++)
+		sched_fb_svc_feedback(s, snap->health->feedback[i]);
 }
 
 static const struct slb_sub_ops prober_ops = {prober_message, prober_snapshot, 0};
@@ -266,27 +293,27 @@ static void
 dialog_message(void *arg, const Siplb__V1__BusMessage *m)
 {
 	struct sched_svc *s = arg;
-	struct sched_pb_dlg d;
+	struct lb_pb_dlg d;
 
 	if (m->body_case == SIPLB__V1__BUS_MESSAGE__BODY_DIALOGS) {
 		for (size_t i = 0; i < m->dialogs->n_events; i++)
-			if (sched_pb_dlg_event(m->dialogs->events[i], &d) == 0)
-				sched_load_apply(s->load, &d.ev, slb_now_us());
+			if (lb_pb_dlg_event(m->dialogs->events[i], &d) == 0)
+				lb_load_apply(s->load, &d.ev, slb_now_us());
 		return;
 	}
 	if (m->body_case != SIPLB__V1__BUS_MESSAGE__BODY_DIALOG)
 		return;
-	if (sched_pb_dlg_event(m->dialog, &d) != 0)
+	if (lb_pb_dlg_event(m->dialog, &d) != 0)
 		return;
-	sched_load_apply(s->load, &d.ev, slb_now_us());
+	lb_load_apply(s->load, &d.ev, slb_now_us());
 }
 
 static void
 dialog_snapshot(void *arg, const Siplb__V1__Snapshot *snap)
 {
 	struct sched_svc *s = arg;
-	struct sched_pb_dlg *ds;
-	struct sched_dlg_event *evs;
+	struct lb_pb_dlg *ds;
+	struct lb_dlg_event *evs;
 	size_t n = 0;
 
 	if (snap->body_case != SIPLB__V1__SNAPSHOT__BODY_DIALOGS)
@@ -296,21 +323,21 @@ dialog_snapshot(void *arg, const Siplb__V1__Snapshot *snap)
 	if (ds == NULL || evs == NULL)
 		goto out;
 	for (size_t i = 0; i < snap->dialogs->n_dialogs; i++)
-		if (sched_pb_dlg_event(snap->dialogs->dialogs[i], &ds[n]) == 0) {
+		if (lb_pb_dlg_event(snap->dialogs->dialogs[i], &ds[n]) == 0) {
 			evs[n] = ds[n].ev;
 			evs[n].res = ds[n].res;
 			n++;
 		}
 	if (strncmp(snap->stream, "edge", 4) == 0) {
 		/* an edge's snapshot is the whole truth for that edge */
-		sched_load_replace_edge(s->load, snap->stream, evs, n,
+		lb_load_replace_edge(s->load, snap->stream, evs, n,
 		    slb_now_us());
 	} else {
 		for (size_t i = 0; i < n; i++)
-			sched_load_apply(s->load, &evs[i], slb_now_us());
+			lb_load_apply(s->load, &evs[i], slb_now_us());
 	}
 	slb_log_info("%s: %zu live dialogs, %zu known in all", snap->stream, n,
-	    sched_load_count(s->load));
+	    lb_load_count(s->load));
 out:
 	free(ds);
 	free(evs);
@@ -334,13 +361,13 @@ static void
 select_one(struct sched_svc *s, const Siplb__V1__SelectRequest *q,
     Siplb__V1__SelectReply *sr, char *err, size_t errlen)
 {
-	struct sched_select sel;
-	struct sched_node *out[SCHED_MAX_RESULTS];
+	struct lb_select sel;
+	struct lb_node *out[LB_MAX_RESULTS];
 	unsigned nout = 0;
-	enum sched_sel_status st;
+	enum lb_sel_status st;
 
 	s->selects++;
-	if (sched_pb_select(q, &sel, s->cfg.tie_first, err, errlen) != 0) {
+	if (lb_pb_select(q, &sel, s->cfg.tie_first, err, errlen) != 0) {
 		s->bad_requests++;
 		sr->status = SIPLB__V1__SELECT_STATUS__SELECT_BAD_REQUEST;
 		sr->error = err;
@@ -349,24 +376,26 @@ select_one(struct sched_svc *s, const Siplb__V1__SelectRequest *q,
 	/* an edge asking again with a node excluded: the call left the node
 	 * it names last (OpenSIPS lb_next) */
 	if (q->reserve && q->n_exclude > 0) {
-		struct sched_node *f = sched_table_find(&s->table,
+		struct lb_node *f = lb_table_find(&s->table,
 		    q->exclude[q->n_exclude - 1]);
 
 		if (f != NULL)
 			f->failed_over++;
 	}
-	st = sched_select(&s->table, &sel, out, &nout);
-	sr->status = sched_pb_sel_status(st);
-	if (st != SCHED_SEL_OK) {
+	st = lb_select(&s->table, &sel, out, &nout);
+	sr->status = lb_pb_sel_status(st);
+	if (st != LB_SEL_OK) {
 		s->select_fail++;
 		return;
 	}
+	if (q->reserve)
+		sched_fb_svc_selected(s, out[0]);
 	if (q->reserve && q->key && *q->key && sel.nres > 0 &&
-	    sched_load_reserve(s->load, q->key, out[0]->id,
-		(const char(*)[SCHED_RES_NAME])sel.res, sel.nres, q->edge,
+	    lb_load_reserve(s->load, q->key, out[0]->id,
+		(const char(*)[LB_RES_NAME])sel.res, sel.nres, q->edge,
 		slb_now_us()) != 0)
 		slb_log_warn("select: key \"%.64s\" cannot be reserved", q->key);
-	sched_pb_choices(sr, out, nout);
+	lb_pb_choices(sr, out, nout);
 }
 
 static void
@@ -437,38 +466,39 @@ static void
 batch_out_free(struct batch_out *b)
 {
 	for (size_t i = 0; i < b->n; i++)
-		sched_pb_choices_free(&b->replies[i]);
+		lb_pb_choices_free(&b->replies[i]);
 	free(b->replies);
 	free(b->rp);
 	free(b->errs);
 }
 
 static void
-admin_reply_node(Siplb__V1__AdminReply *ar, const struct sched_node *n)
+admin_reply_node(Siplb__V1__AdminReply *ar, const struct lb_node *n)
 {
-	ar->node = sched_pb_node(n);
+	ar->node = lb_pb_node(n);
 }
 
 static int
 admin_reload(struct sched_svc *s, int reset, char *err, size_t errlen)
 {
-	struct sched_table t;
+	struct lb_table t;
 	int rc;
 
-	sched_table_init(&t, 0);
+	lb_table_init(&t, 0);
 	if ((rc = sched_svc_load_table(s, &t, err, errlen)) != 0) {
-		sched_table_free(&t);
+		lb_table_free(&t);
 		return rc;
 	}
-	if (!reset)
-		sched_table_inherit(&t, &s->table);
-	else
+	if (!reset) {
+		lb_table_inherit(&t, &s->table);
+		lb_fb_inherit(&t, &s->table);
+	} else
 		t.rng = s->table.rng;
-	sched_table_free(&s->table);
+	lb_table_free(&s->table);
 	s->table = t;
 	if (reset)
-		sched_load_reset(s->load);
-	sched_load_rebind(s->load, &s->table);
+		lb_load_reset(s->load);
+	lb_load_rebind(s->load, &s->table);
 	slb_log_notice("node table reloaded: %zu nodes%s", s->table.n,
 	    reset ? ", health and load reset" : ", health and load kept");
 	publish_table(s);
@@ -480,20 +510,20 @@ handle_admin(struct sched_svc *s, const Siplb__V1__AdminRequest *q,
     Siplb__V1__SchedReply *r, Siplb__V1__AdminReply *ar, char *err,
     size_t errlen)
 {
-	struct sched_table backup;
-	struct sched_node node, *n = NULL;
+	struct lb_table backup;
+	struct lb_node node, *n = NULL;
 	int rc = 0;
 	const char *what = NULL;
 
 	r->body_case = SIPLB__V1__SCHED_REPLY__BODY_ADMIN;
 	r->admin = ar;
 	r->status = SIPLB__V1__STATUS__STATUS_OK;
-	sched_table_init(&backup, 0);
+	lb_table_init(&backup, 0);
 
 	if (q->op != SIPLB__V1__ADMIN_REQUEST__OP__OP_LIST &&
 	    q->op != SIPLB__V1__ADMIN_REQUEST__OP__OP_ADD &&
 	    q->op != SIPLB__V1__ADMIN_REQUEST__OP__OP_RELOAD) {
-		n = sched_table_find(&s->table, q->node_id);
+		n = lb_table_find(&s->table, q->node_id);
 		if (n == NULL) {
 			snprintf(err, errlen, "node %u does not exist",
 			    q->node_id);
@@ -505,7 +535,9 @@ handle_admin(struct sched_svc *s, const Siplb__V1__AdminRequest *q,
 	/* file source: keep a copy to undo a change that cannot be saved */
 	if (!s->use_db && q->op != SIPLB__V1__ADMIN_REQUEST__OP__OP_LIST &&
 	    q->op != SIPLB__V1__ADMIN_REQUEST__OP__OP_RELOAD &&
-	    sched_table_copy(&backup, &s->table) != 0) {
+	    q->op != SIPLB__V1__ADMIN_REQUEST__OP__OP_DRAIN &&
+	    q->op != SIPLB__V1__ADMIN_REQUEST__OP__OP_UNDRAIN &&
+	    lb_table_copy(&backup, &s->table) != 0) {
 		snprintf(err, errlen, "out of memory");
 		r->status = SIPLB__V1__STATUS__STATUS_INTERNAL;
 		r->error = err;
@@ -514,29 +546,39 @@ handle_admin(struct sched_svc *s, const Siplb__V1__AdminRequest *q,
 
 	switch (q->op) {
 	case SIPLB__V1__ADMIN_REQUEST__OP__OP_LIST:
-		ar->table = sched_pb_table(&s->table);
+		ar->table = lb_pb_table(&s->table);
+		goto out;
+	case SIPLB__V1__ADMIN_REQUEST__OP__OP_DRAIN:
+	case SIPLB__V1__ADMIN_REQUEST__OP__OP_UNDRAIN:
+		/* operational state, like health: not saved */
+		sched_fb_svc_drain(s, n,
+		    q->op == SIPLB__V1__ADMIN_REQUEST__OP__OP_DRAIN,
+		    q->pause_inbound, err, errlen);
+		publish_change(s, SIPLB__V1__CHANGE_KIND__CHANGE_UPDATED, n,
+		    n->draining ? "admin drain" : "admin undrain");
+		admin_reply_node(ar, n);
 		goto out;
 	case SIPLB__V1__ADMIN_REQUEST__OP__OP_RELOAD:
 		rc = admin_reload(s, q->reset_state, err, errlen);
 		if (rc != 0)
 			r->status = SIPLB__V1__STATUS__STATUS_INTERNAL;
 		else
-			ar->table = sched_pb_table(&s->table);
+			ar->table = lb_pb_table(&s->table);
 		goto out;
 	case SIPLB__V1__ADMIN_REQUEST__OP__OP_ADD:
 		if (q->node == NULL ||
-		    sched_pb_nodespec(q->node, &node, err, errlen) != 0) {
+		    lb_pb_nodespec(q->node, &node, err, errlen) != 0) {
 			if (q->node == NULL)
 				snprintf(err, errlen, "add: node missing");
 			r->status = SIPLB__V1__STATUS__STATUS_BAD_REQUEST;
 			goto out;
 		}
-		if (sched_table_find_uri(&s->table, node.uri) != NULL &&
+		if (lb_table_find_uri(&s->table, node.uri) != NULL &&
 		    node.group != 0 && node.set != 0) {
 			/* the same URI twice is allowed (several sets), but
 			 * not as a full duplicate */
 		}
-		rc = sched_table_add(&s->table, &node, &n, err, errlen);
+		rc = lb_table_add(&s->table, &node, &n, err, errlen);
 		if (rc != 0) {
 			r->status = rc == EEXIST ? SIPLB__V1__STATUS__STATUS_CONFLICT
 						 : SIPLB__V1__STATUS__STATUS_BAD_REQUEST;
@@ -550,8 +592,8 @@ handle_admin(struct sched_svc *s, const Siplb__V1__AdminRequest *q,
 			r->status = SIPLB__V1__STATUS__STATUS_INTERNAL;
 			goto out;
 		}
-		sched_table_remove(&s->table, node.id);
-		sched_load_rebind(s->load, &s->table);
+		lb_table_remove(&s->table, node.id);
+		lb_load_rebind(s->load, &s->table);
 		if (!s->use_db && persist(s, &node, 1, err, errlen) != 0)
 			goto undo;
 		slb_log_notice("node %u %s removed by admin", node.id, node.uri);
@@ -565,11 +607,11 @@ handle_admin(struct sched_svc *s, const Siplb__V1__AdminRequest *q,
 		what = n->enabled ? "enabled" : "disabled";
 		break;
 	case SIPLB__V1__ADMIN_REQUEST__OP__OP_RESIZE:
-		if (sched_pb_resize(n, q->resources, err, errlen) != 0) {
+		if (lb_pb_resize(n, q->resources, err, errlen) != 0) {
 			r->status = SIPLB__V1__STATUS__STATUS_BAD_REQUEST;
 			goto undo_quiet;
 		}
-		sched_load_rebind(s->load, &s->table);
+		lb_load_rebind(s->load, &s->table);
 		what = "resized";
 		break;
 	case SIPLB__V1__ADMIN_REQUEST__OP__OP_UPDATE:
@@ -587,7 +629,7 @@ handle_admin(struct sched_svc *s, const Siplb__V1__AdminRequest *q,
 				goto out;
 			}
 			n->weight = q->node->weight;
-			sched_node_update_rweight(n);
+			lb_node_update_rweight(n);
 		}
 		if (q->node->has_priority)
 			n->priority = q->node->priority;
@@ -620,17 +662,17 @@ undo:
 	r->status = SIPLB__V1__STATUS__STATUS_INTERNAL;
 undo_quiet:
 	if (backup.nodes != NULL || backup.n == 0) {
-		sched_table_free(&s->table);
+		lb_table_free(&s->table);
 		s->table = backup;
-		sched_table_init(&backup, 0);
-		sched_load_rebind(s->load, &s->table);
+		lb_table_init(&backup, 0);
+		lb_load_rebind(s->load, &s->table);
 	}
 	if (r->status == SIPLB__V1__STATUS__STATUS_INTERNAL)
 		slb_log_err("admin change not saved, undone: %s", err);
 out:
 	if (r->status != SIPLB__V1__STATUS__STATUS_OK)
 		r->error = err;
-	sched_table_free(&backup);
+	lb_table_free(&backup);
 }
 
 static void
@@ -641,7 +683,7 @@ handle_snapshot(struct sched_svc *s, Siplb__V1__SchedReply *r,
 	snap->epoch = slb_pub_epoch(s->pub);
 	snap->seq = slb_pub_seq(s->pub);
 	snap->body_case = SIPLB__V1__SNAPSHOT__BODY_TABLE;
-	snap->table = sched_pb_table(&s->table);
+	snap->table = lb_pb_table(&s->table);
 	r->status = SIPLB__V1__STATUS__STATUS_OK;
 	r->body_case = SIPLB__V1__SCHED_REPLY__BODY_SNAPSHOT;
 	r->snapshot = snap;
@@ -649,7 +691,7 @@ handle_snapshot(struct sched_svc *s, Siplb__V1__SchedReply *r,
 
 /* The scheduler's counters for siplb-admin's /metrics: its own, and each
  * subscriber's bus statistics labelled with the subscriber's name. */
-#define STATS_MAX (8 + SLB_SUB_COUNTERS * (2 * SCHED_MAX_EDGES + 1))
+#define STATS_MAX (16 + SLB_SUB_COUNTERS * (2 * SCHED_MAX_EDGES + 1))
 
 struct stats_out {
 	struct slb_counters k;
@@ -670,7 +712,8 @@ handle_stats(struct sched_svc *s, Siplb__V1__SchedReply *r,
 	slb_counter_add(&o->k, "bad_requests", "", s->bad_requests);
 	slb_counter_add(&o->k, "reservations_expired", "",
 	    s->reservations_expired);
-	slb_counter_add(&o->k, "dialogs", "", sched_load_count(s->load));
+	slb_counter_add(&o->k, "dialogs", "", lb_load_count(s->load));
+	sched_fb_svc_stats(s, &o->k);
 	for (int i = 0; i < s->nprobers; i++) {
 		snprintf(o->label[nl], sizeof(o->label[nl]), "prober %d", i + 1);
 		slb_counters_add_sub(&o->k, s->probers[i], o->label[nl++]);
@@ -743,11 +786,11 @@ on_request(void *arg, nng_msg *req, nng_msg **replyp)
 send:
 	if (slb_msg_pack(&r.base, replyp) != 0)
 		*replyp = NULL;
-	sched_pb_choices_free(&sr);
+	lb_pb_choices_free(&sr);
 	batch_out_free(&batch);
-	sched_pb_table_free(ar.table);
-	sched_pb_node_free(ar.node);
-	sched_pb_table_free(snap.table);
+	lb_pb_table_free(ar.table);
+	lb_pb_node_free(ar.node);
+	lb_pb_table_free(snap.table);
 	slb_msg_free(pm);
 }
 
@@ -761,7 +804,7 @@ on_tick(evutil_socket_t fd, short what, void *arg)
 
 	(void)fd;
 	(void)what;
-	n = sched_load_expire(s->load, slb_now_us(),
+	n = lb_load_expire(s->load, slb_now_us(),
 	    (uint64_t)s->cfg.reserve_ttl_ms * 1000u);
 	s->reservations_expired += n;
 	publish_table(s);
@@ -840,7 +883,7 @@ sched_svc_init(struct sched_svc *s)
 	struct timeval tv;
 	int rc;
 
-	sched_table_init(&s->table, s->cfg.seed ? (uint64_t)s->cfg.seed
+	lb_table_init(&s->table, s->cfg.seed ? (uint64_t)s->cfg.seed
 						 : slb_wall_us() ^ (uint64_t)getpid());
 	if (strcmp(s->cfg.node_source, "mysql") == 0) {
 		s->use_db = 1;
@@ -863,14 +906,14 @@ sched_svc_init(struct sched_svc *s)
 		slb_log_notice("%zu nodes loaded from %s", s->table.n,
 		    s->cfg.nodes_file);
 	}
-	if ((rc = sched_load_new(&s->load, &s->table)) != 0 ||
+	if ((rc = lb_load_new(&s->load, &s->table)) != 0 ||
 	    (rc = slb_loop_new(&s->base)) != 0 ||
 	    (rc = slb_bridge_new(&s->br, s->base)) != 0)
 		return rc;
 	if ((rc = slb_pub_open(&s->pub, s->cfg.pub, "scheduler")) != 0 ||
 	    (rc = slb_rep_open(&s->rep, s->base, s->cfg.rep, on_request, s)) != 0)
 		return rc;
-	if ((rc = open_subs(s)) != 0)
+	if ((rc = open_subs(s)) != 0 || (rc = sched_fb_svc_init(s)) != 0)
 		return rc;
 	s->tick = event_new(s->base, -1, EV_PERSIST, on_tick, s);
 	tv.tv_sec = s->cfg.table_interval_ms / 1000;
@@ -887,6 +930,7 @@ sched_svc_close(struct sched_svc *s)
 {
 	if (s->tick)
 		event_free(s->tick);
+	sched_fb_svc_close(s);
 	for (int i = 0; i < s->nedges; i++)
 		slb_sub_close(s->edges[i]);
 	for (int i = 0; i < s->nprobers; i++)
@@ -897,6 +941,6 @@ sched_svc_close(struct sched_svc *s)
 	slb_bridge_free(s->br);
 	if (s->base)
 		slb_loop_free(s->base);
-	sched_load_free(s->load);
-	sched_table_free(&s->table);
+	lb_load_free(s->load);
+	lb_table_free(&s->table);
 }

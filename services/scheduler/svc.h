@@ -3,7 +3,8 @@
 
 #include "bus.h"
 #include "cfg.h"
-#include "sched.h"
+#include "feedback.h"
+#include "sched_db.h"
 
 #define SCHED_MAX_EDGES 16
 
@@ -34,6 +35,10 @@ struct sched_cfg {
 	int seed;
 	int passive_threshold;
 	int passive_window_ms;
+	int backoff_max_ms;
+	char load_mode[SLB_CFG_STRLEN];
+	int sessions_per_call;
+	int reconcile_min;
 };
 
 extern const struct slb_cfg_key sched_cfg_keys[];
@@ -52,12 +57,16 @@ struct sched_svc {
 	int nedges;
 	struct event *tick;
 
-	struct sched_table table;
-	struct sched_load *load;
+	struct lb_table table;
+	struct lb_load *load;
 	struct sched_db db;
 	int use_db;
 
 	uint64_t selects, select_fail, bad_requests, reservations_expired;
+
+	struct lb_fb_cfg fb;		/* feedback_svc.c */
+	struct lb_fb_stats fbst;
+	struct event *fb_tick;
 };
 
 int sched_cfg_load(struct sched_cfg *c, const char *path);
@@ -65,7 +74,27 @@ int sched_svc_init(struct sched_svc *s);
 void sched_svc_close(struct sched_svc *s);
 
 /* Load the node table from its source into t (empty on entry). */
-int sched_svc_load_table(struct sched_svc *s, struct sched_table *t,
+int sched_svc_load_table(struct sched_svc *s, struct lb_table *t,
     char *err, size_t errlen);
+/* Publish a change of n (service.c). */
+void sched_svc_node_changed(struct sched_svc *s, const struct lb_node *n,
+    const char *why);
+
+/* ------------------------------------------------------ feedback_svc.c */
+
+int sched_fb_svc_init(struct sched_svc *s);
+void sched_fb_svc_close(struct sched_svc *s);
+/* An edge's 503 with Retry-After; true when it was one (handled). */
+bool sched_fb_svc_report(struct sched_svc *s, const Siplb__V1__NodeHealth *h);
+/* A prober's NodeFeedback (bus message or snapshot). */
+void sched_fb_svc_feedback(struct sched_svc *s,
+    const Siplb__V1__NodeFeedback *f);
+/* OP_DRAIN / OP_UNDRAIN on n: 0, or an errno with err. */
+int sched_fb_svc_drain(struct sched_svc *s, struct lb_node *n, bool on,
+    bool pause_inbound, char *err, size_t errlen);
+/* n was chosen for a new call. */
+void sched_fb_svc_selected(struct sched_svc *s, struct lb_node *n);
+/* Its counters into a stats reply. */
+void sched_fb_svc_stats(struct sched_svc *s, struct slb_counters *k);
 
 #endif

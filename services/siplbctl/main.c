@@ -17,8 +17,10 @@
 
 #include "bus.h"
 #include "cfg.h"
+#include "dialog.h"
 #include "log.h"
 #include "msg.h"
+#include "ctl.h"
 #include "pbjson.h"
 
 #define EXIT_REFUSED 1
@@ -36,10 +38,10 @@ struct ctl_cfg {
 #define OFF(f) offsetof(struct ctl_cfg, f)
 static const struct slb_cfg_key ctl_keys[] = {
     {"general", "run_dir", SLB_CFG_STR, 0, 0, "/run/siplb", OFF(run_dir), ""},
-    {"scheduler", "rep", SLB_CFG_ADDR, 0, 0, "ipc://scheduler.rep",
+    {"scheduler", "rep", SLB_CFG_ADDR, 0, 0, SLB_ADDR_SCHEDULER_REP,
 	OFF(sched_rep), ""},
-    {"edge", "rep", SLB_CFG_ADDR, 0, 0, "ipc://edge.rep", OFF(edge_rep), ""},
-    {"dialogd", "rep", SLB_CFG_ADDR, 0, 0, "ipc://dialogd.rep",
+    {"edge", "rep", SLB_CFG_ADDR, 0, 0, SLB_ADDR_EDGE_REP, OFF(edge_rep), ""},
+    {"dialogd", "rep", SLB_CFG_ADDR, 0, 0, SLB_ADDR_DIALOGD_REP,
 	OFF(dialogd_rep), ""},
     {"ctl", "timeout", SLB_CFG_INT, 10, 600000, "2000", OFF(timeout_ms),
 	"ms siplbctl waits for an answer"},
@@ -62,6 +64,10 @@ usage(FILE *f)
 	    "  node remove|enable|disable ID\n"
 	    "  node resize ID NAME=CAP[;NAME=CAP]   change capacities\n"
 	    "  node set ID [--weight W] [--priority P]\n"
+	    "  node drain ID [--pause-inbound] [--no-wait] [--wait S]\n"
+	    "                                     no new calls; waits for its\n"
+	    "                                     dialogs to end\n"
+	    "  node undrain ID\n"
 	    "  select --group G [--resource R] [--algorithm A] [--key K]\n"
 	    "         [--hash-key H] [--exclude ID,ID] [--max N] [--relative]\n"
 	    "         [--overcommit] [--reserve] [--tie-first]\n"
@@ -177,6 +183,7 @@ print_nodes(Siplb__V1__Node **nodes, size_t n)
 		for (size_t r = 0; r < nd->n_resources; r++)
 			printf(" %s=%d/%d", nd->resources[r]->name,
 			    nd->resources[r]->load, nd->resources[r]->capacity);
+		ctl_print_feedback(nd);
 		printf("\n");
 	}
 }
@@ -259,6 +266,7 @@ parse_cmd_opts(int argc, char **argv, struct cmd_opts *o)
 {
 	int c;
 	uint32_t v;
+	enum slb_dialog_state ds;
 	long lv;
 
 	optind = 1;
@@ -368,14 +376,8 @@ parse_cmd_opts(int argc, char **argv, struct cmd_opts *o)
 				return -1;
 			break;
 		case O_STATE:
-			if (strcmp(optarg, "created") == 0)
-				o->dq.state = SIPLB__V1__DIALOG_STATE__DIALOG_CREATED;
-			else if (strcmp(optarg, "confirmed") == 0)
-				o->dq.state =
-				    SIPLB__V1__DIALOG_STATE__DIALOG_CONFIRMED;
-			else if (strcmp(optarg, "terminated") == 0)
-				o->dq.state =
-				    SIPLB__V1__DIALOG_STATE__DIALOG_TERMINATED;
+			if (slb_dialog_state_parse(optarg, &ds) == 0)
+				o->dq.state = (Siplb__V1__DialogState)ds;
 			else {
 				fprintf(stderr, "siplbctl: --state: created, "
 				    "confirmed or terminated\n");
@@ -491,6 +493,9 @@ cmd_node(int argc, char **argv)
 		a.node = &o.spec;
 		return admin(&a);
 	}
+	if (strcmp(sub, "drain") == 0 || strcmp(sub, "undrain") == 0)
+		return ctl_drain(cfg.sched_rep, cfg.timeout_ms, json_out,
+		    argc - 1, argv + 1);
 	if (argc < 3)
 		return die_usage("node %s: give the node ID", sub);
 	if (parse_u32(argv[2], "node ID", &a.node_id) != 0)

@@ -78,10 +78,11 @@ expect_api "add node 3" 201 POST /api/v1/nodes "{\"uri\": \"sip:127.0.0.1:$N3\",
 NEW=$(rj 'd["id"]')
 assert_eq "new node enabled, pstn 500" "$(rj '[d["enabled"], d["resources"]["pstn"]["capacity"]]')" "[True, 500]"
 expect_api "get node $NEW" 200 GET "/api/v1/nodes/$NEW"
-sleep 0.5	# the edge gets the change from the scheduler's PUB
+wait_eq 5 "the edge to get node $NEW from the scheduler's PUB" 3 edge_stat nodes_known ||
+    fail "the edge did not learn of node $NEW"
 uac uac.xml 60 30 -d 100
 assert_eq "60 calls succeed" "$UAC_OK" 60
-sleep 1.5
+wait_stats "$N1" "$N2" "$N3"
 n3=$(node_incoming "$N3")
 [ "$n3" -gt 0 ] || fail "node $NEW got no calls"
 ok "node $NEW added through the API got $n3 of 60 calls"
@@ -89,11 +90,14 @@ ok "node $NEW added through the API got $n3 of 60 calls"
 # a node disabled through it gets none
 expect_api "disable node 1" 200 PATCH /api/v1/nodes/1 '{"enabled": false}'
 assert_eq "node 1 disabled" "$(rj 'd["enabled"]')" False
-sleep 0.5
+# the edge asks the scheduler for every call: that one must have it disabled
+node1_enabled() { ctl --json nodes | jq_py '[n["enabled"] for n in d["nodes"] if n["id"] == 1][0]'; }
+wait_eq 5 "the scheduler to hold node 1 disabled" False node1_enabled ||
+    fail "the scheduler does not hold node 1 disabled"
 before=$(node_incoming "$N1")
 uac uac.xml 60 30 -d 100
 assert_eq "60 more calls succeed" "$UAC_OK" 60
-sleep 1.5
+wait_stats "$N1" "$N2" "$N3"
 assert_eq "disabled node 1 got no call" "$(node_incoming "$N1")" "$before"
 
 # capacities, weight, priority

@@ -90,7 +90,7 @@ req0=$(metric "$T/m0" siplb_edge_requests_received_total)
 # 200 calls of 3 s at 100/s: all in progress at once for about a second
 (uac uac.xml "$CALLS" 100 -d 3000; echo "$UAC_OK $UAC_FAILED" > "$T/uac.result") &
 UAC_BG=$!
-sleep 2.5
+sleep 2.5	# not a wait: the scrape falls where every call is up (2 s to 3 s)
 scrape "$T/m1"
 valid "$T/m1" || fail "/metrics during calls is not valid"
 load1=$(metric "$T/m1" siplb_node_load 'resource="pstn"')
@@ -103,11 +103,8 @@ wait "$UAC_BG"
 read -r OK FAILED < "$T/uac.result"
 assert_eq "every call succeeded" "$OK" "$CALLS"
 
-for _ in $(seq 1 50); do
-	scrape "$T/m2"
-	[ "$(metric "$T/m2" siplb_node_load)" = 0 ] && break
-	sleep 0.1
-done
+load_now() { scrape "$T/m2" && metric "$T/m2" siplb_node_load; }
+wait_eq 5 "/metrics to show no load after the calls" 0 load_now
 valid "$T/m2" || fail "/metrics after calls is not valid"
 assert_eq "load after the calls" "$(metric "$T/m2" siplb_node_load)" 0
 sel2=$(metric "$T/m2" siplb_node_selected_total)

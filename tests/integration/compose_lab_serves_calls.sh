@@ -97,16 +97,16 @@ load_cids
 t_up=$(now)
 
 # every service healthy (bounded)
-healthy=""
-for _ in $(seq 1 120); do
-	healthy=""
+healthy_services() {
+	local s c healthy=""
 	for s in $SERVICES; do
 		c=$(cid "$s")
 		[ -n "$c" ] && [ "$(inspect "$c" '{{.State.Health.Status}}')" = healthy ] && healthy="$healthy $s"
 	done
-	[ "$healthy" = " $SERVICES" ] && break
-	sleep 0.5
-done
+	echo "$healthy"
+}
+wait_eq -i 0.5 60 "every service healthy" " $SERVICES" healthy_services
+healthy=$WAIT_OUT
 [ "$healthy" = " $SERVICES" ] || {
 	"$DOCKER" ps -a > "$T/ps.log" 2>&1
 	fail "not every service healthy after 60 s; healthy:$healthy"
@@ -150,17 +150,16 @@ nodes_up() {
 N1_IP=$(inspect "$(cid node1)" "{{(index .NetworkSettings.Networks \"${PROJ}_lab\").IPAddress}}")
 N2_IP=$(inspect "$(cid node2)" "{{(index .NetworkSettings.Networks \"${PROJ}_lab\").IPAddress}}")
 want="1=sip:$N1_IP:5060:True:200 2=sip:$N2_IP:5060:True:200"
-for _ in $(seq 1 40); do [ "$(nodes_up)" = "$want" ] && break; sleep 0.25; done
+wait_eq -i 0.25 10 "the prober to find both nodes up" "$want" nodes_up
 assert_eq "the scheduler's nodes from MariaDB's load_balancer, probed up by the prober" "$(nodes_up)" "$want"
 
+# synced_since SINCE: dialogd has logged its sync with the edge after SINCE
+synced_since() { "$DOCKER" logs --since "$1" "$(cid dialogd)" 2>&1 | grep -q 'edge 1: synced at seq'; }
 # dialogd_synced SINCE WHAT: until dialogd logs that it follows the edge
 # (synced with its publisher) after SINCE.  Calls placed before that are
 # stored too (replayed from the edge's ring when dialogd syncs), only later
 dialogd_synced() {
-	for _ in $(seq 1 100); do
-		"$DOCKER" logs --since "$1" "$(cid dialogd)" 2>&1 | grep -q 'edge 1: synced at seq' && break
-		sleep 0.1
-	done
+	wait_until 10 "dialogd to log that it synced with the edge" synced_since "$1"
 	"$DOCKER" logs --since "$1" "$(cid dialogd)" 2>&1 | grep -q 'edge 1: synced at seq' \
 		|| fail "$2: dialogd not synced with the edge within 10 s"
 }
@@ -205,11 +204,8 @@ check_calls() {
 		node=$(node_of "$id")
 		case $node in node1) want="1 3 bye" ;; node2) want="2 3 bye" ;;
 		*) fail "$1: call $id seen by node containers: $node" ;; esac
-		for _ in $(seq 1 150); do
-			got=$(stored "$id")
-			[ "$got" = "$want" ] && break
-			sleep 0.1
-		done
+		wait_eq 15 "dialogd to store call $id" "$want" stored "$id"
+		got=$WAIT_OUT
 		[ "$got" = "$want" ] || fail "$1: call $id at $node, stored as '$got', want '$want'"
 		eval "seen_$node=\$((\${seen_$node:-0} + 1))"
 	done
@@ -238,13 +234,15 @@ others0=$(for s in $SERVICES; do [ "$s" = edge ] || inspect "$(cid "$s")" '{{.Re
 t=$(now)
 kill_ts=$(date -u +%Y-%m-%dT%H:%M:%S.%NZ)
 kill -KILL "$pid0"
-state=""
-for _ in $(seq 1 120); do
+restarted() {	# prints the edge container's state; true once restarted and healthy
+	local state n st hl pid
 	state=$(inspect "$EDGE" '{{.RestartCount}} {{.State.Status}} {{.State.Health.Status}} {{.State.Pid}}')
+	echo "$state"
 	read -r n st hl pid <<< "$state"
-	[ "${n:-0}" -gt "$rc0" ] && [ "$st" = running ] && [ "$hl" = healthy ] && [ "$pid" != "$pid0" ] && break
-	sleep 0.25
-done
+	[ "${n:-0}" -gt "$rc0" ] && [ "$st" = running ] && [ "$hl" = healthy ] && [ "$pid" != "$pid0" ]
+}
+wait_until -i 0.25 30 "the edge container restarted and healthy" restarted
+state=$WAIT_OUT
 read -r n st hl pid <<< "$state"
 [ "$n" = $((rc0 + 1)) ] && [ "$st" = running ] && [ "$hl" = healthy ] \
 	|| fail "after SIGKILL of pid $pid0: restart count, status, health, pid: $state"

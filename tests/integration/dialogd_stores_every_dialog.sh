@@ -39,13 +39,8 @@ sql() {
 states() { sql "SELECT state, COUNT(*) FROM siplb_dialogs GROUP BY state ORDER BY state" | tr '\t|' '::' | tr '\n' ' ' | sed 's/ $//'; }
 # expect_states WHAT WANT: the store converges on WANT within 3 s
 expect_states() {
-	local got
-	for _ in $(seq 1 60); do
-		got=$(states 2>/dev/null)
-		[ "$got" = "$2" ] && { ok "$MODE: $1: $2"; return; }
-		sleep 0.05
-	done
-	fail "$MODE: $1: store holds '$got', want '$2'"
+	wait_eq -i 0.05 3 "$MODE: $1" "$2" states && { ok "$MODE: $1: $2"; return; }
+	fail "$MODE: $1: store holds '$WAIT_OUT', want '$2'"
 }
 field() { sql "SELECT $2 FROM siplb_dialogs WHERE \`key\` = '$1'"; }
 # dstat NAME: a counter of dialogd's edge subscriber
@@ -58,11 +53,8 @@ start_dialogd() {
 	DLGD_PID=$!
 	PIDS+=("$DLGD_PID")
 	# ready, and the edge's first snapshot applied
-	for _ in $(seq 1 100); do
-		[ "$(grep -c 'snapshot of' "$T/dialogd.log" 2>/dev/null)" -gt "${n:-0}" ] && return 0
-		kill -0 "$DLGD_PID" 2>/dev/null || fail "siplb-dialogd exited: $(tail -n 5 "$T/dialogd.log")"
-		sleep 0.1
-	done
+	wait_for_log -p "$DLGD_PID" 10 "$T/dialogd.log" 'snapshot of' "${n:-0}" && return 0
+	alive "$DLGD_PID" || fail "siplb-dialogd exited: $(tail -n 5 "$T/dialogd.log")"
 	fail "siplb-dialogd got no snapshot from the edge within 10 s"
 }
 stop_dialogd() {	# SIGNAL
@@ -88,13 +80,8 @@ loads() {	# "pstn1 pstn2 vm1" as the scheduler counts
 	ctl --json nodes | jq_py '" ".join(str(n["resources"][r]["load"]) for n, r in ((d["nodes"][0], "pstn"), (d["nodes"][1], "pstn"), (d["nodes"][0], "vm")))'
 }
 expect_loads() {	# WHAT WANT SECONDS
-	local got
-	for _ in $(seq 1 $(($3 * 20))); do
-		got=$(loads 2>/dev/null)
-		[ "$got" = "$2" ] && { ok "$MODE: $1: scheduler counts $2"; return; }
-		sleep 0.05
-	done
-	fail "$MODE: $1: scheduler counts '$got', want '$2'"
+	wait_eq -i 0.05 "$3" "$MODE: $1" "$2" loads && { ok "$MODE: $1: scheduler counts $2"; return; }
+	fail "$MODE: $1: scheduler counts '$WAIT_OUT', want '$2'"
 }
 
 suite() {
@@ -161,9 +148,9 @@ suite() {
 	write_conf
 	: > "$T/scheduler.log"
 	start_scheduler
-	for _ in $(seq 1 50); do grep -q 'edge:test: .* live dialogs' "$T/scheduler.log" && break; sleep 0.1; done
+	wait_for_log 5 "$T/scheduler.log" 'edge:test: .* live dialogs' || fail "scheduler got no snapshot from the edge"
 	start_dialogd
-	for _ in $(seq 1 50); do grep -q 'dialogd: synced at seq' "$T/scheduler.log" && break; sleep 0.1; done
+	wait_for_log 5 "$T/scheduler.log" 'dialogd: synced at seq'
 	grep -q 'dialogd: synced at seq' "$T/scheduler.log" || fail "scheduler did not sync with dialogd"
 	edge create e1 1 pstn,vm
 	edge create e2 1 pstn

@@ -14,17 +14,15 @@ node "$N2" uas.xml
 uac uac.xml 1000 200 -d 200
 assert_eq "1000 calls succeed" "$UAC_OK" 1000
 assert_eq "no call failed" "$UAC_FAILED" 0
-sleep 1.2	# the nodes' statistics files are written every second
+wait_stats "$N1" "$N2"	# the nodes' statistics files are written every second
 a=$(node_incoming "$N1"); b=$(node_incoming "$N2")
 echo "node 1: $a calls, node 2: $b calls"
 assert_eq "every call reached a node" "$((a + b))" 1000
 [ "$a" -ge 350 ] && [ "$b" -ge 350 ] || fail "calls not spread by load: $a / $b"
 ok "spread across both nodes ($a / $b)"
-for _ in $(seq 1 30); do
-	loads=$(ctl --json nodes | jq_py '" ".join(str(n["resources"]["pstn"]["load"]) for n in d["nodes"])')
-	[ "$loads" = "0 0" ] && break
-	sleep 0.1
-done
+loads() { ctl --json nodes | jq_py '" ".join(str(n["resources"]["pstn"]["load"]) for n in d["nodes"])'; }
+wait_eq 3 "the scheduler to count no load" "0 0" loads
+loads=$WAIT_OUT
 edge_stat dialogs; assert_eq "no load left once every call hung up" "$loads" "0 0"
 
 # the same call flow over TCP (phone side), UDP to the nodes

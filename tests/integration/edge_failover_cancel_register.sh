@@ -16,16 +16,16 @@ node "$N1" uas-503.xml
 node "$N2" uas.xml
 uac uac.xml 20 10 -d 100
 assert_eq "503 node: all 20 calls succeed" "$UAC_OK" 20
-sleep 1.2
+wait_stats "$N1" "$N2"
 refused=$(node_incoming "$N1"); answered=$(node_incoming "$N2")
 assert_eq "503 node: every call answered by the other node" "$answered" 20
 [ "$refused" -ge 1 ] || fail "no call was offered to the 503 node"
 ok "503 node was tried $refused times and failed over"
 assert_eq "failovers counted" "$(edge_stat failovers)" "$refused"
 assert_eq "failovers counted on the node they left" "$(ctl --json nodes | jq_py '[n["failed_over"] for n in d["nodes"] if n["id"] == 1][0]')" "$refused"
-sleep 0.3
+wait_eq 3 "the load of the calls that failed over released" "0 0" loads
 assert_eq "calls that failed over hold no load once over" "$(loads)" "0 0"
-kill "$(eval echo \$NODE_PID_$N1)"; kill "$(eval echo \$NODE_PID_$N2)"; sleep 0.5
+stop_nodes "$N1" "$N2"
 
 # CANCEL while node rings: 200 to CANCEL, 487 to the caller, CANCEL at node
 node "$N1" uas-ring.xml
@@ -34,9 +34,9 @@ uac uac-cancel.xml 10 10
 assert_eq "CANCEL: 10 calls got 200 and 487" "$UAC_OK" 10
 got=$(wait_calls 10 "$N1" "$N2")
 assert_eq "CANCEL reached the nodes, which answered 487 and got the ACK" "$got" 10
-sleep 0.5
+wait_eq 3 "the load of the cancelled calls released" "0 0" loads
 assert_eq "cancelled calls hold no load" "$(loads)" "0 0"
-kill "$(eval echo \$NODE_PID_$N1)" "$(eval echo \$NODE_PID_$N2)"; sleep 0.3
+stop_nodes "$N1" "$N2"
 
 # REGISTER: round-robin over dispatcher set 1, Path added
 node "$N1" uas-register.xml -trace_msg -message_file "$T/reg-$N1.msg"
@@ -48,7 +48,7 @@ assert_eq "REGISTERs alternate: 5 on node 1" "$(node_calls "$N1")" 5
 assert_eq "REGISTERs alternate: 5 on node 2" "$(node_calls "$N2")" 5
 grep -q "^Path: <sip:127.0.0.1:$EDGE_PORT;lr>" "$T/reg-$N1.msg" || fail "no Path header at the registrar"
 ok "Path header added (RFC 3327)"
-kill "$(eval echo \$NODE_PID_$N1)" "$(eval echo \$NODE_PID_$N2)"; sleep 0.3
+stop_nodes "$N1" "$N2"
 
 # node 1 silent (nothing listens): fail over after fr_timeout (1 s).  Calls
 # of 1 s pile up on node 2, so least-load offers node 1 again while the
@@ -59,11 +59,9 @@ uac uac.xml 10 10 -d 1000
 t1=$(date +%s%N)
 assert_eq "silent node: all 10 calls succeed" "$UAC_OK" 10
 ok "silent node: 10 calls took $(( (t1 - t0) / 1000000 )) ms"
-for _ in $(seq 1 20); do
-	up=$(ctl --json nodes | jq_py '[n["up"] for n in d["nodes"] if n["id"] == 1][0]')
-	[ "$up" = False ] && break
-	sleep 0.1
-done
+node1_up() { ctl --json nodes | jq_py '[n["up"] for n in d["nodes"] if n["id"] == 1][0]'; }
+wait_eq 2 "the scheduler to hold node 1 down" False node1_up
+up=$WAIT_OUT
 assert_eq "silent node reported down to the scheduler" "$up" False
 grep -q "node 1 sip:127.0.0.1:$N1 is down (edge reported 408)" "$T/scheduler.log" || fail "down not logged"
 grep -q "node 1 sip:127.0.0.1:$N1: edge reported 408 (1 of 2)" "$T/scheduler.log" || fail "first report not logged"
@@ -73,6 +71,7 @@ t0=$(date +%s%N); uac uac.xml 4 4 -d 100; t1=$(date +%s%N)
 assert_eq "calls after the report succeed" "$UAC_OK" 4
 [ $(( (t1 - t0) / 1000000 )) -lt 2500 ] || fail "calls still wait for the silent node"
 ok "no timer wait once the node is down"
-kill "$(eval echo \$NODE_PID_$N2)"; sleep 0.3
+stop_nodes "$N2"
+wait_eq 3 "the load of the failed-over calls released" "0 0" loads
 assert_eq "failed-over calls hold no load" "$(loads)" "0 0"
 

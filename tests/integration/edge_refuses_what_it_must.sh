@@ -80,7 +80,10 @@ for i in range(300):
         else: m[p:p] = bytes(r.randrange(256) for _ in range(r.randint(1, 20)))
     s.sendto(bytes(m).replace(b"z9hG4bKfz", b"z9hG4bKfz%d" % i), ("127.0.0.1", port))
 PY
-sleep 1
+# the edge reads its socket in order: an OPTIONS answered after the fuzz
+# means it has been through every mutated copy
+options_to_edge() { msg OPTIONS "sip:127.0.0.1:$EDGE_PORT" | send; }
+wait_eq 5 "the edge to answer an OPTIONS sent after the fuzz" "SIP/2.0 200 OK" options_to_edge
 kill -0 "$EDGE_PID" || fail "the edge died under fuzzing"
 ok "300 mutated INVITEs: the edge lives"
 dropped=$(edge_stat dropped); replied=$(edge_stat replied 400)
@@ -108,7 +111,7 @@ dialogd =
 CONF
 "$SIPLB_BIN/siplb-edge" -c "$T/notable.conf" >> "$T/notable.log" 2>&1 &
 PIDS+=("$!")
-for _ in $(seq 1 50); do grep -q 'ready' "$T/notable.log" && break; sleep 0.1; done
+wait_for_log 5 "$T/notable.log" 'ready'
 grep -q 'ready' "$T/notable.log" || fail "the edge without a scheduler did not start: $(tail -n 3 "$T/notable.log")"
 got=$(TO_TAG=';tag=x' msg BYE "sip:b@127.0.0.99:5060" "Route: <sip:127.0.0.1:$P2;lr>\r\n" | python3 "$SIPLB_TOP/tests/integration/sipsend.py" 127.0.0.1 "$P2")
 assert_eq "in-dialog BYE before the edge has a node table: retry later" "$got" "SIP/2.0 503 Node Table Not Loaded Yet"

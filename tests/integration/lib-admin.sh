@@ -37,11 +37,8 @@ start_bg() {	# NAME BINARY: start (again), record the pid in PID_NAME
 
 start_admin() {
 	start_bg admin siplb-admin
-	for _ in $(seq 1 100); do
-		grep -q 'ready' "$T/admin.log" 2>/dev/null && return 0
-		kill -0 "$PID_admin" 2>/dev/null || fail "siplb-admin exited: $(tail -n 5 "$T/admin.log")"
-		sleep 0.05
-	done
+	wait_for_log -i 0.05 -p "$PID_admin" 5 "$T/admin.log" 'ready' && return 0
+	alive "$PID_admin" || fail "siplb-admin exited: $(tail -n 5 "$T/admin.log")"
 	fail "siplb-admin not ready within 5 s"
 }
 

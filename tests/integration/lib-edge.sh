@@ -27,11 +27,8 @@ start_edge() {
 	"$SIPLB_BIN/siplb-edge" -c "$T/siplb.conf" >> "$T/edge.log" 2>&1 &
 	EDGE_PID=$!
 	PIDS+=("$EDGE_PID")
-	for _ in $(seq 1 100); do
-		grep -q 'node table from the scheduler' "$T/edge.log" 2>/dev/null && return 0
-		kill -0 "$EDGE_PID" 2>/dev/null || fail "siplb-edge exited: $(tail -n 5 "$T/edge.log")"
-		sleep 0.05
-	done
+	wait_for_log -i 0.05 -p "$EDGE_PID" 5 "$T/edge.log" 'node table from the scheduler' && return 0
+	alive "$EDGE_PID" || fail "siplb-edge exited: $(tail -n 5 "$T/edge.log")"
 	fail "siplb-edge got no node table within 5 s"
 }
 
@@ -49,6 +46,18 @@ node() {
 	[ -n "$pid" ] || fail "sipp node on $port: $out"
 	PIDS+=("$pid")
 	eval "NODE_PID_$port=$pid"
+}
+
+# stop_nodes PORT...: SIGTERM the sipp nodes on PORTs, until they are gone
+# (and their ports free for the next node)
+stop_nodes() {
+	local port pid
+	for port in "$@"; do kill "$(eval echo "\$NODE_PID_$port")"; done
+	for port in "$@"; do
+		pid=$(eval echo "\$NODE_PID_$port")
+		wait_while 3 "sipp node on $port (pid $pid) to exit" alive "$pid" ||
+		    fail "sipp node on $port still runs 3 s after SIGTERM"
+	done
 }
 
 # node_calls PORT: calls the node completed (its last statistics line)
@@ -76,6 +85,7 @@ uac() {
 	    -timeout 120 -timeout_error -trace_stat -stf "$T/uac.csv" \
 	    -trace_err -error_file "$T/uac.err" "$@" > "$T/uac.out" 2>&1)
 	UAC_RC=$?
+	touch "$T/uac.ended"	# for wait_stats
 	UAC_OK=$(sipp_count "$T/uac.out" Successful)
 	UAC_FAILED=$(sipp_count "$T/uac.out" Failed)
 }
@@ -94,14 +104,22 @@ edge_stat() {	# NAME [LABEL]: a counter from the edge's REP
 
 # wait_calls WANT PORT...: until the nodes' completed calls add up to WANT
 # (their statistics are written every second, after each call's timewait)
+nodes_calls() { local p got=0; for p in "$@"; do got=$((got + $(node_calls "$p"))); done; echo "$got"; }
+_calls_at_least() { local want=$1 got; shift; got=$(nodes_calls "$@"); echo "$got"; [ "$got" -ge "$want" ]; }
 wait_calls() {
-	local want=$1 got=0
+	local want=$1
 	shift
-	for _ in $(seq 1 60); do
-		got=0
-		for p in "$@"; do got=$((got + $(node_calls "$p"))); done
-		[ "$got" -ge "$want" ] && break
-		sleep 0.1
-	done
-	echo "$got"
+	wait_until 6 "the nodes on $* to complete $want calls" _calls_at_least "$want" "$@"
+	echo "$WAIT_OUT"
 }
+
+# wait_stats PORT...: until every node's statistics file was written after
+# the last caller (uac) ended, so that it counts every call it received
+# (sipp writes it every second: -fd 1)
+_stats_fresh() {
+	local p
+	for p in "$@"; do
+		[ "$T/node-$p.csv" -nt "$T/uac.ended" ] || { echo "node $p: not written since"; return 1; }
+	done
+}
+wait_stats() { wait_until 3 "the statistics of the nodes on $* written after the caller ended" _stats_fresh "$@"; }

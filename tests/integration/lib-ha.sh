@@ -48,7 +48,7 @@ ha_cleanup() {
 				kill "-$sig" "$p" 2>/dev/null
 			done
 		done
-		for _ in $(seq 1 30); do ns_busy || break; sleep 0.1; done
+		wait_while 3 "our namespaces to empty after SIG$sig" ns_busy 2>/dev/null
 	done
 	for n in "${HA_NS[@]}"; do ip netns del "$n" 2>/dev/null; done
 	return 0
@@ -123,18 +123,15 @@ ha_start() {
 ha_ctl() { local n=$1; shift; in_ns "e$n" "$SIPLB_BIN/siplbctl" -c "$T/e$n/siplb.conf" "$@"; }
 
 # ha_suite N: the suite on host eN, up when `siplbctl health` says so
+ha_suite_up() { ha_ctl "$1" health && grep -q 'node table from the scheduler' "$T/e$1-edge.log"; }
 ha_suite() {
 	local n=$1
 	ha_start "$n" dialogd
 	ha_start "$n" scheduler
 	ha_start "$n" prober
 	ha_start "$n" edge
-	for _ in $(seq 1 100); do
-		ha_ctl "$n" health > /dev/null 2>&1 &&
-		    grep -q 'node table from the scheduler' "$T/e$n-edge.log" && {
-			ok "suite up on e$n"; return 0; }
-		sleep 0.1
-	done
+	wait_until 10 "the suite on e$n healthy, its edge with a node table" ha_suite_up "$n" && {
+		ok "suite up on e$n"; return 0; }
 	fail "suite on e$n not healthy within 10 s: $(ha_ctl "$n" health 2>&1)"
 }
 
@@ -159,22 +156,14 @@ ha_keepalived() {
 vrrp_state() { local s; read -r s _ < "$T/e$1/vrrp.state" 2>/dev/null; echo "${s:-none}"; }
 # wait_state N STATE: up to 5 s
 wait_state() {
-	for _ in $(seq 1 50); do [ "$(vrrp_state "$1")" = "$2" ] && break; sleep 0.1; done
+	wait_eq 5 "e$1's keepalived notify hook to report $2" "$2" vrrp_state "$1"
 	assert_eq "e$1's keepalived notify hook reports $2" "$(vrrp_state "$1")" "$2"
 }
 
 has_vip() { ip -n "$(ns "$1")" -4 -o addr show dev eth0 2>/dev/null | grep -q " $VIP/"; }
 
 # wait_vip HOST SECONDS: 0 when HOST holds the VIP within SECONDS (20 ms polls)
-wait_vip() {
-	local h=$1 end
-	end=$(awk -v a="$(now)" -v s="$2" 'BEGIN { printf "%.3f", a + s }')
-	while awk -v e="$end" -v t="$(now)" 'BEGIN { exit !(t < e) }'; do
-		has_vip "$h" && return 0
-		sleep 0.02
-	done
-	return 1
-}
+wait_vip() { wait_until -i 0.02 "$2" "$1 to hold the VIP" has_vip "$1"; }
 
 # ha_nodes: sipp FreeSWITCH stand-ins on n1 and n2, and the node table
 ha_nodes() {
@@ -209,10 +198,7 @@ ha_up() {
 	ok "e1 holds the VIP $VIP ($(since "$t0") s after keepalived started)"
 	wait_state 1 MASTER
 	ha_keepalived 2
-	for _ in $(seq 1 100); do
-		grep -q 'Entering BACKUP STATE' "$T/e2-keepalived.log" && break
-		sleep 0.1
-	done
+	wait_for_log 10 "$T/e2-keepalived.log" 'Entering BACKUP STATE'
 	grep -q 'Entering BACKUP STATE' "$T/e2-keepalived.log" || fail "e2 never became BACKUP"
 	has_vip e2 && fail "both hosts hold the VIP"
 	ok "e2 is the VRRP backup"
@@ -254,6 +240,7 @@ setup_times() {
 
 # dialogs N ARGS: the JSON of `siplbctl dialogs` on host eN
 dialogs() { local n=$1; shift; ha_ctl "$n" --json dialogs --limit 10000 "$@"; }
+long_calls_up() { dialogs 2 --state confirmed --edge edge:1 | jq_py 'len(d["dialogs"])'; }
 live_on() { dialogs "$1" | jq_py 'sum(1 for x in d["dialogs"] if x["state"] != "terminated")'; }
 load_on() { ha_ctl "$1" --json nodes | jq_py 'sum(n["resources"]["pstn"]["load"] for n in d["nodes"])'; }
 
@@ -272,18 +259,15 @@ ha_failover() {
 	# 30 calls of 14 s, all up through e1 (and in both stores) before the kill
 	long_t0=$(now)
 	ha_uac long 30 30 14000
-	for _ in $(seq 1 50); do
-		[ "$(dialogs 2 --state confirmed --edge edge:1 | jq_py 'len(d["dialogs"])')" = 30 ] && break
-		sleep 0.1
-	done
+	wait_eq 5 "the 30 long calls up through e1 in e2's store" 30 long_calls_up
 	keys=$(dialogs 2 --state confirmed --edge edge:1 | jq_py '" ".join(sorted(x["key"] for x in d["dialogs"]))')
 	assert_eq "the 30 long calls are up through e1, in e2's store too" "$(echo "$keys" | wc -w)" 30
-	for _ in $(seq 1 50); do [ "$(load_on 2)" = 30 ] && break; sleep 0.1; done
+	wait_eq 5 "e2's scheduler to count e1's calls" 30 load_on 2
 	assert_eq "e2's scheduler counts e1's calls" "$(load_on 2)" 30
 
 	# a stream of short calls across the failover: 10 a second for 12 s
 	ha_uac stream 120 10 1000
-	sleep 3
+	sleep 3	# not a wait: the stream runs for 3 s before the failure
 	t0=$(now)
 	case $how in
 	host-crash)
@@ -302,7 +286,7 @@ ha_failover() {
 	if [ "$how" != host-crash ]; then
 		# e1 sends priority 0, then removes the VIP: both may hold it
 		# for a moment (a crashed host keeps it on its dead link)
-		for _ in $(seq 1 50); do has_vip e1 || break; sleep 0.02; done
+		wait_while -i 0.02 1 "e1 to drop the VIP" has_vip e1
 		has_vip e1 && fail "e1 still holds the VIP 1 s after the failover"
 	fi
 	echo "failover ($how): the VIP was on e2 $took s after the failure"
@@ -329,10 +313,7 @@ ha_failover() {
 	assert_eq "new calls after the failover succeed" "$OK/$FAILED" "20/0"
 
 	# the store lost nothing: e2's holds every long call, ended by its BYE
-	for _ in $(seq 1 50); do
-		[ "$(live_on 2)" = 0 ] && break
-		sleep 0.1
-	done
+	wait_eq 5 "no live dialog left in e2's store" 0 live_on 2
 	assert_eq "no live dialog left in e2's store" "$(live_on 2)" 0
 	# a row's edge is the edge of its latest event: the BYE's
 	dt=$(dialogs 2 --state terminated | jq_py "sum(1 for x in d['dialogs'] if x['key'] in set('$keys'.split()) and x['reason'] == 'bye' and x['edge'] == 'edge:2')")
@@ -347,23 +328,25 @@ ha_failover() {
 		# the hung edge wakes up with the calls of before in its table:
 		# they ended meanwhile, and must not come back as load when the
 		# schedulers resync from its snapshot
-		local s1 s2
+		local s1 s2 d1 d2
 		s1=$(grep -c 'edge 1: synced at seq' "$T/e1-scheduler.log")
 		s2=$(grep -c 'edge 1: synced at seq' "$T/e2-scheduler.log")
+		d1=$(log_count "$T/e1-dialogd.log" 'edge 1: synced at seq')
+		d2=$(log_count "$T/e2-dialogd.log" 'edge 1: synced at seq')
 		kill -CONT "$PID_edge_e1"
 		ok "e1's edge resumed (SIGCONT)"
 		# both schedulers take e1's snapshot again (they asked while it
 		# was stopped): that is where ended calls would come back
-		for _ in $(seq 1 100); do
-			[ "$(grep -c 'edge 1: synced at seq' "$T/e1-scheduler.log")" -gt "$s1" ] &&
-			    [ "$(grep -c 'edge 1: synced at seq' "$T/e2-scheduler.log")" -gt "$s2" ] && break
-			sleep 0.1
-		done
+		resynced() {	# LOG-PREFIX COUNT1 COUNT2: both hosts' LOGs synced again
+			[ "$(log_count "$T/e1-$1.log" 'edge 1: synced at seq')" -gt "$2" ] &&
+			    [ "$(log_count "$T/e2-$1.log" 'edge 1: synced at seq')" -gt "$3" ]
+		}
+		wait_until 10 "both schedulers to resync from e1's edge" resynced scheduler "$s1" "$s2"
 		[ "$(grep -c 'edge 1: synced at seq' "$T/e1-scheduler.log")" -gt "$s1" ] &&
 		    [ "$(grep -c 'edge 1: synced at seq' "$T/e2-scheduler.log")" -gt "$s2" ] ||
 		    fail "the schedulers did not resync from e1's edge within 10 s of its resume"
 		ok "both schedulers resynced from the resumed edge's snapshot"
-		sleep 1
+		wait_until 10 "both dialog stores to resync from e1's edge" resynced dialogd "$d1" "$d2"
 		assert_eq "e1's scheduler load after the edge resumed" "$(load_on 1)" 0
 		assert_eq "e2's scheduler load after the edge resumed" "$(load_on 2)" 0
 		assert_eq "no live dialog in e2's store after the edge resumed" "$(live_on 2)" 0
@@ -371,7 +354,11 @@ ha_failover() {
 		n=$(ha_ctl 1 --json edge stats | jq_py 'sum(c["value"] for c in d["counters"] if c["name"] == "dialogs_ended_elsewhere")')
 		[ "$n" -ge 30 ] || fail "e1's edge forgot $n dialogs ended elsewhere, want >= 30"
 		ok "e1's edge checked its table against the store after the stall: $n dialogs ended elsewhere, ended there too"
-		assert_eq "e1's edge holds no dialog" "$(ha_ctl 1 --json edge stats | jq_py 'sum(c["value"] for c in d["counters"] if c["name"] == "dialogs")')" 0
+		# INVITEs that queued up while it hung are still being refused
+		# (the VIP it would send from is gone): wait for the last one
+		e1_dialogs() { ha_ctl 1 --json edge stats | jq_py 'sum(c["value"] for c in d["counters"] if c["name"] == "dialogs")'; }
+		wait_eq 5 "e1's edge to hold no dialog" 0 e1_dialogs
+		assert_eq "e1's edge holds no dialog" "$(e1_dialogs)" 0
 		wait_state 1 BACKUP	# its check passes again
 		has_vip e2 || fail "the VIP left e2 when e1's edge resumed"
 		ok "the VIP stays on e2 (nopreempt)"

@@ -51,11 +51,8 @@ start_prober() {	# CONFIG LOG [args...]
 	"$SIPLB_BIN/siplb-prober" -c "$conf" "$@" >> "$log" 2>&1 &
 	PROBER_PID=$!
 	PIDS+=("$PROBER_PID")
-	for _ in $(seq 1 100); do
-		grep -q 'ready: prober:' "$log" 2>/dev/null && return 0
-		kill -0 "$PROBER_PID" 2>/dev/null || fail "siplb-prober exited: $(tail -n 5 "$log")"
-		sleep 0.05
-	done
+	wait_for_log -i 0.05 -p "$PROBER_PID" 5 "$log" 'ready: prober:' && return 0
+	alive "$PROBER_PID" || fail "siplb-prober exited: $(tail -n 5 "$log")"
 	fail "siplb-prober not ready within 5 s"
 }
 stop_pid() { kill -TERM "$1" 2>/dev/null; wait "$1" 2>/dev/null; return 0; }
@@ -65,17 +62,14 @@ node_field() {
 	ctl --json nodes | jq_py "[n for n in d['nodes'] if n['id'] == $1][0]['$2']"
 }
 now_ms() { date +%s%3N; }
+has_rtt() { [ "$(node_field "$1" rtt_us)" -gt 0 ]; }	# ID
 # wait_field ID FIELD WANT LIMIT_MS: until the field is WANT; prints the ms
 wait_field() {
-	local t0 t got
-	t0=$(now_ms)
-	while :; do
-		got=$(node_field "$1" "$2")
-		t=$(( $(now_ms) - t0 ))
-		[ "$got" = "$3" ] && { echo "$t"; return 0; }
-		[ "$t" -gt "$4" ] && { echo "$t"; return 1; }
-		sleep 0.02
-	done
+	local rc
+	wait_eq -i 0.02 "$(($4 / 1000)).$(printf '%03d' $(($4 % 1000)))" "node $1's $2 to be $3" "$3" node_field "$1" "$2"
+	rc=$?
+	echo "$WAIT_MS"
+	return $rc
 }
 
 # --- both nodes answer: up, with a round-trip time
@@ -85,17 +79,14 @@ start_scheduler
 start_prober "$T/siplb.conf" "$T/prober.log"
 P1=$PROBER_PID
 for id in 1 2; do
-	for _ in $(seq 1 60); do
-		[ "$(node_field $id rtt_us)" -gt 0 ] && break
-		sleep 0.05
-	done
+	wait_until -i 0.05 3 "node $id to get an rtt" has_rtt "$id"
 	rtt=$(node_field $id rtt_us)
 	[ "$rtt" -gt 0 ] || fail "node $id: no rtt after 3 s"
 	ok "node $id gets an rtt ($rtt us)"
 	assert_eq "node $id is up" "$(node_field $id up)" "True"
 	assert_eq "node $id last_code" "$(node_field $id last_code)" "200"
 done
-sleep 1
+sleep 1	# not a wait: both must stay up across three probe intervals
 assert_eq "node 1 stays up" "$(node_field 1 up)" "True"
 assert_eq "node 2 stays up" "$(node_field 2 up)" "True"
 grep -q ' is down' "$T/prober.log" && fail "a node was marked down while answering"
@@ -133,10 +124,7 @@ ok "default From is sip:siplb-prober@$(hostname)"
 opt_node "$N3" "$T/sipp404"
 ctl node add --id 3 --uri "sip:127.0.0.1:$N3" --group 1 --set 1 --resources 'pstn=500' --probe-mode 2 > /dev/null || fail "node add"
 t0=$(now_ms)
-for _ in $(seq 1 100); do
-	grep -q "^OPTIONS sip:127.0.0.1:$N3 SIP/2.0" "$T/msg-$N3.log" 2>/dev/null && break
-	sleep 0.02
-done
+wait_for_log -i 0.02 2 "$T/msg-$N3.log" "^OPTIONS sip:127.0.0.1:$N3 SIP/2.0"
 first=$(( $(now_ms) - t0 ))
 [ "$first" -le 1200 ] || fail "first probe of an added node after $first ms"
 ok "an added node is probed within $first ms"
@@ -156,7 +144,7 @@ ms=$(wait_field 3 up True 3000) || fail "node 3 (404) not up with reply_codes = 
 ok "node 3 answering 404 is up with reply_codes = 200,404 ($ms ms after the restart)"
 assert_eq "node 1 untouched by the restart" "$(node_field 1 up)" "True"
 grep -q ' is down' "$T/prober-2.log" && fail "the restarted prober marked a node down"
-sleep 0.5
+wait_for_log 3 "$T/msg-$N1.log" '^From: '	# a probe of the restarted prober
 grep -q "^From: <sip:health@probe.example>;tag=prb" "$T/msg-$N1.log" \
 	|| fail "configured From not seen: $(grep -m1 '^From:' "$T/msg-$N1.log")"
 ok "configured From is sent"
@@ -181,10 +169,10 @@ start_prober "$T/siplb.conf" "$T/prober-s1.log" --shard 1/2
 S1=$PROBER_PID
 start_prober "$T/shard2.conf" "$T/prober-s2.log" --shard=2/2
 S2=$PROBER_PID
-sleep 1.6
+sleep 1.6	# not a wait: the probes of 1.6 s are counted below
 stop_pid "$S1"
 stop_pid "$S2"
-sleep 0.2
+sleep 0.2	# not a wait on anything observable: probes sent may still reach the nodes' logs
 # node id % 2 == i - 1: node 2 belongs to 1/2, nodes 1 and 3 to 2/2
 for spec in "1:$N1:2" "2:$N2:1" "3:$N3:2"; do
 	IFS=: read -r id port mine <<< "$spec"
@@ -202,15 +190,13 @@ ok "--shard wins over the config"
 # --- a node removed from the table is forgotten: no more probes
 start_prober "$T/siplb.conf" "$T/prober-3.log"
 P3=$PROBER_PID
-sleep 0.5
+wait_for_log 3 "$T/prober-3.log" 'node table from the scheduler: 3 nodes' ||
+    fail "the prober did not get the node table"
 ctl node remove 3 > /dev/null || fail "node remove"
-for _ in $(seq 1 50); do
-	grep -q "node 3 sip:127.0.0.1:$N3: removed from the table; forgotten" "$T/prober-3.log" && break
-	sleep 0.02
-done
+wait_for_log -i 0.02 1 "$T/prober-3.log" "node 3 sip:127.0.0.1:$N3: removed from the table; forgotten"
 grep -q "node 3 sip:127.0.0.1:$N3: removed from the table; forgotten" "$T/prober-3.log" || fail "removal not seen"
 sleep 0.3	# a probe already in flight may still arrive
 before=$(grep -c "^OPTIONS sip:" "$T/msg-$N3.log")
-sleep 1
+sleep 1	# not a wait: no probe may come for a second
 assert_eq "no probe to a removed node" "$(grep -c "^OPTIONS sip:" "$T/msg-$N3.log")" "$before"
 stop_pid "$P3"

@@ -29,26 +29,19 @@ start_replica() {	# a|b
 	"$SIPLB_BIN/siplb-scheduler" -c "$T/$1/siplb.conf" >> "$T/sched-$1.log" 2>&1 &
 	eval "PID_$1=$!"
 	PIDS+=("$!")
-	for _ in $(seq 1 100); do
-		"$SIPLB_BIN/siplbctl" -c "$T/$1/siplb.conf" --timeout 200 nodes > /dev/null 2>&1 && break
-		sleep 0.1
-	done
+	wait_until 10 "replica $1 to answer" "$SIPLB_BIN/siplbctl" -c "$T/$1/siplb.conf" --timeout 200 nodes
 	# wait for the first snapshot from the edge
-	for _ in $(seq 1 50); do grep -q 'edge:test: .* live dialogs' "$T/sched-$1.log" && return; sleep 0.1; done
+	wait_for_log 5 "$T/sched-$1.log" 'edge:test: .* live dialogs' && return
 	fail "replica $1 got no snapshot from the edge"
 }
 loads() {	# a|b -> "pstn1 pstn2 vm1"
 	"$SIPLB_BIN/siplbctl" -c "$T/$1/siplb.conf" --json nodes | jq_py '" ".join(str(n["resources"][r]["load"]) for n, r in ((d["nodes"][0], "pstn"), (d["nodes"][1], "pstn"), (d["nodes"][0], "vm")))'
 }
 # expect WHAT "p1 p2 v1": both replicas converge on it within 3 s
+both_loads() { echo "a: $(loads a), b: $(loads b)"; }
 expect() {
-	local got_a got_b
-	for _ in $(seq 1 60); do
-		got_a=$(loads a); got_b=$(loads b)
-		[ "$got_a" = "$2" ] && [ "$got_b" = "$2" ] && { ok "$1: both replicas count $2"; return; }
-		sleep 0.05
-	done
-	fail "$1: replica a counts '$got_a', b counts '$got_b', want '$2'"
+	wait_eq -i 0.05 3 "$1" "a: $2, b: $2" both_loads && { ok "$1: both replicas count $2"; return; }
+	fail "$1: replica a counts '$(loads a)', b counts '$(loads b)', want '$2'"
 }
 
 start_replica a

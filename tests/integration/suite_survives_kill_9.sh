@@ -38,33 +38,39 @@ start_bg() {	# NAME BINARY: start (again), record the pid in PID_NAME
 	eval "PID_$1=$!"
 	PIDS+=("$!")
 }
-kill9() { local p; p=$(eval echo "\$PID_$1"); kill -KILL "$p"; wait "$p" 2>/dev/null; ok "killed $1 with SIGKILL"; }
+# kill9 NAME: SIGKILL it and check it is gone (the scheduler's pid is
+# lib.sh's SCHED_PID, the others' PID_NAME)
+kill9() {
+	local p
+	if [ "$1" = scheduler ]; then p=$SCHED_PID; else p=$(eval echo "\${PID_$1:-}"); fi
+	[ -n "$p" ] || fail "no pid recorded for $1"
+	kill -KILL "$p" || fail "$1 (pid $p) was not running"
+	wait "$p" 2>/dev/null
+	! alive "$p" || fail "$1 (pid $p) survived SIGKILL"
+	ok "killed $1 (pid $p) with SIGKILL"
+}
 load_sum() { ctl --json nodes | jq_py 'sum(n["resources"]["pstn"]["load"] for n in d["nodes"])'; }
 live() { ctl --json dialogs --state confirmed --limit 10000 | jq_py 'len(d["dialogs"])'; }
 # expect_eq WHAT FUNCTION WANT: poll up to 10 s (a subscriber that lost
 # its publisher dials again after 3.5 s of silence, then resyncs)
 expect_eq() {
-	local got
-	for _ in $(seq 1 100); do
-		got=$($2 2>/dev/null)
-		[ "$got" = "$3" ] && { ok "$1 ($got)"; return; }
-		sleep 0.1
-	done
-	fail "$1: got '$got', want '$3'"
+	wait_eq 10 "$1" "$3" "$2" && { ok "$1 ($WAIT_OUT)"; return; }
+	fail "$1: got '$WAIT_OUT', want '$3'"
 }
 
 start_bg dialogd siplb-dialogd
 start_scheduler
 start_bg prober siplb-prober
 start_bg edge siplb-edge
-sleep 1
+suite_up() { grep -q 'node table from the scheduler' "$T/edge.log" && ctl health; }
+wait_until 10 "the suite up (the edge with its node table, siplbctl health)" suite_up ||
+    fail "the suite did not come up"
 node "$N1" uas.xml
 node "$N2" uas.xml
 
 # 40 calls of 25 s, all set up within 2 s
 (uac uac.xml "$CALLS" 20 -d 25000; echo "$UAC_OK $UAC_FAILED" > "$T/uac.result") &
 UAC_BG=$!
-sleep 3
 expect_eq "scheduler counts the calls" load_sum "$CALLS"
 expect_eq "the store holds every call" live "$CALLS"
 
@@ -73,8 +79,10 @@ start_scheduler
 expect_eq "restarted scheduler counts the calls again" load_sum "$CALLS"
 
 kill9 prober
+syncs=$(log_count "$T/scheduler.log" 'prober 1: synced at seq')
 start_bg prober siplb-prober
-sleep 1
+wait_for_log 10 "$T/scheduler.log" 'prober 1: synced at seq' "$syncs" ||
+    fail "the scheduler did not sync with the restarted prober"
 expect_eq "load unchanged across a prober restart" load_sum "$CALLS"
 up=$(ctl --json nodes | jq_py 'all(n["up"] for n in d["nodes"])')
 assert_eq "nodes still up" "$up" True
@@ -84,8 +92,9 @@ start_bg dialogd siplb-dialogd
 expect_eq "restarted dialogd holds every call" live "$CALLS"
 
 kill9 edge
+restores=$(log_count "$T/edge.log" 'restored from the dialog store')
 start_bg edge siplb-edge
-sleep 1.5
+wait_for_log 5 "$T/edge.log" 'restored from the dialog store' "$restores"
 grep -q "$CALLS live dialogs of edge:1 restored from the dialog store" "$T/edge.log" || fail "edge did not restore its dialogs: $(grep restored "$T/edge.log")"
 ok "restarted edge restored $CALLS dialogs"
 expect_eq "load right after the edge restart" load_sum "$CALLS"

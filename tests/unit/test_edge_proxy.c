@@ -47,26 +47,26 @@ udp_sock(int *port)
 }
 
 static void
-add_node(struct sched_table *t, uint32_t id, int port)
+add_node(struct lb_table *t, uint32_t id, int port)
 {
-	struct sched_node n;
+	struct lb_node n;
 	char err[128];
 
-	sched_node_defaults(&n);
+	lb_node_defaults(&n);
 	n.id = id;
 	n.group = 1;
 	n.set = 1;
 	snprintf(n.uri, sizeof(n.uri), "sip:127.0.0.1:%d", port);
-	assert_int_equal(sched_res_parse("pstn=10", n.res, &n.nres, err,
+	assert_int_equal(lb_res_parse("pstn=10", n.res, &n.nres, err,
 			     sizeof(err)), 0);
-	assert_int_equal(sched_table_add(t, &n, NULL, err, sizeof(err)), 0);
+	assert_int_equal(lb_table_add(t, &n, NULL, err, sizeof(err)), 0);
 }
 
 static int
 setup_with(void **state, const char *auth_header)
 {
 	struct fx *f = calloc(1, sizeof(*f));
-	struct sched_table t;
+	struct lb_table t;
 
 	f->e = calloc(1, sizeof(*f->e));
 	assert_int_equal(edge_cfg_load(&f->e->cfg, NULL), 0);
@@ -88,11 +88,11 @@ setup_with(void **state, const char *auth_header)
 	f->phone2 = udp_sock(&f->pphone2);
 	f->node1 = udp_sock(&f->pnode1);
 	f->node2 = udp_sock(&f->pnode2);
-	sched_table_init(&t, 1);
+	lb_table_init(&t, 1);
 	add_node(&t, 1, f->pnode1);
 	add_node(&t, 2, f->pnode2);
 	assert_int_equal(edge_set_table(f->e, &t), 0);
-	sched_table_free(&t);
+	lb_table_free(&t);
 	*state = f;
 	return 0;
 }
