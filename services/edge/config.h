@@ -59,6 +59,7 @@ struct edge_cfg {
 	char rep[SLB_CFG_STRLEN];
 	char dialogd[SLB_CFG_STRLEN];
 	int sched_timeout_ms;
+	int store_timeout_ms;
 	int max_attempts;
 	int t1_ms, t2_ms, t4_ms;
 	int fr_ms;		/* no provisional above 100 -> failover */

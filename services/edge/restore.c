@@ -8,10 +8,10 @@
 #include "edge.h"
 #include "log.h"
 
-/* Dialogs a page, pages a query at most, and how long a page may take. */
+/* Dialogs a page and pages a query at most (a page may take the edge's
+ * store_timeout). */
 #define STORE_PAGE 5000
 #define STORE_PAGES_MAX 1000
-#define STORE_PAGE_MS 1000
 
 /* How far back a reconcile looks for dialogs ended by another edge: the
  * stall plus clock skew between hosts. */
@@ -172,8 +172,8 @@ ask_page(struct store_q *q)
 		q_finish(q, err);
 		return;
 	}
-	if ((err = slb_reqc_send(q->e->store.rc, msg, STORE_PAGE_MS, on_page,
-		 q)) != 0) {
+	if ((err = slb_reqc_send(q->e->store.rc, msg,
+	    q->e->cfg.store_timeout_ms, on_page, q)) != 0) {
 		nng_msg_free(msg);
 		q_finish(q, err);
 	}
