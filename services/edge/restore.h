@@ -7,7 +7,7 @@
 /*
  * The edge and the dialog store (dialogd), asked without ever blocking
  * the SIP loop (the common async REQ client, one page of 5,000 dialogs at
- * a time, each within a second or the question is dropped):
+ * a time, each within store_timeout or the question is dropped):
  *
  * - restore: a restarted edge gets its live dialogs back before it
  *   publishes dialog events or answers a snapshot, so that its first
