@@ -14,7 +14,7 @@ struct edge_dlg_gone {
 bool
 edge_dlg_key_ok(const char *key)
 {
-	size_t n = key ? strlen(key) : 0;
+	size_t n = key ? strnlen(key, EDGE_DLG_KEY_SIZE) : 0;
 
 	return n > 0 && n < EDGE_DLG_KEY_SIZE;
 }

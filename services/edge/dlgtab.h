@@ -66,7 +66,8 @@ struct edge_dlg_update {
 	const char *call_id, *from_tag, *to_tag;
 };
 
-/* 1 for a key the table takes: 1..EDGE_DLG_KEY_SIZE-1 characters. */
+/* 1 for a key the table takes: 1..EDGE_DLG_KEY_SIZE-1 characters (read
+ * no further than EDGE_DLG_KEY_SIZE). */
 bool edge_dlg_key_ok(const char *key);
 /* Apply u at now_us: a new key is added (created now) unless u ends it,
  * TERMINATED removes it.  *rec (may be NULL) gets the dialog as it stands

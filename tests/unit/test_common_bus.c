@@ -1,10 +1,5 @@
 /* The bus: numbered pub/sub with snapshot recovery, REP on the loop, async
  * and blocking requests.  Real inproc:// sockets and the real loop. */
-#include <stdarg.h>
-#include <stddef.h>
-#include <setjmp.h>
-#include <stdint.h>
-#include <cmocka.h>
 
 #include <errno.h>
 #include <event2/event.h>
@@ -15,6 +10,7 @@
 #include <string.h>
 
 #include "bus.h"
+#include "unit.h"
 
 struct fx {
 	struct event_base *base;

@@ -1,8 +1,3 @@
-#include <stdarg.h>
-#include <stddef.h>
-#include <setjmp.h>
-#include <stdint.h>
-#include <cmocka.h>
 
 #include <dirent.h>
 #include <errno.h>
@@ -13,6 +8,7 @@
 #include <unistd.h>
 
 #include "cfg.h"
+#include "unit.h"
 
 /*
  * Configuration table and INI loader (services/common/cfg.c).  Each test

@@ -1,14 +1,10 @@
-#include <stdarg.h>
-#include <stddef.h>
-#include <setjmp.h>
-#include <stdint.h>
-#include <cmocka.h>
 
 #include <errno.h>
 #include <string.h>
 
 #include "dialog.h"
 #include "lb_pb.h"
+#include "unit.h"
 
 /*
  * The dialog contract (services/common/dialog.c) and the SelectRequest

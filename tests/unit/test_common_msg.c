@@ -1,14 +1,10 @@
-#include <stdarg.h>
-#include <stddef.h>
-#include <setjmp.h>
-#include <stdint.h>
-#include <cmocka.h>
 
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "msg.h"
+#include "unit.h"
 
 /*
  * Message framing (services/common/msg.c): protobuf-c bodies in nng
@@ -36,16 +32,7 @@ struct fixture {
 	uint8_t *buf;
 };
 
-static int
-setup(void **state)
-{
-	struct fixture *f = calloc(1, sizeof(*f));
-
-	if (f == NULL)
-		return -1;
-	*state = f;
-	return 0;
-}
+UNIT_CALLOC_SETUP(setup, struct fixture)
 
 static int
 teardown(void **state)

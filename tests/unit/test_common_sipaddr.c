@@ -1,14 +1,10 @@
-#include <stdarg.h>
-#include <stddef.h>
-#include <setjmp.h>
-#include <stdint.h>
-#include <cmocka.h>
 
 #include <errno.h>
 #include <osipparser2/osip_parser.h>
 #include <string.h>
 
 #include "sipaddr.h"
+#include "unit.h"
 
 /*
  * SIP URI -> host, port, transport (services/common/sipaddr.c, on

@@ -1,8 +1,3 @@
-#include <stdarg.h>
-#include <stddef.h>
-#include <setjmp.h>
-#include <stdint.h>
-#include <cmocka.h>
 
 #include <errno.h>
 #include <stdio.h>
@@ -10,6 +5,7 @@
 #include <string.h>
 
 #include "sipmsg.h"
+#include "unit.h"
 
 /*
  * The raw SIP index (services/common/sipmsg.c): start line, header lines,
@@ -33,16 +29,7 @@ struct fixture {
 	char *orig;
 };
 
-static int
-setup(void **state)
-{
-	struct fixture *f = calloc(1, sizeof(*f));
-
-	if (f == NULL)
-		return -1;
-	*state = f;
-	return 0;
-}
+UNIT_CALLOC_SETUP(setup, struct fixture)
 
 static int
 teardown(void **state)

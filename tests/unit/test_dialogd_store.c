@@ -2,11 +2,6 @@
  * whose state only goes up, one-transaction batches, query filters, live
  * counts per node and resource, expiry, and snapshots that settle one
  * edge's dialogs. */
-#include <stdarg.h>
-#include <stddef.h>
-#include <setjmp.h>
-#include <stdint.h>
-#include <cmocka.h>
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -18,6 +13,7 @@
 #include "../../services/dialogd/store.c"
 #include "../../services/dialogd/store_mysql.c"
 #include "../../services/dialogd/store_sqlite.c"
+#include "unit.h"
 
 struct fx {
 	char dir[64];

@@ -4,66 +4,37 @@
  * edge sends them is read back and checked line by line.  No scheduler
  * runs, so the edge selects from the node table the test gives it.
  */
-#include <stdarg.h>
-#include <stddef.h>
-#include <setjmp.h>
-#include <stdint.h>
-#include <cmocka.h>
-
-#include <arpa/inet.h>
 #include <event2/event.h>
-#include <netinet/in.h>
 #include <poll.h>
-#include <stdio.h>
-#include <stdlib.h>
-#include <string.h>
-#include <sys/socket.h>
 #include <unistd.h>
 
 #include "edge.h"
+#include <nng/protocol/reqrep0/rep.h>
+#include "unit.h"
 
 struct fx {
 	struct edge *e;
 	int port;		/* the edge's UDP and TCP port */
 	int phone, phone2, node1, node2;
 	int pphone, pphone2, pnode1, pnode2;
+	bool have_sched;
+	nng_socket sched;	/* a fake scheduler's REP (setup_sched) */
 	char buf[65536];
 };
 
 static int seq;
 
-static int
-udp_sock(int *port)
-{
-	struct sockaddr_in a = {.sin_family = AF_INET};
-	socklen_t l = sizeof(a);
-	int fd = socket(AF_INET, SOCK_DGRAM, 0);
-
-	a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-	assert_int_equal(bind(fd, (struct sockaddr *)&a, sizeof(a)), 0);
-	getsockname(fd, (struct sockaddr *)&a, &l);
-	*port = ntohs(a.sin_port);
-	return fd;
-}
-
 static void
 add_node(struct lb_table *t, uint32_t id, int port)
 {
-	struct lb_node n;
-	char err[128];
+	char uri[64];
 
-	lb_node_defaults(&n);
-	n.id = id;
-	n.group = 1;
-	n.set = 1;
-	snprintf(n.uri, sizeof(n.uri), "sip:127.0.0.1:%d", port);
-	assert_int_equal(lb_res_parse("pstn=10", n.res, &n.nres, err,
-			     sizeof(err)), 0);
-	assert_int_equal(lb_table_add(t, &n, NULL, err, sizeof(err)), 0);
+	snprintf(uri, sizeof(uri), "sip:127.0.0.1:%d", port);
+	unit_add_node(t, id, uri, 1, 1, "pstn=10");
 }
 
 static int
-setup_with(void **state, const char *auth_header)
+setup_with(void **state, const char *auth_header, int sched_ms)
 {
 	struct fx *f = calloc(1, sizeof(*f));
 	struct lb_table t;
@@ -75,19 +46,26 @@ setup_with(void **state, const char *auth_header)
 	snprintf(f->e->cfg.listen, sizeof(f->e->cfg.listen),
 	    "udp:127.0.0.1:%d, tcp:127.0.0.1:%d", f->port, f->port);
 	snprintf(f->e->cfg.scheduler, sizeof(f->e->cfg.scheduler),
-	    "inproc://nosched%d", seq);
+	    "inproc://%ssched%d", sched_ms ? "" : "no", seq);
+	if (sched_ms) {
+		/* listening before the edge dials it */
+		assert_int_equal(nng_rep0_open(&f->sched), 0);
+		assert_int_equal(nng_listen(f->sched, f->e->cfg.scheduler,
+				     NULL, 0), 0);
+		f->have_sched = true;
+	}
 	f->e->cfg.scheduler_pub[0] = '\0';
 	f->e->cfg.dialogd[0] = '\0';
 	snprintf(f->e->cfg.pub, sizeof(f->e->cfg.pub), "inproc://pub%d", seq);
 	snprintf(f->e->cfg.rep, sizeof(f->e->cfg.rep), "inproc://rep%d", seq);
-	f->e->cfg.sched_timeout_ms = 10;
+	f->e->cfg.sched_timeout_ms = sched_ms ? sched_ms : 10;
 	snprintf(f->e->cfg.auth_ip_header, sizeof(f->e->cfg.auth_ip_header),
 	    "%s", auth_header ? auth_header : "");
 	assert_int_equal(edge_init(f->e), 0);
-	f->phone = udp_sock(&f->pphone);
-	f->phone2 = udp_sock(&f->pphone2);
-	f->node1 = udp_sock(&f->pnode1);
-	f->node2 = udp_sock(&f->pnode2);
+	f->phone = unit_udp_sock(&f->pphone);
+	f->phone2 = unit_udp_sock(&f->pphone2);
+	f->node1 = unit_udp_sock(&f->pnode1);
+	f->node2 = unit_udp_sock(&f->pnode2);
 	lb_table_init(&t, 1);
 	add_node(&t, 1, f->pnode1);
 	add_node(&t, 2, f->pnode2);
@@ -97,8 +75,10 @@ setup_with(void **state, const char *auth_header)
 	return 0;
 }
 
-static int setup(void **state) { return setup_with(state, NULL); }
-static int setup_auth(void **state) { return setup_with(state, "X-AUTH-IP"); }
+static int setup(void **state) { return setup_with(state, NULL, 0); }
+static int setup_auth(void **state) { return setup_with(state, "X-AUTH-IP", 0); }
+/* with a fake scheduler that the test answers, or not, within 300 ms */
+static int setup_sched(void **state) { return setup_with(state, NULL, 300); }
 
 static int
 teardown(void **state)
@@ -107,6 +87,8 @@ teardown(void **state)
 
 	edge_close(f->e);
 	free(f->e);
+	if (f->have_sched)
+		nng_close(f->sched);
 	close(f->phone);
 	close(f->phone2);
 	close(f->node1);
@@ -118,14 +100,8 @@ teardown(void **state)
 static void
 send_to(struct fx *f, int fd, int port, const char *msg)
 {
-	struct sockaddr_in a = {.sin_family = AF_INET};
-
-	a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-	a.sin_port = htons((uint16_t)port);
-	assert_int_equal(sendto(fd, msg, strlen(msg), 0, (struct sockaddr *)&a,
-			     sizeof(a)),
-	    (ssize_t)strlen(msg));
 	(void)f;
+	unit_send_to(fd, port, msg);
 }
 
 /* Run the edge's loop until fd has a datagram (or ms pass); read it. */
@@ -166,29 +142,6 @@ recv_node(struct fx *f, int ms)
 			return 2;
 	}
 	return -1;
-}
-
-static const char *
-header(const char *msg, const char *name, int nth)
-{
-	static char line[1024];
-	const char *p = msg;
-	size_t nl = strlen(name);
-
-	while ((p = strstr(p, "\r\n")) != NULL) {
-		p += 2;
-		if (strncasecmp(p, name, nl) == 0 && p[nl] == ':' && nth-- == 0) {
-			const char *e = strstr(p, "\r\n");
-			size_t n = e ? (size_t)(e - p) : strlen(p);
-
-			if (n >= sizeof(line))
-				n = sizeof(line) - 1;
-			memcpy(line, p, n);
-			line[n] = '\0';
-			return line;
-		}
-	}
-	return NULL;
 }
 
 static char invite[2048];
@@ -249,7 +202,7 @@ static void
 test_invite_relayed_with_our_via_rr_and_one_less_max_forwards(void **state)
 {
 	struct fx *f = *state;
-	char via0[256], rr[256];
+	char via0[256], rr[1024];
 	const char *got;
 	int node;
 
@@ -261,19 +214,19 @@ test_invite_relayed_with_our_via_rr_and_one_less_max_forwards(void **state)
 	assert_true(node == 1 || node == 2);
 	got = f->buf;
 	assert_true(strncmp(got, "INVITE sip:1003@example.com SIP/2.0\r\n", 37) == 0);
-	snprintf(rr, sizeof(rr), "%s", header(got, "Record-Route", 0));
+	snprintf(rr, sizeof(rr), "%s", unit_header(got, "Record-Route", 0));
 	snprintf(via0, sizeof(via0), "Record-Route: <sip:127.0.0.1:%d;lr;ftag=f104f441;nid=%d;dk=",
 	    f->port, node);
 	assert_true(strncmp(rr, via0, strlen(via0)) == 0);
-	assert_null(header(got, "Record-Route", 1));	/* same socket: one */
+	assert_null(unit_header(got, "Record-Route", 1));	/* same socket: one */
 	snprintf(via0, sizeof(via0), "Via: SIP/2.0/UDP 127.0.0.1:%d;branch=z9hG4bKslb",
 	    f->port);
-	assert_true(strncmp(header(got, "Via", 0), via0, strlen(via0)) == 0);
+	assert_true(strncmp(unit_header(got, "Via", 0), via0, strlen(via0)) == 0);
 	snprintf(via0, sizeof(via0),
 	    "Via: SIP/2.0/UDP 127.0.0.1:%d;branch=z9hG4bKa1;rport=%d", f->pphone,
 	    f->pphone);
-	assert_string_equal(header(got, "Via", 1), via0);	/* RFC 3581 */
-	assert_string_equal(header(got, "Max-Forwards", 0), "Max-Forwards: 69");
+	assert_string_equal(unit_header(got, "Via", 1), via0);	/* RFC 3581 */
+	assert_string_equal(unit_header(got, "Max-Forwards", 0), "Max-Forwards: 69");
 	/* the Record-Route comes before our Via, body untouched */
 	assert_true(strstr(got, "Record-Route:") < strstr(got, "Via:"));
 	assert_non_null(strstr(got, "\r\nContent-Length: 0\r\n\r\n"));
@@ -296,9 +249,9 @@ test_response_goes_back_without_our_via(void **state)
 	got = recv_on(f, f->phone, 1000);
 	assert_non_null(got);
 	assert_true(strncmp(got, "SIP/2.0 180 Ringing\r\n", 21) == 0);
-	assert_non_null(strstr(header(got, "Via", 0), "branch=z9hG4bKa2"));
-	assert_null(header(got, "Via", 1));
-	assert_non_null(strstr(header(got, "Record-Route", 0), ";lr"));
+	assert_non_null(strstr(unit_header(got, "Via", 0), "branch=z9hG4bKa2"));
+	assert_null(unit_header(got, "Via", 1));
+	assert_non_null(strstr(unit_header(got, "Record-Route", 0), ";lr"));
 }
 
 static void
@@ -353,10 +306,10 @@ test_non2xx_final_is_acked_hop_by_hop_and_the_callers_ack_absorbed(void **state)
 	got = recv_on(f, node == 1 ? f->node1 : f->node2, 1000);
 	assert_non_null(got);
 	assert_true(strncmp(got, "ACK sip:1003@example.com SIP/2.0\r\n", 34) == 0);
-	assert_string_equal(header(got, "CSeq", 0), "CSeq: 2 ACK");
-	assert_non_null(strstr(header(got, "To", 0), ";tag=busy"));
+	assert_string_equal(unit_header(got, "CSeq", 0), "CSeq: 2 ACK");
+	assert_non_null(strstr(unit_header(got, "To", 0), ";tag=busy"));
 	/* same branch as the INVITE we sent (§17.1.1.3) */
-	assert_string_equal(header(got, "Via", 0), header(req, "Via", 0));
+	assert_string_equal(unit_header(got, "Via", 0), unit_header(req, "Via", 0));
 	got = recv_on(f, f->phone, 1000);
 	assert_non_null(got);
 	assert_true(strncmp(got, "SIP/2.0 486 Busy Here", 21) == 0);
@@ -390,9 +343,9 @@ test_in_dialog_request_pops_our_route_and_goes_to_the_node(void **state)
 	got = recv_on(f, f->node1, 1000);
 	assert_non_null(got);
 	assert_true(strncmp(got, "BYE sip:fs@127.0.0.1:", 21) == 0);
-	assert_null(header(got, "Route", 0));
-	assert_null(header(got, "Record-Route", 0));	/* not initial */
-	assert_non_null(strstr(header(got, "Via", 0), "branch=z9hG4bKslb"));
+	assert_null(unit_header(got, "Route", 0));
+	assert_null(unit_header(got, "Record-Route", 0));	/* not initial */
+	assert_non_null(strstr(unit_header(got, "Via", 0), "branch=z9hG4bKslb"));
 }
 
 static void
@@ -420,7 +373,7 @@ test_route_with_two_elements_keeps_the_foreign_one(void **state)
 
 		snprintf(want, sizeof(want), "Route: <sip:127.0.0.1:%d;lr>",
 		    f->pnode2);
-		assert_string_equal(header(got, "Route", 0), want);
+		assert_string_equal(unit_header(got, "Route", 0), want);
 	}
 }
 
@@ -444,11 +397,11 @@ test_double_record_route_when_the_sockets_differ(void **state)
 	assert_true(node > 0);
 	got = f->buf;
 	snprintf(want, sizeof(want), "Record-Route: <sip:127.0.0.1:%d;lr;", f->port);
-	assert_true(strncmp(header(got, "Record-Route", 0), want,
+	assert_true(strncmp(unit_header(got, "Record-Route", 0), want,
 			strlen(want)) == 0);
 	snprintf(want, sizeof(want),
 	    "Record-Route: <sip:127.0.0.1:%d;transport=tcp;lr;", f->port);
-	assert_true(strncmp(header(got, "Record-Route", 1), want,
+	assert_true(strncmp(unit_header(got, "Record-Route", 1), want,
 			strlen(want)) == 0);
 	close(fd);
 }
@@ -499,8 +452,8 @@ test_cancel_matches_the_invite_and_reaches_the_node(void **state)
 	got = recv_on(f, node == 1 ? f->node1 : f->node2, 1000);
 	assert_non_null(got);
 	assert_true(strncmp(got, "CANCEL sip:1003@example.com SIP/2.0", 35) == 0);
-	assert_string_equal(header(got, "Via", 0), header(req, "Via", 0));
-	assert_string_equal(header(got, "CSeq", 0), "CSeq: 2 CANCEL");
+	assert_string_equal(unit_header(got, "Via", 0), unit_header(req, "Via", 0));
+	assert_string_equal(unit_header(got, "CSeq", 0), "CSeq: 2 CANCEL");
 }
 
 static void
@@ -529,10 +482,10 @@ test_missing_max_forwards_gets_70(void **state)
 	memmove(strstr(m, "Max-Forwards: 70\r\n"),
 	    strstr(m, "Max-Forwards: 70\r\n") + 18,
 	    strlen(strstr(m, "Max-Forwards: 70\r\n") + 18) + 1);
-	assert_null(header(m, "Max-Forwards", 0));
+	assert_null(unit_header(m, "Max-Forwards", 0));
 	send_to(f, f->phone, f->port, m);
 	assert_true(recv_node(f, 1000) > 0);
-	assert_string_equal(header(f->buf, "Max-Forwards", 0),
+	assert_string_equal(unit_header(f->buf, "Max-Forwards", 0),
 	    "Max-Forwards: 70");
 }
 
@@ -557,7 +510,7 @@ test_register_goes_round_robin_without_record_route(void **state)
 			first = recv_node(f, 1000);
 		else
 			second = recv_node(f, 1000);
-		assert_null(header(f->buf, "Record-Route", 0));
+		assert_null(unit_header(f->buf, "Record-Route", 0));
 	}
 	assert_true(first > 0 && second > 0);
 	assert_int_not_equal(first, second);	/* ds 1 round-robin */
@@ -573,8 +526,167 @@ test_auth_ip_header_from_outside_is_replaced_by_ours(void **state)
 					  "X-AUTH-IP: 6.6.6.6\r\n"));
 	assert_true(recv_node(f, 1000) > 0);
 	got = f->buf;
-	assert_string_equal(header(got, "X-AUTH-IP", 0), "X-AUTH-IP: 127.0.0.1");
-	assert_null(header(got, "X-AUTH-IP", 1));
+	assert_string_equal(unit_header(got, "X-AUTH-IP", 0), "X-AUTH-IP: 127.0.0.1");
+	assert_null(unit_header(got, "X-AUTH-IP", 1));
+}
+
+/* ------------------------------------------------ the selection client */
+
+/* Run the edge's loop until the fake scheduler has a request (or ms
+ * pass); the request, or NULL. */
+static Siplb__V1__SchedRequest *
+sched_recv(struct fx *f, int ms)
+{
+	uint64_t end = slb_now_us() + (uint64_t)ms * 1000u;
+
+	for (;;) {
+		ProtobufCMessage *pm = NULL;
+		struct timeval tv = {0, 2000};
+		nng_msg *m;
+
+		if (nng_recvmsg(f->sched, &m, NNG_FLAG_NONBLOCK) == 0) {
+			int rc = slb_msg_unpack(
+			    &siplb__v1__sched_request__descriptor, m,
+			    SLB_MSG_MAX, &pm);
+
+			nng_msg_free(m);
+			assert_int_equal(rc, 0);
+			return (Siplb__V1__SchedRequest *)pm;
+		}
+		if (slb_now_us() >= end)
+			return NULL;
+		event_base_loopexit(f->e->base, &tv);
+		event_base_dispatch(f->e->base);
+	}
+}
+
+/* Answer the batch: the i-th selection gets node ids[i]. */
+static void
+sched_answer(struct fx *f, const uint32_t *ids, size_t n)
+{
+	Siplb__V1__SchedReply r = SIPLB__V1__SCHED_REPLY__INIT;
+	Siplb__V1__SelectBatchReply b = SIPLB__V1__SELECT_BATCH_REPLY__INIT;
+	Siplb__V1__SelectReply rep[16], *rp[16];
+	Siplb__V1__Choice ch[16], *cp[16];
+	char uri[16][64];
+	nng_msg *m;
+
+	assert_true(n <= 16);
+	for (size_t i = 0; i < n; i++) {
+		siplb__v1__select_reply__init(&rep[i]);
+		siplb__v1__choice__init(&ch[i]);
+		snprintf(uri[i], sizeof(uri[i]), "sip:127.0.0.1:%d",
+		    ids[i] == 1 ? f->pnode1 : f->pnode2);
+		ch[i].node_id = ids[i];
+		ch[i].uri = uri[i];
+		cp[i] = &ch[i];
+		rep[i].status = SIPLB__V1__SELECT_STATUS__SELECT_OK;
+		rep[i].choices = &cp[i];
+		rep[i].n_choices = 1;
+		rp[i] = &rep[i];
+	}
+	b.replies = rp;
+	b.n_replies = n;
+	r.status = SIPLB__V1__STATUS__STATUS_OK;
+	r.body_case = SIPLB__V1__SCHED_REPLY__BODY_SELECT_BATCH;
+	r.select_batch = &b;
+	assert_int_equal(slb_msg_pack(&r.base, &m), 0);
+	assert_int_equal(nng_sendmsg(f->sched, m, 0), 0);
+}
+
+/* The Call-ID of what a node socket got, or "". */
+static const char *
+call_id_of(const char *msg)
+{
+	const char *h = msg ? unit_header(msg, "Call-ID", 0) : NULL;
+
+	return h ? h + strlen("Call-ID: ") : "";
+}
+
+static void
+test_invites_of_one_loop_turn_ask_the_scheduler_once_in_order(void **state)
+{
+	struct fx *f = *state;
+	const uint32_t ids[5] = {1, 1, 2, 2, 2};
+	Siplb__V1__SchedRequest *q;
+	char br[32], seen1[5][1024];
+	int got1 = 0, got2 = 0;
+
+	/* five INVITEs in the socket before the loop runs: one read */
+	for (int i = 0; i < 5; i++) {
+		snprintf(br, sizeof(br), "z9hG4bKbatch%d", i);
+		send_to(f, f->phone, f->port, make_invite(f, br, f->pphone,
+						  NULL));
+	}
+	q = sched_recv(f, 1000);
+	assert_non_null(q);
+	assert_int_equal(q->body_case,
+	    SIPLB__V1__SCHED_REQUEST__BODY_SELECT_BATCH);
+	assert_int_equal(q->select_batch->n_requests, 5);
+	for (size_t i = 0; i < 5; i++) {
+		Siplb__V1__SelectRequest *r = q->select_batch->requests[i];
+
+		snprintf(br, sizeof(br), "z9hG4bKbatch%zu@test", i);
+		assert_string_equal(r->hash_key, br);	/* in arrival order */
+		assert_int_equal(r->group, 1);		/* lb 1 pstn */
+		assert_int_equal(r->n_resources, 1);
+		assert_string_equal(r->resources[0], "pstn");
+		assert_true(r->reserve);
+		assert_true(strlen(r->key) > 0);
+		assert_string_equal(r->edge, f->e->stream);
+	}
+	slb_msg_free(&q->base);
+	/* nothing more was asked for them */
+	assert_null(sched_recv(f, 50));
+
+	sched_answer(f, ids, 5);
+	for (int tries = 0; tries < 200 && got1 + got2 < 5; tries++) {
+		if (recv_on(f, f->node1, 5) != NULL)
+			snprintf(seen1[got1++ % 5], sizeof(seen1[0]), "%s",
+			    call_id_of(f->buf));
+		else if (recv_on(f, f->node2, 5) != NULL)
+			got2++;
+	}
+	/* each answer went to the call it was for: the first two to node 1 */
+	assert_int_equal(got1, 2);
+	assert_int_equal(got2, 3);
+	assert_true(strcmp(seen1[0], "z9hG4bKbatch0@test") == 0 ||
+	    strcmp(seen1[1], "z9hG4bKbatch0@test") == 0);
+	assert_true(strcmp(seen1[0], "z9hG4bKbatch1@test") == 0 ||
+	    strcmp(seen1[1], "z9hG4bKbatch1@test") == 0);
+	assert_int_equal(f->e->st.sched_fallbacks, 0);
+}
+
+static void
+test_silent_scheduler_calls_use_the_cached_table_without_waiting_again(
+    void **state)
+{
+	struct fx *f = *state;
+	Siplb__V1__SchedRequest *q;
+	uint64_t t0;
+	int node;
+
+	send_to(f, f->phone, f->port, make_invite(f, "z9hG4bKsil1", f->pphone,
+					  NULL));
+	q = sched_recv(f, 1000);
+	assert_non_null(q);	/* asked, never answered */
+	slb_msg_free(&q->base);
+	t0 = slb_now_us();
+	node = recv_node(f, 2000);
+	assert_true(node == 1 || node == 2);
+	/* after sched_timeout (300 ms), from the cache */
+	assert_true(slb_now_us() - t0 >= 200000);
+	assert_int_equal(f->e->st.sched_fallbacks, 1);
+
+	/* the next call, within the second, does not wait for it again */
+	t0 = slb_now_us();
+	send_to(f, f->phone, f->port, make_invite(f, "z9hG4bKsil2", f->pphone,
+					  NULL));
+	node = recv_node(f, 2000);
+	assert_true(node == 1 || node == 2);
+	assert_true(slb_now_us() - t0 < 150000);
+	assert_int_equal(f->e->st.sched_fallbacks, 2);
+	assert_null(sched_recv(f, 50));
 }
 
 int
@@ -598,6 +710,12 @@ main(void)
 	    cmocka_unit_test_setup_teardown(
 		test_auth_ip_header_from_outside_is_replaced_by_ours,
 		setup_auth, teardown),
+	    cmocka_unit_test_setup_teardown(
+		test_invites_of_one_loop_turn_ask_the_scheduler_once_in_order,
+		setup_sched, teardown),
+	    cmocka_unit_test_setup_teardown(
+		test_silent_scheduler_calls_use_the_cached_table_without_waiting_again,
+		setup_sched, teardown),
 	};
 
 	return cmocka_run_group_tests_name("edge_proxy", tests, NULL, NULL);

@@ -1,8 +1,3 @@
-#include <stdarg.h>
-#include <stddef.h>
-#include <setjmp.h>
-#include <stdint.h>
-#include <cmocka.h>
 
 #include <errno.h>
 #include <stdio.h>
@@ -10,6 +5,7 @@
 
 #include "feedback.h"
 #include "lb.h"
+#include "unit.h"
 
 /*
  * What nodes say about themselves (services/scheduler/feedback.c): load
@@ -36,19 +32,9 @@ cfg_with(const char *modes)
 static void
 two_nodes(struct lb_table *t)
 {
-	struct lb_node n;
-	char err[256];
-
 	lb_table_init(t, 7);
-	for (uint32_t id = 1; id <= 2; id++) {
-		lb_node_defaults(&n);
-		n.id = id;
-		n.group = 1;
-		snprintf(n.uri, sizeof(n.uri), "sip:10.0.0.%u", id);
-		assert_int_equal(lb_res_parse("pstn=500", n.res, &n.nres, err,
-		    sizeof(err)), 0);
-		assert_int_equal(lb_table_add(t, &n, NULL, err, sizeof(err)), 0);
-	}
+	unit_add_node(t, 1, "sip:10.0.0.1", 1, 0, "pstn=500");
+	unit_add_node(t, 2, "sip:10.0.0.2", 1, 0, "pstn=500");
 }
 
 static uint32_t

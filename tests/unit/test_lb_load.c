@@ -1,15 +1,11 @@
 /* Load accounting: reserve on select, confirm/release from dialog events,
  * counters that never go below zero, snapshots that replace an edge's view. */
-#include <stdarg.h>
-#include <stddef.h>
-#include <setjmp.h>
-#include <stdint.h>
-#include <cmocka.h>
 
 #include <stdio.h>
 #include <string.h>
 
 #include "lb.h"
+#include "unit.h"
 
 static const char PSTN[1][LB_RES_NAME] = {"pstn"};
 static const char PSTN_VM[2][LB_RES_NAME] = {"pstn", "vm"};

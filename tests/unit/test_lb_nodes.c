@@ -1,9 +1,4 @@
 /* Node table: OpenSIPS resources strings, the node-table file, reloads. */
-#include <stdarg.h>
-#include <stddef.h>
-#include <setjmp.h>
-#include <stdint.h>
-#include <cmocka.h>
 
 #include <errno.h>
 #include <stdio.h>
@@ -12,6 +7,7 @@
 #include <unistd.h>
 
 #include "lb.h"
+#include "unit.h"
 
 static void
 test_resources_from_opensips_row_parse(void **state)
@@ -134,17 +130,7 @@ test_resources_fuzz_never_crash(void **state)
 static void
 add(struct lb_table *t, uint32_t id, const char *uri, const char *res)
 {
-	struct lb_node n;
-	char err[256];
-
-	lb_node_defaults(&n);
-	n.id = id;
-	n.group = 1;
-	n.set = 1;
-	snprintf(n.uri, sizeof(n.uri), "%s", uri);
-	assert_int_equal(lb_res_parse(res, n.res, &n.nres, err,
-			     sizeof(err)), 0);
-	assert_int_equal(lb_table_add(t, &n, NULL, err, sizeof(err)), 0);
+	unit_add_node(t, id, uri, 1, 1, res);
 }
 
 static void

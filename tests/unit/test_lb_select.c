@@ -1,14 +1,10 @@
-#include <stdarg.h>
-#include <stddef.h>
-#include <setjmp.h>
-#include <stdint.h>
-#include <cmocka.h>
 
 #include <errno.h>
 #include <stdio.h>
 #include <string.h>
 
 #include "lb.h"
+#include "unit.h"
 
 /*
  * Selection algorithms (services/lb/select.c).  The table is seeded

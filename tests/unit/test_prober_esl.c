@@ -1,8 +1,3 @@
-#include <stdarg.h>
-#include <stddef.h>
-#include <setjmp.h>
-#include <stdint.h>
-#include <cmocka.h>
 
 #include <errno.h>
 #include <stdio.h>
@@ -10,6 +5,7 @@
 #include <string.h>
 
 #include "esl.h"
+#include "unit.h"
 
 /*
  * FreeSWITCH event-socket framing and parsers (services/prober/esl.c),
