@@ -203,16 +203,24 @@ void
 edge_select(struct edge *e, struct edge_tx *tx, edge_sel_done_h done)
 {
 	tx->sel_done = done;
-	if (e->sel.away && slb_now_us() < e->sel.next_probe_us) {
-		/* known to be away: no wait, the next probe goes out soon;
-		 * unless a snapshot came since the last one (the scheduler
-		 * answered our subscription, so it is back): ask it now, on
-		 * a fresh socket rather than one waiting out its backoff */
-		if (e->nodes.synced_us <= e->sel.probe_us) {
+	if (e->sel.away) {
+		uint64_t now = slb_now_us();
+		/* a snapshot since the last probe: the scheduler answered
+		 * our subscription, so it is back */
+		bool back = e->nodes.synced_us > e->sel.probe_us;
+
+		/* known to be away: no wait, the next probe goes out soon */
+		if (!back && now < e->sel.next_probe_us) {
 			select_local(e, tx);
 			return;
 		}
-		sched_reopen(e);
+		/* ask it now, and on a fresh socket rather than one waiting
+		 * out its reconnect backoff (up to a second, longer than
+		 * sched_timeout); once, however many calls this turn brings */
+		if (back) {
+			sched_reopen(e);
+			e->sel.probe_us = now;
+		}
 		e->sel.next_probe_us = 0;
 	}
 	if (e->sel.nq == e->sel.capq) {
