@@ -93,8 +93,9 @@ void adm_metrics(struct adm *a, struct adm_reply *rp);
 /* Query-string value of the current request, or NULL (http.c). */
 const char *adm_http_arg(void *conn, const char *name);
 
-/* api.c helpers shared with metrics.c.  Send to one scheduler; 0, or
- * ETIMEDOUT/errno.  *rp is owned by the caller (slb_msg_free). */
+/* peers.c: the calls to the other services, for api*.c and metrics.c.
+ * Send to one scheduler; 0, or ETIMEDOUT/errno.  *rp is owned by the
+ * caller (slb_msg_free). */
 int adm_sched_call(const char *url, Siplb__V1__SchedRequest *q,
     Siplb__V1__SchedReply **rp);
 /* counters of an edge / of dialogd; *rp NULL unless 0 is returned */
@@ -105,5 +106,9 @@ int adm_dialogd_stats(struct adm *a, Siplb__V1__StatsAnswer **rp);
 /* The node table from the first scheduler that answers; NULL when none.
  * *idx gets which one. */
 Siplb__V1__SchedReply *adm_sched_list(struct adm *a, int *idx);
+/* The HTTP status for a service's refusal with st. */
+unsigned adm_http_status(Siplb__V1__Status st);
+/* 503: no scheduler answered. */
+void adm_no_scheduler(struct adm *a, struct adm_reply *rp);
 
 #endif

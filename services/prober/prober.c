@@ -1,6 +1,12 @@
+/*
+ * siplb-prober's life: the nodes it probes (learnt from the scheduler's
+ * table, in its shard), their addresses, the UDP socket the probes leave
+ * from, HealthSnapshots (every interval, and on request over REP), and
+ * the loop.  The probes and their thresholds are probe.c's, the config
+ * is config.c's, the event-socket links are esl_link.c's.
+ */
 #define SLB_LOG_MODULE "prober"
 #include <arpa/inet.h>
-#include <ctype.h>
 #include <errno.h>
 #include <event2/event.h>
 #include <fcntl.h>
@@ -9,14 +15,12 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <strings.h>
 #include <unistd.h>
 
 #include "log.h"
 #include "prober.h"
 #include "lb_pb.h"
 #include "sipaddr.h"
-#include "sipmsg.h"
 
 /* A state the scheduler shows that disagrees with ours is taken over only
  * when our own last transition is older than this: a table published
@@ -25,250 +29,7 @@
 /* The first probe of a node we just learnt goes out within this. */
 #define FIRST_PROBE_MAX_MS 1000
 
-#define OFF(f) offsetof(struct prb_cfg, f)
-
-static const struct slb_cfg_key keys[] = {
-    SLB_CFG_GENERAL_KEYS(struct prb_cfg),
-    {"prober", "pub", SLB_CFG_ADDR, 0, 0, SLB_ADDR_PROBER_PUB, OFF(pub),
-	"health events (NodeHealth, HealthSnapshot)"},
-    {"prober", "rep", SLB_CFG_ADDR, 0, 0, SLB_ADDR_PROBER_REP, OFF(rep),
-	"health snapshots for subscribers that (re)start"},
-    {"prober", "scheduler_pub", SLB_CFG_ADDR, 0, 0, SLB_ADDR_SCHEDULER_PUB,
-	OFF(scheduler_pub), "scheduler node-table PUB"},
-    {"prober", "scheduler_rep", SLB_CFG_ADDR, 0, 0, SLB_ADDR_SCHEDULER_REP,
-	OFF(scheduler_rep), "scheduler REP, for node-table snapshots"},
-    {"prober", "listen", SLB_CFG_STR, 0, 0, "udp:127.0.0.1:0", OFF(listen),
-	"UDP socket the probes leave from: udp:ADDR:PORT (port 0: any)"},
-    {"prober", "interval", SLB_CFG_INT, 100, 3600000, "5000",
-	OFF(interval_ms), "ms between probes of a node (ds_ping_interval)"},
-    {"prober", "timeout", SLB_CFG_INT, 10, 60000, "1000", OFF(timeout_ms),
-	"ms to wait for a reply; less than interval"},
-    {"prober", "threshold_down", SLB_CFG_INT, 1, 1000, "2",
-	OFF(threshold_down),
-	"consecutive failed probes that mark a node down "
-	"(ds_probing_threshold)"},
-    {"prober", "threshold_up", SLB_CFG_INT, 1, 1000, "1", OFF(threshold_up),
-	"consecutive answered probes that mark a node up again"},
-    {"prober", "reply_codes", SLB_CFG_STR, 0, 0, "200", OFF(reply_codes),
-	"codes that count as an answer: 200, 404, 2xx ... (100..699; "
-	"ds_ping_reply_codes)"},
-    {"prober", "from", SLB_CFG_STR, 0, 0, "", OFF(from),
-	"From URI of the probes; empty: sip:siplb-prober@HOSTNAME"},
-    {"prober", "mode", SLB_CFG_STR, 0, 0, "all", OFF(mode_s),
-	"all: by each node's probe_mode; down-only: only nodes that are down"},
-    {"prober", "shard", SLB_CFG_STR, 0, 0, "1/1", OFF(shard_s),
-	"i/n: probe the nodes with id % n == i - 1 (--shard wins)"},
-    {"prober", "esl_password", SLB_CFG_STR, 0, 0, "ClueCon",
-	OFF(esl_password),
-	"event-socket password of nodes whose attrs give esl= but no "
-	"esl_password"},
-    {"prober", "esl_interval", SLB_CFG_INT, 1000, 3600000, "20000",
-	OFF(esl_interval_ms),
-	"ms between a node's HEARTBEATs: its event-heartbeat-interval "
-	"(attrs esl_interval=S win); figures two intervals old are stale"},
-    {"prober", "esl_retry_max", SLB_CFG_INT, 1000, 600000, "30000",
-	OFF(esl_retry_max_ms),
-	"ms at most between attempts to link a node's event socket again"},
-    {NULL, NULL, 0, 0, 0, NULL, 0, NULL},
-};
-
-/* ------------------------------------------------------------ config */
-
-int
-prb_codes_parse(const char *s, uint8_t codes[700], char *err, size_t errlen)
-{
-	char tok[32][SLB_CFG_STRLEN];
-	int n = slb_cfg_split(s, ',', tok, 32);
-
-	memset(codes, 0, 700);
-	if (n <= 0) {
-		snprintf(err, errlen, "must list codes 100..699, such as "
-		    "\"200, 404\" or \"2xx\"");
-		return EINVAL;
-	}
-	for (int i = 0; i < n; i++) {
-		const char *t = tok[i];
-		long v;
-
-		if (strlen(t) == 3 && t[0] >= '1' && t[0] <= '6' &&
-		    (t[1] == 'x' || t[1] == 'X') && (t[2] == 'x' || t[2] == 'X')) {
-			int c0 = (t[0] - '0') * 100;
-
-			memset(codes + c0, 1, 100);
-			continue;
-		}
-		if (slb_parse_long(t, 100, 699, &v) != 0) {
-			snprintf(err, errlen, "\"%s\": must be a code 100..699 "
-			    "or a class such as 2xx", t);
-			return EINVAL;
-		}
-		codes[v] = 1;
-	}
-	return 0;
-}
-
-static int
-shard_parse(const char *s, unsigned *ip, unsigned *np)
-{
-	unsigned i, n;
-	char extra;
-
-	if (sscanf(s, "%u/%u%c", &i, &n, &extra) != 2 || n < 1 || n > 1000 ||
-	    i < 1 || i > n)
-		return EINVAL;
-	*ip = i;
-	*np = n;
-	return 0;
-}
-
-int
-prb_cfg_set_shard(struct prb_cfg *c, const char *s)
-{
-	if (shard_parse(s, &c->shard_i, &c->shard_n) != 0) {
-		slb_log_err("--shard %s: must be i/n with 1 <= i <= n <= 1000",
-		    s);
-		return EINVAL;
-	}
-	snprintf(c->shard_s, sizeof(c->shard_s), "%s", s);
-	return 0;
-}
-
-static int
-from_check(struct prb_cfg *c, const char *host)
-{
-	const char *f = c->from;
-
-	if (*f == '\0') {
-		snprintf(c->from_hdr, sizeof(c->from_hdr),
-		    "<sip:siplb-prober@%.200s>", host);
-		return 0;
-	}
-	if (strchr(f, '<') != NULL) {
-		/* a whole name-addr: "Prober" <sip:x@y> */
-		if (strchr(f, '>') == NULL || strstr(f, "sip") == NULL)
-			return EINVAL;
-		snprintf(c->from_hdr, sizeof(c->from_hdr), "%s", f);
-		return 0;
-	}
-	if (strncasecmp(f, "sip:", 4) != 0 && strncasecmp(f, "sips:", 5) != 0)
-		return EINVAL;
-	for (const char *q = f; *q; q++)
-		if (isspace((unsigned char)*q) || *q == ';' || *q == '>')
-			return EINVAL;
-	snprintf(c->from_hdr, sizeof(c->from_hdr), "<%s>", f);
-	return 0;
-}
-
-/* "udp:ADDR:PORT", ADDR an IPv4 or [IPv6] literal. */
-static int
-listen_parse(const char *s, struct sockaddr_storage *ss, socklen_t *len)
-{
-	char host[128];
-	const char *h, *colon;
-	size_t hl;
-	long port;
-	struct addrinfo hints = {0}, *ai = NULL;
-
-	if (strncasecmp(s, "udp:", 4) != 0)
-		return EINVAL;
-	h = s + 4;
-	if (*h == '[') {
-		const char *e = strchr(h, ']');
-
-		if (e == NULL || e[1] != ':')
-			return EINVAL;
-		hl = (size_t)(e - h - 1);
-		h++;
-		colon = e + 1;
-	} else {
-		colon = strrchr(h, ':');
-		if (colon == NULL)
-			return EINVAL;
-		hl = (size_t)(colon - h);
-	}
-	if (hl == 0 || hl >= sizeof(host))
-		return EINVAL;
-	memcpy(host, h, hl);
-	host[hl] = '\0';
-	if (slb_parse_long(colon + 1, 0, 65535, &port) != 0)
-		return EINVAL;
-	hints.ai_flags = AI_NUMERICHOST;
-	hints.ai_socktype = SOCK_DGRAM;
-	if (getaddrinfo(host, NULL, &hints, &ai) != 0)
-		return EINVAL;
-	memcpy(ss, ai->ai_addr, ai->ai_addrlen);
-	*len = ai->ai_addrlen;
-	freeaddrinfo(ai);
-	if (ss->ss_family == AF_INET)
-		((struct sockaddr_in *)ss)->sin_port = htons((uint16_t)port);
-	else
-		((struct sockaddr_in6 *)ss)->sin6_port = htons((uint16_t)port);
-	return 0;
-}
-
-int
-prb_cfg_load(struct prb_cfg *c, const char *path)
-{
-	char err[1024], why[512], host[256];
-	struct sockaddr_storage ss;
-	socklen_t sl;
-	const char *file = path ? path : "(defaults)";
-
-	if (slb_cfg_load(path, keys, c, 0, NULL, NULL, err, sizeof(err)) != 0) {
-		slb_log_err("%s", err);
-		return EINVAL;
-	}
-	slb_log_configure(c->log_level, c->log_facility, c->log_syslog);
-	if (prb_codes_parse(c->reply_codes, c->codes, why, sizeof(why)) != 0) {
-		slb_log_err("%s: [prober] reply_codes: %s", file, why);
-		return EINVAL;
-	}
-	if (strcmp(c->mode_s, "all") == 0)
-		c->mode = PRB_MODE_ALL;
-	else if (strcmp(c->mode_s, "down-only") == 0)
-		c->mode = PRB_MODE_DOWN_ONLY;
-	else {
-		slb_log_err("%s: [prober] mode: must be all or down-only, "
-		    "not \"%s\"", file, c->mode_s);
-		return EINVAL;
-	}
-	if (shard_parse(c->shard_s, &c->shard_i, &c->shard_n) != 0) {
-		slb_log_err("%s: [prober] shard: must be i/n with "
-		    "1 <= i <= n <= 1000, not \"%s\"", file, c->shard_s);
-		return EINVAL;
-	}
-	if (c->timeout_ms >= c->interval_ms) {
-		slb_log_err("%s: [prober] timeout: must be less than interval "
-		    "(%d ms)", file, c->interval_ms);
-		return EINVAL;
-	}
-	if (listen_parse(c->listen, &ss, &sl) != 0) {
-		slb_log_err("%s: [prober] listen: must be udp:ADDR:PORT with an "
-		    "IP address, not \"%s\"", file, c->listen);
-		return EINVAL;
-	}
-	if (gethostname(host, sizeof(host)) != 0 || host[0] == '\0')
-		snprintf(host, sizeof(host), "localhost");
-	host[sizeof(host) - 1] = '\0';
-	if (from_check(c, host) != 0) {
-		slb_log_err("%s: [prober] from: must be a sip: or sips: URI "
-		    "(or a name-addr with one), not \"%s\"", file, c->from);
-		return EINVAL;
-	}
-	return 0;
-}
-
-/* ------------------------------------------------------------ helpers */
-
-static uint64_t
-prb_rand(struct prb *p)
-{
-	/* xorshift64* */
-	p->rng ^= p->rng >> 12;
-	p->rng ^= p->rng << 25;
-	p->rng ^= p->rng >> 27;
-	return p->rng * 2685821657736338717ull;
-}
+/* ------------------------------------------------------------ addresses */
 
 static void
 addr_host(const struct sockaddr_storage *ss, char *buf, size_t len)
@@ -352,33 +113,8 @@ node_resolve(struct prb *p, struct prb_node *n)
 	}
 }
 
-/* ------------------------------------------------------------ publish */
+/* ------------------------------------------------------------ snapshots */
 
-static void
-health_fill(struct prb *p, const struct prb_node *n, Siplb__V1__NodeHealth *h)
-{
-	(void)p;
-	siplb__v1__node_health__init(h);
-	h->node_id = n->id;
-	h->up = n->up;
-	h->rtt_us = n->rtt_us;
-	h->last_code = n->last_code;
-	h->uri = (char *)n->uri;
-}
-
-static void
-publish_health(struct prb *p, const struct prb_node *n)
-{
-	Siplb__V1__BusMessage m = SIPLB__V1__BUS_MESSAGE__INIT;
-	Siplb__V1__NodeHealth h;
-
-	health_fill(p, n, &h);
-	m.body_case = SIPLB__V1__BUS_MESSAGE__BODY_HEALTH;
-	m.health = &h;
-	if (slb_pub_send(p->pub, &m) != 0)
-		slb_log_warn("node %u: health change could not be published",
-		    n->id);
-}
 
 /* The nodes we have an opinion on: probed since we learnt them (or took
  * the scheduler's word for them).  Others are left to whoever set them. */
@@ -396,7 +132,7 @@ snapshot_build(struct prb *p, Siplb__V1__HealthSnapshot *hs,
 	HASH_ITER(hh, p->nodes, n, tmp) {
 		if (!n->probed)
 			continue;
-		health_fill(p, n, &(*hp)[i]);
+		prb_health_fill(p, n, &(*hp)[i]);
 		(*pp)[i] = &(*hp)[i];
 		i++;
 	}
@@ -486,217 +222,6 @@ send:
 	slb_msg_free(pm);
 }
 
-/* ------------------------------------------------------------ probing */
-
-static bool
-node_eligible(const struct prb *p, const struct prb_node *n)
-{
-	if (n->probe_mode == 0 || !n->addr_ok)
-		return false;
-	if (p->cfg.mode == PRB_MODE_DOWN_ONLY)
-		return !n->up;
-	if (n->probe_mode == 1)
-		return !n->up || !n->enabled;
-	return true;
-}
-
-static void
-node_result(struct prb *p, struct prb_node *n, bool success, uint32_t code,
-    uint32_t rtt_us)
-{
-	n->probed = true;
-	n->last_code = code;
-	if (success) {
-		n->rtt_us = rtt_us ? rtt_us : 1;
-		n->fails = 0;
-		n->oks++;
-		if (!n->up && n->oks >= p->cfg.threshold_up) {
-			n->up = true;
-			n->changed_us = slb_now_us();
-			slb_log_notice("node %u %s is up: probe answered %u in "
-			    "%.1f ms", n->id, n->uri, code, rtt_us / 1000.0);
-			publish_health(p, n);
-		}
-		return;
-	}
-	n->oks = 0;
-	n->fails++;
-	if (n->up && n->fails >= p->cfg.threshold_down) {
-		n->up = false;
-		n->changed_us = slb_now_us();
-		slb_log_notice("node %u %s is down: %d probes failed (last %u)",
-		    n->id, n->uri, n->fails, code);
-		publish_health(p, n);
-	} else if (n->up) {
-		slb_log_info("node %u %s: probe failed (%u), %d of %d", n->id,
-		    n->uri, code, n->fails, p->cfg.threshold_down);
-	}
-}
-
-static void
-on_timeout(evutil_socket_t fd, short what, void *arg)
-{
-	struct prb_node *n = arg;
-
-	(void)fd;
-	(void)what;
-	if (!n->outstanding)
-		return;
-	n->outstanding = false;
-	n->p->st.timeouts++;
-	node_result(n->p, n, false, 408, 0);
-}
-
-static void
-probe_send(struct prb *p, struct prb_node *n)
-{
-	char buf[2048];
-	int len;
-	ssize_t w;
-	struct timeval tv;
-
-	if (n->outstanding) {
-		/* timeout < interval makes this rare: the timer of the last
-		 * probe has not run yet; count it now */
-		n->outstanding = false;
-		event_del(n->t_timeout);
-		p->st.timeouts++;
-		node_result(p, n, false, 408, 0);
-	}
-	n->seq++;
-	snprintf(n->branch, sizeof(n->branch), "z9hG4bKprb%08x.%ux%llu",
-	    p->salt, n->id, (unsigned long long)n->seq);
-	len = snprintf(buf, sizeof(buf),
-	    "OPTIONS sip:%s SIP/2.0\r\n"
-	    "Via: SIP/2.0/UDP %s;branch=%s;rport\r\n"
-	    "Max-Forwards: 70\r\n"
-	    "From: %s;tag=prb%08llx\r\n"
-	    "To: <sip:%s>\r\n"
-	    "Call-ID: prb-%uof%u-%u-%llu.%08x@%s\r\n"
-	    "CSeq: %llu OPTIONS\r\n"
-	    "User-Agent: siplb-prober\r\n"
-	    "Content-Length: 0\r\n\r\n",
-	    n->hostport, n->via, n->branch, p->cfg.from_hdr,
-	    (unsigned long long)(prb_rand(p) & 0xffffffffu), n->hostport,
-	    p->cfg.shard_i, p->cfg.shard_n, n->id,
-	    (unsigned long long)n->seq, p->salt, p->hostname,
-	    (unsigned long long)n->seq);
-	if (len < 0 || (size_t)len >= sizeof(buf)) {
-		slb_log_err("node %u: probe too long, not sent", n->id);
-		p->st.send_errors++;
-		return;
-	}
-	n->sent_us = slb_now_us();
-	w = sendto(p->fd, buf, (size_t)len, 0, (struct sockaddr *)&n->dst,
-	    n->dstlen);
-	if (w != (ssize_t)len) {
-		/* our trouble, not the node's: count it, never report down */
-		int e = w < 0 ? errno : EMSGSIZE;
-
-		p->st.send_errors++;
-		if (!n->send_failing)
-			slb_log_warn_errno(e, "node %u %s: cannot send a probe; "
-			    "its state is left as it is", n->id, n->uri);
-		n->send_failing = true;
-		return;
-	}
-	if (n->send_failing)
-		slb_log_notice("node %u %s: probes can be sent again", n->id,
-		    n->uri);
-	n->send_failing = false;
-	n->outstanding = true;
-	p->st.sent++;
-	tv.tv_sec = p->cfg.timeout_ms / 1000;
-	tv.tv_usec = (p->cfg.timeout_ms % 1000) * 1000;
-	evtimer_add(n->t_timeout, &tv);
-}
-
-static void
-on_probe(evutil_socket_t fd, short what, void *arg)
-{
-	struct prb_node *n = arg;
-	struct prb *p = n->p;
-	struct timeval tv = {p->cfg.interval_ms / 1000,
-	    (p->cfg.interval_ms % 1000) * 1000};
-
-	(void)fd;
-	(void)what;
-	evtimer_add(n->t_probe, &tv);
-	if (node_eligible(p, n))
-		probe_send(p, n);
-}
-
-/* One received datagram: a response to one of our probes, or dropped. */
-static void
-on_datagram(struct prb *p, const char *buf, size_t len)
-{
-	struct slb_sipscan sc;
-	const struct slb_sip_hdr *via;
-	const char *br;
-	size_t brlen;
-	unsigned id;
-	unsigned long long seq;
-	uint32_t salt;
-	long code;
-	char cbuf[4], bcopy[64];
-	struct prb_node *n = NULL;
-	uint64_t now = slb_now_us();
-
-	if (len < 12 || memcmp(buf, "SIP/2.0 ", 8) != 0)
-		goto stray;	/* requests are not for us */
-	memcpy(cbuf, buf + 8, 3);
-	cbuf[3] = '\0';
-	if (slb_parse_long(cbuf, 100, 699, &code) != 0)
-		goto stray;
-	if (slb_sip_scan(buf, len, &sc) != 0 ||
-	    (via = slb_sip_find(&sc, SLB_H_VIA)) == NULL)
-		goto stray;
-	if (slb_sip_param(buf + via->voff,
-		slb_sip_first_elem(buf + via->voff, via->vlen), "branch", &br,
-		&brlen) != 0 ||
-	    brlen == 0 || brlen >= sizeof(bcopy))
-		goto stray;
-	memcpy(bcopy, br, brlen);
-	bcopy[brlen] = '\0';
-	if (sscanf(bcopy, "z9hG4bKprb%8x.%ux%llu", &salt, &id, &seq) != 3 ||
-	    salt != p->salt)
-		goto stray;
-	HASH_FIND(hh, p->nodes, &id, sizeof(id), n);
-	if (n == NULL || !n->outstanding || strcmp(n->branch, bcopy) != 0)
-		goto stray;	/* late (after its timeout) or forgotten */
-	if (code < 200 && !p->cfg.codes[code]) {
-		p->st.ignored_1xx++;
-		return;
-	}
-	p->st.replies++;
-	n->outstanding = false;
-	event_del(n->t_timeout);
-	node_result(p, n, p->cfg.codes[code] != 0, (uint32_t)code,
-	    (uint32_t)(now - n->sent_us));
-	return;
-stray:
-	p->st.stray++;
-}
-
-static void
-on_readable(evutil_socket_t fd, short what, void *arg)
-{
-	struct prb *p = arg;
-	char buf[65536];
-
-	(void)what;
-	for (int i = 0; i < 256; i++) {
-		ssize_t r = recv(fd, buf, sizeof(buf), 0);
-
-		if (r < 0) {
-			if (errno != EAGAIN && errno != EWOULDBLOCK &&
-			    errno != EINTR)
-				slb_log_debug("recv: %s", strerror(errno));
-			return;
-		}
-		on_datagram(p, buf, (size_t)r);
-	}
-}
 
 /* ------------------------------------------------------------ the table */
 
@@ -741,8 +266,8 @@ node_upsert(struct prb *p, const struct lb_node *sn)
 		}
 		n->id = id;
 		n->p = p;
-		n->t_probe = evtimer_new(p->base, on_probe, n);
-		n->t_timeout = evtimer_new(p->base, on_timeout, n);
+		n->t_probe = evtimer_new(p->base, prb_on_probe, n);
+		n->t_timeout = evtimer_new(p->base, prb_on_timeout, n);
 		if (n->t_probe == NULL || n->t_timeout == NULL) {
 			if (n->t_probe)
 				event_free(n->t_probe);
@@ -883,7 +408,7 @@ sock_open(struct prb *p)
 	socklen_t sl, bl;
 	int fl;
 
-	if (listen_parse(p->cfg.listen, &ss, &sl) != 0)
+	if (prb_listen_parse(p->cfg.listen, &ss, &sl) != 0)
 		return EINVAL;
 	p->fd = socket(ss.ss_family, SOCK_DGRAM, 0);
 	if (p->fd < 0) {
@@ -923,7 +448,7 @@ sock_open(struct prb *p)
 			    sizeof(p->local_host));
 	}
 	p->sock_ev = event_new(p->base, p->fd, EV_READ | EV_PERSIST,
-	    on_readable, p);
+	    prb_on_readable, p);
 	if (p->sock_ev == NULL || event_add(p->sock_ev, NULL) != 0)
 		return ENOMEM;
 	return 0;

@@ -4,6 +4,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 #include <sys/socket.h>
+#include <event2/util.h>
 #include <uthash.h>
 
 #include "bus.h"
@@ -114,14 +115,36 @@ struct prb {
 	struct prb_stats st;
 };
 
+/* ------------------------------------------------------ config.c */
+
 /* Load [general] and [prober] from path (NULL: defaults), check the
  * values, log why and return EINVAL when they are wrong. */
 int prb_cfg_load(struct prb_cfg *c, const char *path);
 /* Apply a "--shard i/n" given on the command line; 0 or EINVAL. */
 int prb_cfg_set_shard(struct prb_cfg *c, const char *s);
+/* [prober] listen, "udp:ADDR:PORT", into *ss and *len; 0 or EINVAL. */
+int prb_listen_parse(const char *s, struct sockaddr_storage *ss,
+    socklen_t *len);
+
+/* ------------------------------------------------------ prober.c */
+
 int prb_init(struct prb *p);
 /* Reverse of prb_init; safe on a partly initialised or zeroed struct. */
 void prb_close(struct prb *p);
+
+/* ------------------------------------------------------ probe.c */
+
+/* The prober's xorshift64* (p->rng): branch salt, tags, first probes. */
+uint64_t prb_rand(struct prb *p);
+/* n's NodeHealth (pointing into n) into h. */
+void prb_health_fill(struct prb *p, const struct prb_node *n,
+    Siplb__V1__NodeHealth *h);
+/* Timers of a node (arg: the prb_node): n->t_probe sends the next probe
+ * if the node is eligible, n->t_timeout counts an unanswered one. */
+void prb_on_probe(evutil_socket_t fd, short what, void *arg);
+void prb_on_timeout(evutil_socket_t fd, short what, void *arg);
+/* p->fd readable (arg: the prb): read the answers to our probes. */
+void prb_on_readable(evutil_socket_t fd, short what, void *arg);
 
 /* ------------------------------------------------------ esl_link.c */
 

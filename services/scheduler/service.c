@@ -123,73 +123,6 @@ sched_cfg_load(struct sched_cfg *c, const char *path)
 	return 0;
 }
 
-/* ------------------------------------------------------------ table */
-
-int
-sched_svc_load_table(struct sched_svc *s, struct lb_table *t, char *err,
-    size_t errlen)
-{
-	if (s->use_db)
-		return sched_mysql_load(&s->db, t, err, errlen);
-	if (access(s->cfg.nodes_file, F_OK) != 0 && errno == ENOENT) {
-		slb_log_notice("%s does not exist yet: starting with no nodes",
-		    s->cfg.nodes_file);
-		return 0;
-	}
-	return lb_nodes_file_load(s->cfg.nodes_file, t, err, errlen);
-}
-
-static void
-publish_table(struct sched_svc *s)
-{
-	Siplb__V1__BusMessage m = SIPLB__V1__BUS_MESSAGE__INIT;
-	Siplb__V1__NodeTable *tab = lb_pb_table(&s->table);
-
-	if (tab == NULL)
-		return;
-	m.body_case = SIPLB__V1__BUS_MESSAGE__BODY_TABLE;
-	m.table = tab;
-	slb_pub_send(s->pub, &m);
-	lb_pb_table_free(tab);
-}
-
-static void
-publish_change(struct sched_svc *s, Siplb__V1__ChangeKind kind,
-    const struct lb_node *n, const char *reason)
-{
-	Siplb__V1__BusMessage m = SIPLB__V1__BUS_MESSAGE__INIT;
-	Siplb__V1__NodeChange ch = SIPLB__V1__NODE_CHANGE__INIT;
-	Siplb__V1__Node *pn = lb_pb_node(n);
-
-	if (pn == NULL)
-		return;
-	ch.kind = kind;
-	ch.node = pn;
-	ch.reason = (char *)reason;
-	m.body_case = SIPLB__V1__BUS_MESSAGE__BODY_CHANGE;
-	m.change = &ch;
-	slb_pub_send(s->pub, &m);
-	lb_pb_node_free(pn);
-}
-
-void
-sched_svc_node_changed(struct sched_svc *s, const struct lb_node *n,
-    const char *why)
-{
-	publish_change(s, SIPLB__V1__CHANGE_KIND__CHANGE_UPDATED, n, why);
-}
-
-/* Persist one node change to the table's source; 0 or errno with err. */
-static int
-persist(struct sched_svc *s, const struct lb_node *n, int removed,
-    char *err, size_t errlen)
-{
-	if (s->use_db)
-		return removed ? sched_mysql_delete_node(&s->db, n, err, errlen)
-			       : sched_mysql_save_node(&s->db, n, err, errlen);
-	return lb_nodes_file_save(s->cfg.nodes_file, &s->table, err, errlen);
-}
-
 /* ------------------------------------------------------------ health */
 
 static void
@@ -211,7 +144,8 @@ set_health(struct sched_svc *s, uint32_t id, bool up, uint32_t rtt,
 		return;
 	slb_log_notice("node %u %s is %s (%s)", n->id, n->uri,
 	    up ? "up" : "down", why);
-	publish_change(s, SIPLB__V1__CHANGE_KIND__CHANGE_UPDATED, n, why);
+	sched_svc_publish_change(s, SIPLB__V1__CHANGE_KIND__CHANGE_UPDATED, n,
+	    why);
 }
 
 static void
@@ -473,209 +407,6 @@ batch_out_free(struct batch_out *b)
 }
 
 static void
-admin_reply_node(Siplb__V1__AdminReply *ar, const struct lb_node *n)
-{
-	ar->node = lb_pb_node(n);
-}
-
-static int
-admin_reload(struct sched_svc *s, int reset, char *err, size_t errlen)
-{
-	struct lb_table t;
-	int rc;
-
-	lb_table_init(&t, 0);
-	if ((rc = sched_svc_load_table(s, &t, err, errlen)) != 0) {
-		lb_table_free(&t);
-		return rc;
-	}
-	if (!reset) {
-		lb_table_inherit(&t, &s->table);
-		lb_fb_inherit(&t, &s->table);
-	} else
-		t.rng = s->table.rng;
-	lb_table_free(&s->table);
-	s->table = t;
-	if (reset)
-		lb_load_reset(s->load);
-	lb_load_rebind(s->load, &s->table);
-	slb_log_notice("node table reloaded: %zu nodes%s", s->table.n,
-	    reset ? ", health and load reset" : ", health and load kept");
-	publish_table(s);
-	return 0;
-}
-
-static void
-handle_admin(struct sched_svc *s, const Siplb__V1__AdminRequest *q,
-    Siplb__V1__SchedReply *r, Siplb__V1__AdminReply *ar, char *err,
-    size_t errlen)
-{
-	struct lb_table backup;
-	struct lb_node node, *n = NULL;
-	int rc = 0;
-	const char *what = NULL;
-
-	r->body_case = SIPLB__V1__SCHED_REPLY__BODY_ADMIN;
-	r->admin = ar;
-	r->status = SIPLB__V1__STATUS__STATUS_OK;
-	lb_table_init(&backup, 0);
-
-	if (q->op != SIPLB__V1__ADMIN_REQUEST__OP__OP_LIST &&
-	    q->op != SIPLB__V1__ADMIN_REQUEST__OP__OP_ADD &&
-	    q->op != SIPLB__V1__ADMIN_REQUEST__OP__OP_RELOAD) {
-		n = lb_table_find(&s->table, q->node_id);
-		if (n == NULL) {
-			snprintf(err, errlen, "node %u does not exist",
-			    q->node_id);
-			r->status = SIPLB__V1__STATUS__STATUS_NOT_FOUND;
-			r->error = err;
-			return;
-		}
-	}
-	/* file source: keep a copy to undo a change that cannot be saved */
-	if (!s->use_db && q->op != SIPLB__V1__ADMIN_REQUEST__OP__OP_LIST &&
-	    q->op != SIPLB__V1__ADMIN_REQUEST__OP__OP_RELOAD &&
-	    q->op != SIPLB__V1__ADMIN_REQUEST__OP__OP_DRAIN &&
-	    q->op != SIPLB__V1__ADMIN_REQUEST__OP__OP_UNDRAIN &&
-	    lb_table_copy(&backup, &s->table) != 0) {
-		snprintf(err, errlen, "out of memory");
-		r->status = SIPLB__V1__STATUS__STATUS_INTERNAL;
-		r->error = err;
-		return;
-	}
-
-	switch (q->op) {
-	case SIPLB__V1__ADMIN_REQUEST__OP__OP_LIST:
-		ar->table = lb_pb_table(&s->table);
-		goto out;
-	case SIPLB__V1__ADMIN_REQUEST__OP__OP_DRAIN:
-	case SIPLB__V1__ADMIN_REQUEST__OP__OP_UNDRAIN:
-		/* operational state, like health: not saved */
-		sched_fb_svc_drain(s, n,
-		    q->op == SIPLB__V1__ADMIN_REQUEST__OP__OP_DRAIN,
-		    q->pause_inbound, err, errlen);
-		publish_change(s, SIPLB__V1__CHANGE_KIND__CHANGE_UPDATED, n,
-		    n->draining ? "admin drain" : "admin undrain");
-		admin_reply_node(ar, n);
-		goto out;
-	case SIPLB__V1__ADMIN_REQUEST__OP__OP_RELOAD:
-		rc = admin_reload(s, q->reset_state, err, errlen);
-		if (rc != 0)
-			r->status = SIPLB__V1__STATUS__STATUS_INTERNAL;
-		else
-			ar->table = lb_pb_table(&s->table);
-		goto out;
-	case SIPLB__V1__ADMIN_REQUEST__OP__OP_ADD:
-		if (q->node == NULL ||
-		    lb_pb_nodespec(q->node, &node, err, errlen) != 0) {
-			if (q->node == NULL)
-				snprintf(err, errlen, "add: node missing");
-			r->status = SIPLB__V1__STATUS__STATUS_BAD_REQUEST;
-			goto out;
-		}
-		if (lb_table_find_uri(&s->table, node.uri) != NULL &&
-		    node.group != 0 && node.set != 0) {
-			/* the same URI twice is allowed (several sets), but
-			 * not as a full duplicate */
-		}
-		rc = lb_table_add(&s->table, &node, &n, err, errlen);
-		if (rc != 0) {
-			r->status = rc == EEXIST ? SIPLB__V1__STATUS__STATUS_CONFLICT
-						 : SIPLB__V1__STATUS__STATUS_BAD_REQUEST;
-			goto out;
-		}
-		what = "added";
-		break;
-	case SIPLB__V1__ADMIN_REQUEST__OP__OP_REMOVE:
-		node = *n;
-		if (s->use_db && persist(s, &node, 1, err, errlen) != 0) {
-			r->status = SIPLB__V1__STATUS__STATUS_INTERNAL;
-			goto out;
-		}
-		lb_table_remove(&s->table, node.id);
-		lb_load_rebind(s->load, &s->table);
-		if (!s->use_db && persist(s, &node, 1, err, errlen) != 0)
-			goto undo;
-		slb_log_notice("node %u %s removed by admin", node.id, node.uri);
-		publish_change(s, SIPLB__V1__CHANGE_KIND__CHANGE_REMOVED, &node,
-		    "admin remove");
-		admin_reply_node(ar, &node);
-		goto out;
-	case SIPLB__V1__ADMIN_REQUEST__OP__OP_ENABLE:
-	case SIPLB__V1__ADMIN_REQUEST__OP__OP_DISABLE:
-		n->enabled = q->op == SIPLB__V1__ADMIN_REQUEST__OP__OP_ENABLE;
-		what = n->enabled ? "enabled" : "disabled";
-		break;
-	case SIPLB__V1__ADMIN_REQUEST__OP__OP_RESIZE:
-		if (lb_pb_resize(n, q->resources, err, errlen) != 0) {
-			r->status = SIPLB__V1__STATUS__STATUS_BAD_REQUEST;
-			goto undo_quiet;
-		}
-		lb_load_rebind(s->load, &s->table);
-		what = "resized";
-		break;
-	case SIPLB__V1__ADMIN_REQUEST__OP__OP_UPDATE:
-		if (q->node == NULL) {
-			snprintf(err, errlen, "update: node missing");
-			r->status = SIPLB__V1__STATUS__STATUS_BAD_REQUEST;
-			goto out;
-		}
-		if (q->node->has_weight) {
-			if (q->node->weight < 1 || q->node->weight > 1000000) {
-				snprintf(err, errlen,
-				    "weight %u: must be 1..1000000",
-				    q->node->weight);
-				r->status = SIPLB__V1__STATUS__STATUS_BAD_REQUEST;
-				goto out;
-			}
-			n->weight = q->node->weight;
-			lb_node_update_rweight(n);
-		}
-		if (q->node->has_priority)
-			n->priority = q->node->priority;
-		what = "updated";
-		break;
-	default:
-		snprintf(err, errlen, "unknown admin operation %d", (int)q->op);
-		r->status = SIPLB__V1__STATUS__STATUS_BAD_REQUEST;
-		goto out;
-	}
-
-	if (persist(s, n, 0, err, errlen) != 0) {
-		if (s->use_db) {
-			/* nothing was changed in the database: undo memory */
-			r->status = SIPLB__V1__STATUS__STATUS_INTERNAL;
-			goto undo_quiet;
-		}
-		goto undo;
-	}
-	slb_log_notice("node %u %s %s by admin", n->id, n->uri, what);
-	publish_change(s,
-	    q->op == SIPLB__V1__ADMIN_REQUEST__OP__OP_ADD
-		? SIPLB__V1__CHANGE_KIND__CHANGE_ADDED
-		: SIPLB__V1__CHANGE_KIND__CHANGE_UPDATED,
-	    n, what);
-	admin_reply_node(ar, n);
-	goto out;
-
-undo:
-	r->status = SIPLB__V1__STATUS__STATUS_INTERNAL;
-undo_quiet:
-	if (backup.nodes != NULL || backup.n == 0) {
-		lb_table_free(&s->table);
-		s->table = backup;
-		lb_table_init(&backup, 0);
-		lb_load_rebind(s->load, &s->table);
-	}
-	if (r->status == SIPLB__V1__STATUS__STATUS_INTERNAL)
-		slb_log_err("admin change not saved, undone: %s", err);
-out:
-	if (r->status != SIPLB__V1__STATUS__STATUS_OK)
-		r->error = err;
-	lb_table_free(&backup);
-}
-
-static void
 handle_snapshot(struct sched_svc *s, Siplb__V1__SchedReply *r,
     Siplb__V1__Snapshot *snap)
 {
@@ -764,7 +495,7 @@ on_request(void *arg, nng_msg *req, nng_msg **replyp)
 		    sizeof(err));
 		break;
 	case SIPLB__V1__SCHED_REQUEST__BODY_ADMIN:
-		handle_admin(s, q->admin, &r, &ar, err, sizeof(err));
+		sched_admin_handle(s, q->admin, &r, &ar, err, sizeof(err));
 		break;
 	case SIPLB__V1__SCHED_REQUEST__BODY_SNAPSHOT:
 		handle_snapshot(s, &r, &snap);
@@ -807,7 +538,7 @@ on_tick(evutil_socket_t fd, short what, void *arg)
 	n = lb_load_expire(s->load, slb_now_us(),
 	    (uint64_t)s->cfg.reserve_ttl_ms * 1000u);
 	s->reservations_expired += n;
-	publish_table(s);
+	sched_svc_publish_table(s);
 }
 
 /* ------------------------------------------------------------ life */
@@ -920,7 +651,7 @@ sched_svc_init(struct sched_svc *s)
 	tv.tv_usec = (s->cfg.table_interval_ms % 1000) * 1000;
 	if (s->tick == NULL || event_add(s->tick, &tv) != 0)
 		return ENOMEM;
-	publish_table(s);
+	sched_svc_publish_table(s);
 	slb_log_notice("ready: rep %s, pub %s", s->cfg.rep, s->cfg.pub);
 	return 0;
 }

@@ -73,12 +73,31 @@ int sched_cfg_load(struct sched_cfg *c, const char *path);
 int sched_svc_init(struct sched_svc *s);
 void sched_svc_close(struct sched_svc *s);
 
+/* ------------------------------------------------------------ table.c */
+
 /* Load the node table from its source into t (empty on entry). */
 int sched_svc_load_table(struct sched_svc *s, struct lb_table *t,
     char *err, size_t errlen);
-/* Publish a change of n (service.c). */
+/* Save one node's change (removed: its deletion) to the table's source:
+ * its rows in the database, or the whole nodes file; 0 or errno with
+ * err. */
+int sched_svc_persist(struct sched_svc *s, const struct lb_node *n,
+    int removed, char *err, size_t errlen);
+/* The whole table, and one node's change, on the PUB stream. */
+void sched_svc_publish_table(struct sched_svc *s);
+void sched_svc_publish_change(struct sched_svc *s,
+    Siplb__V1__ChangeKind kind, const struct lb_node *n, const char *reason);
+/* Publish an update of n. */
 void sched_svc_node_changed(struct sched_svc *s, const struct lb_node *n,
     const char *why);
+
+/* ------------------------------------------------------------ admin.c */
+
+/* One AdminRequest into r and ar (the caller frees ar's table and node);
+ * err (errlen) holds r->error when it is one. */
+void sched_admin_handle(struct sched_svc *s,
+    const Siplb__V1__AdminRequest *q, Siplb__V1__SchedReply *r,
+    Siplb__V1__AdminReply *ar, char *err, size_t errlen);
 
 /* ------------------------------------------------------ feedback_svc.c */
 

@@ -1,7 +1,33 @@
 #ifndef SIPLB_SIPLBCTL_CTL_H
 #define SIPLB_SIPLBCTL_CTL_H
 
-/* siplbctl commands kept out of main.c. */
+#include <stdint.h>
+
+#include "msg.h"
+
+/* siplbctl commands and helpers kept out of main.c. */
+
+/* ------------------------------------------------------------ opts.c */
+
+/* Every command's options, filled by ctl_parse_opts.  The caller zeroes
+ * it (and inits the messages it sends); the strings point into argv. */
+struct ctl_opts {
+	Siplb__V1__NodeSpec spec;
+	Siplb__V1__SelectRequest sel;
+	char *resource[16];
+	uint32_t exclude[64];
+	int reset;
+	int seen_weight, seen_prio;
+	Siplb__V1__DialogQuery dq;
+};
+
+/* argv[1..argc-1]: options only, no operands; 0 or -1. */
+int ctl_parse_opts(int argc, char **argv, struct ctl_opts *o);
+/* s as a number 0..UINT32_MAX; 0, or -1 after saying "what: s" is not
+ * one on stderr. */
+int ctl_parse_u32(const char *s, const char *what, uint32_t *out);
+
+/* ------------------------------------------------------------ drain.c */
 
 /* node drain|undrain ID [--pause-inbound] [--no-wait] [--wait S]:
  * argv[0] is "drain" or "undrain". */

@@ -8,7 +8,6 @@
  */
 #define SLB_LOG_MODULE "ctl"
 #include <errno.h>
-#include <getopt.h>
 #include <jansson.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -93,19 +92,6 @@ die_usage(const char *fmt, const char *arg)
 	fprintf(stderr, "\n");
 	usage(stderr);
 	return SLB_EXIT_USAGE;
-}
-
-static int
-parse_u32(const char *s, const char *what, uint32_t *out)
-{
-	long v;
-
-	if (slb_parse_long(s, 0, UINT32_MAX, &v) != 0) {
-		fprintf(stderr, "siplbctl: %s: \"%s\" is not a number\n", what, s);
-		return -1;
-	}
-	*out = (uint32_t)v;
-	return 0;
 }
 
 /* Send one request to the scheduler; exits on transport trouble. */
@@ -212,206 +198,10 @@ admin(Siplb__V1__AdminRequest *a)
 	return 0;
 }
 
-enum {
-	O_URI = 256, O_ID, O_GROUP, O_SET, O_RES, O_WEIGHT, O_PRIO, O_PROBE,
-	O_DESC, O_ATTRS, O_SOCKET, O_DISABLED, O_RESOURCE, O_ALG, O_KEY,
-	O_HASHKEY, O_EXCLUDE, O_MAX, O_RELATIVE, O_OVERCOMMIT, O_RESERVE,
-	O_TIEFIRST, O_RESET, O_NODE, O_STATE, O_EDGE, O_LIMIT, O_COUNTS,
-};
-
-static const struct option long_opts[] = {
-    {"uri", required_argument, NULL, O_URI},
-    {"id", required_argument, NULL, O_ID},
-    {"group", required_argument, NULL, O_GROUP},
-    {"set", required_argument, NULL, O_SET},
-    {"resources", required_argument, NULL, O_RES},
-    {"weight", required_argument, NULL, O_WEIGHT},
-    {"priority", required_argument, NULL, O_PRIO},
-    {"probe-mode", required_argument, NULL, O_PROBE},
-    {"description", required_argument, NULL, O_DESC},
-    {"attrs", required_argument, NULL, O_ATTRS},
-    {"socket", required_argument, NULL, O_SOCKET},
-    {"disabled", no_argument, NULL, O_DISABLED},
-    {"resource", required_argument, NULL, O_RESOURCE},
-    {"algorithm", required_argument, NULL, O_ALG},
-    {"key", required_argument, NULL, O_KEY},
-    {"hash-key", required_argument, NULL, O_HASHKEY},
-    {"exclude", required_argument, NULL, O_EXCLUDE},
-    {"max", required_argument, NULL, O_MAX},
-    {"relative", no_argument, NULL, O_RELATIVE},
-    {"overcommit", no_argument, NULL, O_OVERCOMMIT},
-    {"reserve", no_argument, NULL, O_RESERVE},
-    {"tie-first", no_argument, NULL, O_TIEFIRST},
-    {"reset", no_argument, NULL, O_RESET},
-    {"node", required_argument, NULL, O_NODE},
-    {"state", required_argument, NULL, O_STATE},
-    {"edge", required_argument, NULL, O_EDGE},
-    {"limit", required_argument, NULL, O_LIMIT},
-    {"counts", no_argument, NULL, O_COUNTS},
-    {NULL, 0, NULL, 0},
-};
-
-struct cmd_opts {
-	Siplb__V1__NodeSpec spec;
-	Siplb__V1__SelectRequest sel;
-	char *resource[16];
-	uint32_t exclude[64];
-	int reset;
-	int seen_weight, seen_prio;
-	Siplb__V1__DialogQuery dq;
-};
-
-static int
-parse_cmd_opts(int argc, char **argv, struct cmd_opts *o)
-{
-	int c;
-	uint32_t v;
-	enum slb_dialog_state ds;
-	long lv;
-
-	optind = 1;
-	opterr = 0;
-	while ((c = getopt_long(argc, argv, "", long_opts, NULL)) != -1) {
-		switch (c) {
-		case O_URI:
-			o->spec.uri = optarg;
-			break;
-		case O_ID:
-			if (parse_u32(optarg, "--id", &o->spec.id))
-				return -1;
-			break;
-		case O_GROUP:
-			if (parse_u32(optarg, "--group", &o->spec.group))
-				return -1;
-			o->sel.group = o->spec.group;
-			break;
-		case O_SET:
-			if (parse_u32(optarg, "--set", &o->spec.set))
-				return -1;
-			break;
-		case O_RES:
-			o->spec.resources = optarg;
-			break;
-		case O_WEIGHT:
-			if (parse_u32(optarg, "--weight", &o->spec.weight))
-				return -1;
-			o->spec.has_weight = 1;
-			break;
-		case O_PRIO:
-			if (slb_parse_long(optarg, INT32_MIN, INT32_MAX, &lv)) {
-				fprintf(stderr, "siplbctl: --priority: \"%s\" is "
-				    "not a number\n", optarg);
-				return -1;
-			}
-			o->spec.priority = (int32_t)lv;
-			o->spec.has_priority = 1;
-			break;
-		case O_PROBE:
-			if (parse_u32(optarg, "--probe-mode", &o->spec.probe_mode))
-				return -1;
-			break;
-		case O_DESC:
-			o->spec.description = optarg;
-			break;
-		case O_ATTRS:
-			o->spec.attrs = optarg;
-			break;
-		case O_SOCKET:
-			o->spec.socket = optarg;
-			break;
-		case O_DISABLED:
-			o->spec.disabled = 1;
-			break;
-		case O_RESOURCE:
-			if (o->sel.n_resources >= 16)
-				return -1;
-			o->resource[o->sel.n_resources++] = optarg;
-			o->sel.resources = o->resource;
-			break;
-		case O_ALG:
-			o->sel.algorithm = optarg;
-			break;
-		case O_KEY:
-			o->sel.key = optarg;
-			o->dq.key = optarg;
-			break;
-		case O_HASHKEY:
-			o->sel.hash_key = optarg;
-			break;
-		case O_EXCLUDE: {
-			char parts[64][SLB_CFG_STRLEN];
-			int n = slb_cfg_split(optarg, ',', parts, 64);
-
-			if (n < 0)
-				return -1;
-			for (int i = 0; i < n; i++) {
-				if (parse_u32(parts[i], "--exclude", &v))
-					return -1;
-				o->exclude[o->sel.n_exclude++] = v;
-			}
-			o->sel.exclude = o->exclude;
-			break;
-		}
-		case O_MAX:
-			if (parse_u32(optarg, "--max", &o->sel.max_results))
-				return -1;
-			break;
-		case O_RELATIVE:
-			o->sel.relative = 1;
-			break;
-		case O_OVERCOMMIT:
-			o->sel.overcommit = 1;
-			break;
-		case O_RESERVE:
-			o->sel.reserve = 1;
-			break;
-		case O_TIEFIRST:
-			o->sel.tie_first = 1;
-			break;
-		case O_RESET:
-			o->reset = 1;
-			break;
-		case O_NODE:
-			if (parse_u32(optarg, "--node", &o->dq.node_id))
-				return -1;
-			break;
-		case O_STATE:
-			if (slb_dialog_state_parse(optarg, &ds) == 0)
-				o->dq.state = (Siplb__V1__DialogState)ds;
-			else {
-				fprintf(stderr, "siplbctl: --state: created, "
-				    "confirmed or terminated\n");
-				return -1;
-			}
-			break;
-		case O_EDGE:
-			o->dq.edge = optarg;
-			break;
-		case O_LIMIT:
-			if (parse_u32(optarg, "--limit", &o->dq.limit))
-				return -1;
-			break;
-		case O_COUNTS:
-			o->dq.counts = 1;
-			break;
-		default:
-			fprintf(stderr, "siplbctl: unknown or incomplete option "
-			    "\"%s\"\n", argv[optind - 1]);
-			return -1;
-		}
-	}
-	if (optind < argc) {
-		fprintf(stderr, "siplbctl: unexpected argument \"%s\"\n",
-		    argv[optind]);
-		return -1;
-	}
-	return 0;
-}
-
 static int
 cmd_select(int argc, char **argv)
 {
-	struct cmd_opts o;
+	struct ctl_opts o;
 	Siplb__V1__SchedRequest q = SIPLB__V1__SCHED_REQUEST__INIT;
 	Siplb__V1__SchedReply *r;
 	const char *why;
@@ -420,7 +210,7 @@ cmd_select(int argc, char **argv)
 	memset(&o, 0, sizeof(o));
 	siplb__v1__node_spec__init(&o.spec);
 	siplb__v1__select_request__init(&o.sel);
-	if (parse_cmd_opts(argc, argv, &o) != 0) {
+	if (ctl_parse_opts(argc, argv, &o) != 0) {
 		usage(stderr);
 		return SLB_EXIT_USAGE;
 	}
@@ -474,7 +264,7 @@ static int
 cmd_node(int argc, char **argv)
 {
 	Siplb__V1__AdminRequest a = SIPLB__V1__ADMIN_REQUEST__INIT;
-	struct cmd_opts o;
+	struct ctl_opts o;
 	const char *sub;
 
 	if (argc < 2)
@@ -485,7 +275,7 @@ cmd_node(int argc, char **argv)
 	siplb__v1__node_spec__init(&o.spec);
 	siplb__v1__select_request__init(&o.sel);
 	if (strcmp(sub, "add") == 0) {
-		if (parse_cmd_opts(argc - 1, argv + 1, &o) != 0)
+		if (ctl_parse_opts(argc - 1, argv + 1, &o) != 0)
 			return SLB_EXIT_USAGE;
 		if (o.spec.uri == NULL)
 			return die_usage("node add: --uri is required%s", "");
@@ -498,7 +288,7 @@ cmd_node(int argc, char **argv)
 		    argc - 1, argv + 1);
 	if (argc < 3)
 		return die_usage("node %s: give the node ID", sub);
-	if (parse_u32(argv[2], "node ID", &a.node_id) != 0)
+	if (ctl_parse_u32(argv[2], "node ID", &a.node_id) != 0)
 		return SLB_EXIT_USAGE;
 	if (strcmp(sub, "remove") == 0 || strcmp(sub, "enable") == 0 ||
 	    strcmp(sub, "disable") == 0) {
@@ -518,7 +308,7 @@ cmd_node(int argc, char **argv)
 		return admin(&a);
 	}
 	if (strcmp(sub, "set") == 0) {
-		if (parse_cmd_opts(argc - 2, argv + 2, &o) != 0)
+		if (ctl_parse_opts(argc - 2, argv + 2, &o) != 0)
 			return SLB_EXIT_USAGE;
 		if (!o.spec.has_weight && !o.spec.has_priority)
 			return die_usage("node set: give --weight and/or "
@@ -535,7 +325,7 @@ cmd_dialogs(int argc, char **argv)
 {
 	Siplb__V1__DialogdRequest q = SIPLB__V1__DIALOGD_REQUEST__INIT;
 	Siplb__V1__DialogdReply *r;
-	struct cmd_opts o;
+	struct ctl_opts o;
 	ProtobufCMessage *pm;
 	int err;
 
@@ -543,7 +333,7 @@ cmd_dialogs(int argc, char **argv)
 	siplb__v1__node_spec__init(&o.spec);
 	siplb__v1__select_request__init(&o.sel);
 	siplb__v1__dialog_query__init(&o.dq);
-	if (parse_cmd_opts(argc, argv, &o) != 0) {
+	if (ctl_parse_opts(argc, argv, &o) != 0) {
 		usage(stderr);
 		return SLB_EXIT_USAGE;
 	}
@@ -827,10 +617,10 @@ main(int argc, char **argv)
 	}
 	if (strcmp(rest[0], "reload") == 0) {
 		Siplb__V1__AdminRequest a = SIPLB__V1__ADMIN_REQUEST__INIT;
-		struct cmd_opts o;
+		struct ctl_opts o;
 
 		memset(&o, 0, sizeof(o));
-		if (parse_cmd_opts(nrest, rest, &o) != 0)
+		if (ctl_parse_opts(nrest, rest, &o) != 0)
 			return SLB_EXIT_USAGE;
 		a.op = SIPLB__V1__ADMIN_REQUEST__OP__OP_RELOAD;
 		a.reset_state = o.reset;
