@@ -34,6 +34,7 @@ struct admin_op {
 	const char *what;	/* "added", ...: for the log, the change */
 	char *err;
 	size_t errlen;
+	bool backed_up;		/* the table was copied: an undo restores it */
 };
 
 static void
@@ -279,7 +280,7 @@ admin_undo(struct admin_op *o, struct lb_table *backup)
 {
 	struct sched_svc *s = o->s;
 
-	if (backup->nodes != NULL || backup->n == 0) {
+	if (o->backed_up) {
 		lb_table_free(&s->table);
 		s->table = *backup;
 		lb_table_init(backup, 0);
@@ -295,7 +296,7 @@ sched_admin_handle(struct sched_svc *s, const Siplb__V1__AdminRequest *q,
     size_t errlen)
 {
 	const struct admin_cmd *c = admin_cmd_of(q->op);
-	struct admin_op o = {s, q, r, ar, NULL, NULL, err, errlen};
+	struct admin_op o = {s, q, r, ar, NULL, NULL, err, errlen, false};
 	struct lb_table backup;
 	enum admin_next next;
 
@@ -313,13 +314,17 @@ sched_admin_handle(struct sched_svc *s, const Siplb__V1__AdminRequest *q,
 			return;
 		}
 	}
-	/* file source: keep a copy to undo a change that cannot be saved */
-	if (!s->use_db && !(c->flags & ADMIN_NO_UNDO) &&
-	    lb_table_copy(&backup, &s->table) != 0) {
-		snprintf(err, errlen, "out of memory");
-		r->status = SIPLB__V1__STATUS__STATUS_INTERNAL;
-		r->error = err;
-		return;
+	/* keep a copy to undo a change that is refused or cannot be saved
+	 * (to the file or to the database alike) */
+	if (!(c->flags & ADMIN_NO_UNDO)) {
+		if (lb_table_copy(&backup, &s->table) != 0) {
+			snprintf(err, errlen, "out of memory");
+			r->status = SIPLB__V1__STATUS__STATUS_INTERNAL;
+			r->error = err;
+			lb_table_free(&backup);
+			return;
+		}
+		o.backed_up = true;
 	}
 	next = c->fn(&o);
 	if (next == ADMIN_SAVE)

@@ -162,6 +162,13 @@ select_opt(int c, struct ctl_opts *o)
 		for (int i = 0; i < n; i++) {
 			if (ctl_parse_u32(parts[i], "--exclude", &v))
 				return -1;
+			if (o->sel.n_exclude >= sizeof(o->exclude) /
+			    sizeof(o->exclude[0])) {
+				fprintf(stderr, "siplbctl: --exclude: at most "
+				    "%zu nodes\n", sizeof(o->exclude) /
+				    sizeof(o->exclude[0]));
+				return -1;
+			}
 			o->exclude[o->sel.n_exclude++] = v;
 		}
 		o->sel.exclude = o->exclude;

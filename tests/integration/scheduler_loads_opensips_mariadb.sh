@@ -48,6 +48,9 @@ ctl node disable 2 > /dev/null || fail "disable"
 assert_eq "dispatcher.state written" "$(mariadb_sql 'SELECT state FROM dispatcher WHERE destination = "sip:172.16.100.11"')" 1
 ctl node resize 1 'pstn=800' > /dev/null || fail "resize"
 assert_eq "load_balancer.resources written" "$(mariadb_sql 'SELECT resources FROM load_balancer WHERE id = 1')" "vm=100;conf=100;transc=100;pstn=800"
+out=$(ctl node resize 1 'pstn=lots' 2>&1) && fail "a bad capacity was accepted: $out"
+assert_eq "a refused resize keeps the whole table" "$(ctl --json nodes | jq_py 'len(d["nodes"])')" 2
+assert_eq "and the node's capacity" "$(ctl --json nodes | jq_py '[n["resources"]["pstn"]["capacity"] for n in d["nodes"] if n["id"] == 1][0]')" 800
 ctl node add --id 3 --uri sip:172.16.100.12 --group 1 --resources 'pstn=300' --description FS3 > /dev/null || fail "add"
 assert_eq "new row inserted" "$(mariadb_sql 'SELECT dst_uri, resources FROM load_balancer WHERE id = 3')" "sip:172.16.100.12	pstn=300"
 
