@@ -11,7 +11,8 @@ sip-tester mariadb-server mariadb-client sqlite3 curl procps iproute2 systemd
 keepalived iputils-ping
 docker.io docker-compose mmdebstrap
 kamailio
-clang-14 libclang-rt-14-dev"
+clang-14 libclang-rt-14-dev
+tmux scdoc man-db"
 
 missing=""
 for p in $PKGS; do
