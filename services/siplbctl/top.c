@@ -540,10 +540,13 @@ draw(struct top *t)
 	t->lines = 0;
 	if (t->tty)
 		fputs("\033[H", t->f);
-	table(t, &n);
-	line(t, 0, "siplbctl top - %s, every %gs; scheduler %s: %zu nodes%s",
-	    t->when, t->interval, t->io->sched_rep, n,
-	    t->tty ? "; q quits" : "");
+	if (table(t, &n) != NULL)
+		line(t, 0, "siplbctl top - %s, every %gs; scheduler %s: %zu "
+		    "nodes%s", t->when, t->interval, t->io->sched_rep, n,
+		    t->tty ? "; q quits" : "");
+	else
+		line(t, 0, "siplbctl top - %s, every %gs%s", t->when,
+		    t->interval, t->tty ? "; q quits" : "");
 	line(t, 0, "%s", "");
 	draw_nodes(t);
 	line(t, 0, "%s", "");
