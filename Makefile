@@ -4,7 +4,8 @@
 #                   fuzz smoke, integration
 #   make layout     file and function sizes (scripts/check-layout)
 #   make lab        deps, build, start the suite on this host
-#   make install    PREFIX=/usr/local DESTDIR=
+#   make man        the man pages (doc/*.scd) into $(BUILD)/man
+#   make install    PREFIX=/usr/local DESTDIR= (MANDIR, DOCDIR too)
 
 BUILD    ?= build
 PREFIX   ?= /usr/local
@@ -84,8 +85,24 @@ FUZZ_TIME  ?= 300
 UNIT_SRCS  := $(wildcard tests/unit/test_*.c)
 UNIT_BINS  := $(UNIT_SRCS:tests/unit/%.c=$(BUILD)/tests/%)
 
-.PHONY: format format-check all deps test layout unit unit-asan fuzz fuzz-smoke fuzz-bins integration test-ha test-compose lab lab-down install clean bench
-all: $(PROGS)
+# Man pages: doc/NAME.N.scd through scdoc into $(BUILD)/man/NAME.N, part of
+# `all` when scdoc is installed (make deps installs it); `make man` wants it.
+SCDOC     := $(shell command -v scdoc 2>/dev/null)
+MAN_SRCS  := $(wildcard doc/*.scd)
+MAN_PAGES := $(MAN_SRCS:doc/%.scd=$(BUILD)/man/%)
+MANDIR    ?= $(PREFIX)/share/man
+DOCDIR    ?= $(PREFIX)/share/doc/siplb
+
+.PHONY: format format-check all deps test layout unit unit-asan fuzz fuzz-smoke fuzz-bins integration test-ha test-compose lab lab-down install clean bench man
+all: $(PROGS) $(if $(SCDOC),$(MAN_PAGES))
+
+man: $(MAN_PAGES)
+
+$(BUILD)/man/%: doc/%.scd
+	@command -v scdoc > /dev/null || { echo "scdoc is not installed (make deps)" >&2; exit 1; }
+	@mkdir -p $(dir $@)
+	@echo "  SCDOC   $<"
+	$(Q)scdoc < $< > $@.tmp && mv $@.tmp $@
 
 deps:
 	$(Q)scripts/deps.sh
@@ -260,8 +277,8 @@ install: all
 	    $(DESTDIR)$(PREFIX)/bin/
 	install -d $(DESTDIR)$(SYSTEMDDIR)
 	for f in deploy/systemd/*.service.in; do \
-	    sed 's|@BINDIR@|$(PREFIX)/bin|g; s|@SYSCONFDIR@|$(SYSCONFDIR)|g' $$f \
-	        > $(DESTDIR)$(SYSTEMDDIR)/$$(basename $${f%.in}); done
+	    sed -e 's|@BINDIR@|$(PREFIX)/bin|g; s|@SYSCONFDIR@|$(SYSCONFDIR)|g' $$f \
+	        -e 's|@DOCDIR@|$(DOCDIR)|g' > $(DESTDIR)$(SYSTEMDDIR)/$$(basename $${f%.in}); done
 	install -m 0644 deploy/systemd/siplb.target $(DESTDIR)$(SYSTEMDDIR)/
 	install -d $(DESTDIR)$(PREFIX)/share/siplb/keepalived
 	install -m 0644 deploy/keepalived/*.conf $(DESTDIR)$(PREFIX)/share/siplb/keepalived/
@@ -269,6 +286,14 @@ install: all
 	install -m 0644 deploy/sql/*.sql $(DESTDIR)$(PREFIX)/share/siplb/sql/
 	install -m 0644 deploy/siplb.conf deploy/nodes.conf \
 	    $(DESTDIR)$(PREFIX)/share/siplb/examples/
+	install -d $(DESTDIR)$(DOCDIR)
+	install -m 0644 README.md $(DESTDIR)$(DOCDIR)/
+ifneq ($(SCDOC),)
+	for p in $(MAN_PAGES); do s=$${p##*.}; install -d $(DESTDIR)$(MANDIR)/man$$s && \
+	    install -m 0644 $$p $(DESTDIR)$(MANDIR)/man$$s/ || exit 1; done
+else
+	@echo "install: scdoc is not installed, so no man pages (make deps)" >&2
+endif
 
 # clang-format (.clang-format) over the C sources; format-check fails when
 # a file would change.

@@ -12,7 +12,8 @@ keepalived iputils-ping
 docker.io docker-compose mmdebstrap
 kamailio
 clang-14 libclang-rt-14-dev
-universal-ctags"
+universal-ctags
+tmux scdoc man-db"
 
 missing=""
 for p in $PKGS; do

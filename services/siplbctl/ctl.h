@@ -38,4 +38,25 @@ int ctl_drain(const char *sched_rep, int timeout_ms, int json, int argc,
 struct Siplb__V1__Node;
 void ctl_print_feedback(const struct Siplb__V1__Node *n);
 
+/* siplbctl top: what main.c lends it, so that top.c asks the services
+ * through the same calls (and messages) as `nodes` and `edge stats`. */
+struct Siplb__V1__SchedRequest;
+struct Siplb__V1__SchedReply;
+struct Siplb__V1__StatsAnswer;
+struct ProtobufCMessage;
+struct ctl_top_io {
+	/* one request to the scheduler: 0, or the exit code after saying why
+	 * on stderr; *rp is then the caller's to slb_msg_free */
+	int (*sched)(struct Siplb__V1__SchedRequest *q,
+	    struct Siplb__V1__SchedReply **rp);
+	/* a StatsAnswer from `url` (`what` names it in messages), same rule */
+	int (*stats)(const char *what, const char *url,
+	    struct ProtobufCMessage *req, struct Siplb__V1__StatsAnswer **rp);
+	const char *sched_rep, *edge_rep;
+	int timeout_ms;
+};
+
+/* top [--interval S] [--count N]: argv[0] is "top". */
+int ctl_top(const struct ctl_top_io *io, int argc, char **argv);
+
 #endif

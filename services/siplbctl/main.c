@@ -80,6 +80,7 @@ usage(FILE *f)
 	    "          terminated] [--edge E] [--limit N] [--counts]\n"
 	    "                                     dialogs in the store (dialogd)\n"
 	    "  dialogd stats                      dialogd's counters (bus too)\n"
+	    "  top [--interval S] [--count N]     nodes and edge, refreshing\n"
 	    "The config file is -c FILE, else $SIPLB_CONF, else "
 	    SLB_DEFAULT_CONF ".\n");
 }
@@ -438,10 +439,12 @@ cmd_stats(void)
 	return 0;
 }
 
-/* Ask `url` (`what`, for messages) for its counters and print them; the
- * edge and dialogd both answer with stats at field 11 (StatsAnswer). */
+/* Ask `url` (`what`, for messages) for its counters; the edge and dialogd
+ * both answer with stats at field 11 (StatsAnswer).  *rp is the caller's
+ * to slb_msg_free when this returns 0. */
 static int
-show_stats(const char *what, const char *url, ProtobufCMessage *req)
+fetch_stats(const char *what, const char *url, ProtobufCMessage *req,
+    Siplb__V1__StatsAnswer **rp)
 {
 	Siplb__V1__StatsAnswer *r;
 	ProtobufCMessage *pm;
@@ -462,8 +465,20 @@ show_stats(const char *what, const char *url, ProtobufCMessage *req)
 		slb_msg_free(pm);
 		return EXIT_REFUSED;
 	}
+	*rp = r;
+	return 0;
+}
+
+static int
+show_stats(const char *what, const char *url, ProtobufCMessage *req)
+{
+	Siplb__V1__StatsAnswer *r;
+	int rc;
+
+	if ((rc = fetch_stats(what, url, req, &r)) != 0)
+		return rc;
 	print_counters(r->stats);
-	slb_msg_free(pm);
+	slb_msg_free(&r->base);
 	return 0;
 }
 
@@ -615,6 +630,10 @@ main(int argc, char **argv)
 			return die_usage("health takes no arguments%s", "");
 		return cmd_health();
 	}
+	if (strcmp(rest[0], "top") == 0)
+		return ctl_top(&(struct ctl_top_io){sched_call, fetch_stats,
+				   cfg.sched_rep, cfg.edge_rep, cfg.timeout_ms},
+		    nrest, rest);
 	if (strcmp(rest[0], "reload") == 0) {
 		Siplb__V1__AdminRequest a = SIPLB__V1__ADMIN_REQUEST__INIT;
 		struct ctl_opts o;
