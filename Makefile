@@ -163,7 +163,7 @@ CTL_OBJS := $(patsubst %.c,$(BUILD)/obj/%.o,$(wildcard services/siplbctl/*.c))
 $(BUILD)/bin/siplbctl: $(CTL_OBJS) $(LIBSIPLB)
 	@mkdir -p $(dir $@)
 	@echo "  LD      $@"
-	$(Q)$(CC) $(LDFLAGS) -o $@ $^ -ljansson $(BASE_LIBS)
+	$(Q)$(CC) $(LDFLAGS) -o $@ $^ -ljansson -losipparser2 $(BASE_LIBS)
 
 $(BUILD)/bin/siplb-bench-client: $(BUILD)/obj/scripts/bench-client.o $(LIBSIPLB)
 	@mkdir -p $(dir $@)
