@@ -650,3 +650,39 @@ doc_sip_check(const char *uri, const struct sockaddr_storage *from,
 	free(c);
 	return rc;
 }
+
+int
+doc_sip_fuzz_feed(struct doc_fuzz_state *st, const char *buf, size_t len)
+{
+	struct doc_call *c = st->call;
+	struct doc_reply r;
+
+	if (c == NULL) {
+		if ((c = st->call = calloc(1, sizeof(*c))) == NULL)
+			return 0;
+		c->fd = -1;	/* every send fails: EBADF, nothing leaves */
+		c->timeout_ms = 1000;
+		snprintf(c->local, sizeof(c->local), "192.0.2.1:5060");
+		snprintf(c->local_ip, sizeof(c->local_ip), "192.0.2.1");
+		snprintf(c->ruri, sizeof(c->ruri), "sip:" DOC_USER "@192.0.2.2");
+		snprintf(c->branch, sizeof(c->branch), "z9hG4bKdocfuzz1");
+		snprintf(c->ack_branch, sizeof(c->ack_branch), "z9hG4bKdocfuzz3");
+		snprintf(c->bye_branch, sizeof(c->bye_branch), "z9hG4bKdocfuzz2");
+		snprintf(c->callid, sizeof(c->callid), "fuzz@siplb-doctor");
+		snprintf(c->ftag, sizeof(c->ftag), "fuzztag");
+		if (build_invite(c) != 0)
+			abort();
+	}
+	c->err = 0;
+	if (reply_parse(c, buf, len, &r) != 0)
+		return 0;
+	on_reply(c, &r, now_ms());
+	return r.code;
+}
+
+void
+doc_sip_fuzz_end(struct doc_fuzz_state *st)
+{
+	free(st->call);
+	st->call = NULL;
+}

@@ -31,4 +31,16 @@ int doc_sip_check(const char *uri, const struct sockaddr_storage *from,
     socklen_t flen, int timeout_ms, struct doc_outcome *o, char *why,
     size_t wlen);
 
+/* For the fuzzer (tests/fuzz/fuzz_doctor_reply.c): feed buf as a reply
+ * to a call whose INVITE branch is z9hG4bKdocfuzz1, BYE branch
+ * z9hG4bKdocfuzz2 and Call-ID fuzz@siplb-doctor, whatever it has
+ * received before (*state, zeroed by the caller at first), with nothing
+ * sent anywhere.  The code the reply was taken as, or 0 when ignored. */
+struct doc_fuzz_state {
+	void *call;
+};
+int doc_sip_fuzz_feed(struct doc_fuzz_state *state, const char *buf,
+    size_t len);
+void doc_sip_fuzz_end(struct doc_fuzz_state *state);
+
 #endif
