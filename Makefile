@@ -126,7 +126,7 @@ $(BUILD)/obj/services/prober/%.o:    INC := -iquote services/lb -iquote services
 $(BUILD)/obj/services/admin/%.o:     INC := -iquote services/lb -iquote services/admin
 $(BUILD)/obj/services/dialogd/%.o:   INC := -iquote services/dialogd
 $(BUILD)/obj/tests/unit/%.o:         INC := $(foreach d,lb scheduler edge prober dialogd admin,-iquote services/$(d))
-$(BUILD)/obj/tests/fuzz/%.o:         INC := $(foreach d,lb scheduler edge prober dialogd admin,-iquote services/$(d))
+$(BUILD)/obj/tests/fuzz/%.o:         INC := $(foreach d,lb scheduler edge prober dialogd admin siplbctl,-iquote services/$(d))
 
 $(BUILD)/obj/%.o: %.c $(PROTO_H)
 	@mkdir -p $(dir $@)
@@ -180,7 +180,7 @@ CTL_OBJS := $(patsubst %.c,$(BUILD)/obj/%.o,$(wildcard services/siplbctl/*.c))
 $(BUILD)/bin/siplbctl: $(CTL_OBJS) $(LIBSIPLB)
 	@mkdir -p $(dir $@)
 	@echo "  LD      $@"
-	$(Q)$(CC) $(LDFLAGS) -o $@ $^ -ljansson $(BASE_LIBS)
+	$(Q)$(CC) $(LDFLAGS) -o $@ $^ -ljansson -losipparser2 $(BASE_LIBS)
 
 $(BUILD)/bin/siplb-bench-client: $(BUILD)/obj/scripts/bench-client.o $(LIBSIPLB)
 	@mkdir -p $(dir $@)
@@ -216,6 +216,12 @@ $(BUILD)/fuzz-bin/fuzz_admin_json: $(BUILD)/obj/tests/fuzz/fuzz_admin_json.o $(f
 	@mkdir -p $(dir $@)
 	@echo "  LD      $@"
 	$(Q)$(CC) $(LDFLAGS) -fsanitize=fuzzer -o $@ $^ -lmicrohttpd -ljansson $(SCHED_LIBS) $(LB_LIBS) $(BASE_LIBS)
+
+# the doctor target links siplbctl's SIP call, not the rest of siplbctl
+$(BUILD)/fuzz-bin/fuzz_doctor_reply: $(BUILD)/obj/tests/fuzz/fuzz_doctor_reply.o $(BUILD)/obj/services/siplbctl/doctor_sip.o $(LIBSIPLB)
+	@mkdir -p $(dir $@)
+	@echo "  LD      $@"
+	$(Q)$(CC) $(LDFLAGS) -fsanitize=fuzzer -o $@ $^ -losipparser2 $(BASE_LIBS)
 
 fuzz-bins: $(FUZZ_BINS)
 .SECONDARY: $(FUZZ_BINS:$(BUILD)/fuzz-bin/%=$(BUILD)/obj/tests/fuzz/%.o)

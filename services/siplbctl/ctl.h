@@ -34,6 +34,13 @@ int ctl_parse_u32(const char *s, const char *what, uint32_t *out);
 int ctl_drain(const char *sched_rep, int timeout_ms, int json, int argc,
     char **argv);
 
+/* doctor [--from ADDR] [--sip-timeout MS] [--node ID]: an INVITE with a
+ * foreign X-AUTH-IP from the edge's address (default: the first udp:
+ * host of edge_listen) to each node; a WARNING line for a node that lets
+ * it in.  argv[0] is "doctor".  0 all right, 1 a warning, 2 trouble. */
+int ctl_doctor(const char *sched_rep, int timeout_ms, int json,
+    const char *edge_listen, int argc, char **argv);
+
 /* The node's feedback state after its line in `siplbctl nodes`. */
 struct Siplb__V1__Node;
 void ctl_print_feedback(const struct Siplb__V1__Node *n);

@@ -31,6 +31,7 @@ struct ctl_cfg {
 	char sched_rep[SLB_CFG_STRLEN];
 	char edge_rep[SLB_CFG_STRLEN];
 	char dialogd_rep[SLB_CFG_STRLEN];
+	char edge_listen[SLB_CFG_STRLEN];
 	int timeout_ms;
 };
 
@@ -40,6 +41,8 @@ static const struct slb_cfg_key ctl_keys[] = {
     {"scheduler", "rep", SLB_CFG_ADDR, 0, 0, SLB_ADDR_SCHEDULER_REP,
 	OFF(sched_rep), ""},
     {"edge", "rep", SLB_CFG_ADDR, 0, 0, SLB_ADDR_EDGE_REP, OFF(edge_rep), ""},
+    {"edge", "listen", SLB_CFG_STR, 0, 0,
+	"udp:127.0.0.1:5060, tcp:127.0.0.1:5060", OFF(edge_listen), ""},
     {"dialogd", "rep", SLB_CFG_ADDR, 0, 0, SLB_ADDR_DIALOGD_REP,
 	OFF(dialogd_rep), ""},
     {"ctl", "timeout", SLB_CFG_INT, 10, 600000, "2000", OFF(timeout_ms),
@@ -81,6 +84,10 @@ usage(FILE *f)
 	    "                                     dialogs in the store (dialogd)\n"
 	    "  dialogd stats                      dialogd's counters (bus too)\n"
 	    "  top [--interval S] [--count N]     nodes and edge, refreshing\n"
+	    "  doctor [--from ADDR] [--sip-timeout MS] [--node ID]\n"
+	    "                                     warn when a node trusts the\n"
+	    "                                     edge in apply-inbound-acl\n"
+	    "                                     (0 right, 1 warning, 2 trouble)\n"
 	    "The config file is -c FILE, else $SIPLB_CONF, else "
 	    SLB_DEFAULT_CONF ".\n");
 }
@@ -625,6 +632,9 @@ main(int argc, char **argv)
 			return die_usage("dialogd: give stats%s", "");
 		return cmd_dialogd_stats();
 	}
+	if (strcmp(rest[0], "doctor") == 0)
+		return ctl_doctor(cfg.sched_rep, cfg.timeout_ms, json_out,
+		    cfg.edge_listen, nrest, rest);
 	if (strcmp(rest[0], "health") == 0) {
 		if (nrest != 1)
 			return die_usage("health takes no arguments%s", "");
