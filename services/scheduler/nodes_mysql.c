@@ -172,6 +172,13 @@ lb_row(const struct sched_db *db, struct slb_db_col *c, struct lb_table *t,
 		snprintf(err, errlen, "%s id %llu: resources: %s", tb, id, why);
 		return EINVAL;
 	}
+	if (n.group == 0 || n.nres == 0)
+		/* what siplb before issue 14 wrote for a dispatcher-only
+		 * node; kept, so that the node keeps its id */
+		slb_log_warn("%s id %llu: %s: OpenSIPS load_balancer reads "
+		    "this row as a broken entry (siplb writes a %s row only "
+		    "for a node with a group and resources)", tb, id,
+		    n.group == 0 ? "group_id 0" : "no resources", tb);
 	if ((rc = lb_table_add(t, &n, NULL, why, sizeof(why))) != 0) {
 		snprintf(err, errlen, "%s id %llu: %s", tb, id, why);
 		return rc;
@@ -257,6 +264,24 @@ ds_weight(const char *tb, unsigned long long id, const char *s,
 	return 0;
 }
 
+/* The state table's rows: node id and admin flag. */
+struct state_rows {
+	struct state_row {
+		uint32_t id;
+		bool enabled;
+	} *r;
+	size_t n, cap;
+};
+
+static const struct state_row *
+state_find(const struct state_rows *sr, uint32_t id)
+{
+	for (size_t i = 0; i < sr->n; i++)
+		if (sr->r[i].id == id)
+			return &sr->r[i];
+	return NULL;
+}
+
 /* The first load_balancer node with this uri that no dispatcher row has
  * claimed yet (ds_id 0: dispatcher-only nodes always carry theirs). */
 static struct lb_node *
@@ -271,7 +296,7 @@ ds_merge_target(struct lb_table *t, const char *uri)
 
 static int
 ds_row(const struct sched_db *db, struct slb_db_col *c, struct lb_table *t,
-    size_t *mergedp, char *err, size_t errlen)
+    const struct state_rows *sr, size_t *mergedp, char *err, size_t errlen)
 {
 	const char *tb = db->ds_table;
 	char weight[COL_LEN], why[256];
@@ -313,7 +338,12 @@ ds_row(const struct sched_db *db, struct slb_db_col *c, struct lb_table *t,
 		slb_log_warn("%s id %llu: setid 0 is \"no set\" in siplb; "
 		    "%s is not in any dispatcher set", tb, id, d.uri);
 
-	n = ds_merge_target(t, d.uri);
+	/* a row siplb saved as a node of its own (the state table has
+	 * SCHED_DS_ID_BASE + id) stays one, even when a load_balancer row
+	 * has its uri; any other row joins the first such row's node */
+	n = state_find(sr, SCHED_DS_ID_BASE + (uint32_t)id) != NULL
+	    ? NULL
+	    : ds_merge_target(t, d.uri);
 	if (n == NULL) {
 		/* its own node; OpenSIPS dispatcher probes a destination
 		 * while it is in the probing state, which is our mode 1 */
@@ -350,7 +380,8 @@ ds_row(const struct sched_db *db, struct slb_db_col *c, struct lb_table *t,
 
 static int
 ds_load(MYSQL *my, const struct sched_db *db, struct lb_table *t,
-    size_t *rowsp, size_t *mergedp, char *err, size_t errlen)
+    const struct state_rows *sr, size_t *rowsp, size_t *mergedp, char *err,
+    size_t errlen)
 {
 	char sql[SQL_LEN], what[96];
 	struct slb_db_col *c = calloc(DS_NCOL, sizeof(*c));
@@ -384,7 +415,7 @@ ds_load(MYSQL *my, const struct sched_db *db, struct lb_table *t,
 	if ((rc = slb_db_result(st, res, what, err, errlen)) != 0)
 		goto out;
 	while ((r = slb_db_fetch(st, what, err, errlen)) == 1) {
-		if ((rc = ds_row(db, c, t, mergedp, err, errlen)) != 0)
+		if ((rc = ds_row(db, c, t, sr, mergedp, err, errlen)) != 0)
 			goto out;
 		(*rowsp)++;
 	}
@@ -410,12 +441,10 @@ state_create(MYSQL *my, const struct sched_db *db, char *err, size_t errlen)
 	return slb_db_do(my, sql, NULL, what, NULL, err, errlen);
 }
 
-/* The admin flag of load_balancer-only nodes, which OpenSIPS has no
- * column for.  A node with a dispatcher row keeps dispatcher.state: that
- * is the column operators and OpenSIPS tools edit, and save_node writes
- * both, so they only disagree after a hand edit of dispatcher. */
+/* The state table's rows into sr (read before dispatcher: its rows name
+ * the dispatcher-only nodes siplb saved). */
 static int
-state_load(MYSQL *my, const struct sched_db *db, struct lb_table *t,
+state_read(MYSQL *my, const struct sched_db *db, struct state_rows *sr,
     char *err, size_t errlen)
 {
 	char sql[SQL_LEN], what[96];
@@ -437,11 +466,45 @@ state_load(MYSQL *my, const struct sched_db *db, struct lb_table *t,
 	if ((rc = slb_db_result(st, res, what, err, errlen)) != 0)
 		goto out;
 	while ((r = slb_db_fetch(st, what, err, errlen)) == 1) {
-		struct lb_node *n;
-		bool enabled = !c[1].null && c[1].v != 0;
+		if (c[0].null || c[0].v < 1 || c[0].v > UINT32_MAX)
+			continue;
+		if (sr->n == sr->cap) {
+			size_t cap = sr->cap ? sr->cap * 2 : 64;
+			struct state_row *nr = realloc(sr->r, cap * sizeof(*nr));
 
-		if (c[0].null || c[0].v < 1 || c[0].v > UINT32_MAX ||
-		    (n = lb_table_find(t, (uint32_t)c[0].v)) == NULL)
+			if (nr == NULL) {
+				snprintf(err, errlen, "out of memory");
+				rc = ENOMEM;
+				goto out;
+			}
+			sr->r = nr;
+			sr->cap = cap;
+		}
+		sr->r[sr->n].id = (uint32_t)c[0].v;
+		sr->r[sr->n].enabled = !c[1].null && c[1].v != 0;
+		sr->n++;
+	}
+	if (r < 0)
+		rc = EIO;
+out:
+	if (st != NULL)
+		mysql_stmt_close(st);
+	return rc;
+}
+
+/* The admin flag of load_balancer-only nodes, which OpenSIPS has no
+ * column for.  A node with a dispatcher row keeps dispatcher.state: that
+ * is the column operators and OpenSIPS tools edit, and save_node writes
+ * both, so they only disagree after a hand edit of dispatcher. */
+static void
+state_apply(const struct sched_db *db, const struct state_rows *sr,
+    struct lb_table *t)
+{
+	for (size_t i = 0; i < sr->n; i++) {
+		struct lb_node *n = lb_table_find(t, sr->r[i].id);
+		bool enabled = sr->r[i].enabled;
+
+		if (n == NULL)
 			continue;	/* a node deleted by hand */
 		if (n->ds_id != 0) {
 			if (n->enabled != enabled)
@@ -456,12 +519,6 @@ state_load(MYSQL *my, const struct sched_db *db, struct lb_table *t,
 		}
 		n->enabled = enabled;
 	}
-	if (r < 0)
-		rc = EIO;
-out:
-	if (st != NULL)
-		mysql_stmt_close(st);
-	return rc;
 }
 
 int
@@ -470,6 +527,7 @@ sched_mysql_load(const struct sched_db *db, struct lb_table *t, char *err,
 {
 	char masked[SLB_CFG_STRLEN + 8];
 	size_t lbrows = 0, dsrows = 0, merged = 0;
+	struct state_rows sr = {0};
 	MYSQL *my = NULL;
 	int rc;
 
@@ -477,8 +535,11 @@ sched_mysql_load(const struct sched_db *db, struct lb_table *t, char *err,
 		goto out;
 	if ((rc = lb_load(my, db, t, &lbrows, err, errlen)) != 0)
 		goto out;
+	if (db->state_table[0] != '\0' &&
+	    (rc = state_read(my, db, &sr, err, errlen)) != 0)
+		goto out;
 	if (db->ds_table[0] != '\0') {
-		rc = ds_load(my, db, t, &dsrows, &merged, err, errlen);
+		rc = ds_load(my, db, t, &sr, &dsrows, &merged, err, errlen);
 		if (rc == ENOENT) {
 			slb_log_notice("%s: no such table, loading "
 			    "load_balancer rows only", db->ds_table);
@@ -487,9 +548,7 @@ sched_mysql_load(const struct sched_db *db, struct lb_table *t, char *err,
 		if (rc != 0)
 			goto out;
 	}
-	if (db->state_table[0] != '\0' &&
-	    (rc = state_load(my, db, t, err, errlen)) != 0)
-		goto out;
+	state_apply(db, &sr, t);
 	sched_db_url_masked(db->url, masked, sizeof(masked));
 	slb_log_info("%s: %zu nodes from %zu %s rows and %zu %s rows "
 	    "(%zu merged by uri)", masked, t->n, lbrows, db->lb_table, dsrows,
@@ -497,31 +556,59 @@ sched_mysql_load(const struct sched_db *db, struct lb_table *t, char *err,
 out:
 	if (rc != 0)
 		lb_table_free(t);
+	free(sr.r);
 	mysql_close(my);
 	return rc;
 }
 
 /* ------------------------------------------------------------ save */
 
-/* A node that lives in dispatcher alone: no group, a set, and the id a
- * dispatcher row gives (SCHED_DS_ID_BASE + dispatcher.id).  Any other
- * node keeps a load_balancer row, even with group 0, because that row is
- * what keeps its id across a reload. */
+/*
+ * What goes where, so that an OpenSIPS reading the same tables sees only
+ * entries it can use and no node changes its id over a restart:
+ *   - a load_balancer row (id = node id) only for a node with a group and
+ *     resources: OpenSIPS refuses a row without resources, and group 0
+ *     is no group;
+ *   - a dispatcher row only for a node with a set;
+ *   - a node in dispatcher only has the id its row gives it on a load,
+ *     SCHED_DS_ID_BASE + dispatcher.id, so an added one gets that id, and
+ *     ids of nodes with a load_balancer row stay below SCHED_DS_ID_BASE;
+ *   - the load joins a dispatcher row to the first load_balancer node
+ *     with its uri, so an add that the next load would read otherwise is
+ *     refused, and the state table gets a row for every dispatcher-only
+ *     node with the uri of an added one (that row keeps it a node of its
+ *     own: see ds_row).
+ */
+
 static bool
-ds_only(const struct sched_db *db, const struct lb_node *n)
+lb_eligible(const struct lb_node *n)
 {
-	if (db->ds_table[0] == '\0' || n->set == 0 || n->group != 0 ||
+	return n->group != 0 && n->nres > 0;
+}
+
+/* A node that lives in dispatcher alone, with the id its row gives it. */
+static bool
+ds_own(const struct sched_db *db, const struct lb_node *n)
+{
+	if (db->ds_table[0] == '\0' || n->set == 0 || lb_eligible(n) ||
 	    n->id <= SCHED_DS_ID_BASE)
 		return false;
 	return n->ds_id == 0 || n->ds_id == n->id - SCHED_DS_ID_BASE;
 }
 
-/* Which dispatcher row is n's: its ds_id, the id its node id implies, or
- * the row the next load would merge into it (the first with its uri);
- * 0 when it has none yet.  With want_set, only a row in n's set counts. */
+/* Every other node has a load_balancer row: one with a group and
+ * resources, or one loaded from a row written before the rule above
+ * (kept, with a warning at load, so that the node keeps its id). */
+static bool
+lb_has_row(const struct sched_db *db, const struct lb_node *n)
+{
+	return !ds_own(db, n);
+}
+
+/* The largest id in table below `below` (0 for none) into *maxp. */
 static int
-ds_row_of(MYSQL *my, const struct sched_db *db, const struct lb_node *n,
-    bool want_set, uint32_t *idp, char *err, size_t errlen)
+db_max_id(MYSQL *my, const char *table, uint32_t below, uint32_t *maxp,
+    char *err, size_t errlen)
 {
 	char sql[SQL_LEN], what[96];
 	struct slb_db_params p = {.n = 0};
@@ -530,49 +617,199 @@ ds_row_of(MYSQL *my, const struct sched_db *db, const struct lb_node *n,
 	MYSQL_STMT *st = NULL;
 	int rc, r;
 
-	*idp = 0;
-	if (n->ds_id != 0) {
-		*idp = n->ds_id;
-		return 0;
-	}
-	if (n->id > SCHED_DS_ID_BASE && n->group == 0) {
-		*idp = n->id - SCHED_DS_ID_BASE;
-		return 0;
-	}
-	snprintf(what, sizeof(what), "%s: node %u: SELECT", db->ds_table,
-	    n->id);
-	if (want_set)
-		rc = sql_fmt(sql, "SELECT id FROM `%s` WHERE LOWER(destination)"
-				  " = LOWER(?) AND setid = ? ORDER BY id "
-				  "LIMIT 1", db->ds_table);
-	else
-		rc = sql_fmt(sql, "SELECT id FROM `%s` WHERE LOWER(destination)"
-				  " = LOWER(?) ORDER BY id LIMIT 1",
-		    db->ds_table);
-	if (rc != 0)
-		goto out;
-	slb_db_par_str(&p, n->uri);
-	if (want_set)
-		slb_db_par_u32(&p, &n->set);
+	*maxp = 0;
+	snprintf(what, sizeof(what), "%s: SELECT MAX(id)", table);
+	if ((rc = sql_fmt(sql, "SELECT MAX(id) FROM `%s` WHERE id < ?",
+		 table)) != 0)
+		return rc;
+	slb_db_par_u32(&p, &below);
 	if ((rc = slb_db_run(my, sql, &p, what, &st, err, errlen)) != 0)
-		goto out;
+		return rc;
 	slb_db_col_int(&res, &c);
 	if ((rc = slb_db_result(st, &res, what, err, errlen)) != 0)
 		goto out;
 	r = slb_db_fetch(st, what, err, errlen);
 	if (r < 0)
 		rc = EIO;
-	else if (r == 1 && !c.null && c.v > 0 && c.v <= UINT32_MAX)
-		*idp = (uint32_t)c.v;
+	else if (r == 1 && !c.null && c.v > 0 && c.v < below)
+		*maxp = (uint32_t)c.v;
 out:
-	if (st != NULL)
-		mysql_stmt_close(st);
+	mysql_stmt_close(st);
+	return rc;
+}
+
+/* The order in which the next load reads n's dispatcher row (a row still
+ * to be inserted with an AUTO_INCREMENT id comes last). */
+static uint64_t
+ds_order(const struct sched_db *db, const struct lb_node *n)
+{
+	if (n->ds_id != 0)
+		return n->ds_id;
+	if (ds_own(db, n))
+		return n->id - SCHED_DS_ID_BASE;
+	return UINT64_MAX;
+}
+
+/*
+ * Replays, for add's uri, what the next load does with the dispatcher
+ * rows of the nodes that have it (t and add): rows in id order, each
+ * joining the first load_balancer node with the uri that no earlier row
+ * took, unless the state table keeps it a node of its own.  0 when every
+ * row comes back to the node that holds it now.
+ */
+static int
+merge_check(const struct sched_db *db, const struct lb_table *t,
+    const struct lb_node *add, char *err, size_t errlen)
+{
+	const struct lb_node **m;
+	bool *claimed, *done;
+	size_t nm = 0;
+	int rc = 0;
+
+	m = calloc(t->n + 1, sizeof(*m));
+	claimed = calloc(t->n + 1, sizeof(*claimed));
+	done = calloc(t->n + 1, sizeof(*done));
+	if (m == NULL || claimed == NULL || done == NULL) {
+		snprintf(err, errlen, "out of memory");
+		rc = ENOMEM;
+		goto out;
+	}
+	for (size_t i = 0; i < t->n; i++)
+		if (strcasecmp(t->nodes[i].uri, add->uri) == 0)
+			m[nm++] = &t->nodes[i];
+	m[nm++] = add;
+	/* by id, as the load reads load_balancer */
+	for (size_t i = 1; i < nm; i++)
+		for (size_t j = i; j > 0 && m[j - 1]->id > m[j]->id; j--) {
+			const struct lb_node *x = m[j];
+
+			m[j] = m[j - 1];
+			m[j - 1] = x;
+		}
+	for (;;) {
+		const struct lb_node *d = NULL, *to = NULL;
+		size_t di = 0;
+
+		for (size_t i = 0; i < nm; i++)
+			if (!done[i] && m[i]->set != 0 &&
+			    (d == NULL || ds_order(db, m[i]) < ds_order(db, d))) {
+				d = m[i];
+				di = i;
+			}
+		if (d == NULL)
+			break;
+		done[di] = true;
+		if (!lb_has_row(db, d) && db->state_table[0] != '\0')
+			continue;	/* its state row keeps it apart */
+		for (size_t i = 0; i < nm && to == NULL; i++)
+			if (!claimed[i] && lb_has_row(db, m[i])) {
+				to = m[i];
+				claimed[i] = true;
+			}
+		if (to == d || (to == NULL && !lb_has_row(db, d)))
+			continue;
+		snprintf(err, errlen, "%s: on the next load the dispatcher row "
+		    "of node %u (set %u) would be read as node %u's, as the "
+		    "two tables are matched by uri in id order%s", add->uri,
+		    d->id, d->set, to != NULL ? to->id : 0,
+		    db->state_table[0] == '\0'
+			? " (a state_table keeps dispatcher-only nodes apart)"
+			: "");
+		rc = EINVAL;
+		break;
+	}
+out:
+	free(m);
+	free(claimed);
+	free(done);
+	return rc;
+}
+
+int
+sched_mysql_prepare_add(const struct sched_db *db, const struct lb_table *t,
+    struct lb_node *n, char *err, size_t errlen)
+{
+	bool ds_only = n->group == 0 && n->nres == 0;
+	uint32_t max = 0, dbmax = 0;
+	MYSQL *my = NULL;
+	int rc;
+
+	if (n->group != 0 && n->nres == 0) {
+		snprintf(err, errlen, "group %u without resources: a "
+		    "load_balancer row needs them (name=capacity, as "
+		    "pstn=500), OpenSIPS refuses one without", n->group);
+		return EINVAL;
+	}
+	if (n->group == 0 && n->nres > 0) {
+		snprintf(err, errlen, "resources without a group: only "
+		    "load_balancer rows hold resources, and they need a group");
+		return EINVAL;
+	}
+	if (n->set != 0 && db->ds_table[0] == '\0') {
+		snprintf(err, errlen, "set %u: ds_table is empty, so no "
+		    "dispatcher row can hold it", n->set);
+		return EINVAL;
+	}
+	if (ds_only && n->id != 0 && n->id <= SCHED_DS_ID_BASE) {
+		snprintf(err, errlen, "id %u: a node in dispatcher only has "
+		    "id %u + its dispatcher row's id; give an id above %u, "
+		    "or none", n->id, SCHED_DS_ID_BASE, SCHED_DS_ID_BASE);
+		return EINVAL;
+	}
+	if (!ds_only && n->id >= SCHED_DS_ID_BASE) {
+		snprintf(err, errlen, "id %u: ids from %u up are those of "
+		    "dispatcher-only nodes; a node with a load_balancer row "
+		    "takes one below", n->id, SCHED_DS_ID_BASE);
+		return EINVAL;
+	}
+	if (n->id == 0) {
+		const char *tb = ds_only ? db->ds_table : db->lb_table;
+
+		if ((rc = db_open(db, &my, err, errlen)) != 0)
+			goto out;
+		/* the database's rows too: some may have been added by hand
+		 * since the last load */
+		if ((rc = db_max_id(my, tb, ds_only ? UINT32_MAX -
+			     SCHED_DS_ID_BASE + 1 : SCHED_DS_ID_BASE, &dbmax,
+			 err, errlen)) != 0)
+			goto out;
+		for (size_t i = 0; i < t->n; i++) {
+			const struct lb_node *x = &t->nodes[i];
+
+			if (ds_only) {
+				if (x->ds_id > max)
+					max = x->ds_id;
+				if (x->id > SCHED_DS_ID_BASE &&
+				    x->id - SCHED_DS_ID_BASE > max)
+					max = x->id - SCHED_DS_ID_BASE;
+			} else if (x->id < SCHED_DS_ID_BASE && x->id > max)
+				max = x->id;
+		}
+		if (dbmax > max)
+			max = dbmax;
+		if (ds_only ? max >= UINT32_MAX - SCHED_DS_ID_BASE
+			    : max + 1 >= SCHED_DS_ID_BASE) {
+			snprintf(err, errlen, "no node id left");
+			rc = ENOSPC;
+			goto out;
+		}
+		n->id = ds_only ? SCHED_DS_ID_BASE + max + 1 : max + 1;
+	}
+	if (lb_table_find(t, n->id) != NULL) {
+		snprintf(err, errlen, "node id %u already exists", n->id);
+		rc = EEXIST;
+		goto out;
+	}
+	if (n->set != 0)
+		rc = merge_check(db, t, n, err, errlen);
+out:
+	mysql_close(my);
 	return rc;
 }
 
 static int
-lb_upsert(MYSQL *my, const struct sched_db *db, const struct lb_node *n,
-    char *err, size_t errlen)
+lb_write(MYSQL *my, const struct sched_db *db, const struct lb_node *n,
+    bool insert, char *err, size_t errlen)
 {
 	char sql[SQL_LEN], what[96], res[COL_LEN];
 	struct slb_db_params p = {.n = 0};
@@ -585,15 +822,22 @@ lb_upsert(MYSQL *my, const struct sched_db *db, const struct lb_node *n,
 		    what, sizeof(res));
 		return ENOSPC;
 	}
-	if ((rc = sql_fmt(sql, "INSERT INTO `%s` (id, group_id, dst_uri, "
-			       "resources, probe_mode, description) VALUES "
-			       "(?, ?, ?, ?, ?, ?) ON DUPLICATE KEY UPDATE "
-			       "group_id = VALUES(group_id), "
-			       "dst_uri = VALUES(dst_uri), "
-			       "resources = VALUES(resources), "
-			       "probe_mode = VALUES(probe_mode), "
-			       "description = VALUES(description)",
-		 db->lb_table)) != 0)
+	/* a new node's row is a plain INSERT: a row added by hand with its
+	 * id since the last load is refused, not overwritten */
+	rc = insert ? sql_fmt(sql, "INSERT INTO `%s` (id, group_id, dst_uri, "
+				   "resources, probe_mode, description) "
+				   "VALUES (?, ?, ?, ?, ?, ?)",
+			  db->lb_table)
+		    : sql_fmt(sql, "INSERT INTO `%s` (id, group_id, dst_uri, "
+				   "resources, probe_mode, description) VALUES "
+				   "(?, ?, ?, ?, ?, ?) ON DUPLICATE KEY UPDATE "
+				   "group_id = VALUES(group_id), "
+				   "dst_uri = VALUES(dst_uri), "
+				   "resources = VALUES(resources), "
+				   "probe_mode = VALUES(probe_mode), "
+				   "description = VALUES(description)",
+			  db->lb_table);
+	if (rc != 0)
 		return rc;
 	slb_db_par_u32(&p, &n->id);
 	slb_db_par_u32(&p, &n->group);
@@ -621,38 +865,50 @@ delete_by_id(MYSQL *my, const char *table, const char *col, uint32_t id,
 	return slb_db_do(my, sql, &p, what, NULL, err, errlen);
 }
 
+/* n's dispatcher row; a new one (no ds_id yet) is inserted, with the id
+ * a dispatcher-only node's id implies or AUTO_INCREMENT's, and n->ds_id
+ * is set to it. */
 static int
-ds_upsert(MYSQL *my, const struct sched_db *db, const struct lb_node *n,
+ds_write(MYSQL *my, const struct sched_db *db, struct lb_node *n,
     char *err, size_t errlen)
 {
 	char sql[SQL_LEN], what[96], weight[16];
 	struct slb_db_params p = {.n = 0};
 	int32_t state = n->enabled ? 0 : 1;
-	uint32_t rowid;
+	bool insert = n->ds_id == 0;
+	uint32_t rowid = n->ds_id;
+	MYSQL_STMT *st = NULL;
 	int rc;
 
-	if ((rc = ds_row_of(my, db, n, false, &rowid, err, errlen)) != 0)
-		return rc;
+	if (insert && ds_own(db, n))
+		rowid = n->id - SCHED_DS_ID_BASE;
 	snprintf(what, sizeof(what), "%s: node %u: INSERT", db->ds_table,
 	    n->id);
 	snprintf(weight, sizeof(weight), "%u", n->weight);
-	/* id NULL lets AUTO_INCREMENT choose */
-	if ((rc = sql_fmt(sql, "INSERT INTO `%s` (id, setid, destination, "
-			       "socket, state, weight, priority, attrs, "
-			       "description) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)"
-			       " ON DUPLICATE KEY UPDATE setid = VALUES(setid), "
-			       "destination = VALUES(destination), "
-			       "socket = VALUES(socket), state = VALUES(state), "
-			       "weight = VALUES(weight), "
-			       "priority = VALUES(priority), "
-			       "attrs = VALUES(attrs), "
-			       "description = VALUES(description)",
-		 db->ds_table)) != 0)
+	rc = insert ? sql_fmt(sql, "INSERT INTO `%s` (id, setid, destination, "
+				   "socket, state, weight, priority, attrs, "
+				   "description) VALUES (?, ?, ?, ?, ?, ?, ?, "
+				   "?, ?)",
+			  db->ds_table)
+		    : sql_fmt(sql, "INSERT INTO `%s` (id, setid, destination, "
+				   "socket, state, weight, priority, attrs, "
+				   "description) VALUES (?, ?, ?, ?, ?, ?, ?, "
+				   "?, ?) ON DUPLICATE KEY UPDATE "
+				   "setid = VALUES(setid), "
+				   "destination = VALUES(destination), "
+				   "socket = VALUES(socket), "
+				   "state = VALUES(state), "
+				   "weight = VALUES(weight), "
+				   "priority = VALUES(priority), "
+				   "attrs = VALUES(attrs), "
+				   "description = VALUES(description)",
+			  db->ds_table);
+	if (rc != 0)
 		return rc;
 	if (rowid != 0)
 		slb_db_par_u32(&p, &rowid);
 	else
-		slb_db_par_null(&p);
+		slb_db_par_null(&p);	/* AUTO_INCREMENT chooses */
 	slb_db_par_u32(&p, &n->set);
 	slb_db_par_str(&p, n->uri);
 	if (n->socket[0] != '\0')
@@ -664,7 +920,20 @@ ds_upsert(MYSQL *my, const struct sched_db *db, const struct lb_node *n,
 	slb_db_par_i32(&p, &n->priority);
 	slb_db_par_str(&p, n->attrs);
 	slb_db_par_str(&p, n->description);
-	return slb_db_do(my, sql, &p, what, NULL, err, errlen);
+	if ((rc = slb_db_run(my, sql, &p, what, &st, err, errlen)) != 0)
+		return rc;
+	if (insert) {
+		unsigned long long id = rowid ? rowid : mysql_stmt_insert_id(st);
+
+		if (id == 0 || id > UINT32_MAX - SCHED_DS_ID_BASE) {
+			snprintf(err, errlen, "%s: the new row's id %llu: must "
+			    "be 1..%u", what, id, UINT32_MAX - SCHED_DS_ID_BASE);
+			rc = ERANGE;
+		} else
+			n->ds_id = (uint32_t)id;
+	}
+	mysql_stmt_close(st);
+	return rc;
 }
 
 static int
@@ -713,9 +982,10 @@ tx_end(MYSQL *my, int rc, char *err, size_t errlen)
 }
 
 int
-sched_mysql_save_node(const struct sched_db *db, const struct lb_node *n,
-    char *err, size_t errlen)
+sched_mysql_save_node(const struct sched_db *db, const struct lb_table *t,
+    struct lb_node *n, bool added, char *err, size_t errlen)
 {
+	uint32_t ds_id = n->ds_id;
 	char why[256];
 	MYSQL *my = NULL;
 	int rc;
@@ -723,6 +993,11 @@ sched_mysql_save_node(const struct sched_db *db, const struct lb_node *n,
 	if ((rc = lb_node_validate(n, why, sizeof(why))) != 0) {
 		snprintf(err, errlen, "node %u: %s", n->id, why);
 		return rc;
+	}
+	if (ds_own(db, n) && n->nres > 0) {
+		snprintf(err, errlen, "node %u is in dispatcher only (no "
+		    "group): dispatcher has no column for resources", n->id);
+		return EINVAL;
 	}
 	if ((rc = db_open(db, &my, err, errlen)) != 0)
 		goto out;
@@ -732,14 +1007,15 @@ sched_mysql_save_node(const struct sched_db *db, const struct lb_node *n,
 		goto out;
 	if ((rc = tx_begin(my, err, errlen)) != 0)
 		goto out;
-	if (ds_only(db, n))
+	if (lb_has_row(db, n))
+		rc = lb_write(my, db, n, added, err, errlen);
+	else if (!added)
+		/* a row with its id can only be its own, from before */
 		rc = delete_by_id(my, db->lb_table, "id", n->id, n->id, err,
 		    errlen);
-	else
-		rc = lb_upsert(my, db, n, err, errlen);
 	if (rc == 0 && db->ds_table[0] != '\0') {
 		if (n->set != 0)
-			rc = ds_upsert(my, db, n, err, errlen);
+			rc = ds_write(my, db, n, err, errlen);
 		else if (n->ds_id != 0)
 			/* left its set: a row left behind would put it
 			 * back in on the next load */
@@ -748,8 +1024,20 @@ sched_mysql_save_node(const struct sched_db *db, const struct lb_node *n,
 	}
 	if (rc == 0 && db->state_table[0] != '\0')
 		rc = state_upsert(my, db, n, err, errlen);
+	/* dispatcher-only nodes with the new node's uri: their state row
+	 * keeps them nodes of their own on the next load */
+	for (size_t i = 0; added && rc == 0 && db->state_table[0] != '\0' &&
+	     i < t->n; i++) {
+		const struct lb_node *x = &t->nodes[i];
+
+		if (x != n && x->id != n->id && ds_own(db, x) &&
+		    strcasecmp(x->uri, n->uri) == 0)
+			rc = state_upsert(my, db, x, err, errlen);
+	}
 	rc = tx_end(my, rc, err, errlen);
 out:
+	if (rc != 0)
+		n->ds_id = ds_id;	/* nothing was written */
 	mysql_close(my);
 	return rc;
 }
@@ -758,10 +1046,12 @@ int
 sched_mysql_delete_node(const struct sched_db *db, const struct lb_node *n,
     char *err, size_t errlen)
 {
+	uint32_t rowid = n->ds_id;
 	MYSQL *my = NULL;
-	uint32_t rowid = 0;
 	int rc;
 
+	if (rowid == 0 && ds_own(db, n))
+		rowid = n->id - SCHED_DS_ID_BASE;
 	if ((rc = db_open(db, &my, err, errlen)) != 0)
 		goto out;
 	if ((rc = tx_begin(my, err, errlen)) != 0)
@@ -769,11 +1059,9 @@ sched_mysql_delete_node(const struct sched_db *db, const struct lb_node *n,
 	rc = delete_by_id(my, db->lb_table, "id", n->id, n->id, err, errlen);
 	/* a dispatcher row left behind would bring the node back as a
 	 * dispatcher-only node on the next load */
-	if (rc == 0 && db->ds_table[0] != '\0' && (n->set != 0 || n->ds_id)) {
-		rc = ds_row_of(my, db, n, true, &rowid, err, errlen);
-		if (rc == 0 && rowid != 0)
-			rc = delete_by_id(my, db->ds_table, "id", rowid, n->id,
-			    err, errlen);
+	if (rc == 0 && db->ds_table[0] != '\0' && rowid != 0) {
+		rc = delete_by_id(my, db->ds_table, "id", rowid, n->id, err,
+		    errlen);
 		if (rc == ENOENT)	/* no dispatcher table at all */
 			rc = 0;
 	}

@@ -179,14 +179,16 @@ sched_svc_node_changed(struct sched_svc *s, const struct lb_node *n,
 	publish_change(s, SIPLB__V1__CHANGE_KIND__CHANGE_UPDATED, n, why);
 }
 
-/* Persist one node change to the table's source; 0 or errno with err. */
+/* Persist one node change to the table's source; 0 or errno with err.
+ * removed: n was removed; added: n was just added. */
 static int
-persist(struct sched_svc *s, const struct lb_node *n, int removed,
+persist(struct sched_svc *s, struct lb_node *n, int removed, bool added,
     char *err, size_t errlen)
 {
 	if (s->use_db)
 		return removed ? sched_mysql_delete_node(&s->db, n, err, errlen)
-			       : sched_mysql_save_node(&s->db, n, err, errlen);
+			       : sched_mysql_save_node(&s->db, &s->table, n,
+				     added, err, errlen);
 	return lb_nodes_file_save(s->cfg.nodes_file, &s->table, err, errlen);
 }
 
@@ -532,8 +534,8 @@ handle_admin(struct sched_svc *s, const Siplb__V1__AdminRequest *q,
 			return;
 		}
 	}
-	/* file source: keep a copy to undo a change that cannot be saved */
-	if (!s->use_db && q->op != SIPLB__V1__ADMIN_REQUEST__OP__OP_LIST &&
+	/* keep a copy to undo a change that cannot be saved */
+	if (q->op != SIPLB__V1__ADMIN_REQUEST__OP__OP_LIST &&
 	    q->op != SIPLB__V1__ADMIN_REQUEST__OP__OP_RELOAD &&
 	    q->op != SIPLB__V1__ADMIN_REQUEST__OP__OP_DRAIN &&
 	    q->op != SIPLB__V1__ADMIN_REQUEST__OP__OP_UNDRAIN &&
@@ -578,6 +580,15 @@ handle_admin(struct sched_svc *s, const Siplb__V1__AdminRequest *q,
 			/* the same URI twice is allowed (several sets), but
 			 * not as a full duplicate */
 		}
+		/* the OpenSIPS tables hold fewer shapes of node than the
+		 * file: refuse what they would give back otherwise */
+		if (s->use_db && (rc = sched_mysql_prepare_add(&s->db,
+				      &s->table, &node, err, errlen)) != 0) {
+			r->status = rc == EEXIST ? SIPLB__V1__STATUS__STATUS_CONFLICT
+			    : rc == EINVAL	 ? SIPLB__V1__STATUS__STATUS_BAD_REQUEST
+						 : SIPLB__V1__STATUS__STATUS_INTERNAL;
+			goto out;
+		}
 		rc = lb_table_add(&s->table, &node, &n, err, errlen);
 		if (rc != 0) {
 			r->status = rc == EEXIST ? SIPLB__V1__STATUS__STATUS_CONFLICT
@@ -588,13 +599,13 @@ handle_admin(struct sched_svc *s, const Siplb__V1__AdminRequest *q,
 		break;
 	case SIPLB__V1__ADMIN_REQUEST__OP__OP_REMOVE:
 		node = *n;
-		if (s->use_db && persist(s, &node, 1, err, errlen) != 0) {
+		if (s->use_db && persist(s, &node, 1, false, err, errlen) != 0) {
 			r->status = SIPLB__V1__STATUS__STATUS_INTERNAL;
 			goto out;
 		}
 		lb_table_remove(&s->table, node.id);
 		lb_load_rebind(s->load, &s->table);
-		if (!s->use_db && persist(s, &node, 1, err, errlen) != 0)
+		if (!s->use_db && persist(s, &node, 1, false, err, errlen) != 0)
 			goto undo;
 		slb_log_notice("node %u %s removed by admin", node.id, node.uri);
 		publish_change(s, SIPLB__V1__CHANGE_KIND__CHANGE_REMOVED, &node,
@@ -641,10 +652,14 @@ handle_admin(struct sched_svc *s, const Siplb__V1__AdminRequest *q,
 		goto out;
 	}
 
-	if (persist(s, n, 0, err, errlen) != 0) {
+	if ((rc = persist(s, n, 0,
+		 q->op == SIPLB__V1__ADMIN_REQUEST__OP__OP_ADD, err,
+		 errlen)) != 0) {
 		if (s->use_db) {
 			/* nothing was changed in the database: undo memory */
-			r->status = SIPLB__V1__STATUS__STATUS_INTERNAL;
+			r->status = rc == EINVAL
+			    ? SIPLB__V1__STATUS__STATUS_BAD_REQUEST
+			    : SIPLB__V1__STATUS__STATUS_INTERNAL;
 			goto undo_quiet;
 		}
 		goto undo;
