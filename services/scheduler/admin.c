@@ -118,10 +118,15 @@ op_add(struct admin_op *o)
 		o->r->status = SIPLB__V1__STATUS__STATUS_BAD_REQUEST;
 		return ADMIN_DONE;
 	}
-	if (lb_table_find_uri(&o->s->table, node.uri) != NULL &&
-	    node.group != 0 && node.set != 0) {
-		/* the same URI twice is allowed (several sets), but
-		 * not as a full duplicate */
+	/* the OpenSIPS tables hold fewer shapes of node than the file:
+	 * refuse what they would not give back as it was */
+	if (o->s->use_db && (rc = sched_mysql_prepare_add(&o->s->db,
+			      &o->s->table, &node, o->err, o->errlen)) != 0) {
+		o->r->status = rc == EEXIST
+		    ? SIPLB__V1__STATUS__STATUS_CONFLICT
+		    : rc == EINVAL ? SIPLB__V1__STATUS__STATUS_BAD_REQUEST
+				   : SIPLB__V1__STATUS__STATUS_INTERNAL;
+		return ADMIN_DONE;
 	}
 	rc = lb_table_add(&o->s->table, &node, &o->n, o->err, o->errlen);
 	if (rc != 0) {
@@ -142,7 +147,7 @@ op_remove(struct admin_op *o)
 
 	/* the database first: a row that cannot be deleted stays a node */
 	if (s->use_db &&
-	    sched_svc_persist(s, &node, 1, o->err, o->errlen) != 0) {
+	    sched_svc_persist(s, &node, 1, false, o->err, o->errlen) != 0) {
 		o->r->status = SIPLB__V1__STATUS__STATUS_INTERNAL;
 		return ADMIN_DONE;
 	}
@@ -150,7 +155,7 @@ op_remove(struct admin_op *o)
 	o->n = NULL;
 	lb_load_rebind(s->load, &s->table);
 	if (!s->use_db &&
-	    sched_svc_persist(s, &node, 1, o->err, o->errlen) != 0)
+	    sched_svc_persist(s, &node, 1, false, o->err, o->errlen) != 0)
 		return ADMIN_UNDO;
 	slb_log_notice("node %u %s removed by admin", node.id, node.uri);
 	sched_svc_publish_change(s, SIPLB__V1__CHANGE_KIND__CHANGE_REMOVED,
@@ -256,11 +261,15 @@ admin_save(struct admin_op *o)
 {
 	struct sched_svc *s = o->s;
 	struct lb_node *n = o->n;
+	int rc;
 
-	if (sched_svc_persist(s, n, 0, o->err, o->errlen) != 0) {
+	if ((rc = sched_svc_persist(s, n, 0, o->q->op == OP(ADD), o->err,
+		 o->errlen)) != 0) {
 		if (s->use_db) {
 			/* nothing was changed in the database: undo memory */
-			o->r->status = SIPLB__V1__STATUS__STATUS_INTERNAL;
+			o->r->status = rc == EINVAL
+			    ? SIPLB__V1__STATUS__STATUS_BAD_REQUEST
+			    : SIPLB__V1__STATUS__STATUS_INTERNAL;
 			return ADMIN_UNDO_QUIET;
 		}
 		return ADMIN_UNDO;

@@ -13,18 +13,17 @@
 #include "dbstmt.h"
 #include "dburl.h"
 #include "log.h"
+#include "nodes_mysql_priv.h"
 
 /*
  * The OpenSIPS load_balancer and dispatcher tables as the node table.
  * Every value travels in a prepared statement; only the table names, which
  * come from our own config and are checked against [A-Za-z0-9_], are
  * pasted into SQL text.  One short-lived connection per call: this runs at
- * startup, on reload and on admin changes, never per call.
+ * startup, on reload and on admin changes, never per call.  This file
+ * loads the tables; nodes_mysql_save.c writes admin changes back.
  */
 
-#define SQL_LEN 1024
-/* the node fields are smaller and each copy checks: nothing is cut short */
-#define COL_LEN SLB_DB_COL_LEN
 
 void
 sched_db_url_masked(const char *url, char *buf, size_t len)
@@ -59,8 +58,9 @@ db_check(const struct sched_db *db, char *err, size_t errlen)
 
 /* ------------------------------------------------------------ connection */
 
-static int
-db_open(const struct sched_db *db, MYSQL **myp, char *err, size_t errlen)
+int
+sched_db_open(const struct sched_db *db, MYSQL **myp, char *err,
+    size_t errlen)
 {
 	char masked[SLB_CFG_STRLEN + 8];
 	int rc;
@@ -77,8 +77,8 @@ db_open(const struct sched_db *db, MYSQL **myp, char *err, size_t errlen)
 
 /* Prepared statements, parameters and result columns: dbstmt.h. */
 
-static int
-sql_fmt(char *sql, const char *fmt, const char *table)
+int
+sched_db_sql_fmt(char *sql, const char *fmt, const char *table)
 {
 	int w = snprintf(sql, SQL_LEN, fmt, table);
 
@@ -172,6 +172,13 @@ lb_row(const struct sched_db *db, struct slb_db_col *c, struct lb_table *t,
 		snprintf(err, errlen, "%s id %llu: resources: %s", tb, id, why);
 		return EINVAL;
 	}
+	if (n.group == 0 || n.nres == 0)
+		/* what siplb before issue 14 wrote for a dispatcher-only
+		 * node; kept, so that the node keeps its id */
+		slb_log_warn("%s id %llu: %s: OpenSIPS load_balancer reads "
+		    "this row as a broken entry (siplb writes a %s row only "
+		    "for a node with a group and resources)", tb, id,
+		    n.group == 0 ? "group_id 0" : "no resources", tb);
 	if ((rc = lb_table_add(t, &n, NULL, why, sizeof(why))) != 0) {
 		snprintf(err, errlen, "%s id %llu: %s", tb, id, why);
 		return rc;
@@ -194,8 +201,9 @@ lb_load(MYSQL *my, const struct sched_db *db, struct lb_table *t,
 		return ENOMEM;
 	}
 	snprintf(what, sizeof(what), "%s: SELECT", db->lb_table);
-	if ((rc = sql_fmt(sql, "SELECT id, group_id, dst_uri, resources, "
-			       "probe_mode, description FROM `%s` ORDER BY id",
+	if ((rc = sched_db_sql_fmt(sql, "SELECT id, group_id, dst_uri, "
+				    "resources, probe_mode, description "
+				    "FROM `%s` ORDER BY id",
 		 db->lb_table)) != 0)
 		goto out;
 	if ((rc = slb_db_run(my, sql, NULL, what, &st, err, errlen)) != 0)
@@ -257,6 +265,24 @@ ds_weight(const char *tb, unsigned long long id, const char *s,
 	return 0;
 }
 
+/* The state table's rows: node id and admin flag. */
+struct state_rows {
+	struct state_row {
+		uint32_t id;
+		bool enabled;
+	} *r;
+	size_t n, cap;
+};
+
+static const struct state_row *
+state_find(const struct state_rows *sr, uint32_t id)
+{
+	for (size_t i = 0; i < sr->n; i++)
+		if (sr->r[i].id == id)
+			return &sr->r[i];
+	return NULL;
+}
+
 /* The first load_balancer node with this uri that no dispatcher row has
  * claimed yet (ds_id 0: dispatcher-only nodes always carry theirs). */
 static struct lb_node *
@@ -271,7 +297,7 @@ ds_merge_target(struct lb_table *t, const char *uri)
 
 static int
 ds_row(const struct sched_db *db, struct slb_db_col *c, struct lb_table *t,
-    size_t *mergedp, char *err, size_t errlen)
+    const struct state_rows *sr, size_t *mergedp, char *err, size_t errlen)
 {
 	const char *tb = db->ds_table;
 	char weight[COL_LEN], why[256];
@@ -313,7 +339,12 @@ ds_row(const struct sched_db *db, struct slb_db_col *c, struct lb_table *t,
 		slb_log_warn("%s id %llu: setid 0 is \"no set\" in siplb; "
 		    "%s is not in any dispatcher set", tb, id, d.uri);
 
-	n = ds_merge_target(t, d.uri);
+	/* a row siplb saved as a node of its own (the state table has
+	 * SCHED_DS_ID_BASE + id) stays one, even when a load_balancer row
+	 * has its uri; any other row joins the first such row's node */
+	n = state_find(sr, SCHED_DS_ID_BASE + (uint32_t)id) != NULL
+	    ? NULL
+	    : ds_merge_target(t, d.uri);
 	if (n == NULL) {
 		/* its own node; OpenSIPS dispatcher probes a destination
 		 * while it is in the probing state, which is our mode 1 */
@@ -350,7 +381,8 @@ ds_row(const struct sched_db *db, struct slb_db_col *c, struct lb_table *t,
 
 static int
 ds_load(MYSQL *my, const struct sched_db *db, struct lb_table *t,
-    size_t *rowsp, size_t *mergedp, char *err, size_t errlen)
+    const struct state_rows *sr, size_t *rowsp, size_t *mergedp, char *err,
+    size_t errlen)
 {
 	char sql[SQL_LEN], what[96];
 	struct slb_db_col *c = calloc(DS_NCOL, sizeof(*c));
@@ -365,9 +397,9 @@ ds_load(MYSQL *my, const struct sched_db *db, struct lb_table *t,
 	snprintf(what, sizeof(what), "%s: SELECT", db->ds_table);
 	/* ORDER BY id: "the first row for a uri merges" must not depend on
 	 * the storage engine's mood */
-	if ((rc = sql_fmt(sql, "SELECT id, setid, destination, socket, state, "
-			       "weight, priority, attrs, description "
-			       "FROM `%s` ORDER BY id",
+	if ((rc = sched_db_sql_fmt(sql, "SELECT id, setid, destination, "
+				    "socket, state, weight, priority, attrs, "
+				    "description FROM `%s` ORDER BY id",
 		 db->ds_table)) != 0)
 		goto out;
 	if ((rc = slb_db_run(my, sql, NULL, what, &st, err, errlen)) != 0)
@@ -384,7 +416,7 @@ ds_load(MYSQL *my, const struct sched_db *db, struct lb_table *t,
 	if ((rc = slb_db_result(st, res, what, err, errlen)) != 0)
 		goto out;
 	while ((r = slb_db_fetch(st, what, err, errlen)) == 1) {
-		if ((rc = ds_row(db, c, t, mergedp, err, errlen)) != 0)
+		if ((rc = ds_row(db, c, t, sr, mergedp, err, errlen)) != 0)
 			goto out;
 		(*rowsp)++;
 	}
@@ -397,25 +429,24 @@ out:
 	return rc;
 }
 
-static int
-state_create(MYSQL *my, const struct sched_db *db, char *err, size_t errlen)
+int
+sched_db_state_create(MYSQL *my, const struct sched_db *db, char *err,
+    size_t errlen)
 {
 	char sql[SQL_LEN], what[96];
 
 	snprintf(what, sizeof(what), "%s: CREATE TABLE", db->state_table);
-	if (sql_fmt(sql, "CREATE TABLE IF NOT EXISTS `%s` (node_id INT "
-			 "UNSIGNED PRIMARY KEY, enabled TINYINT NOT NULL)",
+	if (sched_db_sql_fmt(sql, "CREATE TABLE IF NOT EXISTS `%s` (node_id "
+			 "INT UNSIGNED PRIMARY KEY, enabled TINYINT NOT NULL)",
 		db->state_table) != 0)
 		return ENAMETOOLONG;
 	return slb_db_do(my, sql, NULL, what, NULL, err, errlen);
 }
 
-/* The admin flag of load_balancer-only nodes, which OpenSIPS has no
- * column for.  A node with a dispatcher row keeps dispatcher.state: that
- * is the column operators and OpenSIPS tools edit, and save_node writes
- * both, so they only disagree after a hand edit of dispatcher. */
+/* The state table's rows into sr (read before dispatcher: its rows name
+ * the dispatcher-only nodes siplb saved). */
 static int
-state_load(MYSQL *my, const struct sched_db *db, struct lb_table *t,
+state_read(MYSQL *my, const struct sched_db *db, struct state_rows *sr,
     char *err, size_t errlen)
 {
 	char sql[SQL_LEN], what[96];
@@ -424,10 +455,10 @@ state_load(MYSQL *my, const struct sched_db *db, struct lb_table *t,
 	MYSQL_STMT *st = NULL;
 	int rc, r;
 
-	if ((rc = state_create(my, db, err, errlen)) != 0)
+	if ((rc = sched_db_state_create(my, db, err, errlen)) != 0)
 		return rc;
 	snprintf(what, sizeof(what), "%s: SELECT", db->state_table);
-	if ((rc = sql_fmt(sql, "SELECT node_id, enabled FROM `%s`",
+	if ((rc = sched_db_sql_fmt(sql, "SELECT node_id, enabled FROM `%s`",
 		 db->state_table)) != 0)
 		goto out;
 	if ((rc = slb_db_run(my, sql, NULL, what, &st, err, errlen)) != 0)
@@ -437,11 +468,47 @@ state_load(MYSQL *my, const struct sched_db *db, struct lb_table *t,
 	if ((rc = slb_db_result(st, res, what, err, errlen)) != 0)
 		goto out;
 	while ((r = slb_db_fetch(st, what, err, errlen)) == 1) {
-		struct lb_node *n;
-		bool enabled = !c[1].null && c[1].v != 0;
+		if (c[0].null || c[0].v < 1 || c[0].v > UINT32_MAX)
+			continue;
+		if (sr->n == sr->cap) {
+			size_t cap = sr->cap ? sr->cap * 2 : 64;
+			struct state_row *nr;
 
-		if (c[0].null || c[0].v < 1 || c[0].v > UINT32_MAX ||
-		    (n = lb_table_find(t, (uint32_t)c[0].v)) == NULL)
+			nr = realloc(sr->r, cap * sizeof(*nr));
+
+			if (nr == NULL) {
+				snprintf(err, errlen, "out of memory");
+				rc = ENOMEM;
+				goto out;
+			}
+			sr->r = nr;
+			sr->cap = cap;
+		}
+		sr->r[sr->n].id = (uint32_t)c[0].v;
+		sr->r[sr->n].enabled = !c[1].null && c[1].v != 0;
+		sr->n++;
+	}
+	if (r < 0)
+		rc = EIO;
+out:
+	if (st != NULL)
+		mysql_stmt_close(st);
+	return rc;
+}
+
+/* The admin flag of load_balancer-only nodes, which OpenSIPS has no
+ * column for.  A node with a dispatcher row keeps dispatcher.state: that
+ * is the column operators and OpenSIPS tools edit, and save_node writes
+ * both, so they only disagree after a hand edit of dispatcher. */
+static void
+state_apply(const struct sched_db *db, const struct state_rows *sr,
+    struct lb_table *t)
+{
+	for (size_t i = 0; i < sr->n; i++) {
+		struct lb_node *n = lb_table_find(t, sr->r[i].id);
+		bool enabled = sr->r[i].enabled;
+
+		if (n == NULL)
 			continue;	/* a node deleted by hand */
 		if (n->ds_id != 0) {
 			if (n->enabled != enabled)
@@ -456,12 +523,6 @@ state_load(MYSQL *my, const struct sched_db *db, struct lb_table *t,
 		}
 		n->enabled = enabled;
 	}
-	if (r < 0)
-		rc = EIO;
-out:
-	if (st != NULL)
-		mysql_stmt_close(st);
-	return rc;
 }
 
 int
@@ -470,15 +531,19 @@ sched_mysql_load(const struct sched_db *db, struct lb_table *t, char *err,
 {
 	char masked[SLB_CFG_STRLEN + 8];
 	size_t lbrows = 0, dsrows = 0, merged = 0;
+	struct state_rows sr = {0};
 	MYSQL *my = NULL;
 	int rc;
 
-	if ((rc = db_open(db, &my, err, errlen)) != 0)
+	if ((rc = sched_db_open(db, &my, err, errlen)) != 0)
 		goto out;
 	if ((rc = lb_load(my, db, t, &lbrows, err, errlen)) != 0)
 		goto out;
+	if (db->state_table[0] != '\0' &&
+	    (rc = state_read(my, db, &sr, err, errlen)) != 0)
+		goto out;
 	if (db->ds_table[0] != '\0') {
-		rc = ds_load(my, db, t, &dsrows, &merged, err, errlen);
+		rc = ds_load(my, db, t, &sr, &dsrows, &merged, err, errlen);
 		if (rc == ENOENT) {
 			slb_log_notice("%s: no such table, loading "
 			    "load_balancer rows only", db->ds_table);
@@ -487,9 +552,7 @@ sched_mysql_load(const struct sched_db *db, struct lb_table *t, char *err,
 		if (rc != 0)
 			goto out;
 	}
-	if (db->state_table[0] != '\0' &&
-	    (rc = state_load(my, db, t, err, errlen)) != 0)
-		goto out;
+	state_apply(db, &sr, t);
 	sched_db_url_masked(db->url, masked, sizeof(masked));
 	slb_log_info("%s: %zu nodes from %zu %s rows and %zu %s rows "
 	    "(%zu merged by uri)", masked, t->n, lbrows, db->lb_table, dsrows,
@@ -497,294 +560,8 @@ sched_mysql_load(const struct sched_db *db, struct lb_table *t, char *err,
 out:
 	if (rc != 0)
 		lb_table_free(t);
+	free(sr.r);
 	mysql_close(my);
 	return rc;
 }
 
-/* ------------------------------------------------------------ save */
-
-/* A node that lives in dispatcher alone: no group, a set, and the id a
- * dispatcher row gives (SCHED_DS_ID_BASE + dispatcher.id).  Any other
- * node keeps a load_balancer row, even with group 0, because that row is
- * what keeps its id across a reload. */
-static bool
-ds_only(const struct sched_db *db, const struct lb_node *n)
-{
-	if (db->ds_table[0] == '\0' || n->set == 0 || n->group != 0 ||
-	    n->id <= SCHED_DS_ID_BASE)
-		return false;
-	return n->ds_id == 0 || n->ds_id == n->id - SCHED_DS_ID_BASE;
-}
-
-/* Which dispatcher row is n's: its ds_id, the id its node id implies, or
- * the row the next load would merge into it (the first with its uri);
- * 0 when it has none yet.  With want_set, only a row in n's set counts. */
-static int
-ds_row_of(MYSQL *my, const struct sched_db *db, const struct lb_node *n,
-    bool want_set, uint32_t *idp, char *err, size_t errlen)
-{
-	char sql[SQL_LEN], what[96];
-	struct slb_db_params p = {.n = 0};
-	struct slb_db_col c;
-	MYSQL_BIND res;
-	MYSQL_STMT *st = NULL;
-	int rc, r;
-
-	*idp = 0;
-	if (n->ds_id != 0) {
-		*idp = n->ds_id;
-		return 0;
-	}
-	if (n->id > SCHED_DS_ID_BASE && n->group == 0) {
-		*idp = n->id - SCHED_DS_ID_BASE;
-		return 0;
-	}
-	snprintf(what, sizeof(what), "%s: node %u: SELECT", db->ds_table,
-	    n->id);
-	if (want_set)
-		rc = sql_fmt(sql, "SELECT id FROM `%s` WHERE LOWER(destination)"
-				  " = LOWER(?) AND setid = ? ORDER BY id "
-				  "LIMIT 1", db->ds_table);
-	else
-		rc = sql_fmt(sql, "SELECT id FROM `%s` WHERE LOWER(destination)"
-				  " = LOWER(?) ORDER BY id LIMIT 1",
-		    db->ds_table);
-	if (rc != 0)
-		goto out;
-	slb_db_par_str(&p, n->uri);
-	if (want_set)
-		slb_db_par_u32(&p, &n->set);
-	if ((rc = slb_db_run(my, sql, &p, what, &st, err, errlen)) != 0)
-		goto out;
-	slb_db_col_int(&res, &c);
-	if ((rc = slb_db_result(st, &res, what, err, errlen)) != 0)
-		goto out;
-	r = slb_db_fetch(st, what, err, errlen);
-	if (r < 0)
-		rc = EIO;
-	else if (r == 1 && !c.null && c.v > 0 && c.v <= UINT32_MAX)
-		*idp = (uint32_t)c.v;
-out:
-	if (st != NULL)
-		mysql_stmt_close(st);
-	return rc;
-}
-
-static int
-lb_upsert(MYSQL *my, const struct sched_db *db, const struct lb_node *n,
-    char *err, size_t errlen)
-{
-	char sql[SQL_LEN], what[96], res[COL_LEN];
-	struct slb_db_params p = {.n = 0};
-	int rc;
-
-	snprintf(what, sizeof(what), "%s: node %u: INSERT", db->lb_table,
-	    n->id);
-	if (lb_res_format(n->res, n->nres, res, sizeof(res)) != 0) {
-		snprintf(err, errlen, "%s: resources do not fit in %zu bytes",
-		    what, sizeof(res));
-		return ENOSPC;
-	}
-	if ((rc = sql_fmt(sql, "INSERT INTO `%s` (id, group_id, dst_uri, "
-			       "resources, probe_mode, description) VALUES "
-			       "(?, ?, ?, ?, ?, ?) ON DUPLICATE KEY UPDATE "
-			       "group_id = VALUES(group_id), "
-			       "dst_uri = VALUES(dst_uri), "
-			       "resources = VALUES(resources), "
-			       "probe_mode = VALUES(probe_mode), "
-			       "description = VALUES(description)",
-		 db->lb_table)) != 0)
-		return rc;
-	slb_db_par_u32(&p, &n->id);
-	slb_db_par_u32(&p, &n->group);
-	slb_db_par_str(&p, n->uri);
-	slb_db_par_str(&p, res);
-	slb_db_par_u32(&p, &n->probe_mode);
-	slb_db_par_str(&p, n->description);
-	return slb_db_do(my, sql, &p, what, NULL, err, errlen);
-}
-
-static int
-delete_by_id(MYSQL *my, const char *table, const char *col, uint32_t id,
-    uint32_t node_id, char *err, size_t errlen)
-{
-	char sql[SQL_LEN], what[96];
-	struct slb_db_params p = {.n = 0};
-	int w;
-
-	snprintf(what, sizeof(what), "%s: node %u: DELETE", table, node_id);
-	w = snprintf(sql, sizeof(sql), "DELETE FROM `%s` WHERE %s = ?", table,
-	    col);
-	if (w < 0 || w >= (int)sizeof(sql))
-		return ENAMETOOLONG;
-	slb_db_par_u32(&p, &id);
-	return slb_db_do(my, sql, &p, what, NULL, err, errlen);
-}
-
-static int
-ds_upsert(MYSQL *my, const struct sched_db *db, const struct lb_node *n,
-    char *err, size_t errlen)
-{
-	char sql[SQL_LEN], what[96], weight[16];
-	struct slb_db_params p = {.n = 0};
-	int32_t state = n->enabled ? 0 : 1;
-	uint32_t rowid;
-	int rc;
-
-	if ((rc = ds_row_of(my, db, n, false, &rowid, err, errlen)) != 0)
-		return rc;
-	snprintf(what, sizeof(what), "%s: node %u: INSERT", db->ds_table,
-	    n->id);
-	snprintf(weight, sizeof(weight), "%u", n->weight);
-	/* id NULL lets AUTO_INCREMENT choose */
-	if ((rc = sql_fmt(sql, "INSERT INTO `%s` (id, setid, destination, "
-			       "socket, state, weight, priority, attrs, "
-			       "description) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)"
-			       " ON DUPLICATE KEY UPDATE setid = VALUES(setid), "
-			       "destination = VALUES(destination), "
-			       "socket = VALUES(socket), state = VALUES(state), "
-			       "weight = VALUES(weight), "
-			       "priority = VALUES(priority), "
-			       "attrs = VALUES(attrs), "
-			       "description = VALUES(description)",
-		 db->ds_table)) != 0)
-		return rc;
-	if (rowid != 0)
-		slb_db_par_u32(&p, &rowid);
-	else
-		slb_db_par_null(&p);
-	slb_db_par_u32(&p, &n->set);
-	slb_db_par_str(&p, n->uri);
-	if (n->socket[0] != '\0')
-		slb_db_par_str(&p, n->socket);
-	else
-		slb_db_par_null(&p);	/* the schema's "no socket" */
-	slb_db_par_i32(&p, &state);
-	slb_db_par_str(&p, weight);
-	slb_db_par_i32(&p, &n->priority);
-	slb_db_par_str(&p, n->attrs);
-	slb_db_par_str(&p, n->description);
-	return slb_db_do(my, sql, &p, what, NULL, err, errlen);
-}
-
-static int
-state_upsert(MYSQL *my, const struct sched_db *db, const struct lb_node *n,
-    char *err, size_t errlen)
-{
-	char sql[SQL_LEN], what[96];
-	struct slb_db_params p = {.n = 0};
-	int32_t enabled = n->enabled ? 1 : 0;
-	int rc;
-
-	snprintf(what, sizeof(what), "%s: node %u: INSERT", db->state_table,
-	    n->id);
-	if ((rc = sql_fmt(sql, "INSERT INTO `%s` (node_id, enabled) VALUES "
-			       "(?, ?) ON DUPLICATE KEY UPDATE "
-			       "enabled = VALUES(enabled)",
-		 db->state_table)) != 0)
-		return rc;
-	slb_db_par_u32(&p, &n->id);
-	slb_db_par_i32(&p, &enabled);
-	return slb_db_do(my, sql, &p, what, NULL, err, errlen);
-}
-
-static int
-tx_begin(MYSQL *my, char *err, size_t errlen)
-{
-	if (mysql_autocommit(my, 0) != 0) {
-		snprintf(err, errlen, "begin transaction: %s", mysql_error(my));
-		return EIO;
-	}
-	return 0;
-}
-
-static int
-tx_end(MYSQL *my, int rc, char *err, size_t errlen)
-{
-	if (rc != 0) {
-		mysql_rollback(my);
-		return rc;
-	}
-	if (mysql_commit(my) != 0) {
-		snprintf(err, errlen, "commit: %s", mysql_error(my));
-		return EIO;
-	}
-	return 0;
-}
-
-int
-sched_mysql_save_node(const struct sched_db *db, const struct lb_node *n,
-    char *err, size_t errlen)
-{
-	char why[256];
-	MYSQL *my = NULL;
-	int rc;
-
-	if ((rc = lb_node_validate(n, why, sizeof(why))) != 0) {
-		snprintf(err, errlen, "node %u: %s", n->id, why);
-		return rc;
-	}
-	if ((rc = db_open(db, &my, err, errlen)) != 0)
-		goto out;
-	/* DDL commits implicitly, so it goes before the transaction */
-	if (db->state_table[0] != '\0' &&
-	    (rc = state_create(my, db, err, errlen)) != 0)
-		goto out;
-	if ((rc = tx_begin(my, err, errlen)) != 0)
-		goto out;
-	if (ds_only(db, n))
-		rc = delete_by_id(my, db->lb_table, "id", n->id, n->id, err,
-		    errlen);
-	else
-		rc = lb_upsert(my, db, n, err, errlen);
-	if (rc == 0 && db->ds_table[0] != '\0') {
-		if (n->set != 0)
-			rc = ds_upsert(my, db, n, err, errlen);
-		else if (n->ds_id != 0)
-			/* left its set: a row left behind would put it
-			 * back in on the next load */
-			rc = delete_by_id(my, db->ds_table, "id", n->ds_id,
-			    n->id, err, errlen);
-	}
-	if (rc == 0 && db->state_table[0] != '\0')
-		rc = state_upsert(my, db, n, err, errlen);
-	rc = tx_end(my, rc, err, errlen);
-out:
-	mysql_close(my);
-	return rc;
-}
-
-int
-sched_mysql_delete_node(const struct sched_db *db, const struct lb_node *n,
-    char *err, size_t errlen)
-{
-	MYSQL *my = NULL;
-	uint32_t rowid = 0;
-	int rc;
-
-	if ((rc = db_open(db, &my, err, errlen)) != 0)
-		goto out;
-	if ((rc = tx_begin(my, err, errlen)) != 0)
-		goto out;
-	rc = delete_by_id(my, db->lb_table, "id", n->id, n->id, err, errlen);
-	/* a dispatcher row left behind would bring the node back as a
-	 * dispatcher-only node on the next load */
-	if (rc == 0 && db->ds_table[0] != '\0' && (n->set != 0 || n->ds_id)) {
-		rc = ds_row_of(my, db, n, true, &rowid, err, errlen);
-		if (rc == 0 && rowid != 0)
-			rc = delete_by_id(my, db->ds_table, "id", rowid, n->id,
-			    err, errlen);
-		if (rc == ENOENT)	/* no dispatcher table at all */
-			rc = 0;
-	}
-	if (rc == 0 && db->state_table[0] != '\0') {
-		rc = delete_by_id(my, db->state_table, "node_id", n->id, n->id,
-		    err, errlen);
-		if (rc == ENOENT)
-			rc = 0;
-	}
-	rc = tx_end(my, rc, err, errlen);
-out:
-	mysql_close(my);
-	return rc;
-}

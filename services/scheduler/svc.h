@@ -78,11 +78,11 @@ void sched_svc_close(struct sched_svc *s);
 /* Load the node table from its source into t (empty on entry). */
 int sched_svc_load_table(struct sched_svc *s, struct lb_table *t,
     char *err, size_t errlen);
-/* Save one node's change (removed: its deletion) to the table's source:
- * its rows in the database, or the whole nodes file; 0 or errno with
- * err. */
-int sched_svc_persist(struct sched_svc *s, const struct lb_node *n,
-    int removed, char *err, size_t errlen);
+/* Save one node's change (removed: its deletion; added: it is new) to
+ * the table's source: its rows in the database (which may set its
+ * dispatcher row id), or the whole nodes file; 0 or errno with err. */
+int sched_svc_persist(struct sched_svc *s, struct lb_node *n, int removed,
+    bool added, char *err, size_t errlen);
 /* The whole table, and one node's change, on the PUB stream. */
 void sched_svc_publish_table(struct sched_svc *s);
 void sched_svc_publish_change(struct sched_svc *s,

@@ -69,11 +69,12 @@ sched_svc_node_changed(struct sched_svc *s, const struct lb_node *n,
 
 /* Persist one node change to the table's source; 0 or errno with err. */
 int
-sched_svc_persist(struct sched_svc *s, const struct lb_node *n, int removed,
-    char *err, size_t errlen)
+sched_svc_persist(struct sched_svc *s, struct lb_node *n, int removed,
+    bool added, char *err, size_t errlen)
 {
 	if (s->use_db)
 		return removed ? sched_mysql_delete_node(&s->db, n, err, errlen)
-			       : sched_mysql_save_node(&s->db, n, err, errlen);
+			       : sched_mysql_save_node(&s->db, &s->table, n,
+				     added, err, errlen);
 	return lb_nodes_file_save(s->cfg.nodes_file, &s->table, err, errlen);
 }

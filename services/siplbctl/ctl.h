@@ -18,6 +18,7 @@ struct ctl_opts {
 	uint32_t exclude[64];
 	int reset;
 	int seen_weight, seen_prio;
+	int seen_group, seen_set;	/* select: which pool was named */
 	Siplb__V1__DialogQuery dq;
 };
 

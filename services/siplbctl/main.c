@@ -70,9 +70,11 @@ usage(FILE *f)
 	    "                                     no new calls; waits for its\n"
 	    "                                     dialogs to end\n"
 	    "  node undrain ID\n"
-	    "  select --group G [--resource R] [--algorithm A] [--key K]\n"
-	    "         [--hash-key H] [--exclude ID,ID] [--max N] [--relative]\n"
-	    "         [--overcommit] [--reserve] [--tie-first]\n"
+	    "  select --group G|--set S [--resource R] [--algorithm A]\n"
+	    "         [--key K] [--hash-key H] [--exclude ID,ID] [--max N]\n"
+	    "         [--relative] [--overcommit] [--reserve] [--tie-first]\n"
+	    "                                     --set S: dispatcher set S\n"
+	    "                                     (not with least-load)\n"
 	    "  reload [--reset]                   reload the node table\n"
 	    "  stats                              the scheduler's counters (bus too)\n"
 	    "  edge stats                         the edge's counters\n"
@@ -206,6 +208,39 @@ admin(Siplb__V1__AdminRequest *a)
 	return 0;
 }
 
+/*
+ * SelectRequest.group names the pool: a load_balancer group for
+ * least-load, a dispatcher set for every other algorithm, as the edge's
+ * "lb GROUP RES [ALG]" and "ds SET ALG" rules ask.  --set S is the
+ * dispatcher set S, so it takes a dispatcher algorithm (round-robin when
+ * none is named); with least-load, or with --group as well, it is refused
+ * rather than read as something else.
+ */
+static int
+select_pool(struct ctl_opts *o)
+{
+	const char *alg = o->sel.algorithm;
+	int least = alg != NULL && *alg != '\0'
+	    ? strcmp(alg, "least-load") == 0
+	    : o->sel.n_resources > 0;
+
+	if (!o->seen_set)
+		return 0;
+	if (o->seen_group)
+		return die_usage("select: give --group G (a load_balancer "
+				 "group) or --set S (a dispatcher set), not "
+				 "both%s", "");
+	if (least)
+		return die_usage("select --set: least-load works on "
+				 "load_balancer groups (--group G); a "
+				 "dispatcher set takes an algorithm such as "
+				 "round-robin (--algorithm)%s", "");
+	if (alg == NULL || *alg == '\0')
+		o->sel.algorithm = "round-robin";
+	o->sel.group = o->spec.set;
+	return 0;
+}
+
 static int
 cmd_select(int argc, char **argv)
 {
@@ -222,6 +257,8 @@ cmd_select(int argc, char **argv)
 		usage(stderr);
 		return SLB_EXIT_USAGE;
 	}
+	if ((rc = select_pool(&o)) != 0)
+		return rc;
 	q.body_case = SIPLB__V1__SCHED_REQUEST__BODY_SELECT;
 	q.select = &o.sel;
 	if ((rc = sched_call(&q, &r)) != 0)

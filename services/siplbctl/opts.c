@@ -86,10 +86,12 @@ node_opt(int c, struct ctl_opts *o)
 		if (ctl_parse_u32(optarg, "--group", &o->spec.group))
 			return -1;
 		o->sel.group = o->spec.group;	/* select --group too */
+		o->seen_group = 1;
 		break;
 	case O_SET:
 		if (ctl_parse_u32(optarg, "--set", &o->spec.set))
 			return -1;
+		o->seen_set = 1;
 		break;
 	case O_RES:
 		o->spec.resources = optarg;

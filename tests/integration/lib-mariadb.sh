@@ -1,9 +1,10 @@
 # Private MariaDB server for integration tests; source this file.
 #
 #   mariadb_start DIR PORT   fresh data dir under DIR, server on 127.0.0.1:PORT,
-#                            database `opensips`, user siplb@127.0.0.1 with all
-#                            rights on it; exports MARIADB_PID, MARIADB_PORT,
-#                            MARIADB_DIR, MARIADB_URL
+#                            database `opensips` (CHARACTER SET $MARIADB_CHARSET
+#                            when set, as `opensipsdbctl create` asks), user
+#                            siplb@127.0.0.1 with all rights on it; exports
+#                            MARIADB_PID, MARIADB_PORT, MARIADB_DIR, MARIADB_URL
 #   mariadb_sql "SQL"        run SQL as siplb on `opensips` (batch output: tab
 #                            separated, no header); with no argument, read stdin
 #   mariadb_stop             TERM the server, KILL it after 10 s
@@ -60,7 +61,7 @@ mariadb_start() {
 		return 1
 	fi
 	cat >"$dir/init.sql" <<EOF
-CREATE DATABASE IF NOT EXISTS \`$MARIADB_DB\`;
+CREATE DATABASE IF NOT EXISTS \`$MARIADB_DB\`${MARIADB_CHARSET:+ CHARACTER SET $MARIADB_CHARSET};
 CREATE USER IF NOT EXISTS '$MARIADB_USER'@'127.0.0.1' IDENTIFIED BY '$MARIADB_PASSWORD';
 GRANT ALL ON \`$MARIADB_DB\`.* TO '$MARIADB_USER'@'127.0.0.1';
 EOF
