@@ -698,6 +698,38 @@ test_long_fields_make_a_hashed_transaction_key(void **state)
 	assert_int_equal(recv_node(f, 100), -1);
 }
 
+static void
+test_missing_headers_get_400_without_via_dropped_and_counted(void **state)
+{
+	struct fx *f = *state;
+	char m[1024];
+	const char *got;
+	uint64_t drops = f->e->st.drop_parse;
+
+	/* no Call-ID, From or To (RFC 4475 3.3.1): 400, with what it has */
+	snprintf(m, sizeof(m),
+	    "INVITE sip:1003@example.com SIP/2.0\r\n"
+	    "CSeq: 193942 INVITE\r\n"
+	    "Via: SIP/2.0/UDP 127.0.0.1:%d;branch=z9hG4bKinsuf\r\n"
+	    "Content-Length: 0\r\n\r\n", f->pphone);
+	send_to(f, f->phone, f->port, m);
+	got = recv_on(f, f->phone, 1000);
+	assert_non_null(got);
+	assert_true(strncmp(got, "SIP/2.0 400 Missing Required Header", 35) == 0);
+	assert_string_equal(header(got, "CSeq", 0), "CSeq: 193942 INVITE");
+	assert_non_null(header(got, "Via", 0));
+	/* no Via: nowhere to answer; dropped and counted */
+	snprintf(m, sizeof(m),
+	    "OPTIONS sip:1003@example.com SIP/2.0\r\n"
+	    "From: <sip:1000@example.com>;tag=nv\r\nTo: <sip:1003@example.com>\r\n"
+	    "Call-ID: novia@test\r\nCSeq: 1 OPTIONS\r\nMax-Forwards: 70\r\n"
+	    "Content-Length: 0\r\n\r\n");
+	send_to(f, f->phone, f->port, m);
+	assert_null(recv_on(f, f->phone, 200));
+	assert_int_equal(f->e->st.drop_parse, drops + 1);
+	assert_int_equal(recv_node(f, 50), -1);
+}
+
 int
 main(void)
 {
@@ -720,6 +752,7 @@ main(void)
 	    T(test_cut_multipart_message_gets_405_then_400_when_cut_past_its_length),
 	    T(test_octets_past_content_length_are_not_relayed),
 	    T(test_long_fields_make_a_hashed_transaction_key),
+	    T(test_missing_headers_get_400_without_via_dropped_and_counted),
 	    cmocka_unit_test_setup_teardown(
 		test_auth_ip_header_from_outside_is_replaced_by_ours,
 		setup_auth, teardown),
