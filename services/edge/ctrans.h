@@ -35,7 +35,7 @@ typedef void (*edge_branch_timeout_h)(struct edge *e, struct edge_tx *tx,
     uint32_t node_id);
 
 struct edge_branch {
-	char key[EDGE_BRANCH_MAX + 16];	/* branch + "|" + method */
+	char key[EDGE_BRANCH_MAX + EDGE_METHOD_MAX];	/* branch + "|" + method */
 	char branch[EDGE_BRANCH_MAX];
 	struct edge_tx *tx;		/* NULL once the tx moved on or ended */
 	struct edge *e;

@@ -17,9 +17,11 @@
 
 /*
  * siplb-edge: a transaction-stateful SIP proxy (RFC 3261 §16, §17).
- * Requests and responses are parsed by libosip2 for meaning and relayed by
- * editing the received bytes (sipmsg.c indexes them); replies the edge
- * originates are built with libosip2.
+ * Requests and responses are judged on the received bytes (sipmsg.c
+ * indexes them, sipcheck.c checks a request's syntax) and relayed by
+ * editing those bytes; replies the edge originates are built with libosip2
+ * from a request's start line and header fields (never its body), or from
+ * the request's own lines.
  *
  * This is the context every module gets; each module's header says which
  * part it owns.  main.c owns the struct; service.c opens and closes the

@@ -111,6 +111,7 @@ edge_fo_fail(struct edge *e, struct edge_tx *tx, int code,
     const char *reason)
 {
 	osip_message_t *m = NULL;
+	struct slb_sipscan sc;
 
 	edge_sel_forget(e, tx);
 	if (tx->answered)
@@ -119,9 +120,9 @@ edge_fo_fail(struct edge *e, struct edge_tx *tx, int code,
 		edge_dlg_event(e, tx->dkey, EDGE_DLG_TERMINATED, 0, tx->rule,
 		    tx->call_id, tx->from_tag, NULL,
 		    code == 487 ? "cancel" : "failed");
-	if (tx->req && osip_message_init(&m) == 0 &&
-	    osip_message_parse(m, tx->req, tx->req_len) == 0)
-		edge_reply(e, tx, m, &tx->src, code, reason, NULL);
+	if (tx->req && slb_sip_scan(tx->req, tx->req_len, &sc) == 0)
+		edge_reply_lazy(e, tx, &m, tx->req, tx->req_len, &sc, &tx->src,
+		    code, reason, NULL);
 	osip_message_free(m);
 	edge_tx_completed(e, tx, code);
 }

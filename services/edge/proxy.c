@@ -14,6 +14,7 @@
 #include "proxy.h"
 #include "reply.h"
 #include "route.h"
+#include "sipcheck.h"
 
 /* A request as validation found it, for the steps after. */
 struct req {
@@ -24,7 +25,7 @@ struct req {
 	osip_message_t *m;		/* parsed on demand (edge_lazy_parse) */
 	struct edge_via v;
 	struct edge_str totag, ruri;
-	char method[16];
+	char method[EDGE_METHOD_MAX];
 	char key[EDGE_KEY_MAX];		/* its server transaction's */
 };
 
@@ -38,27 +39,25 @@ static void
 req_reply(struct edge *e, struct req *rq, int code, const char *reason,
     const char *extra)
 {
-	edge_reply_lazy(e, &rq->m, rq->buf, rq->len, rq->sc, rq->src, code,
-	    reason, extra);
+	edge_reply_lazy(e, NULL, &rq->m, rq->buf, rq->len, rq->sc, rq->src,
+	    code, reason, extra);
 }
 
 /* ------------------------------------------------------------ validate */
 
 static void
-on_cancel(struct edge *e, osip_message_t *m, const char *buf,
-    const struct slb_sipscan *sc, const struct edge_via *v,
-    const struct edge_peer *src)
+on_cancel(struct edge *e, struct req *rq)
 {
 	char key[EDGE_KEY_MAX];
 	struct edge_tx *tx;
 	struct edge_str inv = {"INVITE", 6};
 
-	if (edge_tx_key(key, sizeof(key), buf, sc, v, inv) != 0 ||
+	if (edge_tx_key(key, sizeof(key), rq->buf, rq->sc, &rq->v, inv) != 0 ||
 	    (tx = edge_tx_find(e, key)) == NULL) {
-		edge_reply(e, NULL, m, src, 481, NULL, NULL);
+		req_reply(e, rq, 481, NULL, NULL);
 		return;
 	}
-	edge_reply(e, NULL, m, src, 200, NULL, NULL);
+	req_reply(e, rq, 200, NULL, NULL);
 	if (tx->answered || tx->cancelled)
 		return;
 	tx->cancelled = true;
@@ -72,41 +71,6 @@ on_cancel(struct edge *e, osip_message_t *m, const char *buf,
 	if (tx->cur->state == BR_PROCEEDING)
 		edge_branch_cancel(e, tx->cur);
 	/* else: sent once a provisional arrives (§9.1) */
-}
-
-/* "METHOD SP Request-URI SP SIP/2.0" */
-static int
-start_line(const char *buf, const struct slb_sipscan *sc, struct edge_str *method,
-    struct edge_str *ruri)
-{
-	const char *end = buf + sc->line_len, *p = buf, *sp;
-
-	while (end > buf && (end[-1] == '\r' || end[-1] == '\n'))
-		end--;
-	sp = memchr(p, ' ', (size_t)(end - p));
-	if (sp == NULL || sp == p)
-		return EBADMSG;
-	method->p = p;
-	method->n = (size_t)(sp - p);
-	p = sp + 1;
-	sp = memchr(p, ' ', (size_t)(end - p));
-	if (sp == NULL || sp == p)
-		return EBADMSG;
-	ruri->p = p;
-	ruri->n = (size_t)(sp - p);
-	if (!slb_sip_eq(sp + 1, (size_t)(end - sp - 1), "SIP/2.0"))
-		return EBADMSG;
-	for (size_t i = 0; i < method->n; i++)
-		if (!isupper((unsigned char)method->p[i]))
-			return EBADMSG;
-	return 0;
-}
-
-static bool
-reply_400_raw(struct edge *e, const char *buf, const struct slb_sipscan *sc,
-    const struct edge_peer *src, const char *why)
-{
-	return edge_reply_raw(e, NULL, buf, sc, src, 400, why);
 }
 
 /* Max-Forwards (§16.3 step 3): false when the request was answered. */
@@ -139,10 +103,21 @@ req_max_forwards(struct edge *e, struct req *rq)
 	return true;
 }
 
+/* A request the checks refused: answered from its own lines when it has
+ * a Via (an ACK never is, §17.2.3), else dropped and counted. */
+static void
+req_refuse(struct edge *e, struct req *rq, const struct edge_check *c)
+{
+	bool ack = rq->sc->line_len > 4 && memcmp(rq->buf, "ACK ", 4) == 0;
+
+	if (ack || !edge_reply_raw(e, NULL, rq->buf, rq->sc, rq->src, c->code,
+		c->reason, c->extra[0] ? c->extra : NULL))
+		e->st.drop_parse++;
+}
+
 /*
- * Is this a request we can handle (§16.3)?  Initial requests and CANCEL
- * are parsed whole by libosip2 for the routing decision; in-dialog ones
- * follow their Route, and the line index is all they need.  False when
+ * Is this a request we can handle (§16.3 steps 1 to 5)?  Judged on the
+ * received lines (sipcheck.c); libosip2 parses nothing here.  False when
  * the request was answered or dropped.
  */
 static bool
@@ -150,49 +125,38 @@ req_validate(struct edge *e, struct req *rq)
 {
 	const char *buf = rq->buf;
 	const struct slb_sipscan *sc = rq->sc;
-	struct edge_str cm, rm;
-	unsigned long num;
-	osip_message_t *m;
+	struct edge_check c;
+	struct edge_str rm;
+	bool ack;
 
-	if (start_line(buf, sc, &rm, &rq->ruri) != 0) {
-		if (!reply_400_raw(e, buf, sc, rq->src, "Bad Request Line"))
-			e->st.drop_parse++;
+	if (edge_check_start(buf, sc, &rm, &rq->ruri, &c) != 0 ||
+	    edge_check_headers(buf, &rq->len, sc, rq->src->proto == EP_UDP, rm,
+		&c) != 0) {
+		req_refuse(e, rq, &c);
 		return false;
 	}
+	rq->buf[rq->len] = '\0';	/* octets past Content-Length dropped */
 	rq->totag = edge_tag_of(buf, slb_sip_find(sc, SLB_H_TO));
-	if (rq->totag.n == 0 || slb_sip_eq(rm.p, rm.n, "CANCEL")) {
-		m = edge_lazy_parse(&rq->m, buf, rq->len);
-		if (m == NULL || m->sip_method == NULL || m->req_uri == NULL ||
-		    m->from == NULL || m->to == NULL || m->call_id == NULL ||
-		    m->cseq == NULL) {
-			if (!reply_400_raw(e, buf, sc, rq->src,
-				"Malformed Request"))
-				e->st.drop_parse++;
-			return false;
-		}
-	}
-	if (edge_top_via(buf, sc, &rq->v) != 0 ||
-	    !slb_sip_find(sc, SLB_H_FROM) || !slb_sip_find(sc, SLB_H_TO) ||
-	    !slb_sip_find(sc, SLB_H_CALL_ID) ||
-	    edge_cseq_method(buf, sc, &cm, &num) != 0 || cm.n != rm.n ||
-	    memcmp(cm.p, rm.p, rm.n) != 0) {
-		if (!reply_400_raw(e, buf, sc, rq->src, "Missing or Bad Header"))
-			e->st.drop_parse++;
-		return false;
-	}
+	edge_top_via(buf, sc, &rq->v);
 	if (rm.n >= sizeof(rq->method)) {
-		req_reply(e, rq, 405, NULL, NULL);
+		req_reply(e, rq, 405, NULL, EDGE_ALLOW);
 		return false;
 	}
 	memcpy(rq->method, rm.p, rm.n);
 	rq->method[rm.n] = '\0';
-	if (!is_method(rq, "ACK") &&
-	    !(rq->ruri.n > 4 && strncasecmp(rq->ruri.p, "sip:", 4) == 0) &&
-	    !(rq->ruri.n > 5 && strncasecmp(rq->ruri.p, "sips:", 5) == 0)) {
-		req_reply(e, rq, 416, NULL, NULL);
+	ack = is_method(rq, "ACK");
+	if (!ack && edge_check_ruri(rq->ruri, &c) != 0) {
+		req_reply(e, rq, c.code, c.reason, NULL);
 		return false;
 	}
-	return req_max_forwards(e, rq);
+	if (!req_max_forwards(e, rq))
+		return false;
+	if (!ack && !is_method(rq, "CANCEL") &&
+	    edge_check_proxy_require(buf, sc, &c) != 0) {
+		req_reply(e, rq, c.code, c.reason, c.extra);
+		return false;
+	}
+	return true;
 }
 
 /* ------------------------------------------------------------ in-dialog */
@@ -360,7 +324,7 @@ on_request(struct edge *e, char *buf, size_t len, const struct slb_sipscan *sc,
 	if (!req_validate(e, &rq))
 		goto out;
 	if (is_method(&rq, "CANCEL")) {
-		on_cancel(e, rq.m, buf, sc, &rq.v, src);
+		on_cancel(e, &rq);
 		goto out;
 	}
 	/* retransmission of a request we already handle (§17.2.3) */
@@ -368,7 +332,7 @@ on_request(struct edge *e, char *buf, size_t len, const struct slb_sipscan *sc,
 	if (edge_tx_key(rq.key, sizeof(rq.key), buf, sc, &rq.v,
 		ack ? (struct edge_str){"INVITE", 6}
 		    : (struct edge_str){rq.method, strlen(rq.method)}) != 0) {
-		req_reply(e, &rq, 400, "Via Too Long", NULL);
+		req_reply(e, &rq, 500, NULL, NULL);	/* out of memory */
 		goto out;
 	}
 	tx = edge_tx_find(e, rq.key);

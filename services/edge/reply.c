@@ -30,6 +30,19 @@ edge_send_upstream(struct edge *e, struct edge_tx *tx, const struct edge_peer *t
 	}
 }
 
+static void
+count_reply(struct edge *e, int code)
+{
+	switch (code) {
+	case 400: e->st.replied_400++; break;
+	case 403: e->st.replied_403++; break;
+	case 405: e->st.replied_405++; break;
+	case 481: e->st.replied_481++; break;
+	case 483: e->st.replied_483++; break;
+	case 503: e->st.replied_503++; break;
+	}
+}
+
 /*
  * A reply the edge originates, built with libosip2 from the parsed request:
  * Via (top one with received/rport, RFC 3581), From, To (with our tag for a
@@ -129,52 +142,64 @@ edge_reply(struct edge *e, struct edge_tx *tx, osip_message_t *req,
 	if (build_reply(e, req, src, code, reason, extra, &o) == 0)
 		edge_send_upstream(e, tx, src, o.p, o.n, code);
 	free(o.p);
-	switch (code) {
-	case 400: e->st.replied_400++; break;
-	case 403: e->st.replied_403++; break;
-	case 405: e->st.replied_405++; break;
-	case 481: e->st.replied_481++; break;
-	case 483: e->st.replied_483++; break;
-	case 503: e->st.replied_503++; break;
+	count_reply(e, code);
+}
+
+/* The To line of a reply: with our tag when the request's To has none
+ * and the reply is final or a provisional above 100 (§8.2.6.2). */
+static void
+raw_to(struct edge_out *o, const char *buf, const struct slb_sipscan *sc,
+    const struct slb_sip_hdr *h, int code)
+{
+	struct edge_str cid = edge_hval(buf, slb_sip_find(sc, SLB_H_CALL_ID));
+
+	if (code <= 100 || edge_tag_of(buf, h).n > 0) {
+		edge_out_put(o, buf + h->off, h->len);
+		return;
 	}
+	edge_out_put(o, buf + h->off, h->voff + h->vlen - h->off);
+	edge_out_fmt(o, ";tag=slb%08x\r\n",
+	    (unsigned)(edge_fnv64(cid.p ? cid.p : "", cid.n, "", 0) &
+		0xffffffffu));
 }
 
 /*
  * A reply built from the request's own lines (§8.2.6.2: Via, From, To,
- * Call-ID, CSeq copied): the 100 Trying every INVITE gets (on the hot path,
- * where building it with libosip2 cost 15 % of the edge's CPU), and a 400
- * for what libosip2 cannot parse.  The request's top Via must already carry
- * received/rport.  False when the lines a reply needs are missing.
+ * Call-ID, CSeq copied, those it has): the 100 Trying every INVITE gets
+ * (on the hot path, where building it with libosip2 cost 15 % of the
+ * edge's CPU), and the answers to what libosip2 cannot parse or the edge
+ * refuses before parsing (a 400 for a request without From, say).  The
+ * request's top Via must already carry received/rport.  False without a
+ * Via: there is nowhere to send a reply.
  */
 bool
 edge_reply_raw(struct edge *e, struct edge_tx *tx, const char *buf,
     const struct slb_sipscan *sc, const struct edge_peer *src, int code,
-    const char *reason)
+    const char *reason, const char *extra)
 {
-	static const enum slb_sip_hdr_type need[] = {SLB_H_FROM, SLB_H_TO,
-	    SLB_H_CALL_ID, SLB_H_CSEQ};
 	struct edge_out o = {0};
-	bool ok = slb_sip_find(sc, SLB_H_VIA) != NULL;
 
-	for (size_t i = 0; ok && i < sizeof(need) / sizeof(need[0]); i++)
-		ok = slb_sip_find(sc, need[i]) != NULL;
-	if (!ok)
+	if (slb_sip_find(sc, SLB_H_VIA) == NULL)
 		return false;
-	edge_out_fmt(&o, "SIP/2.0 %d %s\r\n", code, reason);
+	edge_out_fmt(&o, "SIP/2.0 %d %s\r\n", code,
+	    reason ? reason : edge_reason_of(code));
 	for (int i = 0; i < sc->nhdrs; i++) {
 		const struct slb_sip_hdr *h = &sc->h[i];
 
-		if (h->type == SLB_H_VIA || h->type == SLB_H_FROM ||
-		    h->type == SLB_H_TO || h->type == SLB_H_CALL_ID ||
-		    h->type == SLB_H_CSEQ)
+		if (h->type == SLB_H_TO)
+			raw_to(&o, buf, sc, h, code);
+		else if (h->type == SLB_H_VIA || h->type == SLB_H_FROM ||
+		    h->type == SLB_H_CALL_ID || h->type == SLB_H_CSEQ)
 			edge_out_put(&o, buf + h->off, h->len);
 	}
-	edge_out_str(&o, "Server: siplb-edge\r\nContent-Length: 0\r\n\r\n");
+	edge_out_str(&o, "Server: siplb-edge\r\n");
+	if (extra)
+		edge_out_str(&o, extra);
+	edge_out_str(&o, "Content-Length: 0\r\n\r\n");
 	if (!o.failed)
 		edge_send_upstream(e, tx, src, o.p, o.n, code);
 	free(o.p);
-	if (code == 400)
-		e->st.replied_400++;
+	count_reply(e, code);
 	return true;
 }
 
@@ -185,32 +210,65 @@ edge_reply_trying(struct edge *e, struct edge_tx *tx)
 	struct slb_sipscan sc;
 
 	if (slb_sip_scan(tx->req, tx->req_len, &sc) == 0)
-		edge_reply_raw(e, tx, tx->req, &sc, &tx->src, 100, "Trying");
+		edge_reply_raw(e, tx, tx->req, &sc, &tx->src, 100, "Trying",
+		    NULL);
 }
 
-/* libosip2 parses an in-dialog request only when a reply must be built. */
+/* Content-Length, Content-Type (or its compact c): what would make
+ * libosip2 look for a body. */
+static bool
+body_header(const char *buf, const struct slb_sip_hdr *h)
+{
+	return h->type == SLB_H_CONTENT_LENGTH ||
+	    slb_sip_eq(buf + h->noff, h->nlen, "Content-Type") ||
+	    slb_sip_eq(buf + h->noff, h->nlen, "c");
+}
+
+/*
+ * libosip2 parses a request only when a reply must be built, and then
+ * only its start line and header fields: a copy without the body and
+ * without Content-Length and Content-Type, so that libosip2's body and
+ * MIME parsers (osip_body_parse, osip_content_type_parse: they lose
+ * memory on some cut multipart bodies) never see a byte of it.  A reply
+ * needs none of it.
+ */
 osip_message_t *
 edge_lazy_parse(osip_message_t **mp, const char *buf, size_t len)
 {
-	if (*mp == NULL) {
-		if (osip_message_init(mp) != 0)
-			return NULL;
-		if (osip_message_parse(*mp, buf, len) != 0) {
-			osip_message_free(*mp);
-			*mp = NULL;
-		}
+	struct slb_sipscan sc;
+	struct edge_out o = {0};
+
+	if (*mp != NULL)
+		return *mp;
+	if (slb_sip_scan(buf, len, &sc) != 0)
+		return NULL;
+	edge_out_put(&o, buf, sc.line_len);
+	for (int i = 0; i < sc.nhdrs; i++)
+		if (!body_header(buf, &sc.h[i]))
+			edge_out_put(&o, buf + sc.h[i].off, sc.h[i].len);
+	edge_out_put(&o, "\r\n", 2);
+	if (!o.failed && memchr(o.p, '\0', o.n) == NULL &&
+	    osip_message_init(mp) == 0 &&
+	    osip_message_parse(*mp, o.p, o.n) != 0) {
+		osip_message_free(*mp);
+		*mp = NULL;
 	}
+	free(o.p);
 	return *mp;
 }
 
 void
-edge_reply_lazy(struct edge *e, osip_message_t **mp, const char *buf, size_t len,
-    const struct slb_sipscan *sc, const struct edge_peer *src, int code,
-    const char *reason, const char *extra)
+edge_reply_lazy(struct edge *e, struct edge_tx *tx, osip_message_t **mp,
+    const char *buf, size_t len, const struct slb_sipscan *sc,
+    const struct edge_peer *src, int code, const char *reason,
+    const char *extra)
 {
-	if (edge_lazy_parse(mp, buf, len) != NULL)
-		edge_reply(e, NULL, *mp, src, code, reason, extra);
+	osip_message_t *m = edge_lazy_parse(mp, buf, len);
+
+	/* libosip2 may take a request that lacks what a reply copies */
+	if (m != NULL && m->from && m->to && m->call_id && m->cseq &&
+	    osip_list_size(&m->vias) > 0)
+		edge_reply(e, tx, m, src, code, reason, extra);
 	else
-		edge_reply_raw(e, NULL, buf, sc, src, code,
-		    reason ? reason : edge_reason_of(code));
+		edge_reply_raw(e, tx, buf, sc, src, code, reason, extra);
 }

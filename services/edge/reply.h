@@ -31,20 +31,23 @@ void edge_send_upstream(struct edge *e, struct edge_tx *tx,
 void edge_reply(struct edge *e, struct edge_tx *tx, osip_message_t *req,
     const struct edge_peer *src, int code, const char *reason,
     const char *extra);
-/* The same from the request's own lines (§8.2.6.2); the top Via must carry
- * received/rport already.  False when a line a reply needs is missing. */
+/* The same from the request's own lines (§8.2.6.2), those it has; the top
+ * Via must carry received/rport already.  False when it has no Via. */
 bool edge_reply_raw(struct edge *e, struct edge_tx *tx, const char *buf,
     const struct slb_sipscan *sc, const struct edge_peer *src, int code,
-    const char *reason);
+    const char *reason, const char *extra);
 /* The 100 Trying of an INVITE transaction (§16.2), from its stored copy. */
 void edge_reply_trying(struct edge *e, struct edge_tx *tx);
-/* *mp parsed from buf by libosip2 on first use (NULL when it cannot be);
- * the caller frees *mp with osip_message_free. */
+/* *mp parsed from buf's start line and header fields by libosip2 on first
+ * use, never its body (NULL when it cannot be); the caller frees *mp with
+ * osip_message_free. */
 osip_message_t *edge_lazy_parse(osip_message_t **mp, const char *buf,
     size_t len);
-/* edge_reply through *mp when it parses, else edge_reply_raw. */
-void edge_reply_lazy(struct edge *e, osip_message_t **mp, const char *buf,
-    size_t len, const struct slb_sipscan *sc, const struct edge_peer *src,
-    int code, const char *reason, const char *extra);
+/* edge_reply through *mp when it parses with the lines a reply copies,
+ * else edge_reply_raw. */
+void edge_reply_lazy(struct edge *e, struct edge_tx *tx,
+    osip_message_t **mp, const char *buf, size_t len,
+    const struct slb_sipscan *sc, const struct edge_peer *src, int code,
+    const char *reason, const char *extra);
 
 #endif

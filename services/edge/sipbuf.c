@@ -44,14 +44,24 @@ edge_reason_of(int code)
 	case 405: return "Method Not Allowed";
 	case 408: return "Request Timeout";
 	case 416: return "Unsupported URI Scheme";
+	case 420: return "Bad Extension";
 	case 481: return "Call/Transaction Does Not Exist";
 	case 483: return "Too Many Hops";
 	case 487: return "Request Terminated";
 	case 500: return "Server Internal Error";
 	case 503: return "Service Unavailable";
+	case 505: return "Version Not Supported";
 	case 513: return "Message Too Large";
 	default: return "Unknown";
 	}
+}
+
+static const char *
+skip_lws(const char *p, const char *end)
+{
+	while (p < end && isspace((unsigned char)*p))
+		p++;
+	return p;
 }
 
 int
@@ -69,11 +79,21 @@ edge_top_via(const char *buf, const struct slb_sipscan *sc, struct edge_via *v)
 	v->elem.n = slb_sip_first_elem(v->elem.p, h->vlen);
 	p = v->elem.p;
 	end = p + v->elem.n;
-	/* skip "SIP / 2.0 / UDP" */
-	while (p < end && !isspace((unsigned char)*p))
-		p++;
-	while (p < end && isspace((unsigned char)*p))
-		p++;
+	/* "SIP / 2.0 / UDP" (LWS may stand around the slashes, §25.1) */
+	for (int part = 0; part < 3; part++) {
+		if (part > 0) {
+			p = skip_lws(p, end);
+			if (p >= end || *p != '/')
+				return EBADMSG;
+			p = skip_lws(p + 1, end);
+		}
+		if (p >= end || *p == '/' || *p == ';')
+			return EBADMSG;
+		while (p < end && *p != '/' && *p != ';' &&
+		    !isspace((unsigned char)*p))
+			p++;
+	}
+	p = skip_lws(p, end);
 	v->sent_by.p = p;
 	while (p < end && *p != ';' && !isspace((unsigned char)*p))
 		p++;

@@ -15,6 +15,10 @@
  * buffer for the messages the edge sends.  No state, no edge context.
  */
 
+/* The longest method the edge keeps (a token of any length is valid,
+ * RFC 3261 §25.1; longer ones are answered as unknown). */
+#define EDGE_METHOD_MAX 64
+
 /* A view: n bytes at p (p NULL when absent), not NUL-terminated. */
 struct edge_str {
 	const char *p;

@@ -1,5 +1,6 @@
 #define SLB_LOG_MODULE "strans"
 #include <errno.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -88,30 +89,52 @@ edge_tx_completed(struct edge *e, struct edge_tx *tx, int code)
 	    udp || tx->invite ? e->cfg.tx_linger_ms : 0);
 }
 
+/* key from fmt; a key longer than len (RFC 4475 §3.1.1.7: fields of
+ * hundreds of octets are valid) becomes the FNV-1a hash of the whole. */
+__attribute__((format(printf, 3, 4))) static int
+key_fmt(char *key, size_t len, const char *fmt, ...)
+{
+	va_list ap;
+	char *big;
+	int n;
+
+	va_start(ap, fmt);
+	n = vsnprintf(key, len, fmt, ap);
+	va_end(ap);
+	if (n < 0)
+		return EINVAL;
+	if ((size_t)n < len)
+		return 0;
+	big = malloc((size_t)n + 1);
+	if (big == NULL)
+		return ENOMEM;
+	va_start(ap, fmt);
+	vsnprintf(big, (size_t)n + 1, fmt, ap);
+	va_end(ap);
+	snprintf(key, len, "~%016llx.%d",
+	    (unsigned long long)edge_fnv64(big, (size_t)n, "", 0), n);
+	free(big);
+	return 0;
+}
+
 int
 edge_tx_key(char *key, size_t len, const char *buf, const struct slb_sipscan *sc,
     const struct edge_via *v, struct edge_str method)
 {
-	int n;
-
-	if (v->branch.n > 7 && strncmp(v->branch.p, EDGE_BRANCH_MAGIC, 7) == 0) {
-		n = snprintf(key, len, "%.*s|%.*s|%.*s", (int)v->branch.n,
+	if (v->branch.n > 7 && strncmp(v->branch.p, EDGE_BRANCH_MAGIC, 7) == 0)
+		return key_fmt(key, len, "%.*s|%.*s|%.*s", (int)v->branch.n,
 		    v->branch.p, (int)v->sent_by.n, v->sent_by.p, (int)method.n,
 		    method.p);
-	} else {
-		/* RFC 2543 peers: Call-ID, CSeq number, From tag, sent-by */
-		struct edge_str cid = edge_hval(buf, slb_sip_find(sc, SLB_H_CALL_ID));
-		struct edge_str ftag = edge_tag_of(buf, slb_sip_find(sc, SLB_H_FROM));
-		struct edge_str m;
-		unsigned long num = 0;
+	/* RFC 2543 peers: Call-ID, CSeq number, From tag, sent-by */
+	struct edge_str cid = edge_hval(buf, slb_sip_find(sc, SLB_H_CALL_ID));
+	struct edge_str ftag = edge_tag_of(buf, slb_sip_find(sc, SLB_H_FROM));
+	struct edge_str m;
+	unsigned long num = 0;
 
-		edge_cseq_method(buf, sc, &m, &num);
-		n = snprintf(key, len, "2543|%.*s|%lu|%.*s|%.*s|%.*s",
-		    (int)cid.n, cid.p ? cid.p : "", num, (int)ftag.n,
-		    ftag.p ? ftag.p : "", (int)v->sent_by.n, v->sent_by.p,
-		    (int)method.n, method.p);
-	}
-	return n > 0 && (size_t)n < len ? 0 : E2BIG;
+	edge_cseq_method(buf, sc, &m, &num);
+	return key_fmt(key, len, "2543|%.*s|%lu|%.*s|%.*s|%.*s", (int)cid.n,
+	    cid.p ? cid.p : "", num, (int)ftag.n, ftag.p ? ftag.p : "",
+	    (int)v->sent_by.n, v->sent_by.p, (int)method.n, method.p);
 }
 
 struct edge_tx *

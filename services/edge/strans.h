@@ -38,7 +38,7 @@ struct edge_tx {
 	char key[EDGE_KEY_MAX];		/* branch|sent-by|method */
 	struct edge *e;
 	struct edge_peer src;
-	char method[16];
+	char method[EDGE_METHOD_MAX];
 	bool invite;
 	int state;
 	char *req;			/* the request as received (edited Via) */
@@ -76,7 +76,8 @@ struct edge_tx {
 };
 
 /* The §17.2.3 key of a request (method: the INVITE's for ACK and
- * CANCEL) into key; E2BIG when it does not fit. */
+ * CANCEL) into key; one longer than len is hashed to fit (ENOMEM when
+ * that fails). */
 int edge_tx_key(char *key, size_t len, const char *buf,
     const struct slb_sipscan *sc, const struct edge_via *v,
     struct edge_str method);

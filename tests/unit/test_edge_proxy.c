@@ -11,6 +11,7 @@
 #include "edge.h"
 #include <nng/protocol/reqrep0/rep.h>
 #include "unit.h"
+#include "reply.h"
 
 struct fx {
 	struct edge *e;
@@ -689,6 +690,158 @@ test_silent_scheduler_calls_use_the_cached_table_without_waiting_again(
 	assert_null(sched_recv(f, 50));
 }
 
+/* a MESSAGE whose multipart body is cut short (the phone's datagram ends
+ * inside the second part); its first part names its type twice, which
+ * makes libosip2 5.3's MIME parser lose 57 bytes */
+static const char cut_multipart[] =
+    "MESSAGE sip:kumiko@example.org SIP/2.0\r\n"
+    "Via: SIP/2.0/UDP 127.0.0.1:5070;branch=z9hG4bKcut;rport\r\n"
+    "Max-Forwards: 70\r\n"
+    "To: <sip:kumiko@example.org>\r\n"
+    "From: <sip:fluffy@example.com>;tag=2fb0dcc9\r\n"
+    "Call-ID: cut@test\r\n"
+    "CSeq: 1 MESSAGE\r\n"
+    "Content-Type: multipart/mixed;boundary=7a9cbec02ceef655\r\n"
+    "Content-Length: 200\r\n\r\n"
+    "--7a9cbec02ceef655\r\nContent-Type: application/octet-stream\r\n"
+    "Content-Type: application/octet-stream\r\n\r\n0123\r\n"
+    "--7a9cbec02ceef655\r\nContent-Type: text/pl";
+
+static void
+test_replies_parse_the_headers_never_the_body(void **state)
+{
+	osip_message_t *m = NULL;
+	char buf[sizeof(cut_multipart)];
+
+	(void)state;
+	/* Content-Length as the cut body has it */
+	snprintf(buf, sizeof(buf), "%s", cut_multipart);
+	snprintf(strstr(buf, "Content-Length: ") + 16, 4, "%03zu",
+	    strlen(strstr(cut_multipart, "\r\n\r\n") + 4));
+	buf[strlen(buf)] = '\r';	/* snprintf's NUL back to the CRLF */
+	assert_non_null(edge_lazy_parse(&m, buf, strlen(cut_multipart)));
+	assert_non_null(m->from);
+	assert_non_null(m->call_id);
+	assert_non_null(m->cseq);
+	assert_int_equal(osip_list_size(&m->vias), 1);
+	assert_null(m->content_type);	/* libosip2 saw no MIME at all */
+	assert_int_equal(osip_list_size(&m->bodies), 0);
+	osip_message_free(m);
+}
+
+static void
+test_cut_multipart_message_gets_405_then_400_when_cut_past_its_length(
+    void **state)
+{
+	struct fx *f = *state;
+	char m[sizeof(cut_multipart) + 64];
+	const char *got;
+	size_t body = strlen(strstr(cut_multipart, "\r\n\r\n") + 4);
+
+	/* Content-Length of what was sent: the MESSAGE rule (reply 405) */
+	snprintf(m, sizeof(m), "%s", cut_multipart);
+	snprintf(strstr(m, "Content-Length: ") + 16, 4, "%03zu", body);
+	m[strlen(m)] = '\r';
+	send_to(f, f->phone, f->port, m);
+	got = recv_on(f, f->phone, 1000);
+	assert_non_null(got);
+	assert_true(strncmp(got, "SIP/2.0 405 Method Not Allowed", 30) == 0);
+	assert_non_null(unit_header(got, "Allow", 0));
+	/* Content-Length 200 past the datagram's end: 400 (RFC 3261 §18.3) */
+	send_to(f, f->phone, f->port, cut_multipart);
+	got = recv_on(f, f->phone, 1000);
+	assert_non_null(got);
+	assert_true(strncmp(got, "SIP/2.0 400 Content-Length Past Datagram",
+			40) == 0);
+	assert_int_equal(recv_node(f, 100), -1);
+}
+
+static void
+test_octets_past_content_length_are_not_relayed(void **state)
+{
+	struct fx *f = *state;
+	char reg[1024];
+
+	/* RFC 4475 3.1.1.8: a second request after Content-Length 0 */
+	snprintf(reg, sizeof(reg),
+	    "REGISTER sip:127.0.0.1:%d SIP/2.0\r\n"
+	    "Via: SIP/2.0/UDP 127.0.0.1:%d;branch=z9hG4bKdbl\r\n"
+	    "From: <sip:1000@example.com>;tag=d\r\n"
+	    "To: <sip:1000@example.com>\r\nCall-ID: dbl@test\r\n"
+	    "CSeq: 1 REGISTER\r\nMax-Forwards: 70\r\nContent-Length: 0\r\n\r\n"
+	    "INVITE sip:joe@example.com SIP/2.0\r\nt: sip:joe@example.com\r\n\r\n",
+	    f->port, f->pphone);
+	send_to(f, f->phone, f->port, reg);
+	assert_true(recv_node(f, 1000) > 0);
+	assert_true(strncmp(f->buf, "REGISTER ", 9) == 0);
+	assert_null(strstr(f->buf, "INVITE sip:joe"));
+	assert_non_null(strstr(f->buf, "Content-Length: 0\r\n\r\n"));
+	assert_int_equal(strlen(strstr(f->buf, "\r\n\r\n")), 4);
+}
+
+static void
+test_long_fields_make_a_hashed_transaction_key(void **state)
+{
+	struct fx *f = *state;
+	char m[4096], tag[400];
+	const char *got;
+
+	/* RFC 2543 style (no branch) with a From tag of 300 octets: the
+	 * key would not fit EDGE_KEY_MAX; RFC 4475 3.1.1.7 */
+	memset(tag, 'x', 300);
+	tag[300] = '\0';
+	snprintf(m, sizeof(m),
+	    "INVITE sip:1003@example.com SIP/2.0\r\n"
+	    "Via: SIP/2.0/UDP 127.0.0.1:%d\r\n"
+	    "From: <sip:1000@example.com>;tag=%s\r\n"
+	    "To: <sip:1003@example.com>\r\nCall-ID: long@test\r\n"
+	    "CSeq: 2 INVITE\r\nMax-Forwards: 70\r\nContent-Length: 0\r\n\r\n",
+	    f->pphone, tag);
+	send_to(f, f->phone, f->port, m);
+	got = recv_on(f, f->phone, 1000);
+	assert_non_null(got);
+	assert_true(strncmp(got, "SIP/2.0 100 Trying", 18) == 0);
+	assert_true(recv_node(f, 1000) > 0);
+	/* a retransmission is the same transaction: absorbed, 100 again */
+	send_to(f, f->phone, f->port, m);
+	got = recv_on(f, f->phone, 1000);
+	assert_non_null(got);
+	assert_true(strncmp(got, "SIP/2.0 100 Trying", 18) == 0);
+	assert_int_equal(recv_node(f, 100), -1);
+}
+
+static void
+test_missing_headers_get_400_without_via_dropped_and_counted(void **state)
+{
+	struct fx *f = *state;
+	char m[1024];
+	const char *got;
+	uint64_t drops = f->e->st.drop_parse;
+
+	/* no Call-ID, From or To (RFC 4475 3.3.1): 400, with what it has */
+	snprintf(m, sizeof(m),
+	    "INVITE sip:1003@example.com SIP/2.0\r\n"
+	    "CSeq: 193942 INVITE\r\n"
+	    "Via: SIP/2.0/UDP 127.0.0.1:%d;branch=z9hG4bKinsuf\r\n"
+	    "Content-Length: 0\r\n\r\n", f->pphone);
+	send_to(f, f->phone, f->port, m);
+	got = recv_on(f, f->phone, 1000);
+	assert_non_null(got);
+	assert_true(strncmp(got, "SIP/2.0 400 Missing Required Header", 35) == 0);
+	assert_string_equal(unit_header(got, "CSeq", 0), "CSeq: 193942 INVITE");
+	assert_non_null(unit_header(got, "Via", 0));
+	/* no Via: nowhere to answer; dropped and counted */
+	snprintf(m, sizeof(m),
+	    "OPTIONS sip:1003@example.com SIP/2.0\r\n"
+	    "From: <sip:1000@example.com>;tag=nv\r\nTo: <sip:1003@example.com>\r\n"
+	    "Call-ID: novia@test\r\nCSeq: 1 OPTIONS\r\nMax-Forwards: 70\r\n"
+	    "Content-Length: 0\r\n\r\n");
+	send_to(f, f->phone, f->port, m);
+	assert_null(recv_on(f, f->phone, 200));
+	assert_int_equal(f->e->st.drop_parse, drops + 1);
+	assert_int_equal(recv_node(f, 50), -1);
+}
+
 int
 main(void)
 {
@@ -707,6 +860,11 @@ main(void)
 	    T(test_max_forwards_zero_gets_483),
 	    T(test_missing_max_forwards_gets_70),
 	    T(test_register_goes_round_robin_without_record_route),
+	    T(test_replies_parse_the_headers_never_the_body),
+	    T(test_cut_multipart_message_gets_405_then_400_when_cut_past_its_length),
+	    T(test_octets_past_content_length_are_not_relayed),
+	    T(test_long_fields_make_a_hashed_transaction_key),
+	    T(test_missing_headers_get_400_without_via_dropped_and_counted),
 	    cmocka_unit_test_setup_teardown(
 		test_auth_ip_header_from_outside_is_replaced_by_ours,
 		setup_auth, teardown),
