@@ -17,9 +17,13 @@ LIMIT=300	# per 1000 ms: the caller sends ~150 (INVITE, ACK, BYE at 50/s)
 BLOCK_S=25	# outlasts the flood: one block
 MSG_MS=1500
 PER_SOURCE=4
+ADMIN_PORT=$((BASE + 97))
 edge_config "pike_requests = $LIMIT" "pike_window = 1000" \
     "pike_reaction = block" "pike_block = $BLOCK_S" \
-    "tcp_max_conns_per_source = $PER_SOURCE" "tcp_msg_timeout = $MSG_MS"
+    "tcp_max_conns_per_source = $PER_SOURCE" "tcp_msg_timeout = $MSG_MS" \
+    "[admin]" "listen = 127.0.0.1:$ADMIN_PORT" "token_file = $T/admin.token" \
+    "metrics_public = yes" "dialogd ="
+(umask 077; echo "flood-test-token" > "$T/admin.token")
 # the nodes on their own address, so that the caller is limited as any
 # source is (a node's address never is); room for the flood's first
 # requests, which reach the nodes before the block
@@ -30,6 +34,10 @@ start_scheduler
 start_edge
 node "$N1" uas.xml
 node "$N2" uas.xml
+"$SIPLB_BIN/siplb-admin" -c "$T/siplb.conf" >> "$T/admin.log" 2>&1 &
+ADMIN_PID=$!
+PIDS+=("$ADMIN_PID")
+wait_for_log -p "$ADMIN_PID" 5 "$T/admin.log" ready || fail "siplb-admin not ready"
 grep -q "flood limit: $LIMIT requests per 1000 ms per source, then block" "$T/edge.log" ||
     fail "the edge did not log its flood limit: $(grep -i flood "$T/edge.log")"
 
@@ -88,6 +96,14 @@ echo "flood: $(cat "$T/flood.out"); edge dropped $blocked from the blocked sourc
     fail "blocked drops $blocked, not >= 90 % of the $sent sent"
 ok "the flood is counted: $blocked of $sent dropped as blocked"
 assert_eq "one block started" "$(edge_stat flood_blocks_started)" 1
+# /metrics shows the same (siplb-admin over the edge's stats)
+metric() {	# NAME [LABEL-RE]: the sample's value on /metrics
+	curl -s -m 5 "http://127.0.0.1:$ADMIN_PORT/metrics" |
+	    grep "^$1{" | grep -- "${2:-}" | awk '{ print $2 }'
+}
+assert_eq "/metrics: blocked drops" "$(metric siplb_edge_flood_limited_total 'reaction="blocked"')" "$blocked"
+assert_eq "/metrics: blocks" "$(metric siplb_edge_flood_blocks_total)" 1
+assert_eq "/metrics: blocked sources" "$(metric siplb_edge_flood_blocked_sources)" 1
 assert_eq "the block is logged once" "$(log_count "$T/edge.log" "$blocked_re")" 1
 # the block ends on time, by the edge's tick (nothing comes from it now)
 wait_for_log $((BLOCK_S - FLOOD_SECS + 5)) "$T/edge.log" "$ended_re" ||
@@ -133,6 +149,7 @@ assert_eq "another address is not limited by it" "$(sed -n 's/^other //p' "$T/co
 assert_eq "one closed: a new one from it is served" "$(sed -n 's/^again //p' "$T/conns.out")" answered
 assert_eq "refusals counted per source" "$(edge_stat tcp_refused per_source)" 1
 assert_eq "none refused by tcp_max_conns" "$(edge_stat tcp_refused max_conns)" 0
+assert_eq "/metrics: refused per source" "$(metric siplb_edge_tcp_refused_total 'reason="per_source"')" 1
 
 # --- TCP: a message trickling in (slowloris), and one whole in time
 python3 - "$EDGE_PORT" "$MSG_MS" > "$T/slow.out" <<'PY'
@@ -176,6 +193,7 @@ python3 -c "import sys; t=float(sys.argv[1]); sys.exit(0 if $MSG_MS/1000 - 0.05 
     fail "the trickling connection was closed after $took s, not $MSG_MS ms after its first byte"
 ok "the trickling connection is closed after $took s (tcp_msg_timeout $MSG_MS ms)"
 assert_eq "counted" "$(edge_stat tcp_slow_closed)" 1
+assert_eq "/metrics: slow closed" "$(metric siplb_edge_tcp_slow_closed_total)" 1
 assert_eq "logged" "$(log_count "$T/edge.log" "message not whole $MSG_MS ms after its first byte")" 1
 assert_eq "a message whole within the limit is answered" "$(sed -n 's/^whole //p' "$T/slow.out")" answered
 assert_eq "... and its connection outlives the limit" "$(sed -n 's/^after //p' "$T/slow.out")" answered
