@@ -7,6 +7,7 @@
 #include "bus.h"
 #include "config.h"
 #include "log.h"
+#include "pike.h"
 
 #define OFF(f) offsetof(struct edge_cfg, f)
 
@@ -197,6 +198,26 @@ edge_cfg_load(struct edge_cfg *c, const char *path)
 	if (slb_cfg_load(path, keys, c, 0, NULL, NULL, err, sizeof(err)) != 0) {
 		slb_log_err("%s", err);
 		return EINVAL;
+	}
+	/* the flood limit's words and addresses, refused here (and by -t) */
+	{
+		struct edge_pike pk;
+		struct edge_pike_cfg pc = {0};
+		enum edge_pike_reaction r;
+
+		if (edge_pike_reaction_parse(c->pike_reaction, &r) != 0) {
+			slb_log_err("%s: [edge] pike_reaction: \"%s\": give drop, "
+				    "503 or block", path ? path : "defaults",
+			    c->pike_reaction);
+			return EINVAL;
+		}
+		if (edge_pike_init(&pk, &pc, c->pike_allow, err,
+			sizeof(err)) != 0) {
+			slb_log_err("%s: [edge] pike_allow: %s",
+			    path ? path : "defaults", err);
+			return EINVAL;
+		}
+		edge_pike_free(&pk);
 	}
 	slb_log_configure(c->log_level, c->log_facility, c->log_syslog);
 	return 0;

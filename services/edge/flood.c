@@ -34,7 +34,7 @@ edge_flood_open(struct edge *e)
 	}
 	if (c.requests > 0)
 		slb_log_notice(
-		    "flood limit: %d requests per %d ms per source, "
+		    "at most %d requests per %d ms per source address, "
 		    "then %s%s; %d addresses or CIDRs allowed besides "
 		    "the nodes",
 		    c.requests, c.window_ms, e->cfg.pike_reaction,

@@ -38,7 +38,7 @@ node "$N2" uas.xml
 ADMIN_PID=$!
 PIDS+=("$ADMIN_PID")
 wait_for_log -p "$ADMIN_PID" 5 "$T/admin.log" ready || fail "siplb-admin not ready"
-grep -q "flood limit: $LIMIT requests per 1000 ms per source, then block" "$T/edge.log" ||
+grep -q "flood: at most $LIMIT requests per 1000 ms per source address, then block" "$T/edge.log" ||
     fail "the edge did not log its flood limit: $(grep -i flood "$T/edge.log")"
 
 cpu_ticks() { awk '{ print $14 + $15 }' "/proc/$1/stat"; }

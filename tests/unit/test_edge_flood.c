@@ -5,6 +5,7 @@
  * with Retry-After (never an ACK), dropped, or block the phone; responses
  * are never counted, and the node is never limited.
  */
+#include <errno.h>
 #include <event2/event.h>
 #include <poll.h>
 #include <unistd.h>
@@ -310,10 +311,43 @@ block_drops_everything_from_the_source(void **state)
 	assert_int_equal(f->e->st.flood_503 + f->e->st.flood_dropped, 0);
 }
 
+static void
+bad_flood_keys_are_refused_at_load(void **state)
+{
+	char path[] = "/tmp/siplb-flood-cfg.XXXXXX";
+	struct edge_cfg c;
+	FILE *fp;
+	int fd;
+
+	(void)state;
+	fd = mkstemp(path);
+	assert_true(fd >= 0);
+	fp = fdopen(fd, "w");
+	fputs("[edge]\npike_reaction = reject\n", fp);
+	fclose(fp);
+	assert_int_equal(edge_cfg_load(&c, path), EINVAL);
+	fp = fopen(path, "w");
+	fputs("[edge]\npike_allow = 10.0.0.0/8, trunk.example.com\n", fp);
+	fclose(fp);
+	assert_int_equal(edge_cfg_load(&c, path), EINVAL);
+	fp = fopen(path, "w");
+	fputs("[edge]\npike_requests = 30\npike_reaction = 503\n"
+	      "pike_allow = 10.0.0.0/8, 2001:db8::/32\n", fp);
+	fclose(fp);
+	assert_int_equal(edge_cfg_load(&c, path), 0);
+	assert_int_equal(c.pike_requests, 30);
+	assert_int_equal(c.pike_window_ms, 2000);
+	assert_int_equal(c.pike_block_s, 60);
+	assert_int_equal(c.tcp_msg_timeout_ms, 4000);
+	assert_int_equal(c.tcp_max_conns_per_source, 0);
+	unlink(path);
+}
+
 int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(bad_flood_keys_are_refused_at_load),
 		cmocka_unit_test_setup_teardown(
 		    over_the_limit_gets_503_with_retry_after, setup_503,
 		    teardown),
