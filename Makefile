@@ -72,6 +72,7 @@ ADMIN_OBJS   := $(ADMIN_SRCS:%.c=$(BUILD)/obj/%.o)
 
 PROGS := $(BUILD)/bin/siplb-scheduler $(BUILD)/bin/siplbctl $(BUILD)/bin/siplb-edge \
          $(BUILD)/bin/siplb-bench-client $(BUILD)/bin/fake-edge \
+         $(BUILD)/bin/sip-flood \
          $(if $(PROBER_SRCS),$(BUILD)/bin/siplb-prober) \
          $(if $(DIALOGD_SRCS),$(BUILD)/bin/siplb-dialogd) \
          $(if $(ADMIN_SRCS),$(BUILD)/bin/siplb-admin)
@@ -192,6 +193,12 @@ $(BUILD)/bin/fake-edge: $(BUILD)/obj/tests/tools/fake-edge.o $(LIBSIPLB)
 	@echo "  LD      $@"
 	$(Q)$(CC) $(LDFLAGS) -o $@ $^ $(BASE_LIBS)
 
+# one source flooding the edge with INVITEs (edge_blocks_a_flooding_source)
+$(BUILD)/bin/sip-flood: $(BUILD)/obj/tests/tools/sip-flood.o
+	@mkdir -p $(dir $@)
+	@echo "  LD      $@"
+	$(Q)$(CC) $(LDFLAGS) -o $@ $^
+
 # Unit tests: one binary per module, linked with every library so a test
 # can reach any module's internals.
 $(BUILD)/libprober.a: $(PROBER_LIB_OBJS)
@@ -279,7 +286,7 @@ bench: deps all
 install: all
 	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/share/siplb/sql \
 	    $(DESTDIR)$(PREFIX)/share/siplb/examples
-	install -m 0755 $(filter-out %/siplb-bench-client %/fake-edge,$(PROGS)) \
+	install -m 0755 $(filter-out %/siplb-bench-client %/fake-edge %/sip-flood,$(PROGS)) \
 	    $(DESTDIR)$(PREFIX)/bin/
 	install -d $(DESTDIR)$(SYSTEMDDIR)
 	for f in deploy/systemd/*.service.in; do \

@@ -120,6 +120,24 @@ static const struct {
 	"Dialogs the edge holds."},
     {"tcp_connections", "siplb_edge_tcp_connections", "gauge", NULL,
 	"Open TCP connections of the edge."},
+    {"flood_limited", "siplb_edge_flood_limited_total", "counter", "reaction",
+	"Messages the flood limit refused, by reaction: drop and 503 (requests "
+	"over pike_requests), blocked (anything from a blocked source)."},
+    {"flood_blocks_started", "siplb_edge_flood_blocks_total", "counter", NULL,
+	"Source addresses blocked for pike_block seconds."},
+    {"flood_blocked_sources", "siplb_edge_flood_blocked_sources", "gauge",
+	NULL, "Source addresses blocked now."},
+    {"flood_sources", "siplb_edge_flood_sources", "gauge", NULL,
+	"Source addresses the flood limit tracks (at most pike_max_sources)."},
+    {"flood_sources_evicted", "siplb_edge_flood_sources_evicted_total",
+	"counter", NULL,
+	"Sources forgotten early because pike_max_sources were tracked."},
+    {"tcp_refused", "siplb_edge_tcp_refused_total", "counter", "reason",
+	"TCP connections refused: max_conns (tcp_max_conns) or per_source "
+	"(tcp_max_conns_per_source)."},
+    {"tcp_slow_closed", "siplb_edge_tcp_slow_closed_total", "counter", NULL,
+	"TCP connections closed because a message was not whole within "
+	"tcp_msg_timeout of its first byte (slowloris)."},
     {"nodes_known", "siplb_edge_nodes_known", "gauge", NULL,
 	"Nodes in the edge's copy of the node table (0 until it has one)."},
 };

@@ -7,6 +7,7 @@
 #include "bus.h"
 #include "config.h"
 #include "log.h"
+#include "pike.h"
 
 #define OFF(f) offsetof(struct edge_cfg, f)
 
@@ -86,6 +87,32 @@ static const struct slb_cfg_key keys[] = {
 	OFF(tcp_idle_ms), "ms before an idle TCP connection is closed"},
     {"edge", "tcp_max_conns", SLB_CFG_INT, 1, 100000, "4096",
 	OFF(tcp_max_conns), "TCP connections at most"},
+    {"edge", "tcp_max_conns_per_source", SLB_CFG_INT, 0, 100000, "0",
+	OFF(tcp_max_conns_per_source),
+	"TCP connections one address may hold (nodes and pike_allow: no "
+	"limit); 0 = no limit"},
+    {"edge", "tcp_msg_timeout", SLB_CFG_INT, 0, 600000, "4000",
+	OFF(tcp_msg_timeout_ms),
+	"ms a TCP message may take to arrive whole once its first byte came; "
+	"the connection is closed after (slowloris); 0 = no limit"},
+    {"edge", "pike_requests", SLB_CFG_INT, 0, 10000000, "0",
+	OFF(pike_requests),
+	"requests one source address may send per pike_window (responses "
+	"and nodes are never counted); 0 = no limit"},
+    {"edge", "pike_window", SLB_CFG_INT, 100, 3600000, "2000",
+	OFF(pike_window_ms), "ms over which pike_requests are counted"},
+    {"edge", "pike_reaction", SLB_CFG_STR, 0, 0, "block", OFF(pike_reaction),
+	"a source over pike_requests: drop (the excess), 503 (the excess, "
+	"with Retry-After) or block (everything from it for pike_block s)"},
+    {"edge", "pike_block", SLB_CFG_INT, 1, 86400, "60", OFF(pike_block_s),
+	"seconds a source over pike_requests stays blocked (pike_reaction = "
+	"block)"},
+    {"edge", "pike_max_sources", SLB_CFG_INT, 16, 10000000, "65536",
+	OFF(pike_max_sources),
+	"source addresses tracked at most (the quietest is forgotten first)"},
+    {"edge", "pike_allow", SLB_CFG_STR, 0, 0, "", OFF(pike_allow),
+	"addresses and ADDR/BITS never limited besides the nodes (the other "
+	"edge, trunks), comma-separated"},
     {NULL, NULL, 0, 0, 0, NULL, 0, NULL},
 };
 
@@ -171,6 +198,26 @@ edge_cfg_load(struct edge_cfg *c, const char *path)
 	if (slb_cfg_load(path, keys, c, 0, NULL, NULL, err, sizeof(err)) != 0) {
 		slb_log_err("%s", err);
 		return EINVAL;
+	}
+	/* the flood limit's words and addresses, refused here (and by -t) */
+	{
+		struct edge_pike pk;
+		struct edge_pike_cfg pc = {0};
+		enum edge_pike_reaction r;
+
+		if (edge_pike_reaction_parse(c->pike_reaction, &r) != 0) {
+			slb_log_err("%s: [edge] pike_reaction: \"%s\": give drop, "
+				    "503 or block", path ? path : "defaults",
+			    c->pike_reaction);
+			return EINVAL;
+		}
+		if (edge_pike_init(&pk, &pc, c->pike_allow, err,
+			sizeof(err)) != 0) {
+			slb_log_err("%s: [edge] pike_allow: %s",
+			    path ? path : "defaults", err);
+			return EINVAL;
+		}
+		edge_pike_free(&pk);
 	}
 	slb_log_configure(c->log_level, c->log_facility, c->log_syslog);
 	return 0;

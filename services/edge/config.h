@@ -73,6 +73,14 @@ struct edge_cfg {
 	int add_path;
 	int tcp_idle_ms;
 	int tcp_max_conns;
+	int tcp_max_conns_per_source;
+	int tcp_msg_timeout_ms;
+	int pike_requests;
+	int pike_window_ms;
+	char pike_reaction[SLB_CFG_STRLEN];
+	int pike_block_s;
+	int pike_max_sources;
+	char pike_allow[SLB_CFG_STRLEN];
 };
 
 /* Parse the [edge] section of path (NULL: defaults) into c; logs and

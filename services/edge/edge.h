@@ -10,6 +10,7 @@
 #include "dlgevt.h"
 #include "dlgtab.h"
 #include "nodecache.h"
+#include "pike.h"
 #include "selc.h"
 #include "restore.h"
 #include "strans.h"
@@ -40,6 +41,8 @@ struct edge_stats {
 	uint64_t failovers, sched_fallbacks, sched_errors, retransmissions;
 	uint64_t send_errors, tcp_accepted, tcp_closed, tcp_refused;
 	uint64_t stalls, stale_dialogs;	/* see restore.c */
+	uint64_t flood_dropped, flood_503;	/* flood.c: over pike_requests */
+	uint64_t tcp_slow_closed;	/* a message not whole in tcp_msg_timeout */
 };
 
 struct edge {
@@ -71,6 +74,7 @@ struct edge {
 	struct edge_dlgtab dlgs;	/* dlgtab.c, through dlgevt.c */
 	struct edge_dlgevt evq;		/* dlgevt.c */
 	struct edge_store store;	/* restore.c */
+	struct edge_pike pike;		/* flood.c; transport.c's TCP limits */
 
 	struct slb_pub *pub;		/* service.c; dlgevt.c publishes */
 	struct slb_rep *rep;		/* rep.c */

@@ -34,6 +34,18 @@ cache_index(struct edge *e)
 		e->nodes.addrs[e->nodes.naddrs].peer = p;
 		e->nodes.naddrs++;
 	}
+	/* the nodes are never limited as flooding sources */
+	{
+		struct sockaddr_storage *ss = calloc(e->nodes.naddrs + 1,
+		    sizeof(*ss));
+
+		if (ss != NULL) {
+			for (size_t i = 0; i < e->nodes.naddrs; i++)
+				ss[i] = e->nodes.addrs[i].peer.ss;
+			edge_pike_set_nodes(&e->pike, ss, e->nodes.naddrs);
+		}
+		free(ss);
+	}
 }
 
 int

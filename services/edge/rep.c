@@ -100,6 +100,20 @@ answer_stats(struct edge *e, Siplb__V1__EdgeReply *r, struct slb_counters *ctr)
 	slb_counter_add(ctr, "branches", "", e->nbranches);
 	slb_counter_add(ctr, "dialogs", "", e->dlgs.n);
 	slb_counter_add(ctr, "tcp_connections", "", (uint64_t)e->nconns);
+	/* floods from one source (flood.c, pike.c) and TCP limits */
+	slb_counter_add(ctr, "flood_limited", "drop", s->flood_dropped);
+	slb_counter_add(ctr, "flood_limited", "503", s->flood_503);
+	slb_counter_add(ctr, "flood_limited", "blocked",
+	    e->pike.st.blocked_drops);
+	slb_counter_add(ctr, "flood_blocks_started", "",
+	    e->pike.st.blocks_started);
+	slb_counter_add(ctr, "flood_blocked_sources", "", e->pike.nblocked);
+	slb_counter_add(ctr, "flood_sources", "", e->pike.nsrcs);
+	slb_counter_add(ctr, "flood_sources_evicted", "", e->pike.st.evicted);
+	slb_counter_add(ctr, "tcp_refused", "max_conns", s->tcp_refused);
+	slb_counter_add(ctr, "tcp_refused", "per_source",
+	    e->pike.st.conns_refused);
+	slb_counter_add(ctr, "tcp_slow_closed", "", s->tcp_slow_closed);
 	slb_counter_add(ctr, "nodes_known", "",
 	    e->nodes.have ? (uint64_t)e->nodes.table.n : 0);
 	/* 1 while a question to the dialog store waits (restore, reconcile) */

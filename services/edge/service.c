@@ -7,8 +7,8 @@
 #include <unistd.h>
 
 #include "edge.h"
+#include "flood.h"
 #include "log.h"
-#include "proxy.h"
 #include "rep.h"
 
 /* Dialogs whose BYE never came: dialogd ends them after the same lifetime
@@ -36,6 +36,7 @@ on_tick(evutil_socket_t fd, short what, void *arg)
 	/* nothing goes out before the restore (restore.h) */
 	if (!edge_store_restoring(e))
 		slb_pub_heartbeat(e->pub);
+	edge_pike_expire(&e->pike, slb_now_us());
 	if (++e->ticks % 10 == 0)
 		expire_dialogs(e);
 }
@@ -72,8 +73,8 @@ edge_init(struct edge *e)
 	    (rc = open_loop(e)) != 0 || (rc = edge_dlgevt_open(e)) != 0)
 		return rc;
 	/* the restore runs while SIP is answered (restore.h) */
-	if ((rc = edge_store_open(e)) != 0 ||
-	    (rc = edge_transport_open(e, edge_on_message)) != 0)
+	if ((rc = edge_store_open(e)) != 0 || (rc = edge_flood_open(e)) != 0 ||
+	    (rc = edge_transport_open(e, edge_flood_on_message)) != 0)
 		return rc;
 	if ((rc = slb_pub_open(&e->pub, e->cfg.pub, e->stream)) != 0 ||
 	    (rc = edge_rep_open(e)) != 0)
@@ -110,6 +111,7 @@ edge_close(struct edge *e)
 	slb_pub_close(e->pub);
 	e->pub = NULL;
 	edge_transport_close(e);
+	edge_flood_close(e);
 	slb_bridge_free(e->br);
 	e->br = NULL;
 	if (e->base)

@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include "edge.h"
+#include "etimer.h"
 #include "log.h"
 #include "sipaddr.h"
 
@@ -262,8 +263,44 @@ conn_free(struct edge *e, struct edge_conn *c)
 	HASH_DEL(e->conns, c);
 	e->nconns--;
 	e->st.tcp_closed++;
+	if (c->per_source)
+		edge_pike_conn_close(&e->pike, &c->peer.ss);
+	edge_timer_free(&c->msg_ev);
 	bufferevent_free(c->bev);	/* closes the fd */
 	free(c);
+}
+
+/* A message begun tcp_msg_timeout ago is still not whole: a slowloris
+ * (or a link too slow for SIP), closed. */
+static void
+conn_msg_timeout(evutil_socket_t fd, short what, void *arg)
+{
+	struct edge_conn *c = arg;
+	char who[80];
+
+	(void)fd;
+	(void)what;
+	edge_peer_str(&c->peer, who, sizeof(who));
+	slb_log_info("%s: message not whole %d ms after its first byte, "
+		     "closing", who, c->e->cfg.tcp_msg_timeout_ms);
+	c->e->st.tcp_slow_closed++;
+	conn_free(c->e, c);
+}
+
+/* After a read: a partial message left (its first byte came now when a
+ * message was taken in this read, or the timer is not running yet) arms
+ * the timer; none left stops it. */
+static void
+conn_msg_timer(struct edge *e, struct edge_conn *c, bool took)
+{
+	if (e->cfg.tcp_msg_timeout_ms <= 0)
+		return;
+	if (evbuffer_get_length(bufferevent_get_input(c->bev)) == 0)
+		edge_timer_stop(c->msg_ev);
+	else if (took || c->msg_ev == NULL ||
+	    !evtimer_pending(c->msg_ev, NULL))
+		edge_timer_set(e->base, &c->msg_ev, conn_msg_timeout, c,
+		    e->cfg.tcp_msg_timeout_ms);
 }
 
 static void
@@ -273,6 +310,7 @@ conn_read(struct bufferevent *bev, void *arg)
 	struct edge *e = c->e;
 	struct evbuffer *in = bufferevent_get_input(bev);
 	static char msg[UDP_BUF + 1];
+	bool took = false;
 
 	c->last_us = slb_now_us();
 	for (;;) {
@@ -282,7 +320,7 @@ conn_read(struct bufferevent *bev, void *arg)
 		size_t skip = 0;
 
 		if (avail == 0)
-			return;
+			break;
 		p = (const char *)evbuffer_pullup(in,
 		    (ev_ssize_t)(avail < (size_t)e->cfg.max_message + 4
 			    ? avail
@@ -317,10 +355,11 @@ conn_read(struct bufferevent *bev, void *arg)
 			return;
 		}
 		if (n == 0)
-			return;	/* wait for the rest */
+			break;	/* wait for the rest */
 		memcpy(msg, p, (size_t)n);
 		msg[n] = '\0';
 		evbuffer_drain(in, (size_t)n);
+		took = true;
 		e->recv_h(e, msg, (size_t)n, &c->peer);
 		/* the handler may have closed c: look it up again */
 		{
@@ -332,6 +371,7 @@ conn_read(struct bufferevent *bev, void *arg)
 				return;
 		}
 	}
+	conn_msg_timer(e, c, took);
 }
 
 static void
@@ -346,22 +386,32 @@ conn_event(struct bufferevent *bev, short what, void *arg)
 		conn_free(c->e, c);
 }
 
+/* accepted: whether it is an inbound one, limited per source address */
 static struct edge_conn *
-conn_new(struct edge *e, int fd, const struct edge_peer *peer)
+conn_new(struct edge *e, int fd, const struct edge_peer *peer, bool accepted)
 {
 	struct edge_conn *c;
 	struct timeval idle;
+	bool counted = false;
 
 	if (e->nconns >= e->cfg.tcp_max_conns) {
 		e->st.tcp_refused++;
 		return NULL;
 	}
+	if (accepted && !edge_pike_conn_open(&e->pike, &peer->ss, &counted))
+		return NULL;	/* counted by the limiter */
 	c = calloc(1, sizeof(*c));
-	if (c == NULL)
+	if (c == NULL) {
+		if (counted)
+			edge_pike_conn_close(&e->pike, &peer->ss);
 		return NULL;
+	}
+	c->per_source = counted;
 	c->e = e;
 	c->bev = bufferevent_socket_new(e->base, fd, BEV_OPT_CLOSE_ON_FREE);
 	if (c->bev == NULL) {
+		if (counted)
+			edge_pike_conn_close(&e->pike, &peer->ss);
 		free(c);
 		return NULL;
 	}
@@ -402,7 +452,9 @@ tcp_accept(evutil_socket_t lfd, short what, void *arg)
 		setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
 		p.proto = EP_TCP;
 		p.sock = sk->idx;
-		if (conn_new(e, fd, &p) == NULL) {
+		/* nothing from a blocked source (counted by the limiter) */
+		if (edge_pike_blocked(&e->pike, &p.ss, slb_now_us()) ||
+		    conn_new(e, fd, &p, true) == NULL) {
 			close(fd);
 			continue;
 		}
@@ -437,7 +489,7 @@ conn_connect(struct edge *e, const struct edge_peer *to)
 		close(fd);
 		return NULL;
 	}
-	c = conn_new(e, fd, &p);
+	c = conn_new(e, fd, &p, false);
 	if (c == NULL)
 		close(fd);
 	return c;

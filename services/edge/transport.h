@@ -13,7 +13,11 @@
  * connections (framed by Content-Length, CRLF keep-alives), sending, and
  * SIP URIs as addresses.  Every message read is handed to the receive
  * handler given to edge_transport_open; the buffer stays transport's and
- * is valid for the call only.  Owns the sockets and connections.
+ * is valid for the call only.  Accepted connections are limited per
+ * source address (tcp_max_conns_per_source, refused from a blocked
+ * source: e->pike), and one whose message does not arrive whole within
+ * tcp_msg_timeout of its first byte is closed (slowloris).  Owns the
+ * sockets and connections.
  */
 
 #define EDGE_MAX_SOCKS 8
@@ -52,6 +56,8 @@ struct edge_conn {
 	struct bufferevent *bev;
 	struct edge_peer peer;
 	uint64_t last_us;
+	bool per_source;	/* counted for its address (e->pike) */
+	struct event *msg_ev;	/* tcp_msg_timeout of a partial message */
 	UT_hash_handle hh;
 };
 

@@ -35,11 +35,12 @@ start_edge() {
 stop_edge() { kill "-${1:-TERM}" "$EDGE_PID" 2>/dev/null; wait "$EDGE_PID" 2>/dev/null; return 0; }
 
 # node PORT SCENARIO: a sipp node in the background, with its statistics
+# (on NODE_IP, 127.0.0.1 unless set)
 node() {
 	local port=$1 sc=$2 out pid
 	shift 2
 	rm -f "$T/node-$port.csv"	# a fresh count for this node
-	out=$(cd "$T" && sipp -sf "$SIPP_DIR/$sc" -i 127.0.0.1 -p "$port" -bg \
+	out=$(cd "$T" && sipp -sf "$SIPP_DIR/$sc" -i "${NODE_IP:-127.0.0.1}" -p "$port" -bg \
 	    -trace_stat -stf "$T/node-$port.csv" -fd 1 \
 	    -trace_err -error_file "$T/node-$port.err" "$@" 2>&1)
 	pid=$(printf '%s\n' "$out" | sed -n 's/.*PID=\[\([0-9]*\)\].*/\1/p')
