@@ -3,10 +3,11 @@
 # bearer token while calls go through the whole suite (dialogd, scheduler,
 # prober, edge, admin): a scrape taken during the calls passes
 # `promtool check metrics`; Prometheus's own instance (a free loopback
-# port, its TSDB under $T, never the system's :9090) finds the target up
-# with the token and down (401) without it, and answers siplb_node_load
-# with a series per node and rate(siplb_node_selected_total[5s]) > 0 for
-# each node while the calls run; every PromQL expression of the Grafana
+# port of the test's block, its TSDB under $T, never the system's :9090)
+# finds the target up with the token and down (401) without it, and
+# answers siplb_node_load with a series per node and
+# rate(siplb_node_selected_total[5s]) > 0 for each node while the calls
+# run; every PromQL expression of the Grafana
 # dashboards (deploy/grafana/*.json, panels nested in rows too, variables
 # substituted as Grafana would) parses, names only metrics Prometheus
 # scraped, groups by and matches on labels they have, returns series, and
@@ -43,8 +44,11 @@ start_bg prober siplb-prober
 wait_for_log -i 0.05 -p "$PID_prober" 5 "$T/prober.log" 'ready: prober:' || fail "siplb-prober not ready"
 
 # --- our own Prometheus: a free loopback port, its own TSDB and config
-PROM_PORT=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
-[ "$PROM_PORT" != 9090 ] || fail "the free port is 9090, the system instance's"
+# (in this test's block of ports, lib-edge.sh's BASE: never the system's
+# 9090, and no clash with the test's sipp ports)
+PROM_PORT=$((BASE + 98))
+python3 -c 'import socket, sys; socket.socket().bind(("127.0.0.1", int(sys.argv[1])))' "$PROM_PORT" 2> /dev/null ||
+    fail "127.0.0.1:$PROM_PORT is taken"
 PROM="http://127.0.0.1:$PROM_PORT"
 cat > "$T/prometheus.yml" <<YML
 global:
