@@ -1,6 +1,10 @@
 #!/bin/sh
 # Install every build, test and run dependency of siplb from Debian packages.
 # Idempotent: apt-get update runs only when something is missing.
+# prometheus brings prometheus and promtool for the tests (each starts its
+# own instance on a free loopback port); Debian's package would also start
+# a system instance on :9090 where systemd (or an init.d without a
+# policy-rc.d that refuses) runs: nothing here or in the tests needs it.
 set -eu
 
 PKGS="build-essential pkg-config
@@ -11,6 +15,7 @@ sip-tester mariadb-server mariadb-client sqlite3 curl procps iproute2 systemd
 keepalived iputils-ping
 docker.io docker-compose mmdebstrap
 kamailio
+prometheus
 clang-14 libclang-rt-14-dev
 universal-ctags
 tmux scdoc man-db"
