@@ -218,6 +218,12 @@ $(BUILD)/fuzz-bin/%: $(BUILD)/obj/tests/fuzz/%.o $(BUILD)/libedge.a $(BUILD)/lib
 	@echo "  LD      $@"
 	$(Q)$(CC) $(LDFLAGS) -fsanitize=fuzzer -o $@ $^ -losipparser2 -ljansson $(SCHED_LIBS) $(LB_LIBS) $(BASE_LIBS)
 
+# the admin API's unit test links the admin's objects but not its main()
+$(BUILD)/tests/test_admin_api: $(BUILD)/obj/tests/unit/test_admin_api.o $(filter-out %/main.o,$(ADMIN_OBJS)) $(LIBLB) $(LIBSIPLB)
+	@mkdir -p $(dir $@)
+	@echo "  LD      $@"
+	$(Q)$(CC) $(LDFLAGS) -o $@ $^ -lcmocka -lmicrohttpd -ljansson $(LB_LIBS) $(BASE_LIBS)
+
 # the admin target links the admin's objects but not its main()
 $(BUILD)/fuzz-bin/fuzz_admin_json: $(BUILD)/obj/tests/fuzz/fuzz_admin_json.o $(filter-out %/main.o,$(ADMIN_OBJS)) $(BUILD)/libsched.a $(LIBLB) $(LIBSIPLB)
 	@mkdir -p $(dir $@)
