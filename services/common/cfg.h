@@ -39,7 +39,9 @@ struct slb_cfg_key {
 
 /* The [general] keys every service reads, for a config struct T with the
  * members run_dir, log_level, log_facility (char[SLB_CFG_STRLEN]) and
- * log_syslog (int): put SLB_CFG_GENERAL_KEYS(T) first in its table. */
+ * log_syslog (int): put SLB_CFG_GENERAL_KEYS(T) first in its table.
+ * (Kept as written: tests/integration/man_keys.py reads the entries.) */
+/* clang-format off */
 #define SLB_CFG_GENERAL_KEYS(T)                                             \
 	{"general", "run_dir", SLB_CFG_STR, 0, 0, "/run/siplb",             \
 	    offsetof(T, run_dir),                                           \
@@ -51,6 +53,7 @@ struct slb_cfg_key {
 	    "syslog facility when log_syslog = yes"},                       \
 	{"general", "log_syslog", SLB_CFG_BOOL, 0, 0, "no",                 \
 	    offsetof(T, log_syslog), "log to syslog instead of stderr"}
+/* clang-format on */
 
 /* Called for a section the table does not name, such as "[node 3]"; returns
  * 0 or an errno value, writing why into err. */

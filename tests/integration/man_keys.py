@@ -64,7 +64,7 @@ def code_keys(top):
         # every type token outside cfg.h's enum belongs to a table entry
         tokens += sum(len(re.findall(r"\b" + TYPES + r"\b", l)) for l in src.splitlines()
                       if not re.match(r"^\s*" + TYPES + r",\s*/\*", l))
-        for m in re.finditer(r'\{("[a-z_]+", "[a-z_0-9]+", ' + TYPES + r".*?)\}", src, re.S):
+        for m in re.finditer(r'\{\s*("[a-z_]+",\s*"[a-z_0-9]+",\s*' + TYPES + r".*?)\s*\}", src, re.S):
             f = split_fields(m.group(1))
             sec, key, typ = f[0].strip('"'), f[1].strip('"'), f[2]
             d = f[5].replace("\\\n", "")
