@@ -237,100 +237,131 @@ on_heartbeat(struct prb_esl *l, const struct esl_heartbeat *hb)
 	publish(l);
 }
 
-/* One message from the node; false when the link was dropped. */
+/* auth/request: the node asks for the password */
+static bool
+on_auth_request(struct prb_esl *l)
+{
+	char cmd[SLB_CFG_STRLEN + 8];
+
+	snprintf(cmd, sizeof(cmd), "auth %s", l->password);
+	if (send_cmd(l, cmd, 0) != 0) {
+		drop(l, "cannot send auth");
+		return false;
+	}
+	set_state(l, ESL_AUTH_SENT);
+	return true;
+}
+
+/* command/reply: to our auth (then subscribe and ask the status), or to
+ * a command of ours */
+static bool
+on_command_reply(struct prb_esl *l, const struct esl_msg *m)
+{
+	const char *rt = esl_get(m, "Reply-Text");
+	char w[200];
+
+	if (l->st == ESL_AUTH_SENT) {
+		if (rt == NULL || strncmp(rt, "+OK", 3) != 0) {
+			/* the server closes; wait the longest */
+			l->retry_ms = (uint32_t)l->p->cfg.esl_retry_max_ms;
+			drop(l, "password refused (check esl_password)");
+			return false;
+		}
+		set_state(l, ESL_RUNNING);
+		l->retry_ms = ESL_RETRY_MIN_MS;
+		l->links++;
+		l->last_hb_us = 0;
+		l->pace_warned = false;
+		slb_log_notice("%s: linked; HEARTBEAT expected every %u "
+		    "ms", who(l, w, sizeof(w)), l->interval_ms);
+		if (send_cmd(l, "event plain HEARTBEAT", CMD_EVENT) != 0 ||
+		    send_cmd(l, "api status", CMD_STATUS) != 0) {
+			drop(l, "cannot subscribe");
+			return false;
+		}
+		pause_sync(l);
+		publish(l);
+		return true;
+	}
+	if (pend_pop(l) == CMD_EVENT &&
+	    (rt == NULL || strncmp(rt, "+OK", 3) != 0))
+		slb_log_warn("%s: event subscription refused: %s",
+		    who(l, w, sizeof(w)), rt ? rt : "no reply text");
+	return true;
+}
+
+/* The answer to api status: the figures it has */
+static void
+on_status(struct prb_esl *l, const struct esl_msg *m)
+{
+	struct esl_status s;
+	char w[200];
+
+	if (esl_status_parse(m->body, m->body_len, &s) != 0) {
+		l->refused++;
+		slb_log_info("%s: api status answer not understood",
+		    who(l, w, sizeof(w)));
+		return;
+	}
+	if (s.have_sps) {
+		/* until the first HEARTBEAT says what is left this second,
+		 * what the last one left (the scheduler holds a node with
+		 * none left) */
+		l->sps_max = s.sps_max;
+		l->sps_left = s.sps_last < s.sps_max
+		    ? s.sps_max - s.sps_last : 0;
+	}
+	if (s.have_max)
+		l->max_sessions = s.max_sessions;
+	if (s.have_idle)
+		l->idle_milli = s.idle_milli;
+	if (s.have_sessions) {
+		l->sessions = s.sessions;
+		l->have = true;
+		l->at_us = slb_now_us();
+	}
+	publish(l);
+}
+
+/* api/response: to api status or fsctl pause/resume inbound */
+static void
+on_api_response(struct prb_esl *l, const struct esl_msg *m)
+{
+	enum esl_cmd c = pend_pop(l);
+	char w[200];
+
+	if (c == CMD_STATUS) {
+		on_status(l, m);
+	} else if (c == CMD_PAUSE || c == CMD_RESUME) {
+		bool ok = strncmp(m->body, "+OK", 3) == 0;
+
+		l->pause_pending = false;
+		if (ok)
+			l->paused = c == CMD_PAUSE;
+		slb_log_notice("%s: fsctl %s inbound: %.60s",
+		    who(l, w, sizeof(w)), c == CMD_PAUSE ? "pause" : "resume",
+		    ok ? "done" : m->body);
+		publish(l);
+		if (ok)
+			pause_sync(l);	/* the drain may have ended */
+	}
+}
+
+/* One whole message from the node; false when the link was dropped. */
 static bool
 on_msg(struct prb_esl *l, const struct esl_msg *m)
 {
-	const char *ct = esl_get(m, "Content-Type"), *rt;
+	const char *ct = esl_get(m, "Content-Type");
 	char w[200];
 
 	if (ct == NULL)
 		return true;
-	if (strcmp(ct, "auth/request") == 0 && l->st == ESL_AUTH_WAIT) {
-		char cmd[SLB_CFG_STRLEN + 8];
-
-		snprintf(cmd, sizeof(cmd), "auth %s", l->password);
-		if (send_cmd(l, cmd, 0) != 0) {
-			drop(l, "cannot send auth");
-			return false;
-		}
-		set_state(l, ESL_AUTH_SENT);
-		return true;
-	}
-	if (strcmp(ct, "command/reply") == 0) {
-		rt = esl_get(m, "Reply-Text");
-		if (l->st == ESL_AUTH_SENT) {
-			if (rt == NULL || strncmp(rt, "+OK", 3) != 0) {
-				/* the server closes; wait the longest */
-				l->retry_ms = (uint32_t)l->p->cfg.esl_retry_max_ms;
-				drop(l, "password refused (check esl_password)");
-				return false;
-			}
-			set_state(l, ESL_RUNNING);
-			l->retry_ms = ESL_RETRY_MIN_MS;
-			l->links++;
-			l->last_hb_us = 0;
-			l->pace_warned = false;
-			slb_log_notice("%s: linked; HEARTBEAT expected every %u "
-			    "ms", who(l, w, sizeof(w)), l->interval_ms);
-			if (send_cmd(l, "event plain HEARTBEAT", CMD_EVENT) != 0 ||
-			    send_cmd(l, "api status", CMD_STATUS) != 0) {
-				drop(l, "cannot subscribe");
-				return false;
-			}
-			pause_sync(l);
-			publish(l);
-			return true;
-		}
-		if (pend_pop(l) == CMD_EVENT &&
-		    (rt == NULL || strncmp(rt, "+OK", 3) != 0))
-			slb_log_warn("%s: event subscription refused: %s",
-			    who(l, w, sizeof(w)), rt ? rt : "no reply text");
-		return true;
-	}
+	if (strcmp(ct, "auth/request") == 0 && l->st == ESL_AUTH_WAIT)
+		return on_auth_request(l);
+	if (strcmp(ct, "command/reply") == 0)
+		return on_command_reply(l, m);
 	if (strcmp(ct, "api/response") == 0) {
-		enum esl_cmd c = pend_pop(l);
-
-		if (c == CMD_STATUS) {
-			struct esl_status s;
-
-			if (esl_status_parse(m->body, m->body_len, &s) != 0) {
-				l->refused++;
-				slb_log_info("%s: api status answer not understood",
-				    who(l, w, sizeof(w)));
-				return true;
-			}
-			if (s.have_sps) {
-				/* until the first HEARTBEAT says what is left
-				 * this second, what the last one left (the
-				 * scheduler holds a node with none left) */
-				l->sps_max = s.sps_max;
-				l->sps_left = s.sps_last < s.sps_max
-				    ? s.sps_max - s.sps_last : 0;
-			}
-			if (s.have_max)
-				l->max_sessions = s.max_sessions;
-			if (s.have_idle)
-				l->idle_milli = s.idle_milli;
-			if (s.have_sessions) {
-				l->sessions = s.sessions;
-				l->have = true;
-				l->at_us = slb_now_us();
-			}
-			publish(l);
-		} else if (c == CMD_PAUSE || c == CMD_RESUME) {
-			bool ok = strncmp(m->body, "+OK", 3) == 0;
-
-			l->pause_pending = false;
-			if (ok)
-				l->paused = c == CMD_PAUSE;
-			slb_log_notice("%s: fsctl %s inbound: %.60s",
-			    who(l, w, sizeof(w)), c == CMD_PAUSE ? "pause" : "resume",
-			    ok ? "done" : m->body);
-			publish(l);
-			if (ok)
-				pause_sync(l);	/* the drain may have ended */
-		}
+		on_api_response(l, m);
 		return true;
 	}
 	if (strcmp(ct, "text/event-plain") == 0) {
