@@ -21,7 +21,7 @@ static void flush_events(struct edge *e);
 /* Record the event in the edge's dialog table and queue it for this loop
  * turn's bus message. */
 void
-edge_dlg_event(struct edge *e, const char *key, enum edge_dlg_state state,
+edge_dlg_event(struct edge *e, const char *key, enum slb_dialog_state state,
     uint32_t node_id, const struct edge_rule *rule, const char *call_id,
     const char *from_tag, const char *to_tag, const char *reason)
 {
@@ -85,21 +85,7 @@ flush_events(struct edge *e)
 		struct edge_dlg *d = &p->d;
 		Siplb__V1__DialogEvent *ev = &evs[i];
 
-		siplb__v1__dialog_event__init(ev);
-		ev->key = d->key;
-		ev->state = (Siplb__V1__DialogState)d->state;
-		ev->node_id = d->node_id;
-		ev->group = d->group;
-		for (int k = 0; k < d->nres; k++)
-			res[i][k] = d->res[k];
-		ev->resources = res[i];
-		ev->n_resources = (size_t)d->nres;
-		ev->edge = e->stream;
-		ev->call_id = d->call_id;
-		ev->from_tag = d->from_tag;
-		ev->to_tag = d->to_tag;
-		ev->created_us = d->created_us;
-		ev->updated_us = d->updated_us;
+		edge_dlg_to_pb(d, e->stream, ev, res[i]);
 		ev->reason = p->reason;
 		evp[i] = ev;
 	}

@@ -69,7 +69,7 @@ edge_dlgtab_update(struct edge_dlgtab *t, const struct edge_dlg_update *u,
 	if (!edge_dlg_key_ok(u->key))
 		return EINVAL;
 	d = edge_dlgtab_find(t, u->key);
-	if (d == NULL && u->state != EDGE_DLG_TERMINATED) {
+	if (d == NULL && u->state != SLB_DIALOG_TERMINATED) {
 		if ((d = calloc(1, sizeof(*d))) == NULL)
 			return ENOMEM;
 		snprintf(d->key, sizeof(d->key), "%s", u->key);
@@ -96,7 +96,7 @@ edge_dlgtab_update(struct edge_dlgtab *t, const struct edge_dlg_update *u,
 		memcpy(rec, d, sizeof(*rec));
 		memset(&rec->hh, 0, sizeof(rec->hh));
 	}
-	if (u->state == EDGE_DLG_TERMINATED) {
+	if (u->state == SLB_DIALOG_TERMINATED) {
 		HASH_DEL(t->h, d);
 		t->n--;
 		free(d);
@@ -161,4 +161,25 @@ edge_dlgtab_clear(struct edge_dlgtab *t)
 	}
 	t->n = 0;
 	edge_dlgtab_restoring(t, false);
+}
+
+void
+edge_dlg_to_pb(const struct edge_dlg *d, const char *stream,
+    Siplb__V1__DialogEvent *ev, char **res)
+{
+	siplb__v1__dialog_event__init(ev);
+	ev->key = (char *)d->key;
+	ev->state = (Siplb__V1__DialogState)d->state;
+	ev->node_id = d->node_id;
+	ev->group = d->group;
+	for (int k = 0; k < d->nres; k++)
+		res[k] = (char *)d->res[k];
+	ev->resources = res;
+	ev->n_resources = (size_t)d->nres;
+	ev->edge = (char *)stream;
+	ev->call_id = (char *)d->call_id;
+	ev->from_tag = (char *)d->from_tag;
+	ev->to_tag = (char *)d->to_tag;
+	ev->created_us = d->created_us;
+	ev->updated_us = d->updated_us;
 }

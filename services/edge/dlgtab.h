@@ -7,6 +7,7 @@
 #include <uthash.h>
 
 #include "config.h"
+#include "dialog.h"
 #include "lb.h"
 #include "siplb.pb-c.h"
 
@@ -22,22 +23,16 @@
  * brought back to life when it arrives.
  */
 
-/* Dialog keys are 16 hex digits (proxy.c); a key is refused at this size
- * (the NUL included) or more. */
-#define EDGE_DLG_KEY_SIZE 24
-
-/* The proto's DialogState numbers. */
-enum edge_dlg_state {
-	EDGE_DLG_CREATED = SIPLB__V1__DIALOG_STATE__DIALOG_CREATED,
-	EDGE_DLG_CONFIRMED = SIPLB__V1__DIALOG_STATE__DIALOG_CONFIRMED,
-	EDGE_DLG_TERMINATED = SIPLB__V1__DIALOG_STATE__DIALOG_TERMINATED,
-};
+/* Keys and states are the common dialog contract's (dialog.h): the edge
+ * makes keys of 16 hex digits (proxy.c) and takes any other edge's up to
+ * SLB_DIALOG_KEY_MAX characters; this is a key's buffer, NUL included. */
+#define EDGE_DLG_KEY_SIZE (SLB_DIALOG_KEY_MAX + 1)
 
 struct edge_dlg {
 	char key[EDGE_DLG_KEY_SIZE];
 	uint32_t node_id;
 	uint32_t group;
-	enum edge_dlg_state state;
+	enum slb_dialog_state state;
 	char res[LB_MAX_RES][LB_RES_NAME];
 	int nres;
 	char call_id[128];
@@ -60,7 +55,7 @@ struct edge_dlgtab {
  * rule NULL) leave what the table has. */
 struct edge_dlg_update {
 	const char *key;
-	enum edge_dlg_state state;
+	enum slb_dialog_state state;
 	uint32_t node_id;
 	const struct edge_rule *rule;	/* an lb rule: group and resources */
 	const char *call_id, *from_tag, *to_tag;
@@ -87,5 +82,11 @@ void edge_dlgtab_restoring(struct edge_dlgtab *t, bool on);
 size_t edge_dlgtab_expire(struct edge_dlgtab *t, uint64_t now_us,
     uint64_t life_us);
 void edge_dlgtab_clear(struct edge_dlgtab *t);
+/* d as the bus's DialogEvent from edge `stream`, borrowing d's strings;
+ * res (LB_MAX_RES slots) holds the resource names' pointers.  The one
+ * conversion of the edge's dialogs: events (dlgevt.c) and snapshots
+ * (rep.c) alike. */
+void edge_dlg_to_pb(const struct edge_dlg *d, const char *stream,
+    Siplb__V1__DialogEvent *ev, char **res);
 
 #endif

@@ -84,7 +84,7 @@ fo_selected(struct edge *e, struct edge_tx *tx, uint32_t node_id,
 		/* the caller gave up while we asked: say so to the scheduler
 		 * too, which reserved load for this dialog */
 		if (tx->dkey[0])
-			edge_dlg_event(e, tx->dkey, EDGE_DLG_TERMINATED, node_id,
+			edge_dlg_event(e, tx->dkey, SLB_DIALOG_TERMINATED, node_id,
 			    tx->rule, tx->call_id, tx->from_tag, NULL, "cancel");
 		edge_fo_fail(e, tx, 487, NULL);
 		return;
@@ -100,7 +100,7 @@ fo_selected(struct edge *e, struct edge_tx *tx, uint32_t node_id,
 	if (tx->nexclude < EDGE_MAX_ATTEMPTS)
 		tx->exclude[tx->nexclude++] = node_id;
 	if (tx->dkey[0])
-		edge_dlg_event(e, tx->dkey, EDGE_DLG_CREATED, node_id, tx->rule,
+		edge_dlg_event(e, tx->dkey, SLB_DIALOG_CREATED, node_id, tx->rule,
 		    tx->call_id, tx->from_tag, NULL, NULL);
 	edge_fo_forward(e, tx, &to, node_id, tx->drop_routes, node_id, tx->dkey);
 }
@@ -117,7 +117,7 @@ edge_fo_fail(struct edge *e, struct edge_tx *tx, int code,
 	if (tx->answered)
 		return;
 	if (tx->dkey[0])
-		edge_dlg_event(e, tx->dkey, EDGE_DLG_TERMINATED, 0, tx->rule,
+		edge_dlg_event(e, tx->dkey, SLB_DIALOG_TERMINATED, 0, tx->rule,
 		    tx->call_id, tx->from_tag, NULL,
 		    code == 487 ? "cancel" : "failed");
 	if (tx->req && slb_sip_scan(tx->req, tx->req_len, &sc) == 0)

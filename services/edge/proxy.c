@@ -247,7 +247,7 @@ req_in_dialog(struct edge *e, struct req *rq)
 		return;
 	}
 	if (is_method(rq, "BYE") && r.dk[0])
-		edge_dlg_event(e, r.dk, EDGE_DLG_TERMINATED,
+		edge_dlg_event(e, r.dk, SLB_DIALOG_TERMINATED,
 		    r.have_nid ? r.nid : 0, NULL, NULL, NULL, NULL, "bye");
 	if (is_method(rq, "ACK")) {
 		req_ack_2xx(e, rq, &to, r.count, src_node != NULL);
@@ -405,10 +405,10 @@ resp_final(struct edge *e, struct edge_tx *tx, const char *buf, size_t len,
 			char to_tag[64];
 
 			edge_copy_str(to_tag, sizeof(to_tag), tt);
-			edge_dlg_event(e, tx->dkey, EDGE_DLG_CONFIRMED, 0,
+			edge_dlg_event(e, tx->dkey, SLB_DIALOG_CONFIRMED, 0,
 			    tx->rule, tx->call_id, tx->from_tag, to_tag, NULL);
 		} else {
-			edge_dlg_event(e, tx->dkey, EDGE_DLG_TERMINATED, 0,
+			edge_dlg_event(e, tx->dkey, SLB_DIALOG_TERMINATED, 0,
 			    tx->rule, tx->call_id, tx->from_tag, NULL,
 			    code == 487 ? "cancel" : "failed");
 		}

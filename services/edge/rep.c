@@ -31,21 +31,7 @@ answer_snapshot(struct edge *e, Siplb__V1__EdgeReply *r,
 	HASH_ITER(hh, e->dlgs.h, d, tmp) {
 		Siplb__V1__DialogEvent *ev = &evs[i];
 
-		siplb__v1__dialog_event__init(ev);
-		ev->key = d->key;
-		ev->state = (Siplb__V1__DialogState)d->state;
-		ev->node_id = d->node_id;
-		for (int k = 0; k < d->nres; k++)
-			resbuf[i * LB_MAX_RES + (size_t)k] = d->res[k];
-		ev->resources = &resbuf[i * LB_MAX_RES];
-		ev->n_resources = (size_t)d->nres;
-		ev->edge = e->stream;
-		ev->call_id = d->call_id;
-		ev->from_tag = d->from_tag;
-		ev->to_tag = d->to_tag;
-		ev->created_us = d->created_us;
-		ev->updated_us = d->updated_us;
-		ev->group = d->group;
+		edge_dlg_to_pb(d, e->stream, ev, &resbuf[i * LB_MAX_RES]);
 		evp[i] = ev;
 		i++;
 	}

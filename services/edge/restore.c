@@ -30,7 +30,7 @@ typedef void (*store_done_h)(struct edge *e, int err, struct edge_dlgtab *got);
  */
 struct store_q {
 	struct edge *e;
-	enum edge_dlg_state states[2];
+	enum slb_dialog_state states[2];
 	int nstates, si;
 	char edge[80];
 	uint64_t updated_after;
@@ -75,7 +75,7 @@ dlg_from_event(const Siplb__V1__DialogEvent *ev)
 	snprintf(d->key, sizeof(d->key), "%s", ev->key);
 	d->node_id = ev->node_id;
 	d->group = ev->group;
-	d->state = (enum edge_dlg_state)ev->state;
+	d->state = (enum slb_dialog_state)ev->state;
 	for (size_t j = 0; j < ev->n_resources && j < LB_MAX_RES; j++)
 		snprintf(d->res[j], LB_RES_NAME, "%s", ev->resources[j]);
 	d->nres = ev->n_resources < LB_MAX_RES ? (int)ev->n_resources
@@ -182,7 +182,7 @@ ask_page(struct store_q *q)
 /* Ask the store; done hears the answer on the loop (or at once when the
  * question cannot go). */
 static void
-ask_store(struct edge *e, const enum edge_dlg_state *states, int nstates,
+ask_store(struct edge *e, const enum slb_dialog_state *states, int nstates,
     const char *edge, uint64_t updated_after, store_done_h done)
 {
 	struct store_q *q = calloc(1, sizeof(*q));
@@ -244,8 +244,8 @@ restore_done(struct edge *e, int err, struct edge_dlgtab *got)
 static void
 start_restore(struct edge *e)
 {
-	static const enum edge_dlg_state live[] = {EDGE_DLG_CREATED,
-	    EDGE_DLG_CONFIRMED};
+	static const enum slb_dialog_state live[] = {SLB_DIALOG_CREATED,
+	    SLB_DIALOG_CONFIRMED};
 
 	e->store.restoring = true;
 	edge_dlgtab_restoring(&e->dlgs, true);
@@ -280,7 +280,7 @@ reconcile_done(struct edge *e, int err, struct edge_dlgtab *ended)
 		HASH_ITER(hh, ended->h, d, tmp) {
 			if (edge_dlgtab_find(&e->dlgs, d->key) == NULL)
 				continue;
-			edge_dlg_event(e, d->key, EDGE_DLG_TERMINATED, 0, NULL,
+			edge_dlg_event(e, d->key, SLB_DIALOG_TERMINATED, 0, NULL,
 			    NULL, NULL, NULL, "ended elsewhere");
 			dropped++;
 		}
@@ -299,7 +299,7 @@ reconcile_done(struct edge *e, int err, struct edge_dlgtab *ended)
 static void
 start_reconcile(struct edge *e, uint64_t stalled_since_us)
 {
-	static const enum edge_dlg_state ended[] = {EDGE_DLG_TERMINATED};
+	static const enum slb_dialog_state ended[] = {SLB_DIALOG_TERMINATED};
 	uint64_t since = stalled_since_us > EDGE_RECONCILE_SLACK_US
 	    ? stalled_since_us - EDGE_RECONCILE_SLACK_US : 0;
 

@@ -32,7 +32,7 @@ static const struct edge_rule lb_rule = {
 };
 
 static int
-ev(const char *key, enum edge_dlg_state st, uint32_t node, uint64_t now,
+ev(const char *key, enum slb_dialog_state st, uint32_t node, uint64_t now,
     struct edge_dlg *rec)
 {
 	struct edge_dlg_update u = {.key = key, .state = st, .node_id = node};
@@ -49,7 +49,7 @@ stored(const char *key, uint32_t node)
 	assert_non_null(d);
 	snprintf(d->key, sizeof(d->key), "%s", key);
 	d->node_id = node;
-	d->state = EDGE_DLG_CONFIRMED;
+	d->state = SLB_DIALOG_CONFIRMED;
 	return d;
 }
 
@@ -58,7 +58,7 @@ test_created_dialog_takes_node_rule_and_ids_then_confirmed_keeps_them(
     void **state)
 {
 	struct edge_dlg_update u = {.key = "00000000000000a1",
-	    .state = EDGE_DLG_CREATED, .node_id = 2, .rule = &lb_rule,
+	    .state = SLB_DIALOG_CREATED, .node_id = 2, .rule = &lb_rule,
 	    .call_id = "c1@phone", .from_tag = "ft"};
 	struct edge_dlg rec;
 	struct edge_dlg *d;
@@ -66,7 +66,7 @@ test_created_dialog_takes_node_rule_and_ids_then_confirmed_keeps_them(
 	(void)state;
 	assert_int_equal(edge_dlgtab_update(&tab, &u, 1000, &rec), 0);
 	assert_int_equal(tab.n, 1);
-	assert_int_equal(rec.state, EDGE_DLG_CREATED);
+	assert_int_equal(rec.state, SLB_DIALOG_CREATED);
 	assert_int_equal(rec.node_id, 2);
 	assert_int_equal(rec.group, 7);
 	assert_int_equal(rec.nres, 2);
@@ -76,12 +76,12 @@ test_created_dialog_takes_node_rule_and_ids_then_confirmed_keeps_them(
 	/* the 2xx: only the state and the To tag are new */
 	memset(&u, 0, sizeof(u));
 	u.key = "00000000000000a1";
-	u.state = EDGE_DLG_CONFIRMED;
+	u.state = SLB_DIALOG_CONFIRMED;
 	u.to_tag = "tt";
 	assert_int_equal(edge_dlgtab_update(&tab, &u, 5000, &rec), 0);
 	d = edge_dlgtab_find(&tab, "00000000000000a1");
 	assert_non_null(d);
-	assert_int_equal(d->state, EDGE_DLG_CONFIRMED);
+	assert_int_equal(d->state, SLB_DIALOG_CONFIRMED);
 	assert_int_equal(d->node_id, 2);
 	assert_int_equal(d->group, 7);
 	assert_string_equal(d->call_id, "c1@phone");
@@ -99,15 +99,15 @@ test_terminated_removes_the_dialog_and_reports_it_as_it_was(void **state)
 	struct edge_dlg rec;
 
 	(void)state;
-	assert_int_equal(ev("k1", EDGE_DLG_CREATED, 1, 10, NULL), 0);
-	assert_int_equal(ev("k2", EDGE_DLG_CREATED, 2, 10, NULL), 0);
-	assert_int_equal(ev("k1", EDGE_DLG_TERMINATED, 0, 20, &rec), 0);
+	assert_int_equal(ev("k1", SLB_DIALOG_CREATED, 1, 10, NULL), 0);
+	assert_int_equal(ev("k2", SLB_DIALOG_CREATED, 2, 10, NULL), 0);
+	assert_int_equal(ev("k1", SLB_DIALOG_TERMINATED, 0, 20, &rec), 0);
 	assert_null(edge_dlgtab_find(&tab, "k1"));
 	assert_non_null(edge_dlgtab_find(&tab, "k2"));
 	assert_int_equal(tab.n, 1);
 	/* the event still names the node, so schedulers release its load */
 	assert_int_equal(rec.node_id, 1);
-	assert_int_equal(rec.state, EDGE_DLG_TERMINATED);
+	assert_int_equal(rec.state, SLB_DIALOG_TERMINATED);
 }
 
 static void
@@ -116,12 +116,12 @@ test_end_of_an_unknown_dialog_adds_nothing(void **state)
 	struct edge_dlg rec;
 
 	(void)state;
-	assert_int_equal(ev("nobody", EDGE_DLG_TERMINATED, 3, 30, &rec), 0);
+	assert_int_equal(ev("nobody", SLB_DIALOG_TERMINATED, 3, 30, &rec), 0);
 	assert_int_equal(tab.n, 0);
 	assert_null(edge_dlgtab_find(&tab, "nobody"));
 	assert_string_equal(rec.key, "nobody");
 	assert_int_equal(rec.node_id, 3);
-	assert_int_equal(rec.state, EDGE_DLG_TERMINATED);
+	assert_int_equal(rec.state, SLB_DIALOG_TERMINATED);
 }
 
 static void
@@ -139,10 +139,10 @@ test_keys_empty_or_too_long_are_refused(void **state)
 	assert_false(edge_dlg_key_ok(NULL));
 	assert_false(edge_dlg_key_ok(too_long));
 	assert_true(edge_dlg_key_ok(longest));
-	assert_int_equal(ev("", EDGE_DLG_CREATED, 1, 1, NULL), EINVAL);
-	assert_int_equal(ev(too_long, EDGE_DLG_CREATED, 1, 1, NULL), EINVAL);
+	assert_int_equal(ev("", SLB_DIALOG_CREATED, 1, 1, NULL), EINVAL);
+	assert_int_equal(ev(too_long, SLB_DIALOG_CREATED, 1, 1, NULL), EINVAL);
 	assert_int_equal(tab.n, 0);
-	assert_int_equal(ev(longest, EDGE_DLG_CREATED, 1, 1, NULL), 0);
+	assert_int_equal(ev(longest, SLB_DIALOG_CREATED, 1, 1, NULL), 0);
 	assert_int_equal(tab.n, 1);
 
 	d = stored("x", 1);
@@ -163,8 +163,8 @@ test_restore_skips_dialogs_known_or_ended_while_it_ran(void **state)
 	(void)state;
 	edge_dlgtab_restoring(&tab, true);
 	/* while the store is asked, calls go on */
-	assert_int_equal(ev("live-here", EDGE_DLG_CREATED, 1, 5, NULL), 0);
-	assert_int_equal(ev("ended-meanwhile", EDGE_DLG_TERMINATED, 2, 6,
+	assert_int_equal(ev("live-here", SLB_DIALOG_CREATED, 1, 5, NULL), 0);
+	assert_int_equal(ev("ended-meanwhile", SLB_DIALOG_TERMINATED, 2, 6,
 			     NULL), 0);
 	/* then the store's (older) copies arrive */
 	assert_int_equal(edge_dlgtab_restore(&tab, known), EEXIST);
@@ -172,7 +172,7 @@ test_restore_skips_dialogs_known_or_ended_while_it_ran(void **state)
 	assert_int_equal(edge_dlgtab_restore(&tab, fresh), 0);
 	assert_int_equal(tab.n, 2);
 	assert_int_equal(edge_dlgtab_find(&tab, "live-here")->state,
-	    EDGE_DLG_CREATED);
+	    SLB_DIALOG_CREATED);
 	assert_non_null(edge_dlgtab_find(&tab, "only-in-store"));
 	assert_null(edge_dlgtab_find(&tab, "ended-meanwhile"));
 	free(known);
@@ -190,7 +190,7 @@ test_ends_outside_a_restore_are_not_remembered(void **state)
 	struct edge_dlg *d = stored("k", 1);
 
 	(void)state;
-	assert_int_equal(ev("k", EDGE_DLG_TERMINATED, 1, 1, NULL), 0);
+	assert_int_equal(ev("k", SLB_DIALOG_TERMINATED, 1, 1, NULL), 0);
 	assert_int_equal(edge_dlgtab_restore(&tab, d), 0);
 	assert_non_null(edge_dlgtab_find(&tab, "k"));
 }
@@ -199,11 +199,11 @@ static void
 test_expire_drops_only_dialogs_older_than_their_lifetime(void **state)
 {
 	(void)state;
-	assert_int_equal(ev("old", EDGE_DLG_CREATED, 1, 1000, NULL), 0);
-	assert_int_equal(ev("edge", EDGE_DLG_CREATED, 1, 2000, NULL), 0);
-	assert_int_equal(ev("new", EDGE_DLG_CREATED, 1, 9000, NULL), 0);
+	assert_int_equal(ev("old", SLB_DIALOG_CREATED, 1, 1000, NULL), 0);
+	assert_int_equal(ev("edge", SLB_DIALOG_CREATED, 1, 2000, NULL), 0);
+	assert_int_equal(ev("new", SLB_DIALOG_CREATED, 1, 9000, NULL), 0);
 	/* an update does not make a dialog younger */
-	assert_int_equal(ev("old", EDGE_DLG_CONFIRMED, 0, 9500, NULL), 0);
+	assert_int_equal(ev("old", SLB_DIALOG_CONFIRMED, 0, 9500, NULL), 0);
 	assert_int_equal(edge_dlgtab_expire(&tab, 10000, 8000), 2);
 	assert_int_equal(tab.n, 1);
 	assert_non_null(edge_dlgtab_find(&tab, "new"));
@@ -217,8 +217,8 @@ test_clear_empties_the_table_and_ends_a_restore(void **state)
 
 	(void)state;
 	edge_dlgtab_restoring(&tab, true);
-	assert_int_equal(ev("a", EDGE_DLG_CREATED, 1, 1, NULL), 0);
-	assert_int_equal(ev("gone", EDGE_DLG_TERMINATED, 1, 1, NULL), 0);
+	assert_int_equal(ev("a", SLB_DIALOG_CREATED, 1, 1, NULL), 0);
+	assert_int_equal(ev("gone", SLB_DIALOG_TERMINATED, 1, 1, NULL), 0);
 	edge_dlgtab_clear(&tab);
 	assert_int_equal(tab.n, 0);
 	assert_null(tab.h);
