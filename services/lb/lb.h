@@ -234,23 +234,31 @@ bool lb_pool_all_down(const struct lb_table *t, const struct lb_select *req);
 /* ------------------------------------------------------------ passive.c */
 
 /*
- * The passive counting rule.  A report counts once for its source (the
- * caller's address) within window_us of that source's first report; one
- * source counts at most threshold - 1 times, so with threshold >= 2 a node
- * is suspected only by reports from two sources or more (a caller whose
- * odd requests the nodes ignore cannot take them out alone).  threshold 1
- * suspects on any report; 0 never.  A full table of sources replaces the
- * one whose window started first.
+ * The passive counting rule.  A report counts for its source (the caller's
+ * address) within window_us of that source's first report.  per_caller:
+ * one source counts at most threshold - 1 times, so with threshold >= 2 a
+ * node is suspected only on reports from two sources or more (a caller
+ * whose odd requests the nodes ignore cannot take them out alone);
+ * otherwise every report counts, whoever sent it (the scheduler without a
+ * prober, as before).  threshold 1 suspects on any report; 0 never.  A
+ * full table of sources replaces the one whose window started first.
  */
+enum lb_passive_verdict {
+	LB_PASSIVE_COUNTED = 0,	/* below the threshold */
+	LB_PASSIVE_ONE_CALLER,	/* this source alone reached threshold << k
+				 * (k = 0, 1, 2...): worth a probe, not a
+				 * suspicion (per_caller only) */
+	LB_PASSIVE_SUSPECT,	/* the counted reports reach threshold (on
+				 * the report that crosses it) */
+};
 /* Count one report from src (NULL or "" is one source of its own) at
- * now_us; true when the node is now suspected (the counted reports reach
- * threshold).  *countedp (may be NULL) gets the counted total. */
-bool lb_passive_report(struct lb_passive *p, const char *src,
-    uint32_t threshold, uint64_t window_us, uint64_t now_us,
-    uint32_t *countedp);
+ * now_us.  *countedp (may be NULL) gets the counted total. */
+enum lb_passive_verdict lb_passive_report(struct lb_passive *p,
+    const char *src, uint32_t threshold, bool per_caller, uint64_t window_us,
+    uint64_t now_us, uint32_t *countedp);
 /* The counted total at now_us (expired sources left out). */
 uint32_t lb_passive_counted(const struct lb_passive *p, uint32_t threshold,
-    uint64_t window_us, uint64_t now_us);
+    bool per_caller, uint64_t window_us, uint64_t now_us);
 /* Distinct sources with reports in their window at now_us. */
 unsigned lb_passive_sources(const struct lb_passive *p, uint64_t window_us,
     uint64_t now_us);

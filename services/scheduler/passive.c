@@ -12,8 +12,18 @@
  * may be a caller's fault (odd requests the nodes ignore, RFC 4475), the
  * wait is bounded by the probe timeout, and a call that meets a really
  * dead node meanwhile fails over at the edge anyway.  Taking it out while
- * pending would let such a caller empty the pool for that long.  Without
- * a prober that can be asked, the reports mark it down as before.
+ * pending would let such a caller empty the pool for that long.  If no
+ * prober answers for it, the reports of two callers mark it down.
+ *
+ * One caller's reports alone (threshold of them, then 2x, 4x ... within
+ * its window) only ask for a probe: its failure marks the node down, and
+ * nothing else does.  With a single upstream (an SBC: one address) and
+ * nodes probed only while down (probe_mode 1) that is how a dead node
+ * still leaves rotation.
+ *
+ * Without a prober that can be asked, the reports mark a node down as they
+ * did before, whoever sent them (they are the only way a dead node leaves
+ * rotation then); the scheduler says so once at start.
  */
 #define SLB_LOG_MODULE "sched"
 #include <errno.h>
@@ -38,6 +48,8 @@ struct sched_suspect {
 	int accepted;			/* probers that probe it */
 	bool done;			/* resolved: only replies are awaited */
 	uint32_t code;			/* of the last report */
+	bool one_caller;		/* only one caller's word: no outcome
+					 * leaves the node up */
 	struct event *deadline;
 	char why[96];			/* the report that suspected it */
 };
@@ -100,6 +112,19 @@ suspect_down_unconfirmed(struct sched_suspect *x, const char *what)
 	suspect_done(x);
 }
 
+/* No outcome: two callers' reports are enough, one caller's are not. */
+static void
+suspect_no_outcome(struct sched_suspect *x, const char *what)
+{
+	if (!x->one_caller) {
+		suspect_down_unconfirmed(x, what);
+		return;
+	}
+	slb_log_notice("node %u: %s: stays in rotation (%s)", x->node_id, what,
+	    x->why);
+	suspect_done(x);
+}
+
 static void
 on_deadline(evutil_socket_t fd, short what, void *arg)
 {
@@ -109,7 +134,7 @@ on_deadline(evutil_socket_t fd, short what, void *arg)
 	(void)what;
 	if (x->s == NULL || x->done)
 		return;
-	suspect_down_unconfirmed(x, x->accepted
+	suspect_no_outcome(x, x->accepted
 		? "no probe outcome in time"
 		: "no prober answered the probe request");
 }
@@ -151,7 +176,7 @@ on_probe_reply(void *arg, int err, nng_msg *reply)
 	}
 	slb_msg_free(pm);
 	if (x->s != NULL && !x->done && x->waiting == 0 && x->accepted == 0)
-		suspect_down_unconfirmed(x, "no prober probes it");
+		suspect_no_outcome(x, "no prober probes it");
 	else
 		suspect_maybe_free(x);
 }
@@ -185,31 +210,28 @@ ask_probers(struct sched_svc *s, struct sched_suspect *x, uint32_t id)
 /* n reached the threshold: probe it now, or (no prober) mark it down. */
 static void
 suspect(struct sched_svc *s, struct lb_node *n, uint32_t code,
-    const char *why)
+    bool one_caller, const char *why)
 {
 	struct sched_suspect *x;
 
 	s->pst.suspected++;
-	if (s->nprober_rc == 0) {
-		sched_svc_set_health(s, n->id, false, 0, code, why);
-		return;
-	}
 	x = calloc(1, sizeof(*x));
 	if (x == NULL || (x->deadline = evtimer_new(s->base, on_deadline,
 			      x)) == NULL) {
 		free(x);
-		sched_svc_set_health(s, n->id, false, 0, code, why);
+		slb_log_err("node %u: out of memory: not probed now", n->id);
 		return;
 	}
 	x->s = s;
 	x->node_id = n->id;
 	x->code = code;
+	x->one_caller = one_caller;
 	snprintf(x->why, sizeof(x->why), "%s", why);
 	x->next = s->suspects;
 	s->suspects = x;
 	deadline_in(x, ASK_MS + OUTCOME_GRACE_MS);
 	if (!ask_probers(s, x, n->id)) {
-		suspect_down_unconfirmed(x, "the probers cannot be asked");
+		suspect_no_outcome(x, "the probers cannot be asked");
 		return;
 	}
 	slb_log_notice("node %u %s: suspected (%s): probing it now, in "
@@ -223,27 +245,44 @@ sched_passive_report(struct sched_svc *s, const Siplb__V1__NodeHealth *h,
 	struct lb_node *n = lb_table_find(&s->table, h->node_id);
 	const char *from = h->source && h->source[0] ? h->source : "?";
 	uint32_t thr = (uint32_t)s->cfg.passive_threshold, counted = 0;
+	uint64_t win = (uint64_t)s->cfg.passive_window_ms * 1000u;
+	bool per_caller = s->nprober_rc > 0;
+	enum lb_passive_verdict v;
+	struct sched_suspect *x;
 	char why[96];
-	bool hit;
 
 	if (n == NULL || h->up || thr == 0 || !n->up)
 		return;
 	s->pst.reports++;
-	hit = lb_passive_report(&n->passive, from, thr,
-	    (uint64_t)s->cfg.passive_window_ms * 1000u, slb_now_us(), &counted);
-	slb_log_info("node %u %s: %s reported %u for caller %.47s (%u of %u "
-	    "counted, at most %u per caller)", n->id, n->uri, src,
-	    h->last_code, from, counted, thr, thr >= 2 ? thr - 1 : thr);
-	if (!hit)
+	v = lb_passive_report(&n->passive, from, thr, per_caller, win,
+	    slb_now_us(), &counted);
+	slb_log_info("node %u %s: %s reported %u (%u of %u), caller %.47s%s",
+	    n->id, n->uri, src, h->last_code, counted, thr, from,
+	    per_caller && thr >= 2 ? " (one caller counts at most "
+				     "threshold - 1)" : "");
+	if (v == LB_PASSIVE_COUNTED)
 		return;
-	if (suspect_find(s, n->id) != NULL)
-		return;		/* its probe is on the way */
-	snprintf(why, sizeof(why), "%u reports from %u callers, last %u",
-	    counted, lb_passive_sources(&n->passive,
-		(uint64_t)s->cfg.passive_window_ms * 1000u, slb_now_us()),
-	    h->last_code);
-	lb_passive_reset(&n->passive);
-	suspect(s, n, h->last_code, why);
+	if (!per_caller) {
+		/* no prober to ask: down on the reports, as before */
+		s->pst.suspected++;
+		snprintf(why, sizeof(why), "%s reported %u", src, h->last_code);
+		sched_svc_set_health(s, n->id, false, 0, h->last_code, why);
+		return;
+	}
+	if ((x = suspect_find(s, n->id)) != NULL) {
+		/* its probe is on the way; a second caller's word now */
+		if (v == LB_PASSIVE_SUSPECT)
+			x->one_caller = false;
+		return;
+	}
+	if (v == LB_PASSIVE_SUSPECT)
+		snprintf(why, sizeof(why), "%s reported %u: %u callers", src,
+		    h->last_code, lb_passive_sources(&n->passive, win,
+			slb_now_us()));
+	else
+		snprintf(why, sizeof(why), "%s reported %u: one caller, %.47s",
+		    src, h->last_code, from);
+	suspect(s, n, h->last_code, v == LB_PASSIVE_ONE_CALLER, why);
 }
 
 void
@@ -259,16 +298,20 @@ sched_passive_prober_health(struct sched_svc *s,
 		return;
 	n = lb_table_find(&s->table, h->node_id);
 	if (h->up) {
+		/* the reports stay counted (until their windows end): the
+		 * same callers' next ones ask for no probe */
 		s->pst.probe_up++;
 		slb_log_notice("node %u %s: answered the probe (%u): stays in "
 		    "rotation; the reports (%s) were not the node's fault",
 		    h->node_id, n ? n->uri : "?", h->last_code, x->why);
-		if (n)
-			lb_passive_reset(&n->passive);
 	} else {
+		char why[160];
+
 		s->pst.probe_down++;
-		slb_log_notice("node %u %s: failed the probe (%u) after %s",
-		    h->node_id, n ? n->uri : "?", h->last_code, x->why);
+		snprintf(why, sizeof(why), "%s; the probe failed: %u", x->why,
+		    h->last_code);
+		sched_svc_set_health(s, h->node_id, false, h->rtt_us,
+		    h->last_code, why);
 	}
 	suspect_done(x);
 }
@@ -346,8 +389,9 @@ sched_passive_init(struct sched_svc *s)
 	if (s->nprobers == 0 || nr <= 0) {
 		slb_log_notice("no prober to ask ([scheduler] prober_pub or "
 		    "prober_rep empty): %d passive reports within %d ms mark "
-		    "a node down on their own", s->cfg.passive_threshold,
-		    s->cfg.passive_window_ms);
+		    "a node down on their own, from any caller (one caller "
+		    "whose requests the nodes ignore can take them out)",
+		    s->cfg.passive_threshold, s->cfg.passive_window_ms);
 		return 0;
 	}
 	for (int i = 0; i < nr; i++) {
