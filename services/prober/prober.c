@@ -317,6 +317,7 @@ node_upsert(struct prb *p, const struct lb_node *sn)
 		slb_log_info("node %u: uri %s -> %s", id, n->uri, sn->uri);
 		snprintf(n->uri, sizeof(n->uri), "%s", sn->uri);
 		n->outstanding = false;
+		n->requested = false;
 		event_del(n->t_timeout);
 		n->fails = n->oks = 0;
 		n->probed = false;
