@@ -60,7 +60,7 @@ edge_fo_forward(struct edge *e, struct edge_tx *tx, const struct edge_peer *to,
 		b->tx = NULL;
 		edge_branch_free(e, b);
 		if (node_id && tx->initial) {
-			edge_sel_report_failure(e, node_id, 503);
+			edge_sel_report_failure(e, node_id, 503, &tx->src);
 			edge_fo_next(e, tx, 503, "transport error");
 		} else {
 			edge_fo_fail(e, tx, 503, NULL);
@@ -164,7 +164,7 @@ fo_timeout(struct edge *e, struct edge_tx *tx, uint32_t node_id)
 		edge_fo_fail(e, tx, 408, NULL);
 		return;
 	}
-	edge_sel_report_failure(e, node_id, 408);
+	edge_sel_report_failure(e, node_id, 408, &tx->src);
 	edge_fo_next(e, tx, 408, "no provisional response in time");
 }
 

@@ -1,4 +1,5 @@
 #define SLB_LOG_MODULE "selc"
+#include <arpa/inet.h>
 #include <errno.h>
 #include <event2/event.h>
 #include <stdlib.h>
@@ -446,30 +447,49 @@ sched_readable(evutil_socket_t fd, short what, void *arg)
 	}
 }
 
-void
-edge_sel_report_failure(struct edge *e, uint32_t node_id, int code)
+static void
+report(struct edge *e, uint32_t node_id, int code, uint32_t retry_after_s,
+    const struct edge_peer *from)
 {
-	edge_sel_report_node(e, node_id, code, 0);
+	Siplb__V1__SchedRequest q = SIPLB__V1__SCHED_REQUEST__INIT;
+	Siplb__V1__NodeHealth h = SIPLB__V1__NODE_HEALTH__INIT;
+	char src[INET6_ADDRSTRLEN] = "";
+
+	if (node_id == 0)
+		return;
+	/* the caller's address (no port): the scheduler counts reports per
+	 * caller, so that one caller cannot take a node out alone */
+	if (from != NULL && from->ss.ss_family == AF_INET)
+		inet_ntop(AF_INET, &((const struct sockaddr_in *)&from->ss)->sin_addr,
+		    src, sizeof(src));
+	else if (from != NULL && from->ss.ss_family == AF_INET6)
+		inet_ntop(AF_INET6,
+		    &((const struct sockaddr_in6 *)&from->ss)->sin6_addr, src,
+		    sizeof(src));
+	h.node_id = node_id;
+	h.up = false;
+	h.passive = true;
+	h.last_code = (uint32_t)code;
+	h.retry_after_s = retry_after_s;
+	h.source = src;
+	q.body_case = SIPLB__V1__SCHED_REQUEST__BODY_REPORT;
+	q.report = &h;
+	/* id 0 never matches a waiting selection: the answer is dropped */
+	sched_send(e, &q.base, 0);
+}
+
+void
+edge_sel_report_failure(struct edge *e, uint32_t node_id, int code,
+    const struct edge_peer *from)
+{
+	report(e, node_id, code, 0, from);
 }
 
 void
 edge_sel_report_node(struct edge *e, uint32_t node_id, int code,
     uint32_t retry_after_s)
 {
-	Siplb__V1__SchedRequest q = SIPLB__V1__SCHED_REQUEST__INIT;
-	Siplb__V1__NodeHealth h = SIPLB__V1__NODE_HEALTH__INIT;
-
-	if (node_id == 0)
-		return;
-	h.node_id = node_id;
-	h.up = false;
-	h.passive = true;
-	h.last_code = (uint32_t)code;
-	h.retry_after_s = retry_after_s;
-	q.body_case = SIPLB__V1__SCHED_REQUEST__BODY_REPORT;
-	q.report = &h;
-	/* id 0 never matches a waiting selection: the answer is dropped */
-	sched_send(e, &q.base, 0);
+	report(e, node_id, code, retry_after_s, NULL);
 }
 
 static void

@@ -56,8 +56,10 @@ void edge_select(struct edge *e, struct edge_tx *tx, edge_sel_done_h done);
 /* tx no longer waits (freed, or answered meanwhile): its answer is
  * dropped. */
 void edge_sel_forget(struct edge *e, struct edge_tx *tx);
-/* Tell the scheduler node_id failed with code (passive health). */
-void edge_sel_report_failure(struct edge *e, uint32_t node_id, int code);
+/* Tell the scheduler node_id failed with code (passive health) on a
+ * request from `from` (the caller; its address goes in the report). */
+void edge_sel_report_failure(struct edge *e, uint32_t node_id, int code,
+    const struct edge_peer *from);
 /* The same with the Retry-After of a node's 503 (backoff.c): the
  * scheduler backs the node off instead of counting a failure. */
 void edge_sel_report_node(struct edge *e, uint32_t node_id, int code,

@@ -43,6 +43,21 @@ struct lb_fb_fig {
 	char esl[64];
 };
 
+/* Passive reports (edges' timeouts and transport errors) about one node,
+ * counted per caller address (passive.c). */
+#define LB_PASSIVE_SOURCES 8
+#define LB_PASSIVE_SRC_LEN 48
+
+struct lb_passive_src {
+	char addr[LB_PASSIVE_SRC_LEN];	/* "" marks a free slot */
+	uint32_t n;			/* reports in its window */
+	uint64_t first_us;		/* its window started then */
+};
+
+struct lb_passive {
+	struct lb_passive_src src[LB_PASSIVE_SOURCES];
+};
+
 struct lb_node {
 	uint32_t id;
 	uint32_t group;		/* load_balancer.group_id, 0 = none */
@@ -64,8 +79,7 @@ struct lb_node {
 	uint32_t ds_id;		/* dispatcher.id when loaded from MySQL, 0 = none */
 	uint64_t selected;	/* times chosen first */
 	uint64_t failed_over;	/* calls that failed over away from it */
-	uint32_t passive_fails;	/* edge failure reports in the window */
-	uint64_t passive_since_us;
+	struct lb_passive passive;	/* edge failure reports (passive.c) */
 	int64_t wrr_current;	/* smooth weighted round-robin state */
 	/* What the node itself says (feedback.c; struct lb_fb there):
 	 * held keeps new calls away (503 Retry-After backoff, drain, its
@@ -189,6 +203,7 @@ struct lb_select {
 	bool overcommit;	/* full nodes allowed (OpenSIPS lb flag n) */
 	bool relative;		/* integer percent availability (flag r) */
 	bool tie_first;		/* ties to the lowest id, not at random */
+	bool down_ok;		/* down nodes usable (lb_select_last_resort) */
 };
 
 /* Choose up to max_results distinct usable nodes, best first, into out.
@@ -204,6 +219,51 @@ enum lb_sel_status lb_select(struct lb_table *t,
 bool lb_node_avail(const struct lb_node *n,
     const char (*res)[LB_RES_NAME], int nres, bool relative,
     int64_t *availp);
+
+/* Choose as lb_select does, but among the nodes of an all-down pool
+ * (all_down = last_resort): when no enabled node of the request's group
+ * (least-load) or set is up, the enabled ones that are down are usable
+ * (never disabled, draining or held ones).  LB_SEL_NO_DESTINATION when
+ * the pool is not all down, or no such node is left after exclude. */
+enum lb_sel_status lb_select_last_resort(struct lb_table *t,
+    const struct lb_select *req, struct lb_node **out, unsigned *nout);
+/* True when the request's pool has enabled nodes and none of them is up
+ * (draining and held ones aside, either way). */
+bool lb_pool_all_down(const struct lb_table *t, const struct lb_select *req);
+
+/* ------------------------------------------------------------ passive.c */
+
+/*
+ * The passive counting rule.  A report counts for its source (the caller's
+ * address) within window_us of that source's first report.  per_caller:
+ * one source counts at most threshold - 1 times, so with threshold >= 2 a
+ * node is suspected only on reports from two sources or more (a caller
+ * whose odd requests the nodes ignore cannot take them out alone);
+ * otherwise every report counts, whoever sent it (the scheduler without a
+ * prober, as before).  threshold 1 suspects on any report; 0 never.  A
+ * full table of sources replaces the one whose window started first.
+ */
+enum lb_passive_verdict {
+	LB_PASSIVE_COUNTED = 0,	/* below the threshold */
+	LB_PASSIVE_ONE_CALLER,	/* this source alone reached threshold << k
+				 * (k = 0, 1, 2...): worth a probe, not a
+				 * suspicion (per_caller only) */
+	LB_PASSIVE_SUSPECT,	/* the counted reports reach threshold (on
+				 * the report that crosses it) */
+};
+/* Count one report from src (NULL or "" is one source of its own) at
+ * now_us.  *countedp (may be NULL) gets the counted total. */
+enum lb_passive_verdict lb_passive_report(struct lb_passive *p,
+    const char *src, uint32_t threshold, bool per_caller, uint64_t window_us,
+    uint64_t now_us, uint32_t *countedp);
+/* The counted total at now_us (expired sources left out). */
+uint32_t lb_passive_counted(const struct lb_passive *p, uint32_t threshold,
+    bool per_caller, uint64_t window_us, uint64_t now_us);
+/* Distinct sources with reports in their window at now_us. */
+unsigned lb_passive_sources(const struct lb_passive *p, uint64_t window_us,
+    uint64_t now_us);
+/* Forget every report (the node answered a probe, or was marked down). */
+void lb_passive_reset(struct lb_passive *p);
 
 /* ------------------------------------------------------------ load.c */
 

@@ -160,8 +160,8 @@ node_fit(const struct lb_node *n, const struct lb_select *req,
 	size_t i;
 
 	/* 0 is "none" in both columns, never a pool of its own */
-	if (pool != req->group || pool == 0 || !n->enabled || !n->up ||
-	    n->held)
+	if (pool != req->group || pool == 0 || !n->enabled ||
+	    (!n->up && !req->down_ok) || n->held || n->draining)
 		return FIT_NONE;
 	for (i = 0; i < req->nexclude; i++)
 		if (req->exclude[i] == n->id)
@@ -478,4 +478,40 @@ out:
 	if (st == LB_SEL_OK)
 		out[0]->selected++;
 	return st;
+}
+
+/* ------------------------------------------------------ all down */
+
+bool
+lb_pool_all_down(const struct lb_table *t, const struct lb_select *req)
+{
+	size_t i, down = 0;
+
+	for (i = 0; i < t->n; i++) {
+		const struct lb_node *n = &t->nodes[i];
+		uint32_t pool = req->alg == LB_ALG_LEAST_LOAD ? n->group : n->set;
+
+		if (pool != req->group || pool == 0 || !n->enabled ||
+		    n->draining)
+			continue;
+		if (n->up)
+			return false;
+		down++;
+	}
+	return down > 0;
+}
+
+/* The same choice among the down nodes: the request with down_ok, on a
+ * pool with no node up (so only down ones can fit). */
+enum lb_sel_status
+lb_select_last_resort(struct lb_table *t, const struct lb_select *req,
+    struct lb_node **out, unsigned *nout)
+{
+	struct lb_select q = *req;
+
+	*nout = 0;
+	if (!lb_pool_all_down(t, req))
+		return LB_SEL_NO_DESTINATION;
+	q.down_ok = true;
+	return lb_select(t, &q, out, nout);
 }

@@ -42,12 +42,13 @@ prb_health_fill(struct prb *p, const struct prb_node *n,
 }
 
 static void
-publish_health(struct prb *p, const struct prb_node *n)
+publish_health(struct prb *p, const struct prb_node *n, bool requested)
 {
 	Siplb__V1__BusMessage m = SIPLB__V1__BUS_MESSAGE__INIT;
 	Siplb__V1__NodeHealth h;
 
 	prb_health_fill(p, n, &h);
+	h.requested = requested;
 	m.body_case = SIPLB__V1__BUS_MESSAGE__BODY_HEALTH;
 	m.health = &h;
 	if (slb_pub_send(p->pub, &m) != 0)
@@ -69,10 +70,45 @@ node_eligible(const struct prb *p, const struct prb_node *n)
 	return true;
 }
 
+/* The outcome of a probe the scheduler asked for: a failure is down at
+ * once (the edges' reports were the other failures), and either way the
+ * scheduler hears it. */
+static void
+requested_result(struct prb *p, struct prb_node *n, bool success,
+    uint32_t code, uint32_t rtt_us)
+{
+	n->requested = false;
+	n->probed = true;
+	n->last_code = code;
+	if (success) {
+		n->rtt_us = rtt_us ? rtt_us : 1;
+		n->fails = 0;
+		n->oks++;
+		slb_log_info("node %u %s: the probe the scheduler asked for "
+		    "answered %u in %.1f ms", n->id, n->uri, code,
+		    rtt_us / 1000.0);
+	} else {
+		n->oks = 0;
+		n->fails++;
+		if (n->up) {
+			n->up = false;
+			n->changed_us = slb_now_us();
+			slb_log_notice("node %u %s is down: the probe the "
+			    "scheduler asked for (passive reports) failed "
+			    "(%u)", n->id, n->uri, code);
+		}
+	}
+	publish_health(p, n, true);
+}
+
 static void
 node_result(struct prb *p, struct prb_node *n, bool success, uint32_t code,
     uint32_t rtt_us)
 {
+	if (n->requested) {
+		requested_result(p, n, success, code, rtt_us);
+		return;
+	}
 	n->probed = true;
 	n->last_code = code;
 	if (success) {
@@ -84,7 +120,7 @@ node_result(struct prb *p, struct prb_node *n, bool success, uint32_t code,
 			n->changed_us = slb_now_us();
 			slb_log_notice("node %u %s is up: probe answered %u in "
 			    "%.1f ms", n->id, n->uri, code, rtt_us / 1000.0);
-			publish_health(p, n);
+			publish_health(p, n, false);
 		}
 		return;
 	}
@@ -95,7 +131,7 @@ node_result(struct prb *p, struct prb_node *n, bool success, uint32_t code,
 		n->changed_us = slb_now_us();
 		slb_log_notice("node %u %s is down: %d probes failed (last %u)",
 		    n->id, n->uri, n->fails, code);
-		publish_health(p, n);
+		publish_health(p, n, false);
 	} else if (n->up) {
 		slb_log_info("node %u %s: probe failed (%u), %d of %d", n->id,
 		    n->uri, code, n->fails, p->cfg.threshold_down);
@@ -193,6 +229,46 @@ prb_on_probe(evutil_socket_t fd, short what, void *arg)
 	evtimer_add(n->t_probe, &tv);
 	if (node_eligible(p, n))
 		probe_send(p, n);
+}
+
+void
+prb_probe_now(struct prb *p, const Siplb__V1__ProbeNow *q,
+    Siplb__V1__ProberReply *r, Siplb__V1__ProbeNowReply *pr)
+{
+	struct prb_node *n = NULL;
+	uint32_t id = q->node_id;
+
+	r->body_case = SIPLB__V1__PROBER_REPLY__BODY_PROBE_NOW;
+	r->probe_now = pr;
+	HASH_FIND(hh, p->nodes, &id, sizeof(id), n);
+	if (n == NULL) {
+		r->status = SIPLB__V1__STATUS__STATUS_NOT_FOUND;
+		r->error = "not a node of this prober's shard";
+		return;
+	}
+	if (n->probe_mode == 0 || !n->addr_ok) {
+		/* probe_mode 0: the operator wants it never probed */
+		r->status = SIPLB__V1__STATUS__STATUS_CONFLICT;
+		r->error = n->addr_ok ? "probe_mode 0: never probed"
+				      : "its address cannot be probed";
+		return;
+	}
+	slb_log_info("node %u %s: probing it now, as the scheduler asks (%s)",
+	    n->id, n->uri, q->reason ? q->reason : "");
+	r->status = SIPLB__V1__STATUS__STATUS_OK;
+	pr->accepted = true;
+	pr->timeout_ms = (uint32_t)p->cfg.timeout_ms;
+	/* a probe out already answers within its timeout: it will do */
+	n->requested = true;
+	if (!n->outstanding)
+		probe_send(p, n);
+	if (!n->outstanding) {
+		/* could not be sent (our socket's trouble): say so at once */
+		n->requested = false;
+		pr->accepted = false;
+		r->status = SIPLB__V1__STATUS__STATUS_INTERNAL;
+		r->error = "the probe could not be sent";
+	}
 }
 
 /* One received datagram: a response to one of our probes, or dropped. */

@@ -172,20 +172,23 @@ on_snap_tick(evutil_socket_t fd, short what, void *arg)
 	    (unsigned long long)p->st.stray);
 }
 
+/* The REP: health snapshots (what a subscriber asks, SnapshotCall) and
+ * the scheduler's ProbeNow. */
 static void
 on_rep(void *arg, nng_msg *req, nng_msg **replyp)
 {
 	struct prb *p = arg;
-	Siplb__V1__SnapshotAnswer r = SIPLB__V1__SNAPSHOT_ANSWER__INIT;
+	Siplb__V1__ProberReply r = SIPLB__V1__PROBER_REPLY__INIT;
+	Siplb__V1__ProbeNowReply pr = SIPLB__V1__PROBE_NOW_REPLY__INIT;
 	Siplb__V1__Snapshot snap = SIPLB__V1__SNAPSHOT__INIT;
 	Siplb__V1__HealthSnapshot hs = SIPLB__V1__HEALTH_SNAPSHOT__INIT;
 	Siplb__V1__NodeHealth *h = NULL, **hp = NULL;
 	struct prb_esl_snap es = {0};
 	ProtobufCMessage *pm = NULL;
-	Siplb__V1__SnapshotCall *q;
+	Siplb__V1__ProberRequest *q;
 	int rc;
 
-	rc = slb_msg_unpack(&siplb__v1__snapshot_call__descriptor, req,
+	rc = slb_msg_unpack(&siplb__v1__prober_request__descriptor, req,
 	    SLB_MSG_MAX, &pm);
 	if (rc != 0) {
 		const char *why;
@@ -194,10 +197,15 @@ on_rep(void *arg, nng_msg *req, nng_msg **replyp)
 		r.error = (char *)why;
 		goto send;
 	}
-	q = (Siplb__V1__SnapshotCall *)pm;
-	if (q->snapshot == NULL) {
+	q = (Siplb__V1__ProberRequest *)pm;
+	if (q->body_case == SIPLB__V1__PROBER_REQUEST__BODY_PROBE_NOW) {
+		prb_probe_now(p, q->probe_now, &r, &pr);
+		goto send;
+	}
+	if (q->body_case != SIPLB__V1__PROBER_REQUEST__BODY_SNAPSHOT) {
 		r.status = SIPLB__V1__STATUS__STATUS_BAD_REQUEST;
-		r.error = "the prober answers snapshot requests only";
+		r.error = "the prober answers snapshot and probe-now requests "
+			  "only";
 		goto send;
 	}
 	if (snapshot_build(p, &hs, &h, &hp) != 0 ||
@@ -212,6 +220,7 @@ on_rep(void *arg, nng_msg *req, nng_msg **replyp)
 	snap.body_case = SIPLB__V1__SNAPSHOT__BODY_HEALTH;
 	snap.health = &hs;
 	r.status = SIPLB__V1__STATUS__STATUS_OK;
+	r.body_case = SIPLB__V1__PROBER_REPLY__BODY_SNAPSHOT;
 	r.snapshot = &snap;
 send:
 	if (slb_msg_pack(&r.base, replyp) != 0)
@@ -308,6 +317,7 @@ node_upsert(struct prb *p, const struct lb_node *sn)
 		slb_log_info("node %u: uri %s -> %s", id, n->uri, sn->uri);
 		snprintf(n->uri, sizeof(n->uri), "%s", sn->uri);
 		n->outstanding = false;
+		n->requested = false;
 		event_del(n->t_timeout);
 		n->fails = n->oks = 0;
 		n->probed = false;

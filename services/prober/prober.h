@@ -77,6 +77,9 @@ struct prb_node {
 	uint64_t sent_us;
 	char branch[64];
 	bool send_failing;		/* log a send error once per streak */
+	bool requested;			/* the scheduler asked (ProbeNow): the
+					 * outcome is published, a failure is
+					 * down at once */
 
 	struct event *t_probe;
 	struct event *t_timeout;
@@ -143,6 +146,10 @@ void prb_health_fill(struct prb *p, const struct prb_node *n,
  * if the node is eligible, n->t_timeout counts an unanswered one. */
 void prb_on_probe(evutil_socket_t fd, short what, void *arg);
 void prb_on_timeout(evutil_socket_t fd, short what, void *arg);
+/* The scheduler's ProbeNow: probe node id at once (or let the probe out
+ * finish) and publish its outcome; into r the answer. */
+void prb_probe_now(struct prb *p, const Siplb__V1__ProbeNow *q,
+    Siplb__V1__ProberReply *r, Siplb__V1__ProbeNowReply *pr);
 /* p->fd readable (arg: the prb): read the answers to our probes. */
 void prb_on_readable(evutil_socket_t fd, short what, void *arg);
 

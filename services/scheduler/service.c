@@ -63,6 +63,9 @@ const struct slb_cfg_key sched_cfg_keys[] = {
 	"passive_window that mark a node down; 0 = ignore them"},
     {"scheduler", "passive_window", SLB_CFG_INT, 100, 3600000, "30000",
 	OFF(passive_window_ms), "ms over which passive_threshold counts"},
+    {"scheduler", "all_down", SLB_CFG_STR, 0, 0, "refuse", OFF(all_down),
+	"every node of a group/set down: refuse (503) or last_resort (try "
+	"its enabled, down nodes anyway)"},
     {"scheduler", "backoff_max", SLB_CFG_INT, 0, 3600000, "30000",
 	OFF(backoff_max_ms),
 	"ms at most that a node's 503 Retry-After keeps new calls away"},
@@ -118,6 +121,13 @@ sched_cfg_load(struct sched_cfg *c, const char *path)
 		    path ? path : "defaults");
 		return EINVAL;
 	}
+	if (strcmp(c->all_down, "refuse") != 0 &&
+	    strcmp(c->all_down, "last_resort") != 0) {
+		slb_log_err("%s: [scheduler] all_down: must be refuse or "
+		    "last_resort, not \"%s\"", path ? path : "defaults",
+		    c->all_down);
+		return EINVAL;
+	}
 	resolve_relative(c->nodes_file, path);
 	slb_log_configure(c->log_level, c->log_facility, c->log_syslog);
 	return 0;
@@ -125,8 +135,8 @@ sched_cfg_load(struct sched_cfg *c, const char *path)
 
 /* ------------------------------------------------------------ health */
 
-static void
-set_health(struct sched_svc *s, uint32_t id, bool up, uint32_t rtt,
+void
+sched_svc_set_health(struct sched_svc *s, uint32_t id, bool up, uint32_t rtt,
     uint32_t code, const char *why)
 {
 	struct lb_node *n = lb_table_find(&s->table, id);
@@ -142,6 +152,8 @@ set_health(struct sched_svc *s, uint32_t id, bool up, uint32_t rtt,
 		n->last_code = code;
 	if (!changed)
 		return;
+	/* a new state: the reports of the old one are spent */
+	lb_passive_reset(&n->passive);
 	slb_log_notice("node %u %s is %s (%s)", n->id, n->uri,
 	    up ? "up" : "down", why);
 	sched_svc_publish_change(s, SIPLB__V1__CHANGE_KIND__CHANGE_UPDATED, n,
@@ -155,39 +167,15 @@ on_health(struct sched_svc *s, const Siplb__V1__NodeHealth *h, const char *src)
 
 	if (sched_fb_svc_report(s, h))
 		return;		/* 503 Retry-After: backed off, not down */
-	if (h->passive) {
-		/* an edge saw a timeout or a transport error: one may be the
-		 * caller's fault (a request the node ignores), so it takes
-		 * passive_threshold of them within passive_window */
-		struct lb_node *n = lb_table_find(&s->table, h->node_id);
-		uint64_t now = slb_now_us();
-
-		if (n == NULL || h->up || s->cfg.passive_threshold == 0 || !n->up)
-			return;
-		if (n->passive_fails == 0 || now - n->passive_since_us >
-			(uint64_t)s->cfg.passive_window_ms * 1000u) {
-			n->passive_fails = 0;
-			n->passive_since_us = now;
-		}
-		n->passive_fails++;
-		slb_log_info("node %u %s: %s reported %u (%u of %d)", n->id,
-		    n->uri, src, h->last_code, n->passive_fails,
-		    s->cfg.passive_threshold);
-		if (n->passive_fails < (uint32_t)s->cfg.passive_threshold)
-			return;
-		n->passive_fails = 0;
-		snprintf(why, sizeof(why), "%s reported %u", src, h->last_code);
-		set_health(s, h->node_id, false, 0, h->last_code, why);
+	if (h->passive || strcmp(src, "edge") == 0) {
+		/* a timeout or transport error an edge saw (passive.c) */
+		sched_passive_report(s, h, src);
 		return;
 	}
+	sched_passive_prober_health(s, h);
 	snprintf(why, sizeof(why), "probe %u", h->last_code);
-	if (h->up) {
-		struct lb_node *n = lb_table_find(&s->table, h->node_id);
-
-		if (n)
-			n->passive_fails = 0;
-	}
-	set_health(s, h->node_id, h->up, h->rtt_us, h->last_code, why);
+	sched_svc_set_health(s, h->node_id, h->up, h->rtt_us, h->last_code,
+	    why);
 }
 
 static void
@@ -317,6 +305,7 @@ select_one(struct sched_svc *s, const Siplb__V1__SelectRequest *q,
 			f->failed_over++;
 	}
 	st = lb_select(&s->table, &sel, out, &nout);
+	st = sched_passive_all_down(s, &sel, st, out, &nout);
 	sr->status = lb_pb_sel_status(st);
 	if (st != LB_SEL_OK) {
 		s->select_fail++;
@@ -422,7 +411,7 @@ handle_snapshot(struct sched_svc *s, Siplb__V1__SchedReply *r,
 
 /* The scheduler's counters for siplb-admin's /metrics: its own, and each
  * subscriber's bus statistics labelled with the subscriber's name. */
-#define STATS_MAX (16 + SLB_SUB_COUNTERS * (2 * SCHED_MAX_EDGES + 1))
+#define STATS_MAX (32 + SLB_SUB_COUNTERS * (2 * SCHED_MAX_EDGES + 1))
 
 struct stats_out {
 	struct slb_counters k;
@@ -445,6 +434,7 @@ handle_stats(struct sched_svc *s, Siplb__V1__SchedReply *r,
 	    s->reservations_expired);
 	slb_counter_add(&o->k, "dialogs", "", lb_load_count(s->load));
 	sched_fb_svc_stats(s, &o->k);
+	sched_passive_stats(s, &o->k);
 	for (int i = 0; i < s->nprobers; i++) {
 		snprintf(o->label[nl], sizeof(o->label[nl]), "prober %d", i + 1);
 		slb_counters_add_sub(&o->k, s->probers[i], o->label[nl++]);
@@ -644,7 +634,8 @@ sched_svc_init(struct sched_svc *s)
 	if ((rc = slb_pub_open(&s->pub, s->cfg.pub, "scheduler")) != 0 ||
 	    (rc = slb_rep_open(&s->rep, s->base, s->cfg.rep, on_request, s)) != 0)
 		return rc;
-	if ((rc = open_subs(s)) != 0 || (rc = sched_fb_svc_init(s)) != 0)
+	if ((rc = open_subs(s)) != 0 || (rc = sched_fb_svc_init(s)) != 0 ||
+	    (rc = sched_passive_init(s)) != 0)
 		return rc;
 	s->tick = event_new(s->base, -1, EV_PERSIST, on_tick, s);
 	tv.tv_sec = s->cfg.table_interval_ms / 1000;
@@ -662,6 +653,7 @@ sched_svc_close(struct sched_svc *s)
 	if (s->tick)
 		event_free(s->tick);
 	sched_fb_svc_close(s);
+	sched_passive_close(s);
 	for (int i = 0; i < s->nedges; i++)
 		slb_sub_close(s->edges[i]);
 	for (int i = 0; i < s->nprobers; i++)

@@ -35,6 +35,7 @@ struct sched_cfg {
 	int seed;
 	int passive_threshold;
 	int passive_window_ms;
+	char all_down[SLB_CFG_STRLEN];
 	int backoff_max_ms;
 	char load_mode[SLB_CFG_STRLEN];
 	int sessions_per_call;
@@ -42,6 +43,27 @@ struct sched_cfg {
 };
 
 extern const struct slb_cfg_key sched_cfg_keys[];
+
+/* passive.c: suspicions waiting for a probe, all-down episodes. */
+struct sched_suspect;
+#define SCHED_MAX_EPISODES 64
+
+struct sched_episode {
+	bool by_group;		/* least-load group, else dispatcher set */
+	uint32_t pool;
+	bool on;
+};
+
+struct sched_passive_stats {
+	uint64_t reports;		/* passive reports counted */
+	uint64_t suspected;		/* nodes that reached the threshold */
+	uint64_t probe_up;		/* ... and answered the probe: kept */
+	uint64_t probe_down;		/* ... and failed it: down */
+	uint64_t unconfirmed;		/* down without a probe's outcome */
+	uint64_t last_resort;		/* calls sent to a node of an all-down pool */
+	uint64_t refused;		/* calls refused: all nodes down */
+	uint64_t episodes;		/* all-down episodes begun */
+};
 
 struct sched_svc {
 	struct sched_cfg cfg;
@@ -63,6 +85,15 @@ struct sched_svc {
 	int use_db;
 
 	uint64_t selects, select_fail, bad_requests, reservations_expired;
+
+	/* passive.c */
+	struct slb_reqc *prober_rc[SCHED_MAX_EDGES];
+	int nprober_rc;
+	struct sched_suspect *suspects;
+	bool last_resort;		/* [scheduler] all_down = last_resort */
+	struct sched_episode episodes[SCHED_MAX_EPISODES];
+	int nepisodes;
+	struct sched_passive_stats pst;
 
 	struct lb_fb_cfg fb;		/* feedback_svc.c */
 	struct lb_fb_stats fbst;
@@ -98,6 +129,33 @@ void sched_svc_node_changed(struct sched_svc *s, const struct lb_node *n,
 void sched_admin_handle(struct sched_svc *s,
     const Siplb__V1__AdminRequest *q, Siplb__V1__SchedReply *r,
     Siplb__V1__AdminReply *ar, char *err, size_t errlen);
+
+/* ------------------------------------------------------------ service.c */
+
+/* Set a node's health; a transition is logged, published, and clears its
+ * passive reports. */
+void sched_svc_set_health(struct sched_svc *s, uint32_t id, bool up,
+    uint32_t rtt, uint32_t code, const char *why);
+
+/* ------------------------------------------------------------ passive.c */
+
+/* all_down, the ProbeNow sockets to the probers' REPs. */
+int sched_passive_init(struct sched_svc *s);
+void sched_passive_close(struct sched_svc *s);
+/* An edge's passive report (not a 503 Retry-After): counted per source;
+ * at the threshold the probers probe the node now. */
+void sched_passive_report(struct sched_svc *s, const Siplb__V1__NodeHealth *h,
+    const char *src);
+/* A prober's NodeHealth, before it is applied: ends a suspicion it
+ * answers. */
+void sched_passive_prober_health(struct sched_svc *s,
+    const Siplb__V1__NodeHealth *h);
+/* A selection's outcome st: NO_DESTINATION on an all-down pool is refused
+ * or (last_resort) tried on the down nodes; episodes are logged once. */
+enum lb_sel_status sched_passive_all_down(struct sched_svc *s,
+    const struct lb_select *sel, enum lb_sel_status st,
+    struct lb_node **out, unsigned *nout);
+void sched_passive_stats(struct sched_svc *s, struct slb_counters *k);
 
 /* ------------------------------------------------------ feedback_svc.c */
 

@@ -29,6 +29,8 @@ static const ProtobufCMessageDescriptor *const descs[] = {
 	&siplb__v1__snapshot_answer__descriptor,
 	&siplb__v1__snapshot_call__descriptor,
 	&siplb__v1__stats_answer__descriptor,
+	&siplb__v1__prober_request__descriptor,
+	&siplb__v1__prober_reply__descriptor,
 };
 #define NDESCS (sizeof(descs) / sizeof(descs[0]))
 
