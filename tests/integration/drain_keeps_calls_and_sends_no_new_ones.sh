@@ -17,27 +17,28 @@ node "$N2" uas.xml
     -i 127.0.0.1 -p $((BASE + 91)) -m 10 -r 20 -d 4000 -nostdin \
     -timeout 30 -timeout_error > "$T/long.out" 2>&1) &
 LONG=$!
-for _ in $(seq 1 40); do
-	[ "$(node_json 1 dialogs)" -ge 2 ] && [ "$(node_json 2 dialogs)" -ge 2 ] && break
-	sleep 0.1
-done
+both_carry() { echo "dialogs: $(node_json 1 dialogs) $(node_json 2 dialogs)"; [ "$(node_json 1 dialogs)" -ge 2 ] && [ "$(node_json 2 dialogs)" -ge 2 ]; }
+wait_until 4 "both nodes to carry 2 of the long calls" both_carry
 before=$(node_json 1 dialogs)
 [ "$before" -ge 2 ] || fail "node 1 carries $before calls before the drain"
 ok "node 1 carries $before calls when drained"
 
 ctl node drain 1 --wait 30 > "$T/drain.out" 2>&1 &
 DRAIN=$!
-sleep 0.3
+wait_eq 3 "the scheduler to hold node 1 draining" True node_json 1 draining
 assert_eq "drained node shown as draining" "$(node_json 1 draining)" True
 assert_eq "drained node stays up and enabled" "$(node_json 1 up) $(node_json 1 enabled)" "True True"
 ctl nodes | grep -q "^1 .*draining(" || fail "siplbctl nodes does not show the drain"
 ok "siplbctl nodes shows the drain"
 
-# new calls while it drains: all on node 2
+# new calls while it drains: all on node 2 (node 1's count from
+# statistics written once the drain holds, not up to a second before)
+stats_mark
+wait_stats "$N1"
 in1=$(node_incoming "$N1")
 uac uac.xml 6 20 -d 100
 assert_eq "new calls during the drain succeed" "$UAC_OK" 6
-sleep 1.2
+wait_stats "$N1"
 assert_eq "drained node got no new call" "$(node_incoming "$N1")" "$in1"
 
 wait "$LONG"
@@ -55,6 +56,6 @@ assert_eq "undrained" "$(node_json 1 draining)" False
 in1=$(node_incoming "$N1")
 uac uac.xml 10 20 -d 100
 assert_eq "calls after undrain succeed" "$UAC_OK" 10
-sleep 1.2
+wait_stats "$N1"
 [ "$(node_incoming "$N1")" -gt "$in1" ] || fail "node 1 got no call after undrain"
 ok "node 1 takes calls again after undrain"

@@ -18,7 +18,7 @@ t0=$(date +%s%N)
 uac uac.xml 10 10 -d 100
 t1=$(date +%s%N)
 assert_eq "503 Retry-After: all 10 calls succeed" "$UAC_OK" 10
-sleep 1.2
+wait_stats "$N1" "$N2"
 assert_eq "the full node was offered one call, then backed off" "$(node_incoming "$N1")" 1
 assert_eq "the other node answered every call" "$(node_incoming "$N2")" 10
 [ $(( (t1 - t0) / 1000000 )) -lt 3000 ] || fail "calls waited: $(( (t1 - t0) / 1000000 )) ms"
@@ -36,17 +36,14 @@ grep -q "is down" "$T/scheduler.log" && fail "a node was marked down"
 ok "no node marked down"
 
 # the backoff ends: the node is offered calls again (now it answers)
-kill "$(eval echo \$NODE_PID_$N1)"; sleep 0.3
+stop_nodes "$N1"
 node "$N1" uas.xml
-for _ in $(seq 1 40); do
-	[ "$(node_json 1 backoff_ms)" = 0 ] && break
-	sleep 0.1
-done
+wait_eq 4 "node 1's backoff to end" 0 node_json 1 backoff_ms
 assert_eq "backoff over" "$(node_json 1 backoff_ms)" 0
 grep -q "node 1 sip:127.0.0.1:$N1: Retry-After backoff over" "$T/scheduler.log" || fail "end of backoff not logged"
 uac uac.xml 10 10 -d 100
 assert_eq "after the backoff: all 10 calls succeed" "$UAC_OK" 10
-sleep 1.2
+wait_stats "$N1"
 got=$(node_incoming "$N1")
 [ "$got" -ge 3 ] || fail "node 1 got $got of 10 calls after its backoff"
 ok "node 1 takes calls again after the backoff ($got of 10)"

@@ -94,7 +94,7 @@ ok "dialogd stopped (SIGSTOP)"
 stalls=$(log_count "$T/edge.log" 'the loop stood still')
 kept=$(log_count "$T/edge.log" 'keeping the dialogs as they are')
 kill -STOP "$EDGE_PID"
-sleep 3		# the stall itself
+sleep 3	# not a wait: the stall itself, 3 s of it
 kill -CONT "$EDGE_PID"
 wait_for_log 3 "$T/edge.log" 'the loop stood still' "$stalls" ||
     fail "the edge did not notice its stall"

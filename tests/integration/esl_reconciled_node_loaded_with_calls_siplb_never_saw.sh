@@ -26,7 +26,7 @@ ok "correction logged"
 # 20 calls of 3 s: node 2 takes them until it carries as many as node 1
 uac uac.xml 20 40 -d 3000
 assert_eq "calls succeed" "$UAC_OK" 20
-sleep 1.2
+wait_stats "$N1" "$N2"
 in1=$(node_incoming "$N1"); in2=$(node_incoming "$N2")
 [ "$in1" -le 5 ] || fail "node 1 (30 own calls of 40) got $in1 of 20"
 ok "the loaded node got $in1 of 20 calls, the other $in2"

@@ -27,7 +27,7 @@ ok "prober: auth, event plain HEARTBEAT, api status"
 
 uac uac.xml 10 20 -d 2000
 assert_eq "calls succeed" "$UAC_OK" 10
-sleep 1.2
+wait_stats "$N1" "$N2"
 assert_eq "the full node got no call while siplb counted none on it" "$(node_incoming "$N1")" 0
 assert_eq "the other node got them all" "$(node_incoming "$N2")" 10
 
@@ -51,7 +51,7 @@ ctl nodes | grep -q "^1 .*esl=127.0.0.1:$E1:stale" || fail "siplbctl nodes does 
 ok "siplbctl nodes shows the stale link"
 uac uac.xml 10 20 -d 100
 assert_eq "calls succeed while stale" "$UAC_OK" 10
-sleep 1.2
+wait_stats "$N1"
 got=$(node_incoming "$N1")
 [ "$got" -ge 3 ] || fail "counted again, node 1 should share the calls: got $got"
 ok "counted again: node 1 got $got of 10"
@@ -64,10 +64,8 @@ ok "feedback live again"
 
 # drain with --pause-inbound: fsctl over the node's event socket
 ctl node drain 2 --no-wait --pause-inbound > /dev/null
-for _ in $(seq 1 50); do grep -q "^api fsctl pause inbound$" "$T/fs-$E2.log" && break; sleep 0.1; done
-grep -q "^api fsctl pause inbound$" "$T/fs-$E2.log" || fail "no fsctl pause inbound at the node"
+wait_for_log 5 "$T/fs-$E2.log" "^api fsctl pause inbound$" || fail "no fsctl pause inbound at the node"
 ok "drain --pause-inbound sent fsctl pause inbound"
 ctl node undrain 2 > /dev/null
-for _ in $(seq 1 50); do grep -q "^api fsctl resume inbound$" "$T/fs-$E2.log" && break; sleep 0.1; done
-grep -q "^api fsctl resume inbound$" "$T/fs-$E2.log" || fail "no fsctl resume inbound at the node"
+wait_for_log 5 "$T/fs-$E2.log" "^api fsctl resume inbound$" || fail "no fsctl resume inbound at the node"
 ok "undrain sent fsctl resume inbound"

@@ -56,7 +56,8 @@ ok "INVITE: 180, CANCEL 200, INVITE 487, ACK"
 expect_from_node "$N1" CANCEL 481
 expect_from_node "$N1" BYE 481
 expect_from_node "$N1" SUBSCRIBE 405
-sleep 1.2	# the node writes its statistics every second
+stats_mark	# the last caller ended: the node's next statistics count it all
+wait_stats "$N1"
 failed=$(awk -F';' 'NR == 1 { for (i = 1; i <= NF; i++) if ($i == "FailedCall(C)") c = i } END { print $c }' "$T/node-$N1.csv")
 assert_eq "the node failed none of its transactions" "$failed" 0
 kill -TERM "$(eval echo "\$NODE_PID_$N1")"
@@ -70,7 +71,8 @@ CLEANUPS+=("$SIPLB_TOP/scripts/lab down > /dev/null")
 # the prober probes a node that is down every 5 s by default: faster here
 printf '[prober]\ninterval = 500\ntimeout = 300\n' >> "$T/lab/siplb.conf"
 pid=$(awk '$1 == "prober" { print $2 }' "$T/lab/pids" | tail -n 1)
-kill -TERM "$pid"; for _ in $(seq 1 50); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
+kill -TERM "$pid"
+wait_while 5 "the lab's prober (pid $pid) to exit" alive "$pid" || fail "the lab's prober still runs 5 s after SIGTERM"
 setsid "$SIPLB_BIN/siplb-prober" -c "$T/lab/siplb.conf" >> "$T/lab/log/prober.log" 2>&1 < /dev/null &
 echo "prober $!" >> "$T/lab/pids"
 expect_from_node "$LAB_N1" OPTIONS 200 -trace_msg -message_file "$T/lab-options.msg"
@@ -90,14 +92,14 @@ while [ $lab_calls -lt 30 ] && [ "$(up_of 1)" != False ]; do
 	lab_calls=$((lab_calls + 1))
 	lab_ok=$((lab_ok + $(sipp_count "$T/lab-calls.out" Successful)))
 done
-for _ in $(seq 1 50); do [ "$(up_of 1)" = False ] && break; sleep 0.1; done
+wait_eq 5 "the scheduler to hold node 1 down" False up_of 1
 assert_eq "the edge's reports marked the silent node down" "$(up_of 1)" False
 grep -q "node 1 sip:127.0.0.1:$LAB_N1 is down (edge" "$T/lab/log/scheduler.log" || fail "not marked down by the edge: $(grep 'node 1' "$T/lab/log/scheduler.log")"
 ok "marked down by the edge's passive reports (after $lab_calls calls)"
 assert_eq "every one of those calls was answered (by node 2, failed over)" "$lab_ok" "$lab_calls"
 # a FreeSWITCH-like node answers on that port again: the prober's OPTIONS bring it up
 node "$LAB_N1" uas.xml
-for _ in $(seq 1 100); do [ "$(up_of 1)" = True ] && break; sleep 0.1; done
+wait_eq 10 "the prober to bring node 1 up again" True up_of 1
 assert_eq "the node is up again" "$(up_of 1)" True
 grep -q "node 1 sip:127.0.0.1:$LAB_N1 is up (probe 200)" "$T/lab/log/scheduler.log" || fail "not brought up by a probe: $(grep 'node 1' "$T/lab/log/scheduler.log")"
 ok "brought back up by the prober's OPTIONS (probe 200)"

@@ -86,7 +86,7 @@ uac() {
 	    -timeout 120 -timeout_error -trace_stat -stf "$T/uac.csv" \
 	    -trace_err -error_file "$T/uac.err" "$@" > "$T/uac.out" 2>&1)
 	UAC_RC=$?
-	touch "$T/uac.ended"	# for wait_stats
+	stats_mark	# for wait_stats
 	UAC_OK=$(sipp_count "$T/uac.out" Successful)
 	UAC_FAILED=$(sipp_count "$T/uac.out" Failed)
 }
@@ -115,12 +115,15 @@ wait_calls() {
 }
 
 # wait_stats PORT...: until every node's statistics file was written after
-# the last caller (uac) ended, so that it counts every call it received
-# (sipp writes it every second: -fd 1)
+# the last stats_mark, so that it counts every call it received until then
+# (sipp writes it every second: -fd 1).  uac marks its end; a test that
+# runs a caller of its own (sipp straight to a node, in the background)
+# calls stats_mark once that is over, or where it wants a count of now.
+stats_mark() { touch "$T/uac.ended"; }
 _stats_fresh() {
 	local p
 	for p in "$@"; do
 		[ "$T/node-$p.csv" -nt "$T/uac.ended" ] || { echo "node $p: not written since"; return 1; }
 	done
 }
-wait_stats() { wait_until 3 "the statistics of the nodes on $* written after the caller ended" _stats_fresh "$@"; }
+wait_stats() { wait_until 3 "the statistics of the nodes on $* written after stats_mark (the end of the last caller)" _stats_fresh "$@"; }

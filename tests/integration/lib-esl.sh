@@ -26,8 +26,7 @@ fake_fs() {
 	python3 "$SIPLB_TOP/tests/tools/fake-fs-esl.py" --port "$1" --password s3cret \
 	    --interval 1 --state "$T/fs-$1.json" --log "$T/fs-$1.log" >> "$T/fs-$1.out" 2>&1 &
 	PIDS+=("$!")
-	for _ in $(seq 1 50); do grep -q listening "$T/fs-$1.out" 2>/dev/null && return 0; sleep 0.1; done
-	fail "fake FreeSWITCH on $1 did not start"
+	wait_for_log -p "$!" 5 "$T/fs-$1.out" listening || fail "fake FreeSWITCH on $1 did not start"
 }
 
 start_prober() {
@@ -39,9 +38,6 @@ node_json() { ctl --json nodes | jq_py "[n$2 for n in d[\"nodes\"] if n[\"id\"] 
 
 # wait_json ID EXPR WANT: until node ID's EXPR is WANT (10 s)
 wait_json() {
-	for _ in $(seq 1 100); do
-		[ "$(node_json "$1" "$2" 2>/dev/null)" = "$3" ] && return 0
-		sleep 0.1
-	done
-	fail "node $1 $2: $(node_json "$1" "$2" 2>&1), want $3"
+	wait_eq 10 "node $1's $2 to be $3" "$3" node_json "$1" "$2" ||
+	    fail "node $1 $2: $WAIT_OUT, want $3"
 }

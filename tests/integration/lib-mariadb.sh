@@ -14,6 +14,10 @@
 # without it /etc/mysql/my.cnf points the socket at /run/mysqld.
 # --skip-name-resolve makes a TCP login from 127.0.0.1 match siplb@127.0.0.1
 # rather than an anonymous or localhost account.
+# Its waits are lib.sh's (lib-wait.sh, sourced here when lib.sh was not:
+# scripts/bench sources this file alone).
+
+declare -F wait_until > /dev/null || . "$(dirname "${BASH_SOURCE[0]}")/lib-wait.sh"
 
 MARIADB_USER=siplb
 MARIADB_PASSWORD=siplb-pw
@@ -30,7 +34,7 @@ _mariadb_fail() {
 }
 
 mariadb_start() {
-	local dir=$1 port=$2 userarg= deadline
+	local dir=$1 port=$2 userarg=
 
 	if [ -z "$dir" ] || [ -z "$port" ]; then
 		echo "usage: mariadb_start DIR PORT" >&2
@@ -76,21 +80,15 @@ EOF
 	MARIADB_PORT=$port
 	MARIADB_URL="mysql://$MARIADB_USER:$MARIADB_PASSWORD@127.0.0.1:$port/$MARIADB_DB"
 	export MARIADB_PID MARIADB_PORT MARIADB_DIR MARIADB_URL
-	deadline=$(($(date +%s) + 30))
-	while [ "$(date +%s)" -lt "$deadline" ]; do
-		if ! kill -0 "$MARIADB_PID" 2>/dev/null; then
-			MARIADB_PID=
-			_mariadb_fail "server on port $port exited while starting"
-			return 1
-		fi
-		# ask for the socket path: another server already on PORT
-		# would answer too, and that must not count as ours
-		if [ "$(mariadb_sql 'SELECT @@socket' 2>/dev/null)" = \
-		    "$dir/mysqld.sock" ]; then
-			return 0
-		fi
-		sleep 0.05
-	done
+	# ask for the socket path: another server already on PORT would
+	# answer too, and that must not count as ours
+	wait_eq -i 0.05 -p "$MARIADB_PID" 30 "siplb to log in to the MariaDB server of $dir" \
+	    "$dir/mysqld.sock" mariadb_sql 'SELECT @@socket' && return 0
+	if ! alive "$MARIADB_PID"; then
+		MARIADB_PID=
+		_mariadb_fail "server on port $port exited while starting"
+		return 1
+	fi
 	mariadb_sql "SELECT @@socket" >&2
 	_mariadb_fail "siplb cannot log in to the server of $dir on 127.0.0.1:$port after 30 s"
 	mariadb_stop
@@ -115,16 +113,11 @@ mariadb_sql() {
 }
 
 mariadb_stop() {
-	local pid=${MARIADB_PID:-} deadline
+	local pid=${MARIADB_PID:-}
 
 	[ -n "$pid" ] || return 0
 	kill -TERM "$pid" 2>/dev/null
-	deadline=$(($(date +%s) + 10))
-	while [ "$(date +%s)" -lt "$deadline" ]; do
-		kill -0 "$pid" 2>/dev/null || break
-		sleep 0.05
-	done
-	if kill -0 "$pid" 2>/dev/null; then
+	if ! wait_while -i 0.05 10 "MariaDB (pid $pid) to exit after SIGTERM" alive "$pid"; then
 		echo "mariadb: pid $pid still runs after 10 s, killing it" >&2
 		kill -KILL "$pid" 2>/dev/null
 	fi

@@ -172,7 +172,7 @@ S2=$PROBER_PID
 sleep 1.6	# not a wait: the probes of 1.6 s are counted below
 stop_pid "$S1"
 stop_pid "$S2"
-sleep 0.2	# not a wait on anything observable: probes sent may still reach the nodes' logs
+sleep 0.2	# not a wait: probes sent before the stop may still reach the nodes' logs (nothing to observe)
 # node id % 2 == i - 1: node 2 belongs to 1/2, nodes 1 and 3 to 2/2
 for spec in "1:$N1:2" "2:$N2:1" "3:$N3:2"; do
 	IFS=: read -r id port mine <<< "$spec"
@@ -195,7 +195,7 @@ wait_for_log 3 "$T/prober-3.log" 'node table from the scheduler: 3 nodes' ||
 ctl node remove 3 > /dev/null || fail "node remove"
 wait_for_log -i 0.02 1 "$T/prober-3.log" "node 3 sip:127.0.0.1:$N3: removed from the table; forgotten"
 grep -q "node 3 sip:127.0.0.1:$N3: removed from the table; forgotten" "$T/prober-3.log" || fail "removal not seen"
-sleep 0.3	# a probe already in flight may still arrive
+sleep 0.3	# not a wait: a probe already in flight may still arrive (nothing to observe)
 before=$(grep -c "^OPTIONS sip:" "$T/msg-$N3.log")
 sleep 1	# not a wait: no probe may come for a second
 assert_eq "no probe to a removed node" "$(grep -c "^OPTIONS sip:" "$T/msg-$N3.log")" "$before"
