@@ -152,7 +152,9 @@ slb_reqc_close(struct slb_reqc *rc)
 		nng_aio_stop(c->aio);
 		c->rc = NULL;
 	}
-	nng_close(rc->sock);
+	/* a peer that is stopped (SIGSTOP) while a request is out can make
+	 * nng 1.5's close wait for good: never on the caller's thread */
+	slb_nng_close_off_loop(rc->sock);
 	free(rc);
 }
 

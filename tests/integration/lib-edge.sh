@@ -32,7 +32,18 @@ start_edge() {
 	fail "siplb-edge got no node table within 5 s"
 }
 
-stop_edge() { kill "-${1:-TERM}" "$EDGE_PID" 2>/dev/null; wait "$EDGE_PID" 2>/dev/null; return 0; }
+# stop_edge [SIGNAL]: signal the edge (TERM) and wait until it is gone; an
+# edge still there 10 s later fails the test, with its threads' stacks
+stop_edge() {
+	local sig=${1:-TERM}
+	kill "-$sig" "$EDGE_PID" 2>/dev/null
+	if ! wait_while 10 "siplb-edge (pid $EDGE_PID) to exit after SIG$sig" alive "$EDGE_PID"; then
+		gdb -p "$EDGE_PID" -batch -ex 'thread apply all bt' > "$T/edge-stuck.bt" 2>&1
+		fail "siplb-edge did not exit within 10 s of SIG$sig: $(grep -c '^Thread' "$T/edge-stuck.bt") threads, stacks in $T/edge-stuck.bt: $(grep -m 3 -E 'nng_close|nng_aio_stop|pthread_join' "$T/edge-stuck.bt")"
+	fi
+	wait "$EDGE_PID" 2>/dev/null
+	return 0
+}
 
 # node PORT SCENARIO: a sipp node in the background, with its statistics
 # (on NODE_IP, 127.0.0.1 unless set)
