@@ -5,6 +5,8 @@
 # own instance on a free loopback port); Debian's package would also start
 # a system instance on :9090 where systemd (or an init.d without a
 # policy-rc.d that refuses) runs: nothing here or in the tests needs it.
+# scripts/bench: kamailio-*-modules for Kamailio's dialog module in a
+# database (db_mysql, db_sqlite), gnuplot-nox for its picture.
 set -eu
 
 PKGS="build-essential pkg-config
@@ -14,7 +16,8 @@ libmariadb-dev libsqlite3-dev libcmocka-dev
 sip-tester mariadb-server mariadb-client sqlite3 curl procps iproute2 systemd
 keepalived iputils-ping
 docker.io docker-compose mmdebstrap
-kamailio
+kamailio kamailio-mysql-modules kamailio-sqlite-modules
+gnuplot-nox
 prometheus
 clang-14 libclang-rt-14-dev
 universal-ctags
