@@ -268,18 +268,27 @@ req_in_dialog(struct edge *e, struct req *rq)
 
 /* ------------------------------------------------------------ initial */
 
-/* The dialog key of an initial INVITE: Call-ID and From tag. */
+/* The dialog key of an initial INVITE: Call-ID and From tag.  Relayed
+ * from a node, that key hashed once more: a proxy back end sends the
+ * caller's own INVITE back towards the callee, Call-ID and From tag
+ * unchanged, and that second leg is a dialog of its own (as a B2BUA's B
+ * leg is), on its own rule's resources. */
 static void
-req_dialog_key(struct req *rq, struct edge_tx *tx)
+req_dialog_key(struct req *rq, struct edge_tx *tx, bool relayed)
 {
 	struct edge_str cid = edge_hval(rq->buf,
 	    slb_sip_find(rq->sc, SLB_H_CALL_ID));
 	struct edge_str ftag = edge_tag_of(rq->buf,
 	    slb_sip_find(rq->sc, SLB_H_FROM));
+	uint64_t h = edge_fnv64(cid.p, cid.n, ftag.p ? ftag.p : "", ftag.n);
 
-	snprintf(tx->dkey, sizeof(tx->dkey), "%016llx",
-	    (unsigned long long)edge_fnv64(cid.p, cid.n, ftag.p ? ftag.p : "",
-		ftag.n));
+	if (relayed) {
+		char k[EDGE_DLG_KEY_SIZE];
+
+		snprintf(k, sizeof(k), "%016llx", (unsigned long long)h);
+		h = edge_fnv64(k, strlen(k), "relayed", 7);
+	}
+	snprintf(tx->dkey, sizeof(tx->dkey), "%016llx", (unsigned long long)h);
 }
 
 /* An initial request: OPTIONS to us answered here; from one of our nodes
@@ -315,7 +324,7 @@ req_initial(struct edge *e, struct req *rq)
 	tx->rule = rule;
 	tx->from_node = from != NULL;
 	if (tx->invite && (rule->kind == RULE_LB || rule->kind == RULE_RELAY))
-		req_dialog_key(rq, tx);
+		req_dialog_key(rq, tx, rule->kind == RULE_RELAY);
 	if (tx->invite)
 		edge_reply_trying(e, tx);	/* §16.2 */
 	/* a preloaded Route to us (a Path, an outbound proxy) is popped on
