@@ -537,10 +537,96 @@ test_node_on_tcp_from_its_own_port_is_known_by_its_via(void **state)
 	close(fd);
 }
 
+static void
+test_relayed_dialog_has_a_key_of_its_own_beside_the_callers(void **state)
+{
+	struct fx *f = *state;
+	char inv[4096], rr[1024], dk[32], callers[32], again[32];
+	const char *cid = "rel8@test";
+
+	relayed_call(f, cid, inv, sizeof(inv), rr, sizeof(rr));
+	param_of(rr, "dk", dk, sizeof(dk));
+	/* a proxy back end sends the caller's INVITE back with its Call-ID
+	 * and From tag: the caller's dialog has the plain key (proxy.c) */
+	snprintf(callers, sizeof(callers), "%016llx",
+	    (unsigned long long)edge_fnv64(cid, strlen(cid), "fn1", 3));
+	assert_string_not_equal(dk, callers);
+	snprintf(again, sizeof(again), "%016llx",
+	    (unsigned long long)edge_fnv64(callers, strlen(callers), "relayed",
+		7));
+	assert_string_equal(dk, again);
+}
+
+static void
+test_busy_phone_ends_the_relayed_dialog_and_the_node_hears_it(void **state)
+{
+	struct fx *f = *state;
+	char inv[4096], rr[1024], dk[32];
+	const char *got;
+
+	relayed_call(f, "rel9@test", inv, sizeof(inv), rr, sizeof(rr));
+	param_of(rr, "dk", dk, sizeof(dk));
+	phone_answers(f, inv, 486, "Busy Here");
+	/* the ACK of a non-2xx goes to the phone hop by hop (§17.1.1.3) */
+	got = recv_request(f, f->phone, 1000);
+	assert_non_null(got);
+	assert_true(strncmp(got, "ACK sip:1002@127.0.0.1:", 23) == 0);
+	got = recv_on(f, f->node1, 1000);
+	assert_non_null(got);
+	assert_true(strncmp(got, "SIP/2.0 486 Busy Here\r\n", 23) == 0);
+	wait_event(f, dk, SIPLB__V1__DIALOG_STATE__DIALOG_TERMINATED, 1,
+	    "transc");
+	assert_null(edge_dlgtab_find(&f->e->dlgs, dk));
+	/* no failover to another phone or node */
+	assert_false(scheduler_asked(f, 50));
+	assert_null(recv_on(f, f->node2, 10));
+	assert_int_equal(f->e->st.failovers, 0);
+}
+
+static void
+test_only_route_from_node_relays_and_it_never_selects(void **state)
+{
+	struct edge_rule rules[EDGE_RULES];
+	struct edge_cfg c;
+
+	(void)state;
+	assert_int_equal(edge_cfg_load(&c, NULL), 0);
+	assert_int_equal(edge_rules_load(&c, rules), 0);
+	/* the default: relay, counted as pstn */
+	assert_int_equal(rules[EDGE_RULE_FROM_NODE].kind, RULE_RELAY);
+	assert_int_equal(rules[EDGE_RULE_FROM_NODE].nres, 1);
+	assert_string_equal(rules[EDGE_RULE_FROM_NODE].res[0], "pstn");
+	snprintf(c.route[EDGE_RULE_FROM_NODE], sizeof(c.route[0]), "relay");
+	assert_int_equal(edge_rules_load(&c, rules), 0);
+	assert_int_equal(rules[EDGE_RULE_FROM_NODE].nres, 0);
+	snprintf(c.route[EDGE_RULE_FROM_NODE], sizeof(c.route[0]),
+	    "relay pstn;vm");
+	assert_int_equal(edge_rules_load(&c, rules), 0);
+	assert_int_equal(rules[EDGE_RULE_FROM_NODE].nres, 2);
+	snprintf(c.route[EDGE_RULE_FROM_NODE], sizeof(c.route[0]), "reply 403");
+	assert_int_equal(edge_rules_load(&c, rules), 0);
+	assert_int_equal(rules[EDGE_RULE_FROM_NODE].kind, RULE_REPLY);
+	assert_int_equal(rules[EDGE_RULE_FROM_NODE].code, 403);
+	/* a node's request is never selected */
+	snprintf(c.route[EDGE_RULE_FROM_NODE], sizeof(c.route[0]), "lb 1 pstn");
+	assert_int_equal(edge_rules_load(&c, rules), EINVAL);
+	snprintf(c.route[EDGE_RULE_FROM_NODE], sizeof(c.route[0]),
+	    "ds 1 round-robin");
+	assert_int_equal(edge_rules_load(&c, rules), EINVAL);
+	snprintf(c.route[EDGE_RULE_FROM_NODE], sizeof(c.route[0]),
+	    "relay pstn extra");
+	assert_int_equal(edge_rules_load(&c, rules), EINVAL);
+	/* and nobody else's is relayed: the edge is no open relay */
+	snprintf(c.route[EDGE_RULE_FROM_NODE], sizeof(c.route[0]), "relay");
+	snprintf(c.route[EDGE_RULE_INVITE], sizeof(c.route[0]), "relay pstn");
+	assert_int_equal(edge_rules_load(&c, rules), EINVAL);
+}
+
 int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
+	    cmocka_unit_test(test_only_route_from_node_relays_and_it_never_selects),
 #define T(x) cmocka_unit_test_setup_teardown(x, setup, teardown)
 	    T(test_invite_from_a_node_goes_to_the_phone_unselected_and_counts_on_it),
 	    T(test_node_hangs_up_a_relayed_call_and_the_bye_reaches_the_phone),
@@ -548,6 +634,8 @@ main(void)
 	    T(test_node_invite_addressed_to_the_edge_gets_404_not_a_loop),
 	    T(test_outsider_with_our_route_is_selected_never_relayed),
 	    T(test_node_on_tcp_from_its_own_port_is_known_by_its_via),
+	    T(test_relayed_dialog_has_a_key_of_its_own_beside_the_callers),
+	    T(test_busy_phone_ends_the_relayed_dialog_and_the_node_hears_it),
 	    cmocka_unit_test_setup_teardown(
 		test_route_from_node_reply_403_refuses_what_nodes_send,
 		setup_refuse, teardown),
