@@ -16,7 +16,7 @@ libmariadb-dev libsqlite3-dev libcmocka-dev
 sip-tester mariadb-server mariadb-client sqlite3 curl procps iproute2 systemd
 keepalived iputils-ping
 docker.io docker-compose mmdebstrap
-kamailio kamailio-mysql-modules kamailio-sqlite-modules
+kamailio kamailio-mysql-modules kamailio-sqlite-modules baresip-core
 gnuplot-nox
 prometheus
 clang-14 libclang-rt-14-dev

@@ -1,5 +1,6 @@
 #define SLB_LOG_MODULE "config"
 #include <errno.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <string.h>
@@ -77,6 +78,11 @@ static const struct slb_cfg_key keys[] = {
 	OFF(route[EDGE_RULE_PUBLISH]), "initial PUBLISH"},
     {"edge", "route_other", SLB_CFG_STR, 0, 0, "reply 405", OFF(route[EDGE_RULE_OTHER]),
 	"any other initial request"},
+    {"edge", "route_from_node", SLB_CFG_STR, 0, 0, "relay pstn",
+	OFF(route[EDGE_RULE_FROM_NODE]),
+	"initial requests from a node (towards a phone): relay [RES[;RES]] "
+	"(to the next Route or Request-URI; an INVITE's dialog counts as RES "
+	"load on that node) | reply CODE [REASON]"},
     {"edge", "auth_ip_header", SLB_CFG_STR, 0, 0, "", OFF(auth_ip_header),
 	"e.g. X-AUTH-IP: the caller's address for FreeSWITCH; empty = off"},
     {"edge", "auth_port_header", SLB_CFG_STR, 0, 0, "", OFF(auth_port_header),
@@ -116,8 +122,25 @@ static const struct slb_cfg_key keys[] = {
     {NULL, NULL, 0, 0, 0, NULL, 0, NULL},
 };
 
+/* "relay [RES[;RES]]" (n words in w) into r: route_from_node's own. */
 static int
-parse_rule(const char *key, const char *s, struct edge_rule *r)
+parse_relay(char w[][SLB_CFG_STRLEN], int n, struct edge_rule *r)
+{
+	char err[256];
+
+	if (n > 2 || (n == 2 && (lb_res_names_parse(w[1], r->res, &r->nres,
+				     err, sizeof(err)) != 0)))
+		return EINVAL;
+	r->kind = RULE_RELAY;
+	return 0;
+}
+
+/* One route_* value into r; from_node: route_from_node, which takes
+ * relay or reply (never a selection), while the others take reply, lb or
+ * ds (never relay: the edge is no open relay). */
+static int
+parse_rule(const char *key, const char *s, bool from_node,
+    struct edge_rule *r)
 {
 	char w[4][SLB_CFG_STRLEN];
 	int n = 0;
@@ -157,6 +180,14 @@ parse_rule(const char *key, const char *s, struct edge_rule *r)
 			snprintf(r->reason, sizeof(r->reason), "%s", rs);
 		}
 		return 0;
+	}
+	if (from_node) {
+		if (n >= 1 && strcmp(w[0], "relay") == 0 &&
+		    parse_relay(w, n, r) == 0)
+			return 0;
+		slb_log_err("[edge] %s: \"%s\": use \"relay [RES[;RES]]\" or "
+			    "\"reply CODE [REASON]\"", key, s);
+		return EINVAL;
 	}
 	if (n >= 3 && strcmp(w[0], "lb") == 0) {
 		if (slb_parse_long(w[1], 1, UINT32_MAX, &v) != 0 ||
@@ -229,10 +260,11 @@ edge_rules_load(const struct edge_cfg *c, struct edge_rule *rules)
 	static const char *key[EDGE_RULES] = {"route_invite",
 	    "route_register", "route_options", "route_message",
 	    "route_subscribe", "route_notify", "route_refer", "route_info",
-	    "route_publish", "route_other"};
+	    "route_publish", "route_other", "route_from_node"};
 
 	for (int i = 0; i < EDGE_RULES; i++)
-		if (parse_rule(key[i], c->route[i], &rules[i]) != 0)
+		if (parse_rule(key[i], c->route[i], i == EDGE_RULE_FROM_NODE,
+			&rules[i]) != 0)
 			return EINVAL;
 	return 0;
 }

@@ -15,7 +15,9 @@
 #define EDGE_MAX_ATTEMPTS 8
 
 /* The methods an initial request is routed by, in the order of the
- * route_* keys; anything else takes EDGE_RULE_OTHER. */
+ * route_* keys; anything else takes EDGE_RULE_OTHER.  An initial request
+ * from one of the nodes (towards a phone) takes EDGE_RULE_FROM_NODE,
+ * whatever its method: it is never selected again. */
 enum edge_rule_slot {
 	EDGE_RULE_INVITE,
 	EDGE_RULE_REGISTER,
@@ -27,18 +29,22 @@ enum edge_rule_slot {
 	EDGE_RULE_INFO,
 	EDGE_RULE_PUBLISH,
 	EDGE_RULE_OTHER,
+	EDGE_RULE_FROM_NODE,	/* any initial request a node sends (relay.c) */
 	EDGE_RULES		/* how many */
 };
 
-enum edge_rule_kind { RULE_REPLY, RULE_LB, RULE_DS };
+/* RULE_RELAY: to the next Route or the Request-URI, no selection; only
+ * route_from_node takes it (anywhere else the edge would be an open
+ * relay), and route_from_node takes only it or RULE_REPLY. */
+enum edge_rule_kind { RULE_REPLY, RULE_LB, RULE_DS, RULE_RELAY };
 
 struct edge_rule {
 	enum edge_rule_kind kind;
 	int code;		/* RULE_REPLY */
 	char reason[64];
 	uint32_t group;		/* lb group or ds set */
-	char res[LB_MAX_RES][LB_RES_NAME];
-	int nres;
+	char res[LB_MAX_RES][LB_RES_NAME];	/* RULE_LB; RULE_RELAY: the */
+	int nres;		/* load a relayed dialog puts on its node */
 	enum lb_alg alg;
 	char alg_name[32];
 };
@@ -67,7 +73,7 @@ struct edge_cfg {
 	int tx_linger_ms;	/* a finished transaction absorbs retransmissions */
 	int dialog_lifetime_ms;	/* a dialog with no BYE is forgotten */
 	int max_message;
-	char route[EDGE_RULES][SLB_CFG_STRLEN];	/* route_invite ... route_other */
+	char route[EDGE_RULES][SLB_CFG_STRLEN];	/* route_invite ... route_from_node */
 	char auth_ip_header[SLB_CFG_STRLEN];
 	char auth_port_header[SLB_CFG_STRLEN];
 	int add_path;

@@ -92,9 +92,12 @@ edge_branch_start(struct edge *e, struct edge_branch *b, const char *method,
 		b->retx_ms = e->cfg.t1_ms;
 		edge_timer_set(e->base, &b->t_retx, branch_retx_cb, b, b->retx_ms);
 	}
-	/* the no-provisional timer (fr); timer B/F is 64*T1 past it */
+	/* the no-provisional timer (fr); timer B/F is 64*T1 past it.  A
+	 * request relayed towards a phone has no other node to try: B/F */
 	edge_timer_set(e->base, &b->t_fr, branch_fr_cb, b,
-	    b->tx ? e->cfg.fr_ms : 64 * e->cfg.t1_ms);
+	    b->tx && !(b->tx->rule && b->tx->rule->kind == RULE_RELAY)
+		? e->cfg.fr_ms
+		: 64 * e->cfg.t1_ms);
 	return 0;
 }
 

@@ -45,7 +45,8 @@ merge(struct edge_dlg *d, const struct edge_dlg_update *u, uint64_t now_us)
 {
 	if (u->node_id)
 		d->node_id = u->node_id;
-	if (u->rule != NULL && u->rule->kind == RULE_LB) {
+	if (u->rule != NULL &&
+	    (u->rule->kind == RULE_LB || u->rule->kind == RULE_RELAY)) {
 		memcpy(d->res, u->rule->res, sizeof(d->res));
 		d->nres = u->rule->nres;
 		d->group = u->rule->group;

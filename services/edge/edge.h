@@ -43,6 +43,7 @@ struct edge_stats {
 	uint64_t stalls, stale_dialogs;	/* see restore.c */
 	uint64_t flood_dropped, flood_503;	/* flood.c: over pike_requests */
 	uint64_t tcp_slow_closed;	/* a message not whole in tcp_msg_timeout */
+	uint64_t relayed_from_node;	/* relay.c: initial requests towards phones */
 };
 
 struct edge {

@@ -134,7 +134,8 @@ edge_fo_next(struct edge *e, struct edge_tx *tx, int code, const char *why)
 		edge_fo_fail(e, tx, 487, NULL);
 		return;
 	}
-	if (tx->rule == NULL || tx->rule->kind == RULE_REPLY || !tx->initial ||
+	if (tx->rule == NULL || tx->rule->kind == RULE_REPLY ||
+	    tx->rule->kind == RULE_RELAY || !tx->initial ||
 	    tx->attempts >= e->cfg.max_attempts) {
 		edge_fo_fail(e, tx, 503, tx->attempts
 			? "No Node Left"
@@ -152,15 +153,17 @@ bool
 edge_fo_wants(const struct edge_tx *tx, int code)
 {
 	return (code == 408 || code == 503) && tx->initial && !tx->got_prov &&
-	    !tx->cancelled && tx->rule && tx->rule->kind != RULE_REPLY;
+	    !tx->cancelled && tx->rule && tx->rule->kind != RULE_REPLY &&
+	    tx->rule->kind != RULE_RELAY;
 }
 
 /* A branch of tx went unanswered (ctrans.c's timeout handler). */
 static void
 fo_timeout(struct edge *e, struct edge_tx *tx, uint32_t node_id)
 {
-	if (tx->got_prov) {
-		/* timer C after a provisional: the caller gets 408 */
+	if (tx->got_prov || (tx->rule && tx->rule->kind == RULE_RELAY)) {
+		/* timer C after a provisional, or a relayed request's phone
+		 * silent (timer B): the caller gets 408 */
 		edge_fo_fail(e, tx, 408, NULL);
 		return;
 	}

@@ -12,6 +12,7 @@
 #include "edge.h"
 #include "failover.h"
 #include "proxy.h"
+#include "relay.h"
 #include "reply.h"
 #include "route.h"
 #include "sipcheck.h"
@@ -232,7 +233,7 @@ req_in_dialog(struct edge *e, struct req *rq)
 	if (!req_next_hop(e, rq, &r, &to))
 		return;
 	/* never an open relay: one end must be one of our nodes */
-	src_node = edge_node_by_addr(e, &rq->src->ss, true);
+	src_node = edge_relay_source(e, rq->src, rq->buf, rq->sc);
 	dst_node = edge_node_by_addr(e, &to.ss, true);
 	if (src_node == NULL && dst_node == NULL) {
 		if (is_method(rq, "ACK"))
@@ -267,12 +268,38 @@ req_in_dialog(struct edge *e, struct req *rq)
 
 /* ------------------------------------------------------------ initial */
 
-/* An initial request: OPTIONS to us answered here, else its method's
- * rule: a fixed reply, or a node chosen by the selection client. */
+/* The dialog key of an initial INVITE: Call-ID and From tag.  Relayed
+ * from a node, that key hashed once more: a proxy back end sends the
+ * caller's own INVITE back towards the callee, Call-ID and From tag
+ * unchanged, and that second leg is a dialog of its own (as a B2BUA's B
+ * leg is), on its own rule's resources. */
+static void
+req_dialog_key(struct req *rq, struct edge_tx *tx, bool relayed)
+{
+	struct edge_str cid = edge_hval(rq->buf,
+	    slb_sip_find(rq->sc, SLB_H_CALL_ID));
+	struct edge_str ftag = edge_tag_of(rq->buf,
+	    slb_sip_find(rq->sc, SLB_H_FROM));
+	uint64_t h = edge_fnv64(cid.p, cid.n, ftag.p ? ftag.p : "", ftag.n);
+
+	if (relayed) {
+		char k[EDGE_DLG_KEY_SIZE];
+
+		snprintf(k, sizeof(k), "%016llx", (unsigned long long)h);
+		h = edge_fnv64(k, strlen(k), "relayed", 7);
+	}
+	snprintf(tx->dkey, sizeof(tx->dkey), "%016llx", (unsigned long long)h);
+}
+
+/* An initial request: OPTIONS to us answered here; from one of our nodes
+ * (towards a phone) route_from_node's rule, else its method's: a fixed
+ * reply, a node chosen by the selection client, or (from a node only)
+ * relayed to its next Route or Request-URI (relay.c). */
 static void
 req_initial(struct edge *e, struct req *rq)
 {
 	const struct edge_rule *rule;
+	const struct lb_node *from;
 	struct edge_our_routes r;
 	struct edge_tx *tx;
 
@@ -281,7 +308,9 @@ req_initial(struct edge *e, struct req *rq)
 		req_reply(e, rq, 200, NULL, EDGE_ALLOW);
 		return;
 	}
-	rule = &e->rules[edge_rule_slot(rq->method)];
+	from = edge_relay_source(e, rq->src, rq->buf, rq->sc);
+	rule = &e->rules[from != NULL ? EDGE_RULE_FROM_NODE
+				      : edge_rule_slot(rq->method)];
 	if (rule->kind == RULE_REPLY) {
 		req_reply(e, rq, rule->code, rule->reason[0] ? rule->reason : NULL,
 		    rule->code == 405 ? EDGE_ALLOW : NULL);
@@ -293,22 +322,21 @@ req_initial(struct edge *e, struct req *rq)
 		return;
 	tx->initial = true;
 	tx->rule = rule;
-	tx->from_node = edge_node_by_addr(e, &rq->src->ss, true) != NULL;
-	if (tx->invite && rule->kind == RULE_LB) {
-		struct edge_str cid = edge_hval(rq->buf,
-		    slb_sip_find(rq->sc, SLB_H_CALL_ID));
-		struct edge_str ftag = edge_tag_of(rq->buf,
-		    slb_sip_find(rq->sc, SLB_H_FROM));
-
-		snprintf(tx->dkey, sizeof(tx->dkey), "%016llx",
-		    (unsigned long long)edge_fnv64(cid.p, cid.n,
-			ftag.p ? ftag.p : "", ftag.n));
-	}
+	tx->from_node = from != NULL;
+	if (tx->invite && (rule->kind == RULE_LB || rule->kind == RULE_RELAY))
+		req_dialog_key(rq, tx, rule->kind == RULE_RELAY);
 	if (tx->invite)
 		edge_reply_trying(e, tx);	/* §16.2 */
-	/* a preloaded Route to us is popped on the way */
+	/* a preloaded Route to us (a Path, an outbound proxy) is popped on
+	 * the way */
 	edge_our_routes(e, rq->buf, rq->sc, &r);
 	tx->drop_routes = r.count;
+	if (rule->kind == RULE_RELAY) {
+		struct edge_str next = edge_next_route(rq->buf, rq->sc, r.count);
+
+		edge_relay(e, tx, from, next.p != NULL ? next : rq->ruri);
+		return;
+	}
 	edge_fo_route(e, tx);
 }
 

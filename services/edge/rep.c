@@ -74,6 +74,7 @@ answer_stats(struct edge *e, Siplb__V1__EdgeReply *r, struct slb_counters *ctr)
 	slb_counter_add(ctr, "replied", "483", s->replied_483);
 	slb_counter_add(ctr, "replied", "503", s->replied_503);
 	slb_counter_add(ctr, "failovers", "", s->failovers);
+	slb_counter_add(ctr, "relayed_from_node", "", s->relayed_from_node);
 	slb_counter_add(ctr, "scheduler_fallbacks", "",
 	    s->sched_fallbacks);
 	slb_counter_add(ctr, "scheduler_errors", "", s->sched_errors);
