@@ -96,6 +96,9 @@ static const struct {
 	"Replies the edge originated itself, by status code."},
     {"failovers", "siplb_edge_failovers_total", "counter", NULL,
 	"Calls moved to another node after a failure."},
+    {"relayed_from_node", "siplb_edge_relayed_from_node_total", "counter",
+	NULL, "Initial requests from a node relayed towards a phone "
+	"(route_from_node), never selected."},
     {"scheduler_fallbacks", "siplb_edge_scheduler_fallbacks_total",
 	"counter", NULL,
 	"Calls routed from the cached node table because no scheduler "

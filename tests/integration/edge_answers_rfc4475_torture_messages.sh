@@ -16,10 +16,18 @@
 # and cparam02 share both), so sent one after the other from this host
 # they would be retransmissions of one transaction while it lingers
 edge_config "tx_linger = 0"
+# with a prober (every 500 ms), as the lab runs: after the torture the pool
+# must still be whole (issue 13: a torture run once took both nodes out)
+sed -i "s|^prober_pub =\$|prober_pub = ipc://$T/prober.pub\nprober_rep = ipc://$T/prober.rep|" "$T/siplb.conf"
+printf '[prober]\ninterval = 500\ntimeout = 300\npub = ipc://%s/prober.pub\nrep = ipc://%s/prober.rep\n' "$T" "$T" >> "$T/siplb.conf"
 start_scheduler
 start_edge
 node "$N1" uas.xml
 node "$N2" uas.xml
+"$SIPLB_BIN/siplb-prober" -c "$T/siplb.conf" >> "$T/prober.log" 2>&1 &
+PIDS+=("$!")
+both_up() { [ "$(ctl --json nodes | jq_py 'sum(1 for n in d["nodes"] if n["up"])')" = 2 ]; }
+wait_until 5 "the prober to see both nodes" both_up || fail "nodes not up before the torture"
 
 # FILE (tests/torture/SECTION-NAME.dat) and what the edge must do with it.
 # Unknown methods go by route_other (default "reply 405", with Allow);
@@ -108,6 +116,10 @@ for round in 1 2; do
 done
 kill -0 "$EDGE_PID" || fail "the edge died"
 
+# the pool survived: both nodes in rotation within one probe interval,
 # and calls still go through
-uac uac.xml 20 20 -d 100
-assert_eq "20 calls after the torture succeed" "$UAC_OK" 20
+wait_until 0.5 "both nodes up after the torture" both_up ||
+    fail "after the torture: $(ctl nodes)"
+ok "both nodes in rotation after the torture"
+uac uac.xml 100 50 -d 100
+assert_eq "100 calls after the torture succeed" "$UAC_OK $UAC_FAILED" "100 0"

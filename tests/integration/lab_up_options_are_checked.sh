@@ -48,3 +48,22 @@ assert_eq "--nodes 3 started three nodes" "$(grep -c '^node-' "$T/lab/pids")" 3
 n=$("$SIPLB_BIN/siplbctl" -c "$T/lab/siplb.conf" --json nodes | jq_py 'len(d["nodes"])')
 assert_eq "--nodes 3 gives a three-node table" "$n" 3
 assert_match "the nodes are listed by status" "$("$LAB" status)" "node-$((P0 + 3)) +[0-9]+ +running"
+"$LAB" down > /dev/null
+
+# --esl: every node also has a FreeSWITCH event socket (the stand-in), the
+# prober links to each and the scheduler reconciles group 1's load
+export SIPLB_LAB_ESL_PORT=$((BASE + 60))
+"$LAB" up --esl > "$T/upesl.out" 2>&1 || fail "up --esl: $(tail -n 20 "$T/upesl.out")"
+assert_eq "--esl started an event socket per node" "$(grep -c '^esl-' "$T/lab/pids")" 2
+grep -q '^load_mode = reconciled$' "$T/lab/siplb.conf" || fail "--esl: load_mode is not reconciled"
+linked() { "$SIPLB_BIN/siplbctl" -c "$T/lab/siplb.conf" --json nodes |
+    jq_py 'sum(1 for n in d["nodes"] if n.get("feedback", {}).get("have"))'; }
+wait_eq 10 "the prober linked to both event sockets, figures in" 2 linked ||
+    fail "ESL links: $WAIT_OUT of 2; $(tail -n 5 "$T/lab/log/prober.log")"
+ok "both nodes' event sockets linked, their HEARTBEATs reach the scheduler"
+echo '{"sessions": 7, "max": 500, "idle": 99.0, "sps": 30, "sps_max": 30}' > "$T/lab/esl-1.json"
+sessions() { "$SIPLB_BIN/siplbctl" -c "$T/lab/siplb.conf" --json nodes |
+    jq_py '[n["feedback"]["session_count"] for n in d["nodes"] if n["id"] == 1][0]'; }
+wait_eq 6 "node 1's reported sessions to follow its state file" 7 sessions ||
+    fail "node 1 reports $WAIT_OUT sessions, want 7"
+ok "node 1's FreeSWITCH figures follow the lab's state file"
