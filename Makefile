@@ -1,6 +1,6 @@
 # siplb: build into $(BUILD) with -MMD; quiet unless V=1.
 #   make            build every program
-#   make test       deps, build, layout, unit tests (plain and ASan+UBSan),
+#   make test       deps, build, layout, format-check, unit tests (plain and ASan+UBSan),
 #                   fuzz smoke, integration
 #   make layout     file and function sizes (scripts/check-layout)
 #   make lab        deps, build, start the suite on this host
@@ -274,6 +274,7 @@ test-compose: deps
 test: deps
 	$(Q)$(MAKE) --no-print-directory all
 	$(Q)$(MAKE) --no-print-directory layout
+	$(Q)$(MAKE) --no-print-directory format-check
 	$(Q)$(MAKE) --no-print-directory unit
 	$(Q)$(MAKE) --no-print-directory unit-asan
 	$(Q)$(MAKE) --no-print-directory fuzz-smoke
@@ -316,12 +317,12 @@ endif
 
 # clang-format (.clang-format) over the C sources; format-check fails when
 # a file would change.
-FORMAT_SRCS = $(wildcard services/*/*.[ch] tests/unit/*.[ch] tests/tools/*.c scripts/*.c)
+FORMAT_SRCS = $(wildcard services/*/*.[ch] tests/unit/*.[ch] tests/fuzz/*.c tests/tools/*.c scripts/*.c)
 format:
 	$(Q)clang-format -i $(FORMAT_SRCS)
 
 format-check:
-	$(Q)clang-format --dry-run --Werror $(FORMAT_SRCS)
+	$(Q)clang-format --dry-run --Werror $(FORMAT_SRCS) && echo "format: $(words $(FORMAT_SRCS)) files as .clang-format wants (make format)"
 
 clean:
 	rm -rf $(BUILD)

@@ -114,8 +114,10 @@ main(int argc, char **argv)
 		case 'r': res = optarg; break;
 		case 'a': alg = optarg; break;
 		default:
-			fprintf(stderr, "usage: %s [-u URL] [-c CONC] [-d SECS] "
-			    "[-g GROUP] [-r RES] [-a ALG]\n", argv[0]);
+			fprintf(stderr,
+			    "usage: %s [-u URL] [-c CONC] [-d SECS] "
+			    "[-g GROUP] [-r RES] [-a ALG]\n",
+			    argv[0]);
 			return 64;
 		}
 	}
@@ -175,12 +177,12 @@ main(int argc, char **argv)
 		    ((id >> 10) & 0x1fffff) != gen ||
 		    (slot = id & 0x3ff) >= (uint32_t)conc) {
 			nng_msg_free(m);
-			continue;	/* a stale generation */
+			continue; /* a stale generation */
 		}
 		if (echo) {
 			/* nothing to check */
-		} else if (slb_msg_unpack(&siplb__v1__sched_reply__descriptor, m,
-			SLB_MSG_MAX, &pm) == 0) {
+		} else if (slb_msg_unpack(&siplb__v1__sched_reply__descriptor,
+			       m, SLB_MSG_MAX, &pm) == 0) {
 			Siplb__V1__SchedReply *r = (Siplb__V1__SchedReply *)pm;
 
 			if (r->status != SIPLB__V1__STATUS__STATUS_OK ||
@@ -214,8 +216,8 @@ main(int argc, char **argv)
 	       "not_ok=%llu\n",
 	    conc, n, (tend - t0) / 1e9, n / ((tend - t0) / 1e9),
 	    samples[n / 2] / 10.0, samples[(size_t)(n * 0.99)] / 10.0,
-	    samples[(size_t)(n * 0.999)] / 10.0,
-	    (unsigned long long)errors, (unsigned long long)bad);
+	    samples[(size_t)(n * 0.999)] / 10.0, (unsigned long long)errors,
+	    (unsigned long long)bad);
 	nng_close(s);
 	nng_msg_free(tmpl);
 	free(samples);

@@ -19,7 +19,7 @@ docker.io docker-compose mmdebstrap
 kamailio kamailio-mysql-modules kamailio-sqlite-modules baresip-core
 gnuplot-nox
 prometheus
-clang-14 libclang-rt-14-dev
+clang-14 libclang-rt-14-dev clang-format
 universal-ctags
 tmux scdoc man-db"
 

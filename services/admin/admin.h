@@ -49,19 +49,19 @@ struct adm {
 
 	struct event_base *base;
 	struct MHD_Daemon *httpd;
-	struct event *http_ev;		/* MHD's epoll fd readable */
-	struct event *http_tmr;		/* MHD_get_timeout */
+	struct event *http_ev; /* MHD's epoll fd readable */
+	struct event *http_tmr; /* MHD_get_timeout */
 };
 
 /* An HTTP answer built by the API: status and a JSON body, or a text body
  * (metrics). */
 struct adm_reply {
 	unsigned status;
-	json_t *json;			/* owned */
-	char *text;			/* owned, malloc'd */
+	json_t *json; /* owned */
+	char *text; /* owned, malloc'd */
 	size_t text_len;
 	const char *content_type;
-	const char *allow;		/* for 405 */
+	const char *allow; /* for 405 */
 };
 
 /* service.c */
@@ -96,12 +96,12 @@ const char *adm_http_arg(void *conn, const char *name);
 /* peers.c: the calls to the other services, for api*.c and metrics.c.
  * Send to one scheduler; 0, or ETIMEDOUT/errno.  *rp is owned by the
  * caller (slb_msg_free). */
-int adm_sched_call(const char *url, Siplb__V1__SchedRequest *q,
-    Siplb__V1__SchedReply **rp);
+int adm_sched_call(
+    const char *url, Siplb__V1__SchedRequest *q, Siplb__V1__SchedReply **rp);
 /* counters of an edge / of dialogd; *rp NULL unless 0 is returned */
 int adm_edge_stats(const char *url, Siplb__V1__StatsAnswer **rp);
-int adm_dialogd_call(struct adm *a, Siplb__V1__DialogQuery *dq,
-    Siplb__V1__DialogdReply **rp);
+int adm_dialogd_call(
+    struct adm *a, Siplb__V1__DialogQuery *dq, Siplb__V1__DialogdReply **rp);
 int adm_dialogd_stats(struct adm *a, Siplb__V1__StatsAnswer **rp);
 /* The node table from the first scheduler that answers; NULL when none.
  * *idx gets which one. */

@@ -19,17 +19,20 @@
 /* ------------------------------------------------------------ dialogs */
 
 static int
-dialogd_reply(struct adm *a, int err, Siplb__V1__DialogdReply *r,
-    struct adm_reply *rp)
+dialogd_reply(
+    struct adm *a, int err, Siplb__V1__DialogdReply *r, struct adm_reply *rp)
 {
 	if (err == ENOTCONN) {
-		adm_reply_error(rp, 503, "no dialogd configured ([admin] "
-					 "dialogd)");
+		adm_reply_error(rp, 503,
+		    "no dialogd configured ([admin] "
+		    "dialogd)");
 		return -1;
 	}
 	if (err == ETIMEDOUT) {
-		adm_reply_error(rp, 503, "dialogd at %s did not answer within "
-		    "%d ms", a->cfg.dialogd, ADM_CALL_MS);
+		adm_reply_error(rp, 503,
+		    "dialogd at %s did not answer within "
+		    "%d ms",
+		    a->cfg.dialogd, ADM_CALL_MS);
 		return -1;
 	}
 	if (err != 0) {
@@ -56,7 +59,8 @@ arg_u32(void *conn, const char *name, uint32_t *out, struct adm_reply *rp)
 	if (s == NULL)
 		return 0;
 	if (slb_parse_long(s, 0, UINT32_MAX, &v) != 0) {
-		adm_reply_error(rp, 400, "%s: \"%s\" is not a number", name, s);
+		adm_reply_error(
+		    rp, 400, "%s: \"%s\" is not a number", name, s);
 		return -1;
 	}
 	*out = (uint32_t)v;
@@ -81,8 +85,10 @@ dialogs_list(struct adm *a, void *conn, struct adm_reply *rp)
 		enum slb_dialog_state ds;
 
 		if (slb_dialog_state_parse(st, &ds) != 0) {
-			adm_reply_error(rp, 400, "state: \"%s\": use created, "
-						 "confirmed or terminated", st);
+			adm_reply_error(rp, 400,
+			    "state: \"%s\": use created, "
+			    "confirmed or terminated",
+			    st);
 			return;
 		}
 		dq.state = (Siplb__V1__DialogState)ds;
@@ -94,9 +100,10 @@ dialogs_list(struct adm *a, void *conn, struct adm_reply *rp)
 		    strcmp(counts, "yes") == 0 || *counts == '\0')
 			dq.counts = 1;
 		else if (strcmp(counts, "0") != 0 &&
-		    strcmp(counts, "false") != 0 && strcmp(counts, "no") != 0) {
-			adm_reply_error(rp, 400, "counts: \"%s\": use 1 or 0",
-			    counts);
+		    strcmp(counts, "false") != 0 &&
+		    strcmp(counts, "no") != 0) {
+			adm_reply_error(
+			    rp, 400, "counts: \"%s\": use 1 or 0", counts);
 			return;
 		}
 	}
@@ -106,14 +113,16 @@ dialogs_list(struct adm *a, void *conn, struct adm_reply *rp)
 	arr = json_array();
 	if (dq.counts) {
 		for (size_t i = 0; i < r->n_counts; i++)
-			json_array_append_new(arr, json_pack("{s:I,s:s,s:I}",
-			    "node_id", (json_int_t)r->counts[i]->node_id,
-			    "resource", r->counts[i]->resource, "count",
-			    (json_int_t)r->counts[i]->count));
+			json_array_append_new(arr,
+			    json_pack("{s:I,s:s,s:I}", "node_id",
+				(json_int_t)r->counts[i]->node_id, "resource",
+				r->counts[i]->resource, "count",
+				(json_int_t)r->counts[i]->count));
 		rp->json = json_pack("{s:o}", "counts", arr);
 	} else {
 		for (size_t i = 0; i < r->n_dialogs; i++)
-			json_array_append_new(arr, slb_dialog_json(r->dialogs[i]));
+			json_array_append_new(
+			    arr, slb_dialog_json(r->dialogs[i]));
 		rp->json = json_pack("{s:o}", "dialogs", arr);
 	}
 	rp->status = 200;
@@ -160,8 +169,8 @@ counters_json(Siplb__V1__Counter **c, size_t n)
 			sub = json_object();
 			json_object_set_new(o, c[i]->name, sub);
 		}
-		json_object_set_new(sub, c[i]->label,
-		    json_integer((json_int_t)c[i]->value));
+		json_object_set_new(
+		    sub, c[i]->label, json_integer((json_int_t)c[i]->value));
 	}
 	return o;
 }
@@ -185,9 +194,9 @@ stats(struct adm *a, struct adm_reply *rp)
 					n->resources[k]->load, "capacity",
 					n->resources[k]->capacity));
 			json_array_append_new(nodes,
-			    json_pack("{s:I,s:s,s:b,s:b,s:I,s:f,s:I,s:o}", "id",
-				(json_int_t)n->id, "uri", n->uri, "up", n->up,
-				"enabled", n->enabled, "rtt_us",
+			    json_pack("{s:I,s:s,s:b,s:b,s:I,s:f,s:I,s:o}",
+				"id", (json_int_t)n->id, "uri", n->uri, "up",
+				n->up, "enabled", n->enabled, "rtt_us",
 				(json_int_t)n->rtt_us, "rtt_seconds",
 				n->rtt_us / 1e6, "selected",
 				(json_int_t)n->selected, "resources", res));
@@ -198,14 +207,14 @@ stats(struct adm *a, struct adm_reply *rp)
 	q.stats = 1;
 	for (int i = 0; i < a->nsched; i++) {
 		int ok = adm_sched_call(a->sched[i], &q, &sr) == 0;
-		json_t *o = json_pack("{s:s,s:b}", "address", a->sched[i], "up",
-		    ok);
+		json_t *o =
+		    json_pack("{s:s,s:b}", "address", a->sched[i], "up", ok);
 
 		if (ok && sr->status == SIPLB__V1__STATUS__STATUS_OK &&
 		    sr->stats)
 			json_object_set_new(o, "counters",
-			    counters_json(sr->stats->counters,
-				sr->stats->n_counters));
+			    counters_json(
+				sr->stats->counters, sr->stats->n_counters));
 		if (ok)
 			slb_msg_free(&sr->base);
 		json_array_append_new(scheds, o);
@@ -213,13 +222,13 @@ stats(struct adm *a, struct adm_reply *rp)
 	for (int i = 0; i < a->nedge; i++) {
 		Siplb__V1__StatsAnswer *er = NULL;
 		int ok = adm_edge_stats(a->edge[i], &er) == 0;
-		json_t *o = json_pack("{s:s,s:b}", "address", a->edge[i], "up",
-		    ok);
+		json_t *o =
+		    json_pack("{s:s,s:b}", "address", a->edge[i], "up", ok);
 
 		if (ok) {
 			json_object_set_new(o, "counters",
-			    counters_json(er->stats->counters,
-				er->stats->n_counters));
+			    counters_json(
+				er->stats->counters, er->stats->n_counters));
 			slb_msg_free(&er->base);
 		}
 		json_array_append_new(edges, o);
@@ -228,8 +237,8 @@ stats(struct adm *a, struct adm_reply *rp)
 	    scheds, "edges", edges);
 	rp->status = r != NULL ? 200 : 503;
 	if (r == NULL)
-		json_object_set_new(rp->json, "error",
-		    json_string("no scheduler answered"));
+		json_object_set_new(
+		    rp->json, "error", json_string("no scheduler answered"));
 }
 
 /* ------------------------------------------------------------ health */
@@ -259,8 +268,8 @@ healthz(struct adm *a, struct adm_reply *rp)
 
 		slb_msg_free(er ? &er->base : NULL);
 		all &= up;
-		json_array_append_new(edges, json_pack("{s:s,s:b}", "address",
-		    a->edge[i], "up", up));
+		json_array_append_new(edges,
+		    json_pack("{s:s,s:b}", "address", a->edge[i], "up", up));
 	}
 	if (a->cfg.dialogd[0]) {
 		dq.counts = 1;
@@ -324,13 +333,15 @@ adm_api_handle(struct adm *a, const char *method, const char *path,
 		long id;
 
 		if (slb_parse_long(ids, 1, UINT32_MAX, &id) != 0)
-			adm_reply_error(rp, 404, "no node \"%s\" (node ids are "
-						 "numbers)", ids);
+			adm_reply_error(rp, 404,
+			    "no node \"%s\" (node ids are "
+			    "numbers)",
+			    ids);
 		else if (get)
 			adm_api_node_get(a, (uint32_t)id, rp);
 		else if (method_is(method, "PATCH"))
-			adm_api_node_patch(a, (uint32_t)id, body, body_len,
-			    rp);
+			adm_api_node_patch(
+			    a, (uint32_t)id, body, body_len, rp);
 		else if (method_is(method, "DELETE"))
 			adm_api_node_delete(a, (uint32_t)id, rp);
 		else

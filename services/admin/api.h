@@ -17,13 +17,13 @@
 void adm_api_nodes_list(struct adm *a, struct adm_reply *rp);
 void adm_api_node_get(struct adm *a, uint32_t id, struct adm_reply *rp);
 /* POST /api/v1/nodes, PATCH and DELETE /api/v1/nodes/ID */
-void adm_api_node_add(struct adm *a, const char *body, size_t len,
-    struct adm_reply *rp);
+void adm_api_node_add(
+    struct adm *a, const char *body, size_t len, struct adm_reply *rp);
 void adm_api_node_patch(struct adm *a, uint32_t id, const char *body,
     size_t len, struct adm_reply *rp);
 void adm_api_node_delete(struct adm *a, uint32_t id, struct adm_reply *rp);
 /* POST /api/v1/reload */
-void adm_api_reload(struct adm *a, const char *body, size_t len,
-    struct adm_reply *rp);
+void adm_api_reload(
+    struct adm *a, const char *body, size_t len, struct adm_reply *rp);
 
 #endif

@@ -20,8 +20,7 @@
 
 /* Parse a body that must be a JSON object; NULL after a 400. */
 static json_t *
-parse_object(const char *body, size_t len, int empty_ok,
-    struct adm_reply *rp)
+parse_object(const char *body, size_t len, int empty_ok, struct adm_reply *rp)
 {
 	json_error_t je;
 	json_t *j;
@@ -36,8 +35,9 @@ parse_object(const char *body, size_t len, int empty_ok,
 	}
 	if (!json_is_object(j)) {
 		json_decref(j);
-		adm_reply_error(rp, 400, "bad JSON: the body must be an "
-					 "object {...}");
+		adm_reply_error(rp, 400,
+		    "bad JSON: the body must be an "
+		    "object {...}");
 		return NULL;
 	}
 	return j;
@@ -49,8 +49,8 @@ get_int(json_t *v, const char *key, long long min, long long max,
 {
 	if (!json_is_integer(v) || json_integer_value(v) < min ||
 	    json_integer_value(v) > max) {
-		adm_reply_error(rp, 400, "\"%s\" must be an integer %lld..%lld",
-		    key, min, max);
+		adm_reply_error(rp, 400,
+		    "\"%s\" must be an integer %lld..%lld", key, min, max);
 		return -1;
 	}
 	*out = json_integer_value(v);
@@ -118,8 +118,9 @@ sched_change(struct adm *a, Siplb__V1__AdminRequest *ar, json_t **warnp,
 			first = r;
 			if (r->status != SIPLB__V1__STATUS__STATUS_OK) {
 				adm_reply_error(rp, adm_http_status(r->status),
-				    "%s", r->error && *r->error ? r->error
-							       : "refused");
+				    "%s",
+				    r->error && *r->error ? r->error
+							  : "refused");
 				slb_msg_free(&r->base);
 				json_decref(warn);
 				return NULL;
@@ -179,7 +180,8 @@ adm_api_nodes_list(struct adm *a, struct adm_reply *rp)
 	}
 	arr = json_array();
 	for (size_t i = 0; i < r->admin->table->n_nodes; i++)
-		json_array_append_new(arr, slb_node_json(r->admin->table->nodes[i]));
+		json_array_append_new(
+		    arr, slb_node_json(r->admin->table->nodes[i]));
 	rp->json = json_pack("{s:o}", "nodes", arr);
 	rp->status = 200;
 	slb_msg_free(&r->base);
@@ -207,8 +209,8 @@ adm_api_node_get(struct adm *a, uint32_t id, struct adm_reply *rp)
 }
 
 void
-adm_api_node_add(struct adm *a, const char *body, size_t len,
-    struct adm_reply *rp)
+adm_api_node_add(
+    struct adm *a, const char *body, size_t len, struct adm_reply *rp)
 {
 	Siplb__V1__AdminRequest ar = SIPLB__V1__ADMIN_REQUEST__INIT;
 	Siplb__V1__NodeSpec spec = SIPLB__V1__NODE_SPEC__INIT;
@@ -219,7 +221,8 @@ adm_api_node_add(struct adm *a, const char *body, size_t len,
 
 	if ((j = parse_object(body, len, 0, rp)) == NULL)
 		return;
-	json_object_foreach(j, k, v) {
+	json_object_foreach(j, k, v)
+	{
 		if (strcmp(k, "uri") == 0 || strcmp(k, "description") == 0 ||
 		    strcmp(k, "attrs") == 0 || strcmp(k, "socket") == 0 ||
 		    strcmp(k, "resources") == 0) {
@@ -267,21 +270,25 @@ adm_api_node_add(struct adm *a, const char *body, size_t len,
 			spec.probe_mode = (uint32_t)n;
 		} else if (strcmp(k, "enabled") == 0) {
 			if (!json_is_boolean(v)) {
-				adm_reply_error(rp, 400, "\"enabled\" must be "
-							 "true or false");
+				adm_reply_error(rp, 400,
+				    "\"enabled\" must be "
+				    "true or false");
 				goto out;
 			}
 			spec.disabled = !json_is_true(v);
 		} else {
-			adm_reply_error(rp, 400, "unknown field \"%s\" (known: "
+			adm_reply_error(rp, 400,
+			    "unknown field \"%s\" (known: "
 			    "uri, group, set, resources, weight, priority, "
 			    "probe_mode, description, attrs, socket, id, "
-			    "enabled)", k);
+			    "enabled)",
+			    k);
 			goto out;
 		}
 	}
 	if (spec.uri == NULL || *spec.uri == '\0') {
-		adm_reply_error(rp, 400, "\"uri\" is required (sip:HOST[:PORT])");
+		adm_reply_error(
+		    rp, 400, "\"uri\" is required (sip:HOST[:PORT])");
 		goto out;
 	}
 	ar.op = SIPLB__V1__ADMIN_REQUEST__OP__OP_ADD;
@@ -306,13 +313,16 @@ adm_api_node_patch(struct adm *a, uint32_t id, const char *body, size_t len,
 
 	if ((j = parse_object(body, len, 0, rp)) == NULL)
 		return;
-	json_object_foreach(j, k, v) {
+	json_object_foreach(j, k, v)
+	{
 		if (strcmp(k, "draining") == 0 ||
 		    strcmp(k, "pause_inbound") == 0) {
 			/* drain: no new calls, dialogs go on */
 			if (!json_is_boolean(v)) {
-				adm_reply_error(rp, 400, "\"%s\" must be true "
-				    "or false", k);
+				adm_reply_error(rp, 400,
+				    "\"%s\" must be true "
+				    "or false",
+				    k);
 				goto out;
 			}
 			if (k[0] == 'd')
@@ -321,8 +331,9 @@ adm_api_node_patch(struct adm *a, uint32_t id, const char *body, size_t len,
 				pause = json_is_true(v);
 		} else if (strcmp(k, "enabled") == 0) {
 			if (!json_is_boolean(v)) {
-				adm_reply_error(rp, 400, "\"enabled\" must be "
-							 "true or false");
+				adm_reply_error(rp, 400,
+				    "\"enabled\" must be "
+				    "true or false");
 				goto out;
 			}
 			enabled = json_is_true(v);
@@ -341,15 +352,18 @@ adm_api_node_patch(struct adm *a, uint32_t id, const char *body, size_t len,
 			spec.priority = (int32_t)n;
 			spec.has_priority = 1;
 		} else {
-			adm_reply_error(rp, 400, "unknown field \"%s\" (a PATCH "
+			adm_reply_error(rp, 400,
+			    "unknown field \"%s\" (a PATCH "
 			    "takes enabled, draining, pause_inbound, resources, "
-			    "weight, priority)", k);
+			    "weight, priority)",
+			    k);
 			goto out;
 		}
 	}
 	if (enabled < 0 && draining < 0 && resources == NULL &&
 	    !spec.has_weight && !spec.has_priority) {
-		adm_reply_error(rp, 400, "give at least one of \"enabled\", "
+		adm_reply_error(rp, 400,
+		    "give at least one of \"enabled\", "
 		    "\"draining\", \"resources\", \"weight\", \"priority\"");
 		goto out;
 	}
@@ -423,8 +437,8 @@ adm_api_node_delete(struct adm *a, uint32_t id, struct adm_reply *rp)
 }
 
 void
-adm_api_reload(struct adm *a, const char *body, size_t len,
-    struct adm_reply *rp)
+adm_api_reload(
+    struct adm *a, const char *body, size_t len, struct adm_reply *rp)
 {
 	Siplb__V1__AdminRequest ar = SIPLB__V1__ADMIN_REQUEST__INIT;
 	Siplb__V1__SchedReply *r;
@@ -433,15 +447,19 @@ adm_api_reload(struct adm *a, const char *body, size_t len,
 
 	if ((j = parse_object(body, len, 1, rp)) == NULL)
 		return;
-	json_object_foreach(j, k, v) {
+	json_object_foreach(j, k, v)
+	{
 		if (strcmp(k, "reset") != 0) {
-			adm_reply_error(rp, 400, "unknown field \"%s\" (a reload "
-			    "takes only \"reset\")", k);
+			adm_reply_error(rp, 400,
+			    "unknown field \"%s\" (a reload "
+			    "takes only \"reset\")",
+			    k);
 			goto out;
 		}
 		if (!json_is_boolean(v)) {
-			adm_reply_error(rp, 400, "\"reset\" must be true or "
-						 "false");
+			adm_reply_error(rp, 400,
+			    "\"reset\" must be true or "
+			    "false");
 			goto out;
 		}
 		ar.reset_state = json_is_true(v);
@@ -452,8 +470,8 @@ adm_api_reload(struct adm *a, const char *body, size_t len,
 	arr = json_array();
 	if (r->admin && r->admin->table)
 		for (size_t i = 0; i < r->admin->table->n_nodes; i++)
-			json_array_append_new(arr,
-			    slb_node_json(r->admin->table->nodes[i]));
+			json_array_append_new(
+			    arr, slb_node_json(r->admin->table->nodes[i]));
 	rp->json = json_pack("{s:b,s:b,s:o}", "reloaded", 1, "reset",
 	    ar.reset_state, "nodes", arr);
 	if (warn)

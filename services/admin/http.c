@@ -45,8 +45,11 @@ utf8_clean(char *s)
 	unsigned char *p = (unsigned char *)s;
 
 	while (*p) {
-		int n = *p < 0x80 ? 0 : (*p & 0xe0) == 0xc0 ? 1
-		    : (*p & 0xf0) == 0xe0 ? 2 : (*p & 0xf8) == 0xf0 ? 3 : -1;
+		int n = *p < 0x80         ? 0
+		    : (*p & 0xe0) == 0xc0 ? 1
+		    : (*p & 0xf0) == 0xe0 ? 2
+		    : (*p & 0xf8) == 0xf0 ? 3
+					  : -1;
 		int i;
 
 		for (i = 1; n > 0 && i <= n; i++)
@@ -55,8 +58,9 @@ utf8_clean(char *s)
 		if (n < 0 || i <= n || (n == 1 && *p < 0xc2) ||
 		    (n == 2 && *p == 0xe0 && p[1] < 0xa0) ||
 		    (n == 2 && *p == 0xed && p[1] >= 0xa0) ||
-		    (n == 3 && (*p > 0xf4 || (*p == 0xf0 && p[1] < 0x90) ||
-				   (*p == 0xf4 && p[1] >= 0x90)))) {
+		    (n == 3 &&
+			(*p > 0xf4 || (*p == 0xf0 && p[1] < 0x90) ||
+			    (*p == 0xf4 && p[1] >= 0x90)))) {
 			*p++ = '?';
 			continue;
 		}
@@ -116,7 +120,8 @@ send_reply(struct MHD_Connection *c, struct adm_reply *rp)
 	} else {
 		if (rp->json == NULL)
 			rp->json = json_object();
-		buf = json_dumps(rp->json, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
+		buf =
+		    json_dumps(rp->json, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
 		if (buf == NULL)
 			return MHD_NO;
 		len = strlen(buf);
@@ -131,19 +136,22 @@ send_reply(struct MHD_Connection *c, struct adm_reply *rp)
 		buf[len++] = '\n';
 		buf[len] = '\0';
 	}
-	resp = MHD_create_response_from_buffer(len, buf, MHD_RESPMEM_MUST_FREE);
+	resp =
+	    MHD_create_response_from_buffer(len, buf, MHD_RESPMEM_MUST_FREE);
 	if (resp == NULL) {
 		free(buf);
 		return MHD_NO;
 	}
 	MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE,
 	    rp->content_type ? rp->content_type : "application/json");
-	MHD_add_response_header(resp, MHD_HTTP_HEADER_CACHE_CONTROL, "no-store");
+	MHD_add_response_header(
+	    resp, MHD_HTTP_HEADER_CACHE_CONTROL, "no-store");
 	if (rp->status == 401)
 		MHD_add_response_header(resp, MHD_HTTP_HEADER_WWW_AUTHENTICATE,
 		    "Bearer realm=\"siplb\"");
 	if (rp->allow != NULL)
-		MHD_add_response_header(resp, MHD_HTTP_HEADER_ALLOW, rp->allow);
+		MHD_add_response_header(
+		    resp, MHD_HTTP_HEADER_ALLOW, rp->allow);
 	ret = MHD_queue_response(c, rp->status, resp);
 	MHD_destroy_response(resp);
 	return ret;
@@ -152,7 +160,7 @@ send_reply(struct MHD_Connection *c, struct adm_reply *rp)
 static enum MHD_Result
 reply_now(struct MHD_Connection *c, unsigned status, const char *msg)
 {
-	struct adm_reply r = {0};
+	struct adm_reply r = { 0 };
 	enum MHD_Result ret;
 
 	adm_reply_error(&r, status, "%s", msg);
@@ -168,20 +176,21 @@ on_access(void *cls, struct MHD_Connection *c, const char *url,
 {
 	struct adm *a = cls;
 	struct req_ctx *rc = *con_cls;
-	struct adm_reply r = {0};
+	struct adm_reply r = { 0 };
 	enum MHD_Result ret;
 	int public;
 
 	(void)version;
 	if (rc == NULL) {
-		const char *cl = MHD_lookup_connection_value(c, MHD_HEADER_KIND,
-		    MHD_HTTP_HEADER_CONTENT_LENGTH);
+		const char *cl = MHD_lookup_connection_value(
+		    c, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_LENGTH);
 
 		if ((rc = calloc(1, sizeof(*rc))) == NULL)
 			return MHD_NO;
 		*con_cls = rc;
-		if (cl != NULL && strtoull(cl, NULL, 10) >
-		    (unsigned long long)a->cfg.max_body) {
+		if (cl != NULL &&
+		    strtoull(cl, NULL, 10) >
+			(unsigned long long)a->cfg.max_body) {
 			rc->too_big = 1;
 			return reply_now(c, 413, "request body too large");
 		}
@@ -193,7 +202,7 @@ on_access(void *cls, struct MHD_Connection *c, const char *url,
 		*upload_data_size = 0;
 		if (rc->too_big || rc->len + n > (size_t)a->cfg.max_body) {
 			rc->too_big = 1;
-			return MHD_YES;	/* read and drop, answer 413 at the end */
+			return MHD_YES; /* read and drop, answer 413 at the end */
 		}
 		if (rc->len + n + 1 > rc->cap) {
 			size_t cap = (rc->len + n + 1) * 2;
@@ -214,13 +223,15 @@ on_access(void *cls, struct MHD_Connection *c, const char *url,
 
 	public = strcmp(url, "/healthz") == 0 ||
 	    (strcmp(url, "/metrics") == 0 && a->cfg.metrics_public);
-	if (!public && !token_ok(a, MHD_lookup_connection_value(c,
-				      MHD_HEADER_KIND,
-				      MHD_HTTP_HEADER_AUTHORIZATION))) {
-		slb_log_info("%s %s: 401 (missing or wrong bearer token)",
-		    method, url);
-		return reply_now(c, 401, "missing or wrong bearer token "
-					 "(Authorization: Bearer TOKEN)");
+	if (!public &&
+	    !token_ok(a,
+		MHD_lookup_connection_value(
+		    c, MHD_HEADER_KIND, MHD_HTTP_HEADER_AUTHORIZATION))) {
+		slb_log_info(
+		    "%s %s: 401 (missing or wrong bearer token)", method, url);
+		return reply_now(c, 401,
+		    "missing or wrong bearer token "
+		    "(Authorization: Bearer TOKEN)");
 	}
 	adm_api_handle(a, method, url, rc->body, rc->len, c, &r);
 	if (r.status == 0)
@@ -331,25 +342,25 @@ adm_http_start(struct adm *a)
 	struct sockaddr_storage ss;
 	const union MHD_DaemonInfo *info;
 	unsigned flags = MHD_USE_EPOLL | MHD_USE_ERROR_LOG;
-	struct timeval now = {0, 0};
+	struct timeval now = { 0, 0 };
 
 	if (adm_http_parse_listen(a->cfg.listen, &ss) != 0) {
 		slb_log_err("[admin] listen: \"%s\": use ADDR:PORT or "
-		    "[V6ADDR]:PORT", a->cfg.listen);
+			    "[V6ADDR]:PORT",
+		    a->cfg.listen);
 		return SLB_EXIT_CONFIG;
 	}
 	if (ss.ss_family == AF_INET6)
 		flags |= MHD_USE_IPv6;
 	a->httpd = MHD_start_daemon(flags, 0, NULL, NULL, on_access, a,
-	    MHD_OPTION_EXTERNAL_LOGGER, on_mhd_log, a,
-	    MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&ss,
-	    MHD_OPTION_NOTIFY_COMPLETED, on_completed, a,
-	    MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)30,
-	    MHD_OPTION_CONNECTION_LIMIT, (unsigned)128,
-	    MHD_OPTION_END);
+	    MHD_OPTION_EXTERNAL_LOGGER, on_mhd_log, a, MHD_OPTION_SOCK_ADDR,
+	    (struct sockaddr *)&ss, MHD_OPTION_NOTIFY_COMPLETED, on_completed,
+	    a, MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)30,
+	    MHD_OPTION_CONNECTION_LIMIT, (unsigned)128, MHD_OPTION_END);
 	if (a->httpd == NULL) {
 		slb_log_err("cannot listen on http %s (address in use or not "
-		    "ours?)", a->cfg.listen);
+			    "ours?)",
+		    a->cfg.listen);
 		return EADDRINUSE;
 	}
 	info = MHD_get_daemon_info(a->httpd, MHD_DAEMON_INFO_EPOLL_FD);
@@ -357,8 +368,8 @@ adm_http_start(struct adm *a)
 		slb_log_err("libmicrohttpd has no epoll fd");
 		return EINVAL;
 	}
-	a->http_ev = event_new(a->base, info->epoll_fd, EV_READ | EV_PERSIST,
-	    on_http, a);
+	a->http_ev = event_new(
+	    a->base, info->epoll_fd, EV_READ | EV_PERSIST, on_http, a);
 	a->http_tmr = evtimer_new(a->base, on_http, a);
 	if (a->http_ev == NULL || a->http_tmr == NULL ||
 	    event_add(a->http_ev, NULL) != 0)

@@ -24,7 +24,8 @@ main(int argc, char **argv)
 	if (adm_cfg_load(&a, opts.cfg_path) != 0)
 		return SLB_EXIT_CONFIG;
 	if (opts.debug)
-		slb_log_configure("debug", a.cfg.log_facility, a.cfg.log_syslog);
+		slb_log_configure(
+		    "debug", a.cfg.log_facility, a.cfg.log_syslog);
 	if (opts.check_only)
 		return slb_cfg_report_ok(opts.cfg_path);
 	err = adm_init(&a);

@@ -10,8 +10,8 @@
 #include "bus.h"
 
 int
-adm_sched_call(const char *url, Siplb__V1__SchedRequest *q,
-    Siplb__V1__SchedReply **rp)
+adm_sched_call(
+    const char *url, Siplb__V1__SchedRequest *q, Siplb__V1__SchedReply **rp)
 {
 	return slb_req_call(url, &q->base, &siplb__v1__sched_reply__descriptor,
 	    ADM_CALL_MS, 0, (ProtobufCMessage **)rp);
@@ -27,8 +27,9 @@ adm_stats(const char *url, ProtobufCMessage *req, Siplb__V1__StatsAnswer **rp)
 	*rp = NULL;
 	err = slb_req_call(url, req, &siplb__v1__stats_answer__descriptor,
 	    ADM_CALL_MS, 0, (ProtobufCMessage **)rp);
-	if (err == 0 && ((*rp)->status != SIPLB__V1__STATUS__STATUS_OK ||
-			    (*rp)->stats == NULL)) {
+	if (err == 0 &&
+	    ((*rp)->status != SIPLB__V1__STATUS__STATUS_OK ||
+		(*rp)->stats == NULL)) {
 		slb_msg_free(&(*rp)->base);
 		*rp = NULL;
 		return EPROTO;
@@ -47,8 +48,8 @@ adm_edge_stats(const char *url, Siplb__V1__StatsAnswer **rp)
 }
 
 int
-adm_dialogd_call(struct adm *a, Siplb__V1__DialogQuery *dq,
-    Siplb__V1__DialogdReply **rp)
+adm_dialogd_call(
+    struct adm *a, Siplb__V1__DialogQuery *dq, Siplb__V1__DialogdReply **rp)
 {
 	Siplb__V1__DialogdRequest q = SIPLB__V1__DIALOGD_REQUEST__INIT;
 
@@ -114,7 +115,8 @@ adm_http_status(Siplb__V1__Status st)
 void
 adm_no_scheduler(struct adm *a, struct adm_reply *rp)
 {
-	adm_reply_error(rp, 503, "no scheduler answered within %d ms "
-	    "(tried %d: %s%s)", ADM_CALL_MS, a->nsched, a->sched[0],
-	    a->nsched > 1 ? ", ..." : "");
+	adm_reply_error(rp, 503,
+	    "no scheduler answered within %d ms "
+	    "(tried %d: %s%s)",
+	    ADM_CALL_MS, a->nsched, a->sched[0], a->nsched > 1 ? ", ..." : "");
 }

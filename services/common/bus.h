@@ -47,8 +47,8 @@ typedef void (*slb_bridge_h)(void *arg, void *data, int err);
 
 int slb_bridge_new(struct slb_bridge **bp, struct event_base *base);
 /* Thread-safe: run fn(arg, data, err) on the loop soon. */
-void slb_bridge_post(struct slb_bridge *b, slb_bridge_h fn, void *arg,
-    void *data, int err);
+void slb_bridge_post(
+    struct slb_bridge *b, slb_bridge_h fn, void *arg, void *data, int err);
 void slb_bridge_free(struct slb_bridge *b);
 
 /* ------------------------------------------------------------ REP */
@@ -60,8 +60,8 @@ typedef void (*slb_rep_h)(void *arg, nng_msg *req, nng_msg **replyp);
 struct slb_rep;
 /* Listen on url; requests are read and answered on the loop, without
  * blocking it. */
-int slb_rep_open(struct slb_rep **rp, struct event_base *base,
-    const char *url, slb_rep_h h, void *arg);
+int slb_rep_open(struct slb_rep **rp, struct event_base *base, const char *url,
+    slb_rep_h h, void *arg);
 void slb_rep_close(struct slb_rep *r);
 /* Let this REP answer replay requests (ReplayCall) from p's ring itself,
  * before the service's handler sees them; p keeps its last messages from
@@ -109,13 +109,13 @@ struct slb_sub_ops {
 };
 
 struct slb_sub_stats {
-	uint64_t received;	/* deltas delivered */
-	uint64_t gaps;		/* seq jumps seen */
-	uint64_t restarts;	/* new epochs seen */
-	uint64_t resyncs;	/* snapshots applied */
-	uint64_t dropped;	/* garbage, wrong version, stale */
-	uint64_t replayed;	/* missed messages replayed (history) */
-	uint64_t history_lost;	/* replays that could not cover a gap */
+	uint64_t received; /* deltas delivered */
+	uint64_t gaps; /* seq jumps seen */
+	uint64_t restarts; /* new epochs seen */
+	uint64_t resyncs; /* snapshots applied */
+	uint64_t dropped; /* garbage, wrong version, stale */
+	uint64_t replayed; /* missed messages replayed (history) */
+	uint64_t history_lost; /* replays that could not cover a gap */
 };
 
 struct slb_sub;
@@ -146,11 +146,11 @@ struct slb_counters {
 
 void slb_counters_init(struct slb_counters *k, Siplb__V1__Counter *c,
     Siplb__V1__Counter **cp, size_t cap);
-void slb_counter_add(struct slb_counters *k, const char *name,
-    const char *label, uint64_t v);
+void slb_counter_add(
+    struct slb_counters *k, const char *name, const char *label, uint64_t v);
 /* A subscriber's bus statistics, labelled `label` (its name). */
-void slb_counters_add_sub(struct slb_counters *k, const struct slb_sub *s,
-    const char *label);
+void slb_counters_add_sub(
+    struct slb_counters *k, const struct slb_sub *s, const char *label);
 
 /* ------------------------------------------------------------ REQ */
 

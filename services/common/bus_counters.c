@@ -14,8 +14,8 @@ slb_counters_init(struct slb_counters *k, Siplb__V1__Counter *c,
 }
 
 void
-slb_counter_add(struct slb_counters *k, const char *name,
-    const char *label, uint64_t v)
+slb_counter_add(
+    struct slb_counters *k, const char *name, const char *label, uint64_t v)
 {
 	Siplb__V1__Counter *c;
 
@@ -30,8 +30,8 @@ slb_counter_add(struct slb_counters *k, const char *name,
 }
 
 void
-slb_counters_add_sub(struct slb_counters *k, const struct slb_sub *s,
-    const char *label)
+slb_counters_add_sub(
+    struct slb_counters *k, const struct slb_sub *s, const char *label)
 {
 	struct slb_sub_stats st;
 

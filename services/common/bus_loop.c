@@ -87,7 +87,7 @@ slb_wall_us(void)
 
 /* ------------------------------------------------- closing off the loop */
 
-static int closers;	/* closes still running (atomic) */
+static int closers; /* closes still running (atomic) */
 
 static void *
 closer(void *arg)
@@ -119,9 +119,10 @@ slb_nng_close_off_loop(nng_socket s)
 		int n = __atomic_add_fetch(&closers, 1, __ATOMIC_RELAXED);
 
 		*p = s;
-		if (n > 1 && (n & (n - 1)) == 0)	/* 2, 4, 8, ...: say so */
+		if (n > 1 && (n & (n - 1)) == 0) /* 2, 4, 8, ...: say so */
 			slb_log_warn("%d nng sockets still closing: nng_close "
-			    "hangs (nng 1.5)", n - 1);
+				     "hangs (nng 1.5)",
+			    n - 1);
 		pthread_attr_setdetachstate(&a, PTHREAD_CREATE_DETACHED);
 		if (pthread_create(&t, &a, closer, p) == 0) {
 			pthread_attr_destroy(&a);
@@ -199,8 +200,8 @@ slb_bridge_new(struct slb_bridge **bp, struct event_base *base)
 }
 
 void
-slb_bridge_post(struct slb_bridge *b, slb_bridge_h fn, void *arg, void *data,
-    int err)
+slb_bridge_post(
+    struct slb_bridge *b, slb_bridge_h fn, void *arg, void *data, int err)
 {
 	struct bridge_item *it = calloc(1, sizeof(*it));
 	uint64_t one = 1;
@@ -253,8 +254,8 @@ slb_bridge_free(struct slb_bridge *b)
 /* ------------------------------------------------------------ helpers */
 
 int
-slb_bus_recv_fd_event(nng_socket s, struct event_base *base, event_callback_fn fn,
-    void *arg, struct event **evp)
+slb_bus_recv_fd_event(nng_socket s, struct event_base *base,
+    event_callback_fn fn, void *arg, struct event **evp)
 {
 	int fd, rv;
 

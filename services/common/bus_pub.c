@@ -29,8 +29,8 @@ struct slb_pub {
 	nng_socket sock;
 	char stream[64];
 	uint64_t epoch, seq;
-	int keep;		/* a REP replays from the ring: fill it */
-	struct ring_ent *ring;	/* PUB_RING_MSGS slots, oldest at head */
+	int keep; /* a REP replays from the ring: fill it */
+	struct ring_ent *ring; /* PUB_RING_MSGS slots, oldest at head */
 	size_t head, n, bytes;
 	uint64_t replays;
 };
@@ -42,7 +42,7 @@ slb_pub_keep_ring(struct slb_pub *p)
 }
 
 static struct ring_ent *
-ring_at(struct slb_pub *p, size_t i)	/* i-th oldest */
+ring_at(struct slb_pub *p, size_t i) /* i-th oldest */
 {
 	return &p->ring[(p->head + i) % PUB_RING_MSGS];
 }
@@ -68,13 +68,14 @@ ring_push(struct slb_pub *p, uint64_t seq, const nng_msg *m)
 		return;
 	if (p->ring == NULL &&
 	    (p->ring = calloc(PUB_RING_MSGS, sizeof(*p->ring))) == NULL)
-		return;		/* no history: subscribers fall back on snapshots */
+		return; /* no history: subscribers fall back on snapshots */
 	if (nng_msg_dup(&copy, m) != 0)
 		return;
-	while (p->n > 0 && (p->n == PUB_RING_MSGS ||
-			       p->bytes + nng_msg_len(copy) > PUB_RING_BYTES))
+	while (p->n > 0 &&
+	    (p->n == PUB_RING_MSGS ||
+		p->bytes + nng_msg_len(copy) > PUB_RING_BYTES))
 		ring_drop_oldest(p);
-	*ring_at(p, p->n) = (struct ring_ent){seq, copy};
+	*ring_at(p, p->n) = (struct ring_ent){ seq, copy };
 	p->n++;
 	p->bytes += nng_msg_len(copy);
 }
@@ -110,8 +111,8 @@ slb_pub_replay(struct slb_pub *p, const nng_msg *req, nng_msg **replyp)
 	size_t i, k = 0, bytes = 0;
 	int rc;
 
-	rc = slb_msg_unpack(&siplb__v1__replay_call__descriptor, (nng_msg *)req,
-	    SLB_MSG_MAX, &pm);
+	rc = slb_msg_unpack(&siplb__v1__replay_call__descriptor,
+	    (nng_msg *)req, SLB_MSG_MAX, &pm);
 	if (rc != 0 || ((Siplb__V1__ReplayCall *)pm)->replay == NULL) {
 		const char *why = "replay: no request";
 
@@ -212,7 +213,7 @@ slb_pub_heartbeat(struct slb_pub *p)
 
 	m.stream = p->stream;
 	m.epoch = p->epoch;
-	m.seq = p->seq;		/* the last one used: heartbeats take none */
+	m.seq = p->seq; /* the last one used: heartbeats take none */
 	if ((err = slb_msg_pack(&m.base, &msg)) != 0)
 		return err;
 	if ((rv = nng_sendmsg(p->sock, msg, NNG_FLAG_NONBLOCK)) != 0) {

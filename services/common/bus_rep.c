@@ -23,7 +23,7 @@ struct slb_rep {
 	slb_rep_h h;
 	void *arg;
 	uint64_t served, send_fail;
-	struct slb_pub *pub;	/* answers ReplayCall from its ring */
+	struct slb_pub *pub; /* answers ReplayCall from its ring */
 };
 
 /* Field `want` at the top level of a protobuf message, length-delimited:
@@ -38,7 +38,7 @@ pb_has_field(const uint8_t *b, size_t n, uint32_t want)
 		uint64_t key = 0, v = 0;
 		int sh = 0;
 
-		do {	/* the key, a varint */
+		do { /* the key, a varint */
 			if (i >= n || sh > 63)
 				return 0;
 			key |= (uint64_t)(b[i] & 0x7f) << sh;
@@ -62,14 +62,9 @@ pb_has_field(const uint8_t *b, size_t n, uint32_t want)
 				i += (size_t)v;
 			}
 			break;
-		case 1:
-			i += 8;
-			break;
-		case 5:
-			i += 4;
-			break;
-		default:
-			return 0;
+		case 1: i += 8; break;
+		case 5: i += 4; break;
+		default: return 0;
 		}
 	}
 	return 0;
@@ -95,8 +90,9 @@ rep_readable(evutil_socket_t fd, short what, void *arg)
 			slb_log_warn("rep: receive: %s", nng_strerror(rv));
 			return;
 		}
-		if (r->pub != NULL && pb_has_field(nng_msg_body(req),
-					  nng_msg_len(req), REPLAY_FIELD))
+		if (r->pub != NULL &&
+		    pb_has_field(
+			nng_msg_body(req), nng_msg_len(req), REPLAY_FIELD))
 			slb_pub_replay(r->pub, req, &reply);
 		else
 			r->h(r->arg, req, &reply);
@@ -113,7 +109,8 @@ rep_readable(evutil_socket_t fd, short what, void *arg)
 		if (rv != 0) {
 			r->send_fail++;
 			nng_msg_free(reply);
-			slb_log_debug("rep: reply dropped: %s", nng_strerror(rv));
+			slb_log_debug(
+			    "rep: reply dropped: %s", nng_strerror(rv));
 			continue;
 		}
 		r->served++;
@@ -139,7 +136,8 @@ slb_rep_open(struct slb_rep **rp, struct event_base *base, const char *url,
 	nng_socket_set_int(r->sock, NNG_OPT_RECVBUF, 1024);
 	nng_socket_set_int(r->sock, NNG_OPT_SENDBUF, 1024);
 	if ((err = slb_bus_listen(r->sock, url)) != 0 ||
-	    (err = slb_bus_recv_fd_event(r->sock, base, rep_readable, r, &r->ev)) != 0) {
+	    (err = slb_bus_recv_fd_event(
+		 r->sock, base, rep_readable, r, &r->ev)) != 0) {
 		slb_rep_close(r);
 		return err;
 	}

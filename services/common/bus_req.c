@@ -18,14 +18,14 @@ struct req_call;
 struct slb_reqc {
 	nng_socket sock;
 	struct slb_bridge *br;
-	struct req_call *calls;		/* outstanding, for close */
+	struct req_call *calls; /* outstanding, for close */
 };
 
 struct req_call {
 	nng_ctx ctx;
 	nng_aio *aio;
 	struct slb_bridge *br;
-	struct slb_reqc *rc;		/* NULL once the socket closed */
+	struct slb_reqc *rc; /* NULL once the socket closed */
 	struct req_call *prev, *next;
 	int sent;
 	slb_reply_h cb;
@@ -199,12 +199,12 @@ req_socket(const char *url, nng_socket *sp)
 	nng_socket_set_ms(s, NNG_OPT_RECONNMINT, 20);
 	nng_socket_set_ms(s, NNG_OPT_RECONNMAXT, 200);
 	if ((rv = nng_dial(s, url, NULL, NNG_FLAG_NONBLOCK)) != 0) {
-		nng_close(s);	/* never connected: nothing to wait for */
+		nng_close(s); /* never connected: nothing to wait for */
 		err = slb_nng_errno(rv);
 		goto out;
 	}
-	snprintf(req_socks[n_req_socks].url, sizeof(req_socks[0].url), "%s",
-	    url);
+	snprintf(
+	    req_socks[n_req_socks].url, sizeof(req_socks[0].url), "%s", url);
 	req_socks[n_req_socks++].s = s;
 	*sp = s;
 out:

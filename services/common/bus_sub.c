@@ -26,21 +26,21 @@ struct slb_sub {
 	struct event *ev;
 	struct event *retry_ev;
 	struct event_base *base;
-	struct slb_reqc *reqc;	/* NULL: no snapshots, gaps are only counted */
+	struct slb_reqc *reqc; /* NULL: no snapshots, gaps are only counted */
 	const struct slb_sub_ops *ops;
 	void *arg;
 
-	int synced;		/* have a base state to apply deltas to */
-	int pending;		/* a snapshot request is out */
-	uint64_t epoch, seq;	/* last applied */
-	Siplb__V1__BusMessage **buf;	/* deltas held while syncing */
+	int synced; /* have a base state to apply deltas to */
+	int pending; /* a snapshot request is out */
+	uint64_t epoch, seq; /* last applied */
+	Siplb__V1__BusMessage **buf; /* deltas held while syncing */
 	size_t nbuf, capbuf;
 	int overflow;
 	struct slb_sub_stats st;
-	struct sub_token *tok;	/* outlives us while a request is out */
-	int quiet;		/* failures already reported */
+	struct sub_token *tok; /* outlives us while a request is out */
+	int quiet; /* failures already reported */
 	char pub_url[256];
-	uint64_t last_rx_us;	/* anything heard from the publisher */
+	uint64_t last_rx_us; /* anything heard from the publisher */
 	struct event *watch_ev;
 	/* history: the snapshot answer held while the replay runs */
 	ProtobufCMessage *held;
@@ -48,12 +48,12 @@ struct slb_sub {
 };
 
 struct sub_token {
-	struct slb_sub *s;	/* NULL once the subscriber is closed */
+	struct slb_sub *s; /* NULL once the subscriber is closed */
 };
 
 static void sub_request_snapshot(struct slb_sub *s);
-static void sub_apply_snapshot(struct slb_sub *s,
-    const Siplb__V1__Snapshot *snap);
+static void
+sub_apply_snapshot(struct slb_sub *s, const Siplb__V1__Snapshot *snap);
 
 static void
 sub_buf_clear(struct slb_sub *s)
@@ -148,7 +148,7 @@ sub_on_delta(struct slb_sub *s, Siplb__V1__BusMessage *m)
 		return;
 	}
 	if (m->epoch == s->epoch && m->seq <= s->seq) {
-		s->st.dropped++;	/* duplicate or older than our state */
+		s->st.dropped++; /* duplicate or older than our state */
 		slb_msg_free(&m->base);
 		return;
 	}
@@ -184,7 +184,8 @@ sub_readable(evutil_socket_t fd, short what, void *arg)
 		if (rv == NNG_EAGAIN)
 			return;
 		if (rv != 0) {
-			slb_log_warn("%s: receive: %s", s->name, nng_strerror(rv));
+			slb_log_warn(
+			    "%s: receive: %s", s->name, nng_strerror(rv));
 			return;
 		}
 		s->last_rx_us = slb_now_us();
@@ -193,7 +194,8 @@ sub_readable(evutil_socket_t fd, short what, void *arg)
 		nng_msg_free(msg);
 		if (err != 0) {
 			s->st.dropped++;
-			slb_log_warn_errno(err, "%s: message dropped", s->name);
+			slb_log_warn_errno(
+			    err, "%s: message dropped", s->name);
 			continue;
 		}
 		sub_on_delta(s, (Siplb__V1__BusMessage *)pm);
@@ -228,8 +230,8 @@ sub_apply_snapshot(struct slb_sub *s, const Siplb__V1__Snapshot *snap)
 		sub_on_delta(s, m);
 	}
 	s->nbuf = 0;
-	slb_log_info("%s: synced at seq %llu", s->name,
-	    (unsigned long long)s->seq);
+	slb_log_info(
+	    "%s: synced at seq %llu", s->name, (unsigned long long)s->seq);
 }
 
 static void
@@ -283,8 +285,8 @@ sub_on_replay_reply(void *arg, int err, nng_msg *reply)
 {
 	struct sub_token *tok = arg;
 	ProtobufCMessage *pm = NULL;
-	struct slb_sub *s = sub_reply(tok, &err, reply,
-	    &siplb__v1__replay_answer__descriptor, &pm);
+	struct slb_sub *s = sub_reply(
+	    tok, &err, reply, &siplb__v1__replay_answer__descriptor, &pm);
 	Siplb__V1__ReplayAnswer *a;
 	uint64_t first, from = 0, asked;
 	size_t k = 0;
@@ -296,12 +298,13 @@ sub_on_replay_reply(void *arg, int err, nng_msg *reply)
 	    a->epoch != s->hist_epoch) {
 		s->st.history_lost++;
 		slb_log_warn("%s: messages %llu..%llu not replayed (%s): the "
-		    "snapshot holds their outcome, not their history", s->name,
-		    (unsigned long long)s->hist_after + 1,
+			     "snapshot holds their outcome, not their history",
+		    s->name, (unsigned long long)s->hist_after + 1,
 		    (unsigned long long)s->hist_upto,
-		    err ? strerror(err)
+		    err                             ? strerror(err)
 			: a->epoch != s->hist_epoch ? "the publisher restarted"
-			: a->error && *a->error ? a->error : "refused");
+			: a->error && *a->error     ? a->error
+						    : "refused");
 		slb_msg_free(pm);
 		sub_finish_history(s);
 		return;
@@ -341,9 +344,11 @@ sub_on_replay_reply(void *arg, int err, nng_msg *reply)
 	if (first > asked + 1 && s->epoch != 0) {
 		s->st.history_lost++;
 		slb_log_warn("%s: messages %llu..%llu are no longer in the "
-		    "publisher's ring: their history is lost", s->name,
-		    (unsigned long long)asked + 1, (unsigned long long)(
-		    first - 1 < s->hist_upto ? first - 1 : s->hist_upto));
+			     "publisher's ring: their history is lost",
+		    s->name, (unsigned long long)asked + 1,
+		    (unsigned long long)(first - 1 < s->hist_upto
+			    ? first - 1
+			    : s->hist_upto));
 	}
 	if (k > 0)
 		slb_log_info("%s: %zu missed messages replayed (%llu..%llu)",
@@ -389,10 +394,10 @@ sub_on_snapshot_reply(void *arg, int err, nng_msg *reply)
 {
 	struct sub_token *tok = arg;
 	ProtobufCMessage *pm = NULL;
-	struct slb_sub *s = sub_reply(tok, &err, reply,
-	    &siplb__v1__snapshot_answer__descriptor, &pm);
+	struct slb_sub *s = sub_reply(
+	    tok, &err, reply, &siplb__v1__snapshot_answer__descriptor, &pm);
 	Siplb__V1__SnapshotAnswer *ans;
-	struct timeval tv = {0, SUB_RETRY_MS * 1000};
+	struct timeval tv = { 0, SUB_RETRY_MS * 1000 };
 
 	if (s == NULL)
 		return;
@@ -400,14 +405,16 @@ sub_on_snapshot_reply(void *arg, int err, nng_msg *reply)
 		/* a peer that is not up yet is normal at start: say it once */
 		if (!s->quiet)
 			slb_log_notice("%s: no snapshot yet (%s); will keep "
-			    "asking", s->name, strerror(err));
+				       "asking",
+			    s->name, strerror(err));
 		s->quiet = 1;
 		evtimer_add(s->retry_ev, &tv);
 		return;
 	}
 	s->quiet = 0;
 	ans = (Siplb__V1__SnapshotAnswer *)pm;
-	if (ans->status != SIPLB__V1__STATUS__STATUS_OK || ans->snapshot == NULL) {
+	if (ans->status != SIPLB__V1__STATUS__STATUS_OK ||
+	    ans->snapshot == NULL) {
 		slb_log_warn("%s: snapshot refused: %s", s->name,
 		    ans->error && *ans->error ? ans->error : "no snapshot");
 		slb_msg_free(pm);
@@ -432,7 +439,7 @@ sub_request_snapshot(struct slb_sub *s)
 {
 	Siplb__V1__SnapshotCall call = SIPLB__V1__SNAPSHOT_CALL__INIT;
 	Siplb__V1__SnapshotRequest rq = SIPLB__V1__SNAPSHOT_REQUEST__INIT;
-	struct timeval tv = {0, SUB_RETRY_MS * 1000};
+	struct timeval tv = { 0, SUB_RETRY_MS * 1000 };
 	nng_msg *msg;
 
 	if (s->pending || s->reqc == NULL)
@@ -504,7 +511,7 @@ sub_watch(evutil_socket_t fd, short what, void *arg)
 	}
 	s->last_rx_us = slb_now_us();
 	if (sub_connect(s) != 0)
-		return;		/* tried again at the next watch */
+		return; /* tried again at the next watch */
 	if (s->reqc != NULL)
 		sub_resync(s, "publisher silent");
 }
@@ -537,7 +544,7 @@ slb_sub_open(struct slb_sub **sp, struct event_base *base,
 	s->retry_ev = evtimer_new(base, sub_retry, s);
 	s->watch_ev = event_new(base, -1, EV_PERSIST, sub_watch, s);
 	if (s->retry_ev == NULL || s->watch_ev == NULL ||
-	    event_add(s->watch_ev, &(struct timeval){1, 0}) != 0)
+	    event_add(s->watch_ev, &(struct timeval){ 1, 0 }) != 0)
 		goto out;
 	s->last_rx_us = slb_now_us();
 	if (rep_url != NULL && *rep_url != '\0') {

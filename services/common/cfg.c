@@ -18,8 +18,14 @@
 
 /* Sections any siplb program may meet in the shared file. */
 static const char *known_sections[] = {
-    "general", "scheduler", "edge", "prober", "dialogd", "admin", "ctl",
-    NULL,
+	"general",
+	"scheduler",
+	"edge",
+	"prober",
+	"dialogd",
+	"admin",
+	"ctl",
+	NULL,
 };
 
 struct cfg_parse {
@@ -51,8 +57,8 @@ slb_parse_long(const char *s, long min, long max, long *out)
 static int
 parse_bool(const char *s, int *out)
 {
-	static const char *yes[] = {"yes", "true", "on", "1", NULL};
-	static const char *no[] = {"no", "false", "off", "0", NULL};
+	static const char *yes[] = { "yes", "true", "on", "1", NULL };
+	static const char *no[] = { "no", "false", "off", "0", NULL };
 
 	for (int i = 0; yes[i]; i++)
 		if (strcasecmp(s, yes[i]) == 0)
@@ -103,7 +109,8 @@ set_key(const struct slb_cfg_key *k, void *out, const char *value, char *err,
 	case SLB_CFG_INT:
 		rc = slb_parse_long(value, k->min, k->max, &v);
 		if (rc != 0) {
-			snprintf(err, errlen, "[%s] %s: must be %ld..%ld, not \"%s\"",
+			snprintf(err, errlen,
+			    "[%s] %s: must be %ld..%ld, not \"%s\"",
 			    k->section, k->name, k->min, k->max, value);
 			return EINVAL;
 		}
@@ -112,8 +119,8 @@ set_key(const struct slb_cfg_key *k, void *out, const char *value, char *err,
 	case SLB_CFG_BOOL:
 		if (parse_bool(value, &b) != 0) {
 			snprintf(err, errlen,
-			    "[%s] %s: must be yes or no, not \"%s\"", k->section,
-			    k->name, value);
+			    "[%s] %s: must be yes or no, not \"%s\"",
+			    k->section, k->name, value);
 			return EINVAL;
 		}
 		*(int *)dst = b;
@@ -178,7 +185,7 @@ ini_read_line(FILE *fp, char *buf, size_t cap, size_t *len)
 		if (ferror(fp))
 			return -1;
 		if (n == 0)
-			return 0;	/* the last line had its '\n' */
+			return 0; /* the last line had its '\n' */
 	}
 	buf[n] = '\0';
 	*len = n;
@@ -223,8 +230,8 @@ ini_split_line(char *line, size_t len, char **name, char **value)
 }
 
 int
-slb_ini_parse(const char *path, slb_ini_handler handler, void *user,
-    char *err, size_t errlen)
+slb_ini_parse(const char *path, slb_ini_handler handler, void *user, char *err,
+    size_t errlen)
 {
 	char buf[SLB_INI_MAX_LINE + 1], section[SLB_INI_MAX_LINE + 1];
 	char why[1024];
@@ -235,8 +242,8 @@ slb_ini_parse(const char *path, slb_ini_handler handler, void *user,
 
 	fp = fopen(path, "r");
 	if (fp == NULL) {
-		snprintf(err, errlen, "%s: cannot open: %s", path,
-		    strerror(errno));
+		snprintf(
+		    err, errlen, "%s: cannot open: %s", path, strerror(errno));
 		return ENOENT;
 	}
 	section[0] = '\0';
@@ -258,14 +265,14 @@ slb_ini_parse(const char *path, slb_ini_handler handler, void *user,
 			break;
 		}
 		if (r == -2) {
-			snprintf(why, sizeof(why), "line too long (max %d bytes)",
-			    SLB_INI_MAX_LINE);
+			snprintf(why, sizeof(why),
+			    "line too long (max %d bytes)", SLB_INI_MAX_LINE);
 			rc = EINVAL;
 			break;
 		}
 		name = buf;
 		if (line == 1 && strncmp(buf, "\xEF\xBB\xBF", 3) == 0) {
-			name += 3;	/* UTF-8 byte order mark */
+			name += 3; /* UTF-8 byte order mark */
 			len -= 3;
 		}
 		if (strlen(name) != len) {
@@ -275,17 +282,16 @@ slb_ini_parse(const char *path, slb_ini_handler handler, void *user,
 		}
 		why[0] = '\0';
 		switch (ini_split_line(name, len, &name, &value)) {
-		case 0:
-			break;
+		case 0: break;
 		case 1:
 			memmove(section, name, strlen(name) + 1);
 			if (handler(user, line, section, NULL, NULL, why,
-			    sizeof(why)) != 0)
+				sizeof(why)) != 0)
 				rc = EINVAL;
 			break;
 		case 2:
 			if (handler(user, line, section, name, value, why,
-			    sizeof(why)) != 0)
+				sizeof(why)) != 0)
 				rc = EINVAL;
 			break;
 		default:
@@ -312,10 +318,10 @@ on_cfg_line(void *user, int line, const char *section, const char *name,
 	int rc;
 
 	if (name == NULL)
-		return 0;	/* a section header: its keys tell */
+		return 0; /* a section header: its keys tell */
 	if (section_owned(p->keys, section)) {
-		rc = slb_cfg_set(p->keys, p->out, section, name, value, err,
-		    errlen);
+		rc = slb_cfg_set(
+		    p->keys, p->out, section, name, value, err, errlen);
 		if (rc == ENOENT && (p->flags & SLB_CFG_PARTIAL))
 			return 0;
 		return rc;
@@ -324,9 +330,9 @@ on_cfg_line(void *user, int line, const char *section, const char *name,
 		if (strcmp(section, known_sections[i]) == 0)
 			known = 1;
 	if (strncmp(section, "node ", 5) == 0 && p->other == NULL)
-		known = 1;	/* node table sections belong to the scheduler */
+		known = 1; /* node table sections belong to the scheduler */
 	if (known)
-		return 0;	/* another program's section */
+		return 0; /* another program's section */
 	if (p->other != NULL)
 		return p->other(p->arg, section, name, value, err, errlen);
 	if (p->flags & SLB_CFG_PARTIAL)
@@ -339,8 +345,8 @@ on_cfg_line(void *user, int line, const char *section, const char *name,
 }
 
 static int
-expand_addrs(const struct slb_cfg_key *keys, void *out, char *err,
-    size_t errlen)
+expand_addrs(
+    const struct slb_cfg_key *keys, void *out, char *err, size_t errlen)
 {
 	const char *run_dir = NULL;
 
@@ -354,8 +360,10 @@ expand_addrs(const struct slb_cfg_key *keys, void *out, char *err,
 		if (k->type != SLB_CFG_ADDR)
 			continue;
 		if (slb_cfg_expand_addr((char *)out + k->off, run_dir) != 0) {
-			snprintf(err, errlen, "[%s] %s: address too long after "
-			    "adding run_dir", k->section, k->name);
+			snprintf(err, errlen,
+			    "[%s] %s: address too long after "
+			    "adding run_dir",
+			    k->section, k->name);
 			return ENAMETOOLONG;
 		}
 	}
@@ -386,8 +394,11 @@ slb_cfg_load(const char *path, const struct slb_cfg_key *keys, void *out,
     unsigned flags, slb_cfg_section_h other, void *arg, char *err,
     size_t errlen)
 {
-	struct cfg_parse p = {.keys = keys, .out = out, .flags = flags,
-	    .other = other, .arg = arg};
+	struct cfg_parse p = { .keys = keys,
+		.out = out,
+		.flags = flags,
+		.other = other,
+		.arg = arg };
 	char e[512];
 	int rc;
 
@@ -475,21 +486,16 @@ slb_opts_parse(struct slb_opts *o, int argc, char **argv, const char *prog,
 			o->cfg_path = optarg;
 			o->cfg_given = 1;
 			break;
-		case 't':
-			o->check_only = 1;
-			break;
-		case 'd':
-			o->debug = 1;
-			break;
-		case 'V':
-			printf("%s %s\n", prog, SIPLB_VERSION);
-			return 1;
+		case 't': o->check_only = 1; break;
+		case 'd': o->debug = 1; break;
+		case 'V': printf("%s %s\n", prog, SIPLB_VERSION); return 1;
 		case 'h':
-			printf("usage: %s [-c FILE] [-t] [-d] %s\n"
-			       "  -c FILE  configuration (default $SIPLB_CONF, "
-			       "else " SLB_DEFAULT_CONF ")\n"
-			       "  -t       check the configuration and exit\n"
-			       "  -d       log at debug level\n",
+			printf(
+			    "usage: %s [-c FILE] [-t] [-d] %s\n"
+			    "  -c FILE  configuration (default $SIPLB_CONF, "
+			    "else " SLB_DEFAULT_CONF ")\n"
+			    "  -t       check the configuration and exit\n"
+			    "  -d       log at debug level\n",
 			    prog, usage ? usage : "");
 			return 1;
 		default:
@@ -499,7 +505,7 @@ slb_opts_parse(struct slb_opts *o, int argc, char **argv, const char *prog,
 		}
 	}
 	if (!o->cfg_given && access(o->cfg_path, F_OK) != 0)
-		o->cfg_path = NULL;	/* built-in defaults */
+		o->cfg_path = NULL; /* built-in defaults */
 	o->argc = argc - optind;
 	o->argv = argv + optind;
 	return 0;

@@ -19,11 +19,11 @@
 #define SLB_DEFAULT_CONF "/etc/siplb/siplb.conf"
 
 enum slb_cfg_type {
-	SLB_CFG_STR,	  /* char[SLB_CFG_STRLEN] */
-	SLB_CFG_ADDR,	  /* char[SLB_CFG_STRLEN]; relative ipc:// under run_dir */
-	SLB_CFG_INT,	  /* int, min..max */
-	SLB_CFG_BOOL,	  /* int 0/1: yes no true false on off 1 0 */
-	SLB_CFG_LEVEL,	  /* char[]: err warn notice info debug */
+	SLB_CFG_STR, /* char[SLB_CFG_STRLEN] */
+	SLB_CFG_ADDR, /* char[SLB_CFG_STRLEN]; relative ipc:// under run_dir */
+	SLB_CFG_INT, /* int, min..max */
+	SLB_CFG_BOOL, /* int 0/1: yes no true false on off 1 0 */
+	SLB_CFG_LEVEL, /* char[]: err warn notice info debug */
 	SLB_CFG_FACILITY, /* char[]: local0..local7 daemon user */
 };
 
@@ -112,8 +112,8 @@ int slb_cfg_set(const struct slb_cfg_key *keys, void *out, const char *section,
 
 /* Parse an "a, b ,c" list into at most max entries of len bytes each;
  * returns the count or -1 when an entry is too long or there are too many. */
-int slb_cfg_split(const char *s, char sep, char (*out)[SLB_CFG_STRLEN],
-    int max);
+int
+slb_cfg_split(const char *s, char sep, char (*out)[SLB_CFG_STRLEN], int max);
 
 /* Turn a relative "ipc://name" (SLB_CFG_STRLEN buffer) into
  * "ipc://<run_dir>/name"; other addresses are left alone.  Returns 0, or
@@ -127,18 +127,18 @@ int slb_parse_long(const char *s, long min, long max, long *out);
 void slb_cfg_dump_doc(const struct slb_cfg_key *keys);
 
 struct slb_opts {
-	const char *cfg_path;	/* -c, $SIPLB_CONF, or the default */
-	int cfg_given;		/* 0: the default path, may be absent */
-	int check_only;		/* -t */
-	int debug;		/* -d */
-	int argc;		/* what is left after the options */
+	const char *cfg_path; /* -c, $SIPLB_CONF, or the default */
+	int cfg_given; /* 0: the default path, may be absent */
+	int check_only; /* -t */
+	int debug; /* -d */
+	int argc; /* what is left after the options */
 	char **argv;
 };
 
 /* Parse -c FILE, -t, -d, -h, -V.  Returns 0, or -1 after printing usage
  * (the caller exits 64), or 1 when -h/-V already printed (exit 0). */
-int slb_opts_parse(struct slb_opts *o, int argc, char **argv,
-    const char *prog, const char *usage);
+int slb_opts_parse(struct slb_opts *o, int argc, char **argv, const char *prog,
+    const char *usage);
 
 /* `configuration OK` and exit code 0, for -t. */
 int slb_cfg_report_ok(const char *path);

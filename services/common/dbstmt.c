@@ -35,11 +35,12 @@ slb_db_connect(const char *url, const char *label, unsigned long flags,
 	    "SET SESSION sql_mode = CONCAT_WS(',', "
 	    "NULLIF(@@SESSION.sql_mode, ''), 'STRICT_ALL_TABLES')");
 	if (mysql_real_connect(my, u.host, u.user[0] ? u.user : NULL,
-		u.pass[0] ? u.pass : NULL, u.db, u.port, NULL, flags) == NULL) {
+		u.pass[0] ? u.pass : NULL, u.db, u.port, NULL,
+		flags) == NULL) {
 		unsigned int e = mysql_errno(my);
 
-		snprintf(err, errlen, "%s: connect: %s", label,
-		    mysql_error(my));
+		snprintf(
+		    err, errlen, "%s: connect: %s", label, mysql_error(my));
 		mysql_close(my);
 		rc = e == ER_ACCESS_DENIED_ERROR ||
 			e == ER_DBACCESS_DENIED_ERROR || e == ER_BAD_DB_ERROR
@@ -49,7 +50,7 @@ slb_db_connect(const char *url, const char *label, unsigned long flags,
 	}
 	*myp = my;
 out:
-	memset(&u, 0, sizeof(u));	/* the password */
+	memset(&u, 0, sizeof(u)); /* the password */
 	return rc;
 }
 
@@ -115,7 +116,7 @@ static unsigned
 par_next(struct slb_db_params *p)
 {
 	if (p->n >= SLB_DB_MAX_PARAMS)
-		abort();	/* a programmer bug: more ? than slots */
+		abort(); /* a programmer bug: more ? than slots */
 	return p->n++;
 }
 
@@ -158,8 +159,8 @@ slb_db_stmt_errno(MYSQL_STMT *st)
 }
 
 int
-slb_db_prepare(MYSQL *my, const char *sql, const char *what,
-    MYSQL_STMT **stp, char *err, size_t errlen)
+slb_db_prepare(MYSQL *my, const char *sql, const char *what, MYSQL_STMT **stp,
+    char *err, size_t errlen)
 {
 	MYSQL_STMT *st = mysql_stmt_init(my);
 	int rc = 0;
@@ -179,8 +180,8 @@ slb_db_prepare(MYSQL *my, const char *sql, const char *what,
 }
 
 int
-slb_db_execute(MYSQL_STMT *st, MYSQL_BIND *b, const char *what, char *err,
-    size_t errlen)
+slb_db_execute(
+    MYSQL_STMT *st, MYSQL_BIND *b, const char *what, char *err, size_t errlen)
 {
 	if ((b != NULL && mysql_stmt_bind_param(st, b) != 0) ||
 	    mysql_stmt_execute(st) != 0) {
@@ -210,8 +211,7 @@ slb_db_run(MYSQL *my, const char *sql, struct slb_db_params *p,
 
 int
 slb_db_do(MYSQL *my, const char *sql, struct slb_db_params *p,
-    const char *what, unsigned long long *affectedp, char *err,
-    size_t errlen)
+    const char *what, unsigned long long *affectedp, char *err, size_t errlen)
 {
 	MYSQL_STMT *st = NULL;
 	int rc;

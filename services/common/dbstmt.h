@@ -12,7 +12,7 @@
  * parameter; errors read "what: <the server's text>".
  */
 
-#define SLB_DB_TIMEOUT_S 5	/* connect, read and write */
+#define SLB_DB_TIMEOUT_S 5 /* connect, read and write */
 #define SLB_DB_MAX_PARAMS 16
 /* Large enough for any CHAR(255) in utf8mb4. */
 #define SLB_DB_COL_LEN 1024
@@ -55,8 +55,8 @@ int slb_db_stmt_errno(MYSQL_STMT *st);
 int slb_db_prepare(MYSQL *my, const char *sql, const char *what,
     MYSQL_STMT **stp, char *err, size_t errlen);
 /* Bind b (NULL: no parameters) and execute a prepared statement. */
-int slb_db_execute(MYSQL_STMT *st, MYSQL_BIND *b, const char *what,
-    char *err, size_t errlen);
+int slb_db_execute(
+    MYSQL_STMT *st, MYSQL_BIND *b, const char *what, char *err, size_t errlen);
 /* Prepare, bind p (may be NULL) and execute; on success *stp holds the
  * statement (the caller closes it). */
 int slb_db_run(MYSQL *my, const char *sql, struct slb_db_params *p,
@@ -64,8 +64,7 @@ int slb_db_run(MYSQL *my, const char *sql, struct slb_db_params *p,
 /* The same for a statement without rows; *affectedp (may be NULL) gets
  * the affected (with CLIENT_FOUND_ROWS: matched) row count. */
 int slb_db_do(MYSQL *my, const char *sql, struct slb_db_params *p,
-    const char *what, unsigned long long *affectedp, char *err,
-    size_t errlen);
+    const char *what, unsigned long long *affectedp, char *err, size_t errlen);
 
 /* One result column: integers as 64-bit, everything else as text. */
 struct slb_db_col {
@@ -80,8 +79,8 @@ void slb_db_col_str(MYSQL_BIND *b, struct slb_db_col *c);
 /* The text column as a C string ("" for NULL), cut at SLB_DB_COL_LEN - 1. */
 const char *slb_db_col_cstr(struct slb_db_col *c);
 /* Bind res and buffer the result of an executed SELECT. */
-int slb_db_result(MYSQL_STMT *st, MYSQL_BIND *res, const char *what,
-    char *err, size_t errlen);
+int slb_db_result(MYSQL_STMT *st, MYSQL_BIND *res, const char *what, char *err,
+    size_t errlen);
 /* 1 for a row, 0 at the end, -1 with err set.  Truncation is left to the
  * caller's per-column checks (c->trunc). */
 int slb_db_fetch(MYSQL_STMT *st, const char *what, char *err, size_t errlen);

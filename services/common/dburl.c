@@ -46,7 +46,8 @@ copy_part(char *dst, size_t dstlen, const char *b, const char *e)
 }
 
 int
-slb_db_url_parse(const char *url, struct slb_db_url *u, char *err, size_t errlen)
+slb_db_url_parse(
+    const char *url, struct slb_db_url *u, char *err, size_t errlen)
 {
 	char masked[SLB_CFG_STRLEN + 8];
 	const char *rest, *at, *hb, *he, *slash, *colon, *pe;
@@ -55,8 +56,10 @@ slb_db_url_parse(const char *url, struct slb_db_url *u, char *err, size_t errlen
 	memset(u, 0, sizeof(*u));
 	slb_db_url_masked(url, masked, sizeof(masked));
 	if (strncasecmp(url, "mysql://", 8) != 0) {
-		snprintf(err, errlen, "db_url \"%s\": only "
-		    "mysql://user:pass@host[:port]/db is supported", masked);
+		snprintf(err, errlen,
+		    "db_url \"%s\": only "
+		    "mysql://user:pass@host[:port]/db is supported",
+		    masked);
 		return EINVAL;
 	}
 	rest = url + 8;
@@ -65,21 +68,25 @@ slb_db_url_parse(const char *url, struct slb_db_url *u, char *err, size_t errlen
 	if (at != NULL) {
 		const char *c = memchr(rest, ':', (size_t)(at - rest));
 
-		if (copy_part(u->user, sizeof(u->user), rest,
-			c ? c : at) != 0 ||
+		if (copy_part(u->user, sizeof(u->user), rest, c ? c : at) !=
+			0 ||
 		    (c && copy_part(u->pass, sizeof(u->pass), c + 1, at) != 0))
 			goto toolong;
 		hb = at + 1;
 	}
 	slash = strchr(hb, '/');
 	if (slash == NULL || slash[1] == '\0') {
-		snprintf(err, errlen, "db_url \"%s\": the database name is "
-		    "missing (mysql://user:pass@host[:port]/db)", masked);
+		snprintf(err, errlen,
+		    "db_url \"%s\": the database name is "
+		    "missing (mysql://user:pass@host[:port]/db)",
+		    masked);
 		return EINVAL;
 	}
 	if (strchr(slash + 1, '/') != NULL || strchr(slash + 1, '?') != NULL) {
-		snprintf(err, errlen, "db_url \"%s\": the database name may "
-		    "not hold '/' or '?'", masked);
+		snprintf(err, errlen,
+		    "db_url \"%s\": the database name may "
+		    "not hold '/' or '?'",
+		    masked);
 		return EINVAL;
 	}
 	if (copy_part(u->db, sizeof(u->db), slash + 1,
@@ -108,8 +115,8 @@ slb_db_url_parse(const char *url, struct slb_db_url *u, char *err, size_t errlen
 		}
 	}
 	if (he == hb) {
-		snprintf(err, errlen, "db_url \"%s\": the host is missing",
-		    masked);
+		snprintf(
+		    err, errlen, "db_url \"%s\": the host is missing", masked);
 		return EINVAL;
 	}
 	if (copy_part(u->host, sizeof(u->host), hb, he) != 0)
@@ -119,8 +126,10 @@ slb_db_url_parse(const char *url, struct slb_db_url *u, char *err, size_t errlen
 
 		if (copy_part(pbuf, sizeof(pbuf), pe + 1, slash) != 0 ||
 		    slb_parse_long(pbuf, 1, 65535, &port) != 0) {
-			snprintf(err, errlen, "db_url \"%s\": port must be "
-			    "1..65535", masked);
+			snprintf(err, errlen,
+			    "db_url \"%s\": port must be "
+			    "1..65535",
+			    masked);
 			return EINVAL;
 		}
 	}
@@ -132,8 +141,8 @@ toolong:
 }
 
 int
-slb_db_table_check(const char *what, const char *name, char *err,
-    size_t errlen)
+slb_db_table_check(
+    const char *what, const char *name, char *err, size_t errlen)
 {
 	size_t len = name ? strnlen(name, 64) : 0;
 

@@ -14,8 +14,8 @@ struct slb_db_url {
 
 /* Parse url into u (port 3306 by default); EINVAL with a message that never
  * shows the password. */
-int slb_db_url_parse(const char *url, struct slb_db_url *u, char *err,
-    size_t errlen);
+int slb_db_url_parse(
+    const char *url, struct slb_db_url *u, char *err, size_t errlen);
 
 /* "mysql://user:***@host:port/db" for logs: the last '@' ends the user
  * info, so a password holding '@' is masked whole. */
@@ -23,7 +23,7 @@ void slb_db_url_masked(const char *url, char *buf, size_t len);
 
 /* Table names go into SQL text (they cannot be bound), so they get a strict
  * alphabet: 1..63 of [A-Za-z0-9_]; EINVAL naming `what` otherwise. */
-int slb_db_table_check(const char *what, const char *name, char *err,
-    size_t errlen);
+int slb_db_table_check(
+    const char *what, const char *name, char *err, size_t errlen);
 
 #endif

@@ -4,7 +4,8 @@
 #include <string.h>
 
 _Static_assert(SLB_DIALOG_CREATED == 1 && SLB_DIALOG_CONFIRMED == 2 &&
-    SLB_DIALOG_TERMINATED == 3, "dialog states are the proto's numbers");
+	SLB_DIALOG_TERMINATED == 3,
+    "dialog states are the proto's numbers");
 /* dialogd binds the state to MySQL as an int */
 _Static_assert(sizeof(enum slb_dialog_state) == sizeof(int),
     "enum slb_dialog_state is int-sized");
@@ -74,20 +75,21 @@ slb_dialog_from_pb(const Siplb__V1__DialogEvent *e, const char *edge,
 	if (!slb_dialog_key_ok(e->key) || !slb_dialog_state_ok((int)e->state))
 		return EINVAL;
 	slb_dialog_copy_field(d->key, sizeof(d->key), e->key);
-	slb_dialog_copy_field(d->edge, sizeof(d->edge),
-	    e->edge && *e->edge ? e->edge : edge);
+	slb_dialog_copy_field(
+	    d->edge, sizeof(d->edge), e->edge && *e->edge ? e->edge : edge);
 	d->node_id = e->node_id;
 	d->group = e->group;
 	for (size_t i = 0; i < e->n_resources; i++) {
 		size_t len = strlen(e->resources[i]);
 
 		/* a name that does not fit whole is left out, never cut */
-		if (len == 0 || off + len + (off ? 1 : 0) >= sizeof(d->resources))
+		if (len == 0 ||
+		    off + len + (off ? 1 : 0) >= sizeof(d->resources))
 			continue;
 		if (off)
 			d->resources[off++] = ';';
-		slb_dialog_copy_field(d->resources + off, len + 1,
-		    e->resources[i]);
+		slb_dialog_copy_field(
+		    d->resources + off, len + 1, e->resources[i]);
 		off += len;
 	}
 	d->state = (enum slb_dialog_state)e->state;
@@ -102,8 +104,8 @@ slb_dialog_from_pb(const Siplb__V1__DialogEvent *e, const char *edge,
 }
 
 void
-slb_dialog_to_pb(struct slb_dialog *d, Siplb__V1__DialogEvent *e,
-    char **res, size_t nres_max)
+slb_dialog_to_pb(struct slb_dialog *d, Siplb__V1__DialogEvent *e, char **res,
+    size_t nres_max)
 {
 	char *save = NULL, *tok;
 	size_t nres = 0;

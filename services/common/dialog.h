@@ -14,10 +14,10 @@
  * the one limit a key may reach anywhere.
  */
 
-#define SLB_DIALOG_KEY_MAX 64		/* characters; `key` VARCHAR(64) */
+#define SLB_DIALOG_KEY_MAX 64 /* characters; `key` VARCHAR(64) */
 #define SLB_DIALOG_EDGE_MAX 64
-#define SLB_DIALOG_RES_MAX 255		/* resources joined with ';' */
-#define SLB_DIALOG_NRES_MAX 16		/* resources one dialog names */
+#define SLB_DIALOG_RES_MAX 255 /* resources joined with ';' */
+#define SLB_DIALOG_NRES_MAX 16 /* resources one dialog names */
 #define SLB_DIALOG_CALLID_MAX 255
 #define SLB_DIALOG_TAG_MAX 128
 #define SLB_DIALOG_REASON_MAX 64
@@ -32,8 +32,8 @@ enum slb_dialog_state {
 };
 
 /* Reasons a TERMINATED dialog carries when no SIP message ended it. */
-#define SLB_DIALOG_REASON_LOST "lost"		/* its edge's snapshot lacked it */
-#define SLB_DIALOG_REASON_EXPIRED "expired"	/* live for too long */
+#define SLB_DIALOG_REASON_LOST "lost" /* its edge's snapshot lacked it */
+#define SLB_DIALOG_REASON_EXPIRED "expired" /* live for too long */
 
 /* One dialog; every string is NUL-terminated printable ASCII. */
 struct slb_dialog {

@@ -84,7 +84,8 @@ log_v(int prio, const char *module, int err, const char *fmt, va_list ap)
 	if (n < 0)
 		return;
 	if (err && (size_t)n < sizeof(buf))
-		snprintf(buf + n, sizeof(buf) - (size_t)n, ": %s", strerror(err));
+		snprintf(
+		    buf + n, sizeof(buf) - (size_t)n, ": %s", strerror(err));
 	if (log_to_syslog)
 		syslog(prio, "%s: %s", module, buf);
 	else

@@ -38,13 +38,14 @@ void slb_log_e(int prio, const char *module, int err, const char *fmt, ...)
 #define slb_log_warn(...) slb_log(LOG_WARNING, SLB_LOG_MODULE, __VA_ARGS__)
 #define slb_log_notice(...) slb_log(LOG_NOTICE, SLB_LOG_MODULE, __VA_ARGS__)
 #define slb_log_info(...) slb_log(LOG_INFO, SLB_LOG_MODULE, __VA_ARGS__)
-#define slb_log_debug(...)                                                 \
-	do {                                                               \
-		if (slb_log_level() >= LOG_DEBUG)                          \
-			slb_log(LOG_DEBUG, SLB_LOG_MODULE, __VA_ARGS__);   \
+#define slb_log_debug(...) \
+	do { \
+		if (slb_log_level() >= LOG_DEBUG) \
+			slb_log(LOG_DEBUG, SLB_LOG_MODULE, __VA_ARGS__); \
 	} while (0)
-#define slb_log_err_errno(e, ...) slb_log_e(LOG_ERR, SLB_LOG_MODULE, e, __VA_ARGS__)
-#define slb_log_warn_errno(e, ...)                                         \
+#define slb_log_err_errno(e, ...) \
+	slb_log_e(LOG_ERR, SLB_LOG_MODULE, e, __VA_ARGS__)
+#define slb_log_warn_errno(e, ...) \
 	slb_log_e(LOG_WARNING, SLB_LOG_MODULE, e, __VA_ARGS__)
 
 #endif

@@ -10,8 +10,8 @@ version_field(const ProtobufCMessage *m)
 {
 	const ProtobufCFieldDescriptor *f;
 
-	f = protobuf_c_message_descriptor_get_field_by_name(m->descriptor,
-	    "version");
+	f = protobuf_c_message_descriptor_get_field_by_name(
+	    m->descriptor, "version");
 	if (f == NULL || f->type != PROTOBUF_C_TYPE_UINT32 ||
 	    f->label == PROTOBUF_C_LABEL_REPEATED)
 		return NULL;
@@ -69,8 +69,8 @@ int
 slb_msg_unpack(const ProtobufCMessageDescriptor *desc, const nng_msg *msg,
     size_t max, ProtobufCMessage **outp)
 {
-	return slb_msg_unpack_buf(desc, nng_msg_body((nng_msg *)msg),
-	    nng_msg_len(msg), max, outp);
+	return slb_msg_unpack_buf(
+	    desc, nng_msg_body((nng_msg *)msg), nng_msg_len(msg), max, outp);
 }
 
 Siplb__V1__Status
@@ -96,32 +96,19 @@ int
 slb_nng_errno(int e)
 {
 	switch (e) {
-	case 0:
-		return 0;
-	case NNG_ENOMEM:
-		return ENOMEM;
-	case NNG_ETIMEDOUT:
-		return ETIMEDOUT;
-	case NNG_EAGAIN:
-		return EAGAIN;
-	case NNG_ECONNREFUSED:
-		return ECONNREFUSED;
-	case NNG_EADDRINUSE:
-		return EADDRINUSE;
-	case NNG_EADDRINVAL:
-		return EADDRNOTAVAIL;
-	case NNG_ECLOSED:
-		return EBADF;
-	case NNG_ECANCELED:
-		return ECANCELED;
-	case NNG_EPERM:
-		return EPERM;
-	case NNG_EINVAL:
-		return EINVAL;
-	case NNG_ESTATE:
-		return EPROTO;
-	case NNG_EMSGSIZE:
-		return EMSGSIZE;
+	case 0: return 0;
+	case NNG_ENOMEM: return ENOMEM;
+	case NNG_ETIMEDOUT: return ETIMEDOUT;
+	case NNG_EAGAIN: return EAGAIN;
+	case NNG_ECONNREFUSED: return ECONNREFUSED;
+	case NNG_EADDRINUSE: return EADDRINUSE;
+	case NNG_EADDRINVAL: return EADDRNOTAVAIL;
+	case NNG_ECLOSED: return EBADF;
+	case NNG_ECANCELED: return ECANCELED;
+	case NNG_EPERM: return EPERM;
+	case NNG_EINVAL: return EINVAL;
+	case NNG_ESTATE: return EPROTO;
+	case NNG_EMSGSIZE: return EMSGSIZE;
 	default:
 		if (e & NNG_ESYSERR)
 			return e & ~NNG_ESYSERR;

@@ -28,8 +28,8 @@ int slb_msg_unpack(const ProtobufCMessageDescriptor *desc, const nng_msg *msg,
     size_t max, ProtobufCMessage **outp);
 
 /* Same for a plain buffer. */
-int slb_msg_unpack_buf(const ProtobufCMessageDescriptor *desc,
-    const void *buf, size_t len, size_t max, ProtobufCMessage **outp);
+int slb_msg_unpack_buf(const ProtobufCMessageDescriptor *desc, const void *buf,
+    size_t len, size_t max, ProtobufCMessage **outp);
 
 /* What a REP answers a request slb_msg_unpack refused with rc: the status
  * (UNSUPPORTED_VERSION or BAD_REQUEST) and, in *why, the words. */

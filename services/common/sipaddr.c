@@ -65,8 +65,8 @@ slb_sip_addr_port(const struct slb_sip_addr *a)
 }
 
 int
-slb_sip_addr_format(const struct slb_sip_addr *a, char *buf, size_t len,
-    bool with_transport)
+slb_sip_addr_format(
+    const struct slb_sip_addr *a, char *buf, size_t len, bool with_transport)
 {
 	bool v6 = strchr(a->host, ':') != NULL;
 	int w;

@@ -11,13 +11,13 @@
  */
 
 #define SLB_SIP_HOST_MAX 256
-#define SLB_SIP_URI_MAX 1024	/* longer URIs are refused */
+#define SLB_SIP_URI_MAX 1024 /* longer URIs are refused */
 
 struct slb_sip_addr {
-	char host[SLB_SIP_HOST_MAX];	/* an IPv6 address without brackets */
-	int port;			/* 0 when the URI names none */
+	char host[SLB_SIP_HOST_MAX]; /* an IPv6 address without brackets */
+	int port; /* 0 when the URI names none */
 	bool sips;
-	char transport[16];		/* lowercased transport=, "" = none */
+	char transport[16]; /* lowercased transport=, "" = none */
 };
 
 /* Parse the sip: or sips: URI in uri[0..len) (no NUL needed; leading '<'
@@ -29,7 +29,7 @@ int slb_sip_addr_parse(const char *uri, size_t len, struct slb_sip_addr *a);
 int slb_sip_addr_port(const struct slb_sip_addr *a);
 /* "host:port" ("[v6]:port"), then ":transport" when asked and the URI
  * named one.  0, or ENOSPC with buf cut. */
-int slb_sip_addr_format(const struct slb_sip_addr *a, char *buf, size_t len,
-    bool with_transport);
+int slb_sip_addr_format(
+    const struct slb_sip_addr *a, char *buf, size_t len, bool with_transport);
 
 #endif

@@ -10,17 +10,17 @@ static const struct {
 	char compact;
 	enum slb_sip_hdr_type type;
 } hdr_names[] = {
-    {"via", 'v', SLB_H_VIA},
-    {"route", 0, SLB_H_ROUTE},
-    {"record-route", 0, SLB_H_RECORD_ROUTE},
-    {"max-forwards", 0, SLB_H_MAX_FORWARDS},
-    {"from", 'f', SLB_H_FROM},
-    {"to", 't', SLB_H_TO},
-    {"call-id", 'i', SLB_H_CALL_ID},
-    {"cseq", 0, SLB_H_CSEQ},
-    {"content-length", 'l', SLB_H_CONTENT_LENGTH},
-    {"contact", 'm', SLB_H_CONTACT},
-    {"path", 0, SLB_H_PATH},
+	{ "via", 'v', SLB_H_VIA },
+	{ "route", 0, SLB_H_ROUTE },
+	{ "record-route", 0, SLB_H_RECORD_ROUTE },
+	{ "max-forwards", 0, SLB_H_MAX_FORWARDS },
+	{ "from", 'f', SLB_H_FROM },
+	{ "to", 't', SLB_H_TO },
+	{ "call-id", 'i', SLB_H_CALL_ID },
+	{ "cseq", 0, SLB_H_CSEQ },
+	{ "content-length", 'l', SLB_H_CONTENT_LENGTH },
+	{ "contact", 'm', SLB_H_CONTACT },
+	{ "path", 0, SLB_H_PATH },
 };
 
 int
@@ -80,7 +80,7 @@ slb_sip_scan(const char *buf, size_t len, struct slb_sipscan *s)
 			return 0;
 		}
 		if (buf[p] == ' ' || buf[p] == '\t')
-			return EBADMSG;	/* folding with no header */
+			return EBADMSG; /* folding with no header */
 		e = line_end(buf, len, p);
 		if (e < 0)
 			return EBADMSG;
@@ -172,7 +172,7 @@ slb_sip_param(const char *v, size_t len, const char *name, const char **val,
 		size_t j, b;
 
 		if (quote && v[i] == '\\') {
-			i++;	/* quoted-pair (RFC 3261 §25.1) */
+			i++; /* quoted-pair (RFC 3261 §25.1) */
 			continue;
 		}
 		if (v[i] == '"')
@@ -190,7 +190,7 @@ slb_sip_param(const char *v, size_t len, const char *name, const char **val,
 			j++;
 		if (j < len && v[j] != '=' && v[j] != ';' && v[j] != '>' &&
 		    v[j] != ',' && v[j] != '?')
-			continue;	/* a longer name */
+			continue; /* a longer name */
 		if (j >= len || v[j] != '=') {
 			*val = v + j;
 			*vlen = 0;
@@ -224,8 +224,8 @@ slb_sip_frame(const char *buf, size_t len, size_t max)
 	 * between messages are stripped by the caller, RFC 5626 §3.5.1) */
 	end = NULL;
 	for (i = 0; i + 3 < len; i++)
-		if (buf[i] == '\r' && buf[i + 1] == '\n' && buf[i + 2] == '\r' &&
-		    buf[i + 3] == '\n') {
+		if (buf[i] == '\r' && buf[i + 1] == '\n' &&
+		    buf[i + 2] == '\r' && buf[i + 3] == '\n') {
 			end = buf + i + 4;
 			break;
 		}
@@ -236,7 +236,7 @@ slb_sip_frame(const char *buf, size_t len, size_t max)
 		return -1;
 	cl = slb_sip_find(&s, SLB_H_CONTENT_LENGTH);
 	if (cl == NULL)
-		return -1;	/* mandatory on streams (RFC 3261 §18.3) */
+		return -1; /* mandatory on streams (RFC 3261 §18.3) */
 	for (i = 0; i < cl->vlen; i++) {
 		char c = buf[cl->voff + i];
 

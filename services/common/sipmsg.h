@@ -31,16 +31,16 @@ enum slb_sip_hdr_type {
 
 struct slb_sip_hdr {
 	uint8_t type;
-	uint32_t off;		/* start of the line */
-	uint32_t len;		/* whole line with CRLF (and folded lines) */
-	uint32_t voff, vlen;	/* value, trimmed */
-	uint32_t noff, nlen;	/* name */
+	uint32_t off; /* start of the line */
+	uint32_t len; /* whole line with CRLF (and folded lines) */
+	uint32_t voff, vlen; /* value, trimmed */
+	uint32_t noff, nlen; /* name */
 };
 
 struct slb_sipscan {
-	uint32_t line_len;	/* start line with its CRLF */
-	uint32_t hdrs_end;	/* offset of the empty line */
-	uint32_t body_off;	/* after the empty line */
+	uint32_t line_len; /* start line with its CRLF */
+	uint32_t hdrs_end; /* offset of the empty line */
+	uint32_t body_off; /* after the empty line */
 	int nhdrs;
 	struct slb_sip_hdr h[SLB_SIP_MAX_HDRS];
 };
@@ -50,8 +50,8 @@ struct slb_sipscan {
 int slb_sip_scan(const char *buf, size_t len, struct slb_sipscan *s);
 
 /* The first header of a type, or NULL. */
-const struct slb_sip_hdr *slb_sip_find(const struct slb_sipscan *s,
-    enum slb_sip_hdr_type t);
+const struct slb_sip_hdr *
+slb_sip_find(const struct slb_sipscan *s, enum slb_sip_hdr_type t);
 
 /* Length of the first element of a comma-separated header value
  * ("<sip:a;lr>, <sip:b>" -> the first), minding quotes and <>. */

@@ -12,34 +12,37 @@
 #define OFF(f) offsetof(struct dlgd_cfg, f)
 
 const struct slb_cfg_key dlgd_cfg_keys[] = {
-    SLB_CFG_GENERAL_KEYS(struct dlgd_cfg),
-    {"dialogd", "pub", SLB_CFG_ADDR, 0, 0, SLB_ADDR_DIALOGD_PUB, OFF(pub),
-	"PUB address: expiry events (stream \"dialogd\")"},
-    {"dialogd", "rep", SLB_CFG_ADDR, 0, 0, SLB_ADDR_DIALOGD_REP, OFF(rep),
-	"REP address: queries, counts, snapshots of live dialogs"},
-    {"dialogd", "edge_pubs", SLB_CFG_STR, 0, 0, SLB_ADDR_EDGE_PUB,
-	OFF(edge_pubs), "comma-separated edge PUB addresses (dialog events)"},
-    {"dialogd", "edge_reps", SLB_CFG_STR, 0, 0, SLB_ADDR_EDGE_REP,
-	OFF(edge_reps), "the edges' REP addresses, in the same order "
-	"(snapshots at start and on any gap)"},
-    {"dialogd", "store", SLB_CFG_STR, 0, 0, "sqlite", OFF(store),
-	"sqlite (sqlite_path) or mysql (db_url)"},
-    {"dialogd", "sqlite_path", SLB_CFG_STR, 0, 0, "dialogs.db",
-	OFF(sqlite_path), "SQLite file, relative to run_dir"},
-    {"dialogd", "db_url", SLB_CFG_STR, 0, 0, "", OFF(db_url),
-	"mysql://user:password@host:port/db (store = mysql)"},
-    {"dialogd", "table", SLB_CFG_STR, 0, 0, "siplb_dialogs", OFF(table),
-	"dialog table, created if missing"},
-    {"dialogd", "flush_interval", SLB_CFG_INT, 1, 10000, "20",
-	OFF(flush_interval_ms),
-	"ms events may wait before they are written (one transaction)"},
-    {"dialogd", "batch_max", SLB_CFG_INT, 1, 100000, "1000", OFF(batch_max),
-	"events that are written at once, without waiting"},
-    {"dialogd", "lifetime", SLB_CFG_INT, 1000, 604800000, "43200000",
-	OFF(lifetime_ms),
-	"ms after which a dialog with no BYE is ended as \"expired\" "
-	"(OpenSIPS's default: 12 h)"},
-    {NULL, NULL, 0, 0, 0, NULL, 0, NULL},
+	SLB_CFG_GENERAL_KEYS(struct dlgd_cfg),
+	{ "dialogd", "pub", SLB_CFG_ADDR, 0, 0, SLB_ADDR_DIALOGD_PUB, OFF(pub),
+	    "PUB address: expiry events (stream \"dialogd\")" },
+	{ "dialogd", "rep", SLB_CFG_ADDR, 0, 0, SLB_ADDR_DIALOGD_REP, OFF(rep),
+	    "REP address: queries, counts, snapshots of live dialogs" },
+	{ "dialogd", "edge_pubs", SLB_CFG_STR, 0, 0, SLB_ADDR_EDGE_PUB,
+	    OFF(edge_pubs),
+	    "comma-separated edge PUB addresses (dialog events)" },
+	{ "dialogd", "edge_reps", SLB_CFG_STR, 0, 0, SLB_ADDR_EDGE_REP,
+	    OFF(edge_reps),
+	    "the edges' REP addresses, in the same order "
+	    "(snapshots at start and on any gap)" },
+	{ "dialogd", "store", SLB_CFG_STR, 0, 0, "sqlite", OFF(store),
+	    "sqlite (sqlite_path) or mysql (db_url)" },
+	{ "dialogd", "sqlite_path", SLB_CFG_STR, 0, 0, "dialogs.db",
+	    OFF(sqlite_path), "SQLite file, relative to run_dir" },
+	{ "dialogd", "db_url", SLB_CFG_STR, 0, 0, "", OFF(db_url),
+	    "mysql://user:password@host:port/db (store = mysql)" },
+	{ "dialogd", "table", SLB_CFG_STR, 0, 0, "siplb_dialogs", OFF(table),
+	    "dialog table, created if missing" },
+	{ "dialogd", "flush_interval", SLB_CFG_INT, 1, 10000, "20",
+	    OFF(flush_interval_ms),
+	    "ms events may wait before they are written (one transaction)" },
+	{ "dialogd", "batch_max", SLB_CFG_INT, 1, 100000, "1000",
+	    OFF(batch_max),
+	    "events that are written at once, without waiting" },
+	{ "dialogd", "lifetime", SLB_CFG_INT, 1000, 604800000, "43200000",
+	    OFF(lifetime_ms),
+	    "ms after which a dialog with no BYE is ended as \"expired\" "
+	    "(OpenSIPS's default: 12 h)" },
+	{ NULL, NULL, 0, 0, 0, NULL, 0, NULL },
 };
 
 int
@@ -53,28 +56,36 @@ dlgd_cfg_load(struct dlgd_cfg *c, const char *path)
 		slb_log_err("%s", err);
 		return EINVAL;
 	}
-	if (strcmp(c->store, "sqlite") != 0 && strcmp(c->store, "mysql") != 0) {
-		slb_log_err("%s: [dialogd] store: must be sqlite or mysql, not "
-		    "\"%s\"", where, c->store);
+	if (strcmp(c->store, "sqlite") != 0 &&
+	    strcmp(c->store, "mysql") != 0) {
+		slb_log_err(
+		    "%s: [dialogd] store: must be sqlite or mysql, not "
+		    "\"%s\"",
+		    where, c->store);
 		return EINVAL;
 	}
 	if (strcmp(c->store, "mysql") == 0 && c->db_url[0] == '\0') {
-		slb_log_err("%s: [dialogd] db_url: required with store = mysql",
+		slb_log_err(
+		    "%s: [dialogd] db_url: required with store = mysql",
 		    where);
 		return EINVAL;
 	}
 	if (strcmp(c->store, "sqlite") == 0 && c->sqlite_path[0] == '\0') {
 		slb_log_err("%s: [dialogd] sqlite_path: required with store = "
-		    "sqlite", where);
+			    "sqlite",
+		    where);
 		return EINVAL;
 	}
 	if (c->sqlite_path[0] != '/' && c->sqlite_path[0] != '\0') {
 		char buf[SLB_CFG_STRLEN * 2 + 2];
 
-		snprintf(buf, sizeof(buf), "%s/%s", c->run_dir, c->sqlite_path);
+		snprintf(
+		    buf, sizeof(buf), "%s/%s", c->run_dir, c->sqlite_path);
 		if (strlen(buf) >= SLB_CFG_STRLEN) {
-			slb_log_err("%s: [dialogd] sqlite_path: too long after "
-			    "adding run_dir", where);
+			slb_log_err(
+			    "%s: [dialogd] sqlite_path: too long after "
+			    "adding run_dir",
+			    where);
 			return EINVAL;
 		}
 		strcpy(c->sqlite_path, buf);
@@ -139,7 +150,7 @@ queue_max(const struct dlgd *d)
 static void
 arm_flush(struct dlgd *d, int ms)
 {
-	struct timeval tv = {ms / 1000, (ms % 1000) * 1000};
+	struct timeval tv = { ms / 1000, (ms % 1000) * 1000 };
 
 	if (d->flush_armed)
 		return;
@@ -169,7 +180,8 @@ flush(struct dlgd *d)
 		d->store_down = true;
 		if (d->nq > queue_max(d)) {
 			slb_log_err("%zu events dropped: the store is away; "
-			    "every edge will be asked for a snapshot", d->nq);
+				    "every edge will be asked for a snapshot",
+			    d->nq);
 			d->dropped += d->nq;
 			d->nq = 0;
 			d->need_resync = true;
@@ -178,8 +190,8 @@ flush(struct dlgd *d)
 		return rc;
 	}
 	if (d->store_down)
-		slb_log_notice("store %s: writing again",
-		    dlg_store_name(d->store));
+		slb_log_notice(
+		    "store %s: writing again", dlg_store_name(d->store));
 	d->store_down = false;
 	d->flushes++;
 	slb_log_debug("%zu events written", d->nq);
@@ -240,8 +252,8 @@ queue_event(struct dlgd *d, const Siplb__V1__DialogEvent *e,
 	if (slb_dialog_from_pb(e, stream, now_us, r) != 0) {
 		d->dropped++;
 		slb_log_warn("%s: dialog event dropped: key empty or over %d "
-		    "characters, or bad state %d", stream, SLB_DIALOG_KEY_MAX,
-		    (int)e->state);
+			     "characters, or bad state %d",
+		    stream, SLB_DIALOG_KEY_MAX, (int)e->state);
 		return;
 	}
 	d->nq++;
@@ -287,11 +299,11 @@ edge_snapshot(void *arg, const Siplb__V1__Snapshot *snap)
 		return;
 	}
 	for (size_t i = 0; i < nd; i++)
-		if (slb_dialog_from_pb(snap->dialogs->dialogs[i], snap->stream, now,
-			&recs[n]) == 0)
+		if (slb_dialog_from_pb(snap->dialogs->dialogs[i], snap->stream,
+			now, &recs[n]) == 0)
 			n++;
-	rc = dlg_store_apply_snapshot(d->store, snap->stream, recs, n, now,
-	    &lost, err, sizeof(err));
+	rc = dlg_store_apply_snapshot(
+	    d->store, snap->stream, recs, n, now, &lost, err, sizeof(err));
 	free(recs);
 	if (rc != 0) {
 		slb_log_err("%s: snapshot not stored, will ask again: %s",
@@ -303,12 +315,13 @@ edge_snapshot(void *arg, const Siplb__V1__Snapshot *snap)
 	}
 	d->lost += lost;
 	slb_log_info("%s: snapshot of %zu live dialogs stored, %zu no longer "
-	    "there marked lost", snap->stream, n, lost);
+		     "there marked lost",
+	    snap->stream, n, lost);
 }
 
 /* history: the calls that began and ended while we were not listening are
  * replayed from the edge's ring before its snapshot */
-static const struct slb_sub_ops edge_ops = {edge_message, edge_snapshot, 1};
+static const struct slb_sub_ops edge_ops = { edge_message, edge_snapshot, 1 };
 
 static int
 open_edges(struct dlgd *d)
@@ -345,23 +358,26 @@ parse_edges(struct dlgd *d)
 	nr = slb_cfg_split(d->cfg.edge_reps, ',', d->edge_rep, DLGD_MAX_EDGES);
 	if (np < 0 || nr < 0 || (nr != np && nr != 0)) {
 		slb_log_err("[dialogd] edge_pubs and edge_reps: give the same "
-		    "number of addresses (at most %d)", DLGD_MAX_EDGES);
+			    "number of addresses (at most %d)",
+		    DLGD_MAX_EDGES);
 		return EINVAL;
 	}
 	for (int i = 0; i < np; i++) {
 		if (nr == 0)
 			d->edge_rep[i][0] = '\0';
 		if (slb_cfg_expand_addr(d->edge_pub[i], d->cfg.run_dir) != 0 ||
-		    (nr && slb_cfg_expand_addr(d->edge_rep[i],
-			       d->cfg.run_dir) != 0)) {
+		    (nr &&
+			slb_cfg_expand_addr(d->edge_rep[i], d->cfg.run_dir) !=
+			    0)) {
 			slb_log_err("[dialogd] edge_pubs, edge_reps: \"%s\": "
-			    "address too long after adding run_dir",
+				    "address too long after adding run_dir",
 			    d->edge_pub[i]);
 			return EINVAL;
 		}
 	}
 	if (nr == 0 && np > 0)
-		slb_log_warn("[dialogd] edge_reps is empty: no snapshots, so "
+		slb_log_warn(
+		    "[dialogd] edge_reps is empty: no snapshots, so "
 		    "a lost event stays lost until the dialog expires");
 	d->nedges = np;
 	return 0;
@@ -401,7 +417,8 @@ publish_expired(struct dlgd *d, struct slb_dialog *recs, size_t n)
 static void
 expire(struct dlgd *d)
 {
-	uint64_t now = slb_wall_us(), life = (uint64_t)d->cfg.lifetime_ms * 1000;
+	uint64_t now = slb_wall_us(),
+		 life = (uint64_t)d->cfg.lifetime_ms * 1000;
 	struct slb_dialog *recs = NULL;
 	size_t n = 0;
 	char err[512];
@@ -489,11 +506,12 @@ handle_snapshot(struct dlgd *d, Siplb__V1__DialogdReply *r,
     Siplb__V1__Snapshot *snap, Siplb__V1__DialogSnapshot *ds,
     struct reply_mem *m)
 {
-	struct dlg_filter f = {.live = 1};
+	struct dlg_filter f = { .live = 1 };
 	size_t n = 0;
 	char err[512];
 
-	if (dlg_store_query(d->store, &f, &m->recs, &n, err, sizeof(err)) != 0) {
+	if (dlg_store_query(d->store, &f, &m->recs, &n, err, sizeof(err)) !=
+	    0) {
 		bad(r, m, SIPLB__V1__STATUS__STATUS_INTERNAL, "%s", err);
 		return;
 	}
@@ -517,7 +535,7 @@ static void
 handle_query(struct dlgd *d, const Siplb__V1__DialogQuery *q,
     Siplb__V1__DialogdReply *r, struct reply_mem *m)
 {
-	struct dlg_filter f = {0};
+	struct dlg_filter f = { 0 };
 	size_t n = 0;
 	char err[512];
 
@@ -539,9 +557,12 @@ handle_query(struct dlgd *d, const Siplb__V1__DialogQuery *q,
 		bad(r, m, SIPLB__V1__STATUS__STATUS_BAD_REQUEST, "%s", err);
 		return;
 	}
-	if ((int)q->state != SLB_DIALOG_ANY && !slb_dialog_state_ok((int)q->state)) {
-		snprintf(err, sizeof(err), "state %d: use 1 (created), 2 "
-		    "(confirmed), 3 (terminated) or 0 (any)", (int)q->state);
+	if ((int)q->state != SLB_DIALOG_ANY &&
+	    !slb_dialog_state_ok((int)q->state)) {
+		snprintf(err, sizeof(err),
+		    "state %d: use 1 (created), 2 "
+		    "(confirmed), 3 (terminated) or 0 (any)",
+		    (int)q->state);
 		bad(r, m, SIPLB__V1__STATUS__STATUS_BAD_REQUEST, "%s", err);
 		return;
 	}
@@ -559,9 +580,10 @@ handle_query(struct dlgd *d, const Siplb__V1__DialogQuery *q,
 	f.updated_after = q->updated_after;
 	f.limit = q->limit ? q->limit : DLGD_LIMIT_DEFAULT;
 	if (q->counts) {
-		if (dlg_store_counts(d->store, &f, &m->counts, &n, err,
-			sizeof(err)) != 0) {
-			bad(r, m, SIPLB__V1__STATUS__STATUS_INTERNAL, "%s", err);
+		if (dlg_store_counts(
+			d->store, &f, &m->counts, &n, err, sizeof(err)) != 0) {
+			bad(r, m, SIPLB__V1__STATUS__STATUS_INTERNAL, "%s",
+			    err);
 			return;
 		}
 		m->cv = calloc(n + 1, sizeof(*m->cv));
@@ -583,7 +605,8 @@ handle_query(struct dlgd *d, const Siplb__V1__DialogQuery *q,
 		r->status = SIPLB__V1__STATUS__STATUS_OK;
 		return;
 	}
-	if (dlg_store_query(d->store, &f, &m->recs, &n, err, sizeof(err)) != 0) {
+	if (dlg_store_query(d->store, &f, &m->recs, &n, err, sizeof(err)) !=
+	    0) {
 		bad(r, m, SIPLB__V1__STATUS__STATUS_INTERNAL, "%s", err);
 		return;
 	}
@@ -616,8 +639,8 @@ on_request(void *arg, nng_msg *req, nng_msg **replyp)
 
 	memset(&m, 0, sizeof(m));
 	d->queries++;
-	rc = slb_msg_unpack(&siplb__v1__dialogd_request__descriptor, req,
-	    SLB_MSG_MAX, &pm);
+	rc = slb_msg_unpack(
+	    &siplb__v1__dialogd_request__descriptor, req, SLB_MSG_MAX, &pm);
 	if (rc != 0) {
 		const char *why;
 		Siplb__V1__Status st = slb_msg_refusal(rc, &why);
@@ -627,7 +650,7 @@ on_request(void *arg, nng_msg *req, nng_msg **replyp)
 	}
 	q = (Siplb__V1__DialogdRequest *)pm;
 	if (q->body_case == SIPLB__V1__DIALOGD_REQUEST__BODY_STATS) {
-		handle_stats(d, &r, &m);	/* no flush: nothing to see */
+		handle_stats(d, &r, &m); /* no flush: nothing to see */
 		goto send;
 	}
 	if (q->body_case != SIPLB__V1__DIALOGD_REQUEST__BODY_SNAPSHOT &&
@@ -664,8 +687,8 @@ send:
 int
 dlgd_init(struct dlgd *d)
 {
-	struct dlg_store_cfg sc = {0};
-	struct timeval tv = {1, 0};
+	struct dlg_store_cfg sc = { 0 };
+	struct timeval tv = { 1, 0 };
 	char err[1024];
 	int rc;
 

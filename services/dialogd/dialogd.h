@@ -59,10 +59,10 @@ struct dlgd {
 	struct slb_dialog *q;
 	size_t nq, capq;
 	struct event *flush_ev;
-	struct event *resub_ev;		/* resubscribe, outside any callback */
+	struct event *resub_ev; /* resubscribe, outside any callback */
 	bool flush_armed;
-	bool store_down;	/* the last write failed (logged once) */
-	bool need_resync;	/* events were dropped: ask every edge again */
+	bool store_down; /* the last write failed (logged once) */
+	bool need_resync; /* events were dropped: ask every edge again */
 	struct event *tick;
 
 	uint64_t events, dropped, flushes, expired, lost, queries;

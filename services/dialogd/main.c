@@ -19,12 +19,13 @@ main(int argc, char **argv)
 	if (dlgd_cfg_load(&d.cfg, opts.cfg_path) != 0)
 		return SLB_EXIT_CONFIG;
 	if (opts.debug)
-		slb_log_configure("debug", d.cfg.log_facility, d.cfg.log_syslog);
+		slb_log_configure(
+		    "debug", d.cfg.log_facility, d.cfg.log_syslog);
 	if (opts.check_only)
 		return slb_cfg_report_ok(opts.cfg_path);
-	err = dlgd_init(&d);		/* store, loop, bus */
+	err = dlgd_init(&d); /* store, loop, bus */
 	if (!err)
-		err = slb_loop_run(d.base);	/* until SIGTERM/SIGINT */
-	dlgd_close(&d);			/* writes what is queued */
+		err = slb_loop_run(d.base); /* until SIGTERM/SIGINT */
+	dlgd_close(&d); /* writes what is queued */
 	return err ? SLB_EXIT_FAIL : 0;
 }

@@ -89,47 +89,47 @@ build_select(struct dlg_store *s, const char *cols, const struct dlg_filter *f,
 	size_t off;
 	int w, n = 0;
 
-#define ADD(...)                                                           \
-	do {                                                               \
-		w = snprintf(sql + off, len - off, __VA_ARGS__);           \
-		if (w < 0 || (size_t)w >= len - off)                       \
-			return ENAMETOOLONG;                               \
-		off += (size_t)w;                                          \
+#define ADD(...) \
+	do { \
+		w = snprintf(sql + off, len - off, __VA_ARGS__); \
+		if (w < 0 || (size_t)w >= len - off) \
+			return ENAMETOOLONG; \
+		off += (size_t)w; \
 	} while (0)
 
 	off = 0;
 	ADD("SELECT %s FROM %s WHERE 1 = 1", cols, s->table);
 	if (f->key && *f->key) {
 		ADD(" AND `key` = ?");
-		p[n++] = (struct param){true, f->key, 0};
+		p[n++] = (struct param){ true, f->key, 0 };
 	}
 	if (f->node_id) {
 		ADD(" AND node_id = ?");
-		p[n++] = (struct param){false, NULL, f->node_id};
+		p[n++] = (struct param){ false, NULL, f->node_id };
 	}
 	if (f->state) {
 		ADD(" AND state = ?");
-		p[n++] = (struct param){false, NULL, f->state};
+		p[n++] = (struct param){ false, NULL, f->state };
 	}
 	if (f->live)
 		ADD(" AND state < 3");
 	if (f->edge && *f->edge) {
 		ADD(" AND edge = ?");
-		p[n++] = (struct param){true, f->edge, 0};
+		p[n++] = (struct param){ true, f->edge, 0 };
 	}
 	if (f->updated_after) {
 		ADD(" AND updated_us > ?");
-		p[n++] = (struct param){false, NULL,
-		    (long long)f->updated_after};
+		p[n++] =
+		    (struct param){ false, NULL, (long long)f->updated_after };
 	}
 	if (f->after_key && *f->after_key) {
 		ADD(" AND `key` > ?");
-		p[n++] = (struct param){true, f->after_key, 0};
+		p[n++] = (struct param){ true, f->after_key, 0 };
 	}
 	if (f->created_before) {
 		ADD(" AND created_us < ?");
-		p[n++] = (struct param){false, NULL,
-		    (long long)f->created_before};
+		p[n++] = (struct param){ false, NULL,
+			(long long)f->created_before };
 	}
 	ADD("%s", tail);
 	if (f->limit)
@@ -142,8 +142,8 @@ build_select(struct dlg_store *s, const char *cols, const struct dlg_filter *f,
 /* ------------------------------------------------------------ the store */
 
 int
-dlg_store_open(struct dlg_store **sp, const struct dlg_store_cfg *c,
-    char *err, size_t errlen)
+dlg_store_open(struct dlg_store **sp, const struct dlg_store_cfg *c, char *err,
+    size_t errlen)
 {
 	struct dlg_store *s;
 	int rc;
@@ -154,7 +154,8 @@ dlg_store_open(struct dlg_store **sp, const struct dlg_store_cfg *c,
 		snprintf(err, errlen, "out of memory");
 		return ENOMEM;
 	}
-	s->ops = c->kind == DLG_STORE_SQLITE ? &dlg_sqlite_ops : &dlg_mysql_ops;
+	s->ops =
+	    c->kind == DLG_STORE_SQLITE ? &dlg_sqlite_ops : &dlg_mysql_ops;
 	snprintf(s->table, sizeof(s->table), "%s", c->table);
 	rc = s->ops->open(s, c, err, errlen);
 	if (rc != 0) {
@@ -209,9 +210,9 @@ dlg_store_apply_snapshot(struct dlg_store *s, const char *edge,
     const struct slb_dialog *recs, size_t n, uint64_t now_us, size_t *lostp,
     char *err, size_t errlen)
 {
-	struct dlg_filter f = {.edge = edge, .live = 1};
+	struct dlg_filter f = { .edge = edge, .live = 1 };
 	struct keyset *set = NULL, *items = NULL, *k;
-	struct rows live = {0};
+	struct rows live = { 0 };
 	struct param p[8];
 	char sql[DLG_SQL_LEN];
 	size_t lost = 0;
@@ -221,8 +222,8 @@ dlg_store_apply_snapshot(struct dlg_store *s, const char *edge,
 		snprintf(err, errlen, "snapshot without a stream name");
 		return EINVAL;
 	}
-	if ((rc = build_select(s, DLG_COLS, &f, "", sql, sizeof(sql), p, &np)) !=
-	    0) {
+	if ((rc = build_select(
+		 s, DLG_COLS, &f, "", sql, sizeof(sql), p, &np)) != 0) {
 		snprintf(err, errlen, "query too long");
 		return rc;
 	}
@@ -235,8 +236,8 @@ dlg_store_apply_snapshot(struct dlg_store *s, const char *edge,
 		if (k != NULL)
 			continue;
 		items[i].key = recs[i].key;
-		HASH_ADD_KEYPTR(hh, set, items[i].key, strlen(items[i].key),
-		    &items[i]);
+		HASH_ADD_KEYPTR(
+		    hh, set, items[i].key, strlen(items[i].key), &items[i]);
 	}
 	if ((rc = tx_begin(s, err, errlen)) != 0)
 		goto out;
@@ -247,8 +248,8 @@ dlg_store_apply_snapshot(struct dlg_store *s, const char *edge,
 		HASH_FIND_STR(set, live.v[i].key, k);
 		if (k != NULL)
 			continue;
-		if ((rc = terminate(s, live.v[i].key, SLB_DIALOG_REASON_LOST, now_us, err,
-			 errlen)) != 0)
+		if ((rc = terminate(s, live.v[i].key, SLB_DIALOG_REASON_LOST,
+			 now_us, err, errlen)) != 0)
 			goto fail;
 		lost++;
 	}
@@ -267,13 +268,14 @@ out:
 }
 
 int
-dlg_store_expire(struct dlg_store *s, uint64_t created_before,
-    uint64_t now_us, unsigned max, struct slb_dialog **outp, size_t *np,
-    char *err, size_t errlen)
+dlg_store_expire(struct dlg_store *s, uint64_t created_before, uint64_t now_us,
+    unsigned max, struct slb_dialog **outp, size_t *np, char *err,
+    size_t errlen)
 {
-	struct dlg_filter f = {.live = 1, .created_before = created_before,
-	    .limit = max};
-	struct rows old = {0};
+	struct dlg_filter f = {
+		.live = 1, .created_before = created_before, .limit = max
+	};
+	struct rows old = { 0 };
 	struct param p[8];
 	char sql[DLG_SQL_LEN];
 	int n, rc;
@@ -288,8 +290,8 @@ dlg_store_expire(struct dlg_store *s, uint64_t created_before,
 	if ((rc = select_rows(s, sql, p, n, &old, err, errlen)) != 0)
 		goto fail;
 	for (size_t i = 0; i < old.n; i++) {
-		if ((rc = terminate(s, old.v[i].key, SLB_DIALOG_REASON_EXPIRED, now_us, err,
-			 errlen)) != 0)
+		if ((rc = terminate(s, old.v[i].key, SLB_DIALOG_REASON_EXPIRED,
+			 now_us, err, errlen)) != 0)
 			goto fail;
 		old.v[i].state = SLB_DIALOG_TERMINATED;
 		old.v[i].updated_us = now_us;
@@ -311,13 +313,13 @@ int
 dlg_store_query(struct dlg_store *s, const struct dlg_filter *f,
     struct slb_dialog **outp, size_t *np, char *err, size_t errlen)
 {
-	struct rows r = {0};
+	struct rows r = { 0 };
 	struct param p[8];
 	char sql[DLG_SQL_LEN];
 	int n, rc;
 
-	if ((rc = build_select(s, DLG_COLS, f, " ORDER BY `key`", sql, sizeof(sql),
-		 p, &n)) != 0) {
+	if ((rc = build_select(s, DLG_COLS, f, " ORDER BY `key`", sql,
+		 sizeof(sql), p, &n)) != 0) {
 		snprintf(err, errlen, "query too long");
 		return rc;
 	}
@@ -349,11 +351,12 @@ dlg_store_counts(struct dlg_store *s, const struct dlg_filter *fin,
 	 * text and we split it here */
 	static const char cols[] = "'', '', node_id, 0, resources, 0, "
 				   "COUNT(*), 0, '', '', '', ''";
-	struct dlg_filter f = {.node_id = fin->node_id, .edge = fin->edge,
-	    .live = 1};
+	struct dlg_filter f = {
+		.node_id = fin->node_id, .edge = fin->edge, .live = 1
+	};
 	struct dlg_count *c = NULL;
 	size_t n = 0, cap = 0;
-	struct rows r = {0};
+	struct rows r = { 0 };
 	struct param p[8];
 	char sql[DLG_SQL_LEN];
 	int npar, rc;

@@ -23,22 +23,22 @@ enum dlg_store_kind { DLG_STORE_SQLITE, DLG_STORE_MYSQL };
 
 struct dlg_store_cfg {
 	enum dlg_store_kind kind;
-	const char *sqlite_path;	/* DLG_STORE_SQLITE */
-	const char *db_url;		/* DLG_STORE_MYSQL: mysql://u:p@h:port/db */
-	const char *table;		/* [A-Za-z0-9_], 1..63 */
+	const char *sqlite_path; /* DLG_STORE_SQLITE */
+	const char *db_url; /* DLG_STORE_MYSQL: mysql://u:p@h:port/db */
+	const char *table; /* [A-Za-z0-9_], 1..63 */
 };
 
 /* Query filters; 0 or "" = any. */
 struct dlg_filter {
 	const char *key;
 	uint32_t node_id;
-	enum slb_dialog_state state;	/* SLB_DIALOG_ANY = any */
-	int live;			/* CREATED or CONFIRMED only */
+	enum slb_dialog_state state; /* SLB_DIALOG_ANY = any */
+	int live; /* CREATED or CONFIRMED only */
 	const char *edge;
-	uint64_t created_before;	/* created_us < this */
-	const char *after_key;		/* `key` > this (paging) */
-	uint64_t updated_after;		/* updated_us > this */
-	unsigned limit;			/* 0 = no limit */
+	uint64_t created_before; /* created_us < this */
+	const char *after_key; /* `key` > this (paging) */
+	uint64_t updated_after; /* updated_us > this */
+	unsigned limit; /* 0 = no limit */
 };
 
 struct dlg_count {

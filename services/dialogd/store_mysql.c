@@ -13,7 +13,7 @@
  * statement helpers of dbstmt.h.  The connection is opened again by the
  * next call after the server went away. */
 
-#define MY_CHUNK 64		/* rows per multi-row INSERT */
+#define MY_CHUNK 64 /* rows per multi-row INSERT */
 
 /* ascii_bin: keys compare byte for byte as in SQLite (the default
  * collation would make "a1" and "A1" one dialog); every field is printable
@@ -108,8 +108,8 @@ my_prepare(struct dlg_store *s, const char *sql, char *err, size_t errlen)
 	char lbl[sizeof(s->name) + 16];
 	MYSQL_STMT *st = NULL;
 
-	if (slb_db_prepare(s->my, sql, LABEL(lbl, s, "prepare"), &st, err,
-		errlen) != 0)
+	if (slb_db_prepare(
+		s->my, sql, LABEL(lbl, s, "prepare"), &st, err, errlen) != 0)
 		return NULL;
 	return st;
 }
@@ -118,15 +118,15 @@ static int
 my_upsert_sql(struct dlg_store *s, char *sql, size_t len, int rows)
 {
 	size_t off;
-	int w = snprintf(sql, len, "INSERT INTO %s (" DLG_COLS ") VALUES ",
-	    s->table);
+	int w = snprintf(
+	    sql, len, "INSERT INTO %s (" DLG_COLS ") VALUES ", s->table);
 
 	if (w < 0 || (size_t)w >= len)
 		return ENAMETOOLONG;
 	off = (size_t)w;
 	for (int i = 0; i < rows; i++) {
-		w = snprintf(sql + off, len - off, "%s(?,?,?,?,?,?,?,?,?,?,?,?)",
-		    i ? "," : "");
+		w = snprintf(sql + off, len - off,
+		    "%s(?,?,?,?,?,?,?,?,?,?,?,?)", i ? "," : "");
 		if (w < 0 || (size_t)w >= len - off)
 			return ENAMETOOLONG;
 		off += (size_t)w;
@@ -143,7 +143,8 @@ my_connect(struct dlg_store *s, char *err, size_t errlen)
 
 	if (s->my != NULL)
 		return 0;
-	if ((rc = slb_db_connect(s->url, s->name, 0, &s->my, err, errlen)) != 0)
+	if ((rc = slb_db_connect(s->url, s->name, 0, &s->my, err, errlen)) !=
+	    0)
 		return rc;
 	if (dlg_sql_fmt(sql, sizeof(sql), mysql_schema, s->table) != 0)
 		return ENAMETOOLONG;
@@ -202,14 +203,14 @@ my_upsert(struct dlg_store *s, const struct slb_dialog *recs, size_t n,
 		for (size_t k = 0; k < MY_CHUNK; k++)
 			my_bind_rec(&b[k * DLG_NCOLS], &len[k * DLG_NCOLS],
 			    &recs[i + k]);
-		if ((rc = my_run(s, s->my_upsertn, b, "upsert", err,
-			 errlen)) != 0)
+		if ((rc = my_run(
+			 s, s->my_upsertn, b, "upsert", err, errlen)) != 0)
 			return rc;
 	}
 	for (; i < n; i++) {
 		my_bind_rec(b, len, &recs[i]);
-		if ((rc = my_run(s, s->my_upsert1, b, "upsert", err, errlen)) !=
-		    0)
+		if ((rc = my_run(
+			 s, s->my_upsert1, b, "upsert", err, errlen)) != 0)
 			return rc;
 	}
 	return 0;
@@ -234,35 +235,40 @@ static void
 my_row(struct slb_db_col *c, struct slb_dialog *r)
 {
 	slb_dialog_copy_field(r->key, sizeof(r->key), slb_db_col_cstr(&c[0]));
-	slb_dialog_copy_field(r->edge, sizeof(r->edge), slb_db_col_cstr(&c[1]));
+	slb_dialog_copy_field(
+	    r->edge, sizeof(r->edge), slb_db_col_cstr(&c[1]));
 	r->node_id = (uint32_t)c[2].v;
 	r->group = (uint32_t)c[3].v;
-	slb_dialog_copy_field(r->resources, sizeof(r->resources),
-	    slb_db_col_cstr(&c[4]));
+	slb_dialog_copy_field(
+	    r->resources, sizeof(r->resources), slb_db_col_cstr(&c[4]));
 	r->state = (enum slb_dialog_state)c[5].v;
 	r->created_us = (uint64_t)c[6].v;
 	r->updated_us = (uint64_t)c[7].v;
-	slb_dialog_copy_field(r->call_id, sizeof(r->call_id),
-	    slb_db_col_cstr(&c[8]));
-	slb_dialog_copy_field(r->from_tag, sizeof(r->from_tag),
-	    slb_db_col_cstr(&c[9]));
-	slb_dialog_copy_field(r->to_tag, sizeof(r->to_tag),
-	    slb_db_col_cstr(&c[10]));
-	slb_dialog_copy_field(r->reason, sizeof(r->reason),
-	    slb_db_col_cstr(&c[11]));
+	slb_dialog_copy_field(
+	    r->call_id, sizeof(r->call_id), slb_db_col_cstr(&c[8]));
+	slb_dialog_copy_field(
+	    r->from_tag, sizeof(r->from_tag), slb_db_col_cstr(&c[9]));
+	slb_dialog_copy_field(
+	    r->to_tag, sizeof(r->to_tag), slb_db_col_cstr(&c[10]));
+	slb_dialog_copy_field(
+	    r->reason, sizeof(r->reason), slb_db_col_cstr(&c[11]));
 }
 
 /* the integer columns of DLG_COLS */
 static const bool int_col[DLG_NCOLS] = {
-	[2] = true, [3] = true, [5] = true, [6] = true, [7] = true,
+	[2] = true,
+	[3] = true,
+	[5] = true,
+	[6] = true,
+	[7] = true,
 };
 
 static int
-my_select(struct dlg_store *s, const char *sql, const struct param *p,
-    int np, struct rows *out, char *err, size_t errlen)
+my_select(struct dlg_store *s, const char *sql, const struct param *p, int np,
+    struct rows *out, char *err, size_t errlen)
 {
 	static struct slb_db_col c[DLG_NCOLS];
-	struct slb_db_params pp = {0};
+	struct slb_db_params pp = { 0 };
 	MYSQL_BIND rb[DLG_NCOLS];
 	char lbl[sizeof(s->name) + 16];
 	MYSQL_STMT *st;
@@ -290,8 +296,8 @@ my_select(struct dlg_store *s, const char *sql, const struct param *p,
 		else
 			slb_db_col_str(&rb[i], &c[i]);
 	}
-	if ((rc = slb_db_result(st, rb, LABEL(lbl, s, "select"), err,
-		 errlen)) != 0) {
+	if ((rc = slb_db_result(
+		 st, rb, LABEL(lbl, s, "select"), err, errlen)) != 0) {
 		my_lost(s, st);
 		goto out;
 	}
@@ -340,7 +346,7 @@ static void
 my_close(struct dlg_store *s)
 {
 	my_drop(s);
-	memset(s->url, 0, sizeof(s->url));	/* the password */
+	memset(s->url, 0, sizeof(s->url)); /* the password */
 }
 
 static int

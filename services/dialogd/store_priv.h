@@ -22,11 +22,13 @@
 
 #define DLG_SQL_LEN 2048
 #define DLG_NCOLS 12
-#define DLG_COLS "`key`, edge, node_id, group_id, resources, state, " \
-		 "created_us, updated_us, call_id, from_tag, to_tag, reason"
+#define DLG_COLS \
+	"`key`, edge, node_id, group_id, resources, state, " \
+	"created_us, updated_us, call_id, from_tag, to_tag, reason"
 /* state 3 is SLB_DIALOG_TERMINATED */
-#define DLG_TERMINATE_SQL "UPDATE %1$s SET state = 3, reason = ?, " \
-			  "updated_us = ? WHERE `key` = ? AND state < 3"
+#define DLG_TERMINATE_SQL \
+	"UPDATE %1$s SET state = 3, reason = ?, " \
+	"updated_us = ? WHERE `key` = ? AND state < 3"
 
 /* A query parameter: a string or an integer. */
 struct param {
@@ -49,7 +51,7 @@ struct dlg_store_ops {
 	/* s->table is set; s->name is the backend's to set, for errors */
 	int (*open)(struct dlg_store *s, const struct dlg_store_cfg *c,
 	    char *err, size_t errlen);
-	void (*close)(struct dlg_store *s);	/* what open made, if any */
+	void (*close)(struct dlg_store *s); /* what open made, if any */
 	int (*begin)(struct dlg_store *s, char *err, size_t errlen);
 	int (*commit)(struct dlg_store *s, char *err, size_t errlen);
 	void (*rollback)(struct dlg_store *s);

@@ -58,7 +58,8 @@ static const char sqlite_upsert[] =
 static int
 sq_fail(struct dlg_store *s, const char *what, char *err, size_t errlen)
 {
-	snprintf(err, errlen, "%s: %s: %s", s->name, what, sqlite3_errmsg(s->db));
+	snprintf(
+	    err, errlen, "%s: %s: %s", s->name, what, sqlite3_errmsg(s->db));
 	return EIO;
 }
 
@@ -134,8 +135,8 @@ sq_text(sqlite3_stmt *st, int col, char *dst, size_t len)
 }
 
 static int
-sq_select(struct dlg_store *s, const char *sql, const struct param *p,
-    int np, struct rows *out, char *err, size_t errlen)
+sq_select(struct dlg_store *s, const char *sql, const struct param *p, int np,
+    struct rows *out, char *err, size_t errlen)
 {
 	sqlite3_stmt *st = NULL;
 	int rc;
@@ -144,7 +145,8 @@ sq_select(struct dlg_store *s, const char *sql, const struct param *p,
 		return sq_fail(s, "select", err, errlen);
 	for (int i = 0; i < np; i++) {
 		if (p[i].str)
-			sqlite3_bind_text(st, i + 1, p[i].s, -1, SQLITE_STATIC);
+			sqlite3_bind_text(
+			    st, i + 1, p[i].s, -1, SQLITE_STATIC);
 		else
 			sqlite3_bind_int64(st, i + 1, p[i].i);
 	}
@@ -191,7 +193,8 @@ sq_open(struct dlg_store *s, const struct dlg_store_cfg *c, char *err,
 	snprintf(s->name, sizeof(s->name), "sqlite %s", path);
 	if (sqlite3_open_v2(path, &s->db,
 		SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE |
-		    SQLITE_OPEN_NOMUTEX, NULL) != SQLITE_OK) {
+		    SQLITE_OPEN_NOMUTEX,
+		NULL) != SQLITE_OK) {
 		snprintf(err, errlen, "%s: cannot open: %s", s->name,
 		    s->db ? sqlite3_errmsg(s->db) : "out of memory");
 		return EIO;

@@ -55,10 +55,12 @@ edge_retry_after_report(struct edge *e, uint32_t node_id, const char *buf,
 		if (h->type != SLB_H_OTHER ||
 		    !slb_sip_eq(buf + h->noff, h->nlen, "Retry-After"))
 			continue;
-		if (edge_retry_after_parse(buf + h->voff, h->vlen, &secs) != 0) {
+		if (edge_retry_after_parse(buf + h->voff, h->vlen, &secs) !=
+		    0) {
 			slb_log_info("node %u: 503 with a bad Retry-After "
-			    "\"%.*s\": ignored", node_id,
-			    (int)(h->vlen > 40 ? 40 : h->vlen), buf + h->voff);
+				     "\"%.*s\": ignored",
+			    node_id, (int)(h->vlen > 40 ? 40 : h->vlen),
+			    buf + h->voff);
 			return 0;
 		}
 		break;
@@ -66,7 +68,8 @@ edge_retry_after_report(struct edge *e, uint32_t node_id, const char *buf,
 	if (secs == 0 || node_id == 0)
 		return 0;
 	slb_log_info("node %u: 503 with Retry-After %u s: failing over, the "
-	    "scheduler backs it off", node_id, secs);
+		     "scheduler backs it off",
+	    node_id, secs);
 	edge_sel_report_node(e, node_id, 503, secs);
 	return secs;
 }

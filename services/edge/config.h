@@ -29,8 +29,8 @@ enum edge_rule_slot {
 	EDGE_RULE_INFO,
 	EDGE_RULE_PUBLISH,
 	EDGE_RULE_OTHER,
-	EDGE_RULE_FROM_NODE,	/* any initial request a node sends (relay.c) */
-	EDGE_RULES		/* how many */
+	EDGE_RULE_FROM_NODE, /* any initial request a node sends (relay.c) */
+	EDGE_RULES /* how many */
 };
 
 /* RULE_RELAY: to the next Route or the Request-URI, no selection; only
@@ -40,11 +40,11 @@ enum edge_rule_kind { RULE_REPLY, RULE_LB, RULE_DS, RULE_RELAY };
 
 struct edge_rule {
 	enum edge_rule_kind kind;
-	int code;		/* RULE_REPLY */
+	int code; /* RULE_REPLY */
 	char reason[64];
-	uint32_t group;		/* lb group or ds set */
-	char res[LB_MAX_RES][LB_RES_NAME];	/* RULE_LB; RULE_RELAY: the */
-	int nres;		/* load a relayed dialog puts on its node */
+	uint32_t group; /* lb group or ds set */
+	char res[LB_MAX_RES][LB_RES_NAME]; /* RULE_LB; RULE_RELAY: the */
+	int nres; /* load a relayed dialog puts on its node */
 	enum lb_alg alg;
 	char alg_name[32];
 };
@@ -68,12 +68,13 @@ struct edge_cfg {
 	int store_timeout_ms;
 	int max_attempts;
 	int t1_ms, t2_ms, t4_ms;
-	int fr_ms;		/* no provisional above 100 -> failover */
-	int timer_c_ms;		/* INVITE after a provisional */
-	int tx_linger_ms;	/* a finished transaction absorbs retransmissions */
-	int dialog_lifetime_ms;	/* a dialog with no BYE is forgotten */
+	int fr_ms; /* no provisional above 100 -> failover */
+	int timer_c_ms; /* INVITE after a provisional */
+	int tx_linger_ms; /* a finished transaction absorbs retransmissions */
+	int dialog_lifetime_ms; /* a dialog with no BYE is forgotten */
 	int max_message;
-	char route[EDGE_RULES][SLB_CFG_STRLEN];	/* route_invite ... route_from_node */
+	char route[EDGE_RULES]
+		  [SLB_CFG_STRLEN]; /* route_invite ... route_from_node */
 	char auth_ip_header[SLB_CFG_STRLEN];
 	char auth_port_header[SLB_CFG_STRLEN];
 	int add_path;

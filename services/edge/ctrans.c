@@ -58,7 +58,8 @@ branch_retx_cb(evutil_socket_t fd, short what, void *arg)
 }
 
 struct edge_branch *
-edge_branch_new(struct edge *e, struct edge_tx *tx, const char *method, bool cancel)
+edge_branch_new(
+    struct edge *e, struct edge_tx *tx, const char *method, bool cancel)
 {
 	struct edge_branch *b = calloc(1, sizeof(*b));
 
@@ -70,8 +71,9 @@ edge_branch_new(struct edge *e, struct edge_tx *tx, const char *method, bool can
 	b->invite = strcmp(method, "INVITE") == 0;
 	if (!cancel) {
 		e->branch_seq++;
-		snprintf(b->branch, sizeof(b->branch), EDGE_OUR_BRANCH "%08x%llx",
-		    e->branch_salt, (unsigned long long)e->branch_seq);
+		snprintf(b->branch, sizeof(b->branch),
+		    EDGE_OUR_BRANCH "%08x%llx", e->branch_salt,
+		    (unsigned long long)e->branch_seq);
 	}
 	return b;
 }
@@ -90,7 +92,8 @@ edge_branch_start(struct edge *e, struct edge_branch *b, const char *method,
 	e->st.tx_requests++;
 	if (b->dst.proto == EP_UDP) {
 		b->retx_ms = e->cfg.t1_ms;
-		edge_timer_set(e->base, &b->t_retx, branch_retx_cb, b, b->retx_ms);
+		edge_timer_set(
+		    e->base, &b->t_retx, branch_retx_cb, b, b->retx_ms);
 	}
 	/* the no-provisional timer (fr); timer B/F is 64*T1 past it.  A
 	 * request relayed towards a phone has no other node to try: B/F */
@@ -132,8 +135,8 @@ build_hop_request(const struct edge_branch *b, const char *method,
 		case SLB_H_VIA:
 			/* ours only: the first Via, which we wrote */
 			if (!via_done) {
-				size_t el = slb_sip_first_elem(b->out + h->voff,
-				    h->vlen);
+				size_t el = slb_sip_first_elem(
+				    b->out + h->voff, h->vlen);
 				edge_out_str(o, "Via: ");
 				edge_out_put(o, b->out + h->voff, el);
 				edge_out_str(o, "\r\n");
@@ -156,8 +159,7 @@ build_hop_request(const struct edge_branch *b, const char *method,
 				return EBADMSG;
 			edge_out_fmt(o, "CSeq: %lu %s\r\n", num, method);
 			break;
-		default:
-			break;
+		default: break;
 		}
 	}
 	edge_out_str(o, "Max-Forwards: 70\r\nContent-Length: 0\r\n\r\n");
@@ -168,7 +170,7 @@ void
 edge_branch_cancel(struct edge *e, struct edge_branch *b)
 {
 	struct edge_branch *c;
-	struct edge_out o = {0};
+	struct edge_out o = { 0 };
 
 	if (b->cancel || !b->invite || b->state >= BR_COMPLETED)
 		return;
@@ -195,7 +197,7 @@ edge_branch_ack(struct edge *e, struct edge_branch *b, const char *resp,
     const struct slb_sipscan *rsc)
 {
 	const struct slb_sip_hdr *to = slb_sip_find(rsc, SLB_H_TO);
-	struct edge_out o = {0};
+	struct edge_out o = { 0 };
 
 	if (build_hop_request(b, "ACK", to ? resp + to->off : NULL,
 		to ? to->len : 0, &o) == 0)
@@ -220,12 +222,13 @@ branch_fr_cb(evutil_socket_t fd, short what, void *arg)
 		return;
 	}
 	if (b->state == BR_PROCEEDING && b->invite)
-		edge_branch_cancel(e, b);	/* it said 100: tell it to stop */
+		edge_branch_cancel(e, b); /* it said 100: tell it to stop */
 	tx->cur = NULL;
 	b->tx = NULL;
 	b->state = BR_TERMINATED;
 	/* keep the branch a while to ACK a late final response */
-	edge_timer_set(e->base, &b->t_end, branch_end_cb, b, 64 * e->cfg.t1_ms);
+	edge_timer_set(
+	    e->base, &b->t_end, branch_end_cb, b, 64 * e->cfg.t1_ms);
 	if (b->timeout_h != NULL)
 		b->timeout_h(e, tx, b->node_id);
 }
@@ -234,12 +237,14 @@ bool
 edge_branch_ours(struct edge_str branch)
 {
 	return branch.n >= sizeof(EDGE_OUR_BRANCH) - 1 &&
-	    strncmp(branch.p, EDGE_OUR_BRANCH, sizeof(EDGE_OUR_BRANCH) - 1) == 0 &&
+	    strncmp(branch.p, EDGE_OUR_BRANCH, sizeof(EDGE_OUR_BRANCH) - 1) ==
+	    0 &&
 	    branch.n < EDGE_BRANCH_MAX;
 }
 
 struct edge_branch *
-edge_branch_find(struct edge *e, struct edge_str branch, struct edge_str method)
+edge_branch_find(
+    struct edge *e, struct edge_str branch, struct edge_str method)
 {
 	char key[EDGE_BRANCH_MAX + 32];
 	struct edge_branch *b = NULL;
@@ -262,7 +267,7 @@ branch_provisional(struct edge *e, struct edge_branch *b, int code)
 
 	b->state = BR_PROCEEDING;
 	if (b->invite)
-		edge_timer_stop(b->t_retx);	/* A stops on any 1xx */
+		edge_timer_stop(b->t_retx); /* A stops on any 1xx */
 	if (code > 100 && tx && !tx->got_prov) {
 		tx->got_prov = true;
 		/* fr done: timer C now */

@@ -31,41 +31,42 @@ struct edge_tx;
 
 /* b's hop stayed silent (fr, or timer C after a provisional); b has left
  * tx already.  node_id is the node b went to (0: none). */
-typedef void (*edge_branch_timeout_h)(struct edge *e, struct edge_tx *tx,
-    uint32_t node_id);
+typedef void (*edge_branch_timeout_h)(
+    struct edge *e, struct edge_tx *tx, uint32_t node_id);
 
 struct edge_branch {
-	char key[EDGE_BRANCH_MAX + EDGE_METHOD_MAX];	/* branch + "|" + method */
+	char
+	    key[EDGE_BRANCH_MAX + EDGE_METHOD_MAX]; /* branch + "|" + method */
 	char branch[EDGE_BRANCH_MAX];
-	struct edge_tx *tx;		/* NULL once the tx moved on or ended */
+	struct edge_tx *tx; /* NULL once the tx moved on or ended */
 	struct edge *e;
 	struct edge_peer dst;
 	uint32_t node_id;
 	bool invite;
-	bool cancel;			/* this is a CANCEL we originated */
-	int state;			/* BR_CALLING ... */
+	bool cancel; /* this is a CANCEL we originated */
+	int state; /* BR_CALLING ... */
 	int last_code;
-	char *out;			/* bytes sent, for retransmission */
+	char *out; /* bytes sent, for retransmission */
 	size_t out_len;
 	int retx_ms;
 	edge_branch_timeout_h timeout_h;
-	struct event *t_retx;		/* A / E */
-	struct event *t_fr;		/* fr (no provisional) / C / B / F */
-	struct event *t_end;		/* D / K: absorb retransmissions */
+	struct event *t_retx; /* A / E */
+	struct event *t_fr; /* fr (no provisional) / C / B / F */
+	struct event *t_end; /* D / K: absorb retransmissions */
 	UT_hash_handle hh;
 };
 
 /* What the proxy core does with a response its branch took. */
 enum edge_br_verdict {
-	EDGE_BR_ABSORB,		/* nothing more: retransmission, 100, CANCEL's */
-	EDGE_BR_PROVISIONAL,	/* relay it upstream (tx is live) */
-	EDGE_BR_FINAL,		/* a final for *txp (may be NULL or answered) */
+	EDGE_BR_ABSORB, /* nothing more: retransmission, 100, CANCEL's */
+	EDGE_BR_PROVISIONAL, /* relay it upstream (tx is live) */
+	EDGE_BR_FINAL, /* a final for *txp (may be NULL or answered) */
 };
 
 /* A branch for tx (NULL for a CANCEL of ours) with a new branch id unless
  * cancel; the caller sets dst, node_id and out (taken) before start. */
-struct edge_branch *edge_branch_new(struct edge *e, struct edge_tx *tx,
-    const char *method, bool cancel);
+struct edge_branch *edge_branch_new(
+    struct edge *e, struct edge_tx *tx, const char *method, bool cancel);
 /* Add b to e->branches, send it, arm A/E and fr; timeout_h (NULL: just
  * end) hears of a silent hop.  EIO when the first send failed (b stays
  * the caller's to free). */
@@ -76,14 +77,14 @@ void edge_branch_free(struct edge *e, struct edge_branch *b);
 /* A branch id we generate (EDGE_OUR_BRANCH...), of a size we keep. */
 bool edge_branch_ours(struct edge_str branch);
 /* The branch a response's top Via names, NULL when unknown. */
-struct edge_branch *edge_branch_find(struct edge *e, struct edge_str branch,
-    struct edge_str method);
+struct edge_branch *edge_branch_find(
+    struct edge *e, struct edge_str branch, struct edge_str method);
 /* CANCEL b's INVITE once it is proceeding (§9.1). */
 void edge_branch_cancel(struct edge *e, struct edge_branch *b);
 /* Run b's state machine for a response with code (§17.1.1, §17.1.2);
  * *txp is the transaction it answers. b may be freed. */
-enum edge_br_verdict edge_branch_response(struct edge *e,
-    struct edge_branch *b, int code, const char *buf,
-    const struct slb_sipscan *sc, struct edge_tx **txp);
+enum edge_br_verdict
+edge_branch_response(struct edge *e, struct edge_branch *b, int code,
+    const char *buf, const struct slb_sipscan *sc, struct edge_tx **txp);
 
 #endif

@@ -25,8 +25,8 @@ edge_dlg_event(struct edge *e, const char *key, enum slb_dialog_state state,
     uint32_t node_id, const struct edge_rule *rule, const char *call_id,
     const char *from_tag, const char *to_tag, const char *reason)
 {
-	struct edge_dlg_update u = {key, state, node_id, rule, call_id,
-	    from_tag, to_tag};
+	struct edge_dlg_update u = { key, state, node_id, rule, call_id,
+		from_tag, to_tag };
 	struct pending_ev *p;
 	int err;
 
@@ -35,14 +35,16 @@ edge_dlg_event(struct edge *e, const char *key, enum slb_dialog_state state,
 		void *nq = realloc(e->evq.q, cap * sizeof(*e->evq.q));
 
 		if (nq == NULL) {
-			slb_log_err("out of memory: dialog event %s lost", key);
+			slb_log_err(
+			    "out of memory: dialog event %s lost", key);
 			return;
 		}
 		e->evq.q = nq;
 		e->evq.cap = cap;
 	}
 	p = &e->evq.q[e->evq.n];
-	if ((err = edge_dlgtab_update(&e->dlgs, &u, slb_wall_us(), &p->d)) != 0) {
+	if ((err = edge_dlgtab_update(&e->dlgs, &u, slb_wall_us(), &p->d)) !=
+	    0) {
 		if (err != ENOMEM)
 			slb_log_warn("dialog event for key \"%s\": %s", key,
 			    strerror(err));
@@ -55,7 +57,7 @@ edge_dlg_event(struct edge *e, const char *key, enum slb_dialog_state state,
 	if (e->evq.n >= EVENT_BATCH)
 		flush_events(e);
 	else if (!evtimer_pending(e->evq.timer, NULL)) {
-		struct timeval tv = {0, EVENT_FLUSH_US};
+		struct timeval tv = { 0, EVENT_FLUSH_US };
 
 		evtimer_add(e->evq.timer, &tv);
 	}

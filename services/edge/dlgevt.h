@@ -32,10 +32,10 @@ int edge_dlgevt_open(struct edge *e);
 void edge_dlgevt_close(struct edge *e);
 /* Record the event in the table and queue it; NULL fields keep what the
  * table has (see edge_dlg_update); reason says why a dialog ended. */
-void edge_dlg_event(struct edge *e, const char *key,
-    enum slb_dialog_state state, uint32_t node_id, const struct edge_rule *rule,
-    const char *call_id, const char *from_tag, const char *to_tag,
-    const char *reason);
+void
+edge_dlg_event(struct edge *e, const char *key, enum slb_dialog_state state,
+    uint32_t node_id, const struct edge_rule *rule, const char *call_id,
+    const char *from_tag, const char *to_tag, const char *reason);
 /* Hold events back (true), or release and publish them (false). */
 void edge_dlgevt_hold(struct edge *e, bool hold);
 

@@ -128,7 +128,8 @@ edge_dlgtab_restoring(struct edge_dlgtab *t, bool on)
 	t->restoring = on;
 	if (on)
 		return;
-	HASH_ITER(hh, t->gone, g, tmp) {
+	HASH_ITER(hh, t->gone, g, tmp)
+	{
 		HASH_DEL(t->gone, g);
 		free(g);
 	}
@@ -140,7 +141,8 @@ edge_dlgtab_expire(struct edge_dlgtab *t, uint64_t now_us, uint64_t life_us)
 	struct edge_dlg *d, *tmp;
 	size_t n = 0;
 
-	HASH_ITER(hh, t->h, d, tmp) {
+	HASH_ITER(hh, t->h, d, tmp)
+	{
 		if (now_us - d->created_us < life_us)
 			continue;
 		HASH_DEL(t->h, d);
@@ -156,7 +158,8 @@ edge_dlgtab_clear(struct edge_dlgtab *t)
 {
 	struct edge_dlg *d, *tmp;
 
-	HASH_ITER(hh, t->h, d, tmp) {
+	HASH_ITER(hh, t->h, d, tmp)
+	{
 		HASH_DEL(t->h, d);
 		free(d);
 	}

@@ -45,10 +45,10 @@ struct edge_dlg {
 struct edge_dlg_gone;
 
 struct edge_dlgtab {
-	struct edge_dlg *h;		/* by key */
+	struct edge_dlg *h; /* by key */
 	size_t n;
 	bool restoring;
-	struct edge_dlg_gone *gone;	/* ended while restoring, by key */
+	struct edge_dlg_gone *gone; /* ended while restoring, by key */
 };
 
 /* One dialog event as the proxy reports it: NULL fields (and node_id 0,
@@ -57,7 +57,7 @@ struct edge_dlg_update {
 	const char *key;
 	enum slb_dialog_state state;
 	uint32_t node_id;
-	const struct edge_rule *rule;	/* an lb rule: group and resources */
+	const struct edge_rule *rule; /* an lb rule: group and resources */
 	const char *call_id, *from_tag, *to_tag;
 };
 
@@ -69,8 +69,8 @@ bool edge_dlg_key_ok(const char *key);
  * after u, for the event to publish.  EINVAL for a bad key, ENOMEM. */
 int edge_dlgtab_update(struct edge_dlgtab *t, const struct edge_dlg_update *u,
     uint64_t now_us, struct edge_dlg *rec);
-struct edge_dlg *edge_dlgtab_find(const struct edge_dlgtab *t,
-    const char *key);
+struct edge_dlg *
+edge_dlgtab_find(const struct edge_dlgtab *t, const char *key);
 /* Add a dialog restored from the store (d taken on success).  EEXIST when
  * the key is known or ended while restoring, EINVAL for a bad key: d
  * stays the caller's. */
@@ -79,8 +79,8 @@ int edge_dlgtab_restore(struct edge_dlgtab *t, struct edge_dlg *d);
 void edge_dlgtab_restoring(struct edge_dlgtab *t, bool on);
 /* Forget dialogs created life_us or more before now_us (their BYE never
  * came); how many went. */
-size_t edge_dlgtab_expire(struct edge_dlgtab *t, uint64_t now_us,
-    uint64_t life_us);
+size_t
+edge_dlgtab_expire(struct edge_dlgtab *t, uint64_t now_us, uint64_t life_us);
 void edge_dlgtab_clear(struct edge_dlgtab *t);
 /* d as the bus's DialogEvent from edge `stream`, borrowing d's strings;
  * res (LB_MAX_RES slots) holds the resource names' pointers.  The one

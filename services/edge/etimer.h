@@ -12,7 +12,7 @@ static inline void
 edge_timer_set(struct event_base *base, struct event **ev,
     event_callback_fn fn, void *arg, int ms)
 {
-	struct timeval tv = {ms / 1000, (ms % 1000) * 1000};
+	struct timeval tv = { ms / 1000, (ms % 1000) * 1000 };
 
 	if (*ev == NULL)
 		*ev = evtimer_new(base, fn, arg);

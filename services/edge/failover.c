@@ -21,8 +21,8 @@ edge_fo_forward(struct edge *e, struct edge_tx *tx, const struct edge_peer *to,
 {
 	struct edge_branch *b = edge_branch_new(e, tx, tx->method, false);
 	struct slb_sipscan sc;
-	struct edge_out o = {0};
-	struct edge_fwd f = {0};
+	struct edge_out o = { 0 };
+	struct edge_fwd f = { 0 };
 
 	if (b == NULL || slb_sip_scan(tx->req, tx->req_len, &sc) != 0) {
 		free(b);
@@ -84,8 +84,9 @@ fo_selected(struct edge *e, struct edge_tx *tx, uint32_t node_id,
 		/* the caller gave up while we asked: say so to the scheduler
 		 * too, which reserved load for this dialog */
 		if (tx->dkey[0])
-			edge_dlg_event(e, tx->dkey, SLB_DIALOG_TERMINATED, node_id,
-			    tx->rule, tx->call_id, tx->from_tag, NULL, "cancel");
+			edge_dlg_event(e, tx->dkey, SLB_DIALOG_TERMINATED,
+			    node_id, tx->rule, tx->call_id, tx->from_tag, NULL,
+			    "cancel");
 		edge_fo_fail(e, tx, 487, NULL);
 		return;
 	}
@@ -100,15 +101,15 @@ fo_selected(struct edge *e, struct edge_tx *tx, uint32_t node_id,
 	if (tx->nexclude < EDGE_MAX_ATTEMPTS)
 		tx->exclude[tx->nexclude++] = node_id;
 	if (tx->dkey[0])
-		edge_dlg_event(e, tx->dkey, SLB_DIALOG_CREATED, node_id, tx->rule,
-		    tx->call_id, tx->from_tag, NULL, NULL);
-	edge_fo_forward(e, tx, &to, node_id, tx->drop_routes, node_id, tx->dkey);
+		edge_dlg_event(e, tx->dkey, SLB_DIALOG_CREATED, node_id,
+		    tx->rule, tx->call_id, tx->from_tag, NULL, NULL);
+	edge_fo_forward(
+	    e, tx, &to, node_id, tx->drop_routes, node_id, tx->dkey);
 }
 
 /* Final failure of a transaction the edge routes: the caller gets code. */
 void
-edge_fo_fail(struct edge *e, struct edge_tx *tx, int code,
-    const char *reason)
+edge_fo_fail(struct edge *e, struct edge_tx *tx, int code, const char *reason)
 {
 	osip_message_t *m = NULL;
 	struct slb_sipscan sc;
@@ -137,9 +138,7 @@ edge_fo_next(struct edge *e, struct edge_tx *tx, int code, const char *why)
 	if (tx->rule == NULL || tx->rule->kind == RULE_REPLY ||
 	    tx->rule->kind == RULE_RELAY || !tx->initial ||
 	    tx->attempts >= e->cfg.max_attempts) {
-		edge_fo_fail(e, tx, 503, tx->attempts
-			? "No Node Left"
-			: NULL);
+		edge_fo_fail(e, tx, 503, tx->attempts ? "No Node Left" : NULL);
 		return;
 	}
 	e->st.failovers++;

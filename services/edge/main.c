@@ -24,7 +24,8 @@ main(int argc, char **argv)
 	if (edge_cfg_load(&e.cfg, opts.cfg_path) != 0)
 		return SLB_EXIT_CONFIG;
 	if (opts.debug)
-		slb_log_configure("debug", e.cfg.log_facility, e.cfg.log_syslog);
+		slb_log_configure(
+		    "debug", e.cfg.log_facility, e.cfg.log_syslog);
 	if (opts.check_only)
 		return slb_cfg_report_ok(opts.cfg_path);
 	err = edge_init(&e);

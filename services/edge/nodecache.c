@@ -27,17 +27,19 @@ cache_index(struct edge *e)
 		if (edge_uri_peer_dns(e, e->nodes.table.nodes[i].uri,
 			strlen(e->nodes.table.nodes[i].uri), &p) != 0) {
 			slb_log_warn("node %u: cannot resolve %s",
-			    e->nodes.table.nodes[i].id, e->nodes.table.nodes[i].uri);
+			    e->nodes.table.nodes[i].id,
+			    e->nodes.table.nodes[i].uri);
 			continue;
 		}
-		e->nodes.addrs[e->nodes.naddrs].id = e->nodes.table.nodes[i].id;
+		e->nodes.addrs[e->nodes.naddrs].id =
+		    e->nodes.table.nodes[i].id;
 		e->nodes.addrs[e->nodes.naddrs].peer = p;
 		e->nodes.naddrs++;
 	}
 	/* the nodes are never limited as flooding sources */
 	{
-		struct sockaddr_storage *ss = calloc(e->nodes.naddrs + 1,
-		    sizeof(*ss));
+		struct sockaddr_storage *ss =
+		    calloc(e->nodes.naddrs + 1, sizeof(*ss));
 
 		if (ss != NULL) {
 			for (size_t i = 0; i < e->nodes.naddrs; i++)
@@ -60,12 +62,13 @@ edge_node_peer(struct edge *e, uint32_t id, struct edge_peer *p)
 }
 
 const struct lb_node *
-edge_node_by_addr(struct edge *e, const struct sockaddr_storage *ss,
-    bool port_too)
+edge_node_by_addr(
+    struct edge *e, const struct sockaddr_storage *ss, bool port_too)
 {
 	for (size_t i = 0; i < e->nodes.naddrs; i++)
 		if (edge_same_addr(&e->nodes.addrs[i].peer.ss, ss, port_too))
-			return lb_table_find(&e->nodes.table, e->nodes.addrs[i].id);
+			return lb_table_find(
+			    &e->nodes.table, e->nodes.addrs[i].id);
 	return NULL;
 }
 
@@ -89,7 +92,8 @@ table_message(void *arg, const Siplb__V1__BusMessage *m)
 			lb_table_remove(&e->nodes.table, n.id);
 		}
 		if (m->change->kind != SIPLB__V1__CHANGE_KIND__CHANGE_REMOVED)
-			lb_table_add(&e->nodes.table, &n, NULL, err, sizeof(err));
+			lb_table_add(
+			    &e->nodes.table, &n, NULL, err, sizeof(err));
 	} else {
 		return;
 	}
@@ -108,10 +112,12 @@ table_snapshot(void *arg, const Siplb__V1__Snapshot *s)
 	e->nodes.have = true;
 	e->nodes.synced_us = slb_now_us();
 	cache_index(e);
-	slb_log_info("node table from the scheduler: %zu nodes", e->nodes.table.n);
+	slb_log_info(
+	    "node table from the scheduler: %zu nodes", e->nodes.table.n);
 }
 
-static const struct slb_sub_ops table_ops = {table_message, table_snapshot, 0};
+static const struct slb_sub_ops table_ops = { table_message, table_snapshot,
+	0 };
 
 int
 edge_set_table(struct edge *e, const struct lb_table *t)
@@ -126,8 +132,8 @@ edge_set_table(struct edge *e, const struct lb_table *t)
 }
 
 enum lb_sel_status
-edge_nodes_select(struct edge *e, const struct lb_select *sel,
-    const struct lb_node **outp)
+edge_nodes_select(
+    struct edge *e, const struct lb_select *sel, const struct lb_node **outp)
 {
 	struct lb_node *out[1];
 	unsigned nout = 0;

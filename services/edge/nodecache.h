@@ -22,11 +22,11 @@ struct node_addr;
 struct slb_sub;
 
 struct edge_nodes {
-	struct slb_sub *sub;		/* the scheduler's node-table PUB */
+	struct slb_sub *sub; /* the scheduler's node-table PUB */
 	struct lb_table table;
-	bool have;			/* a table arrived */
-	uint64_t synced_us;		/* the last snapshot (scheduler back) */
-	struct node_addr *addrs;	/* the table's nodes, resolved */
+	bool have; /* a table arrived */
+	uint64_t synced_us; /* the last snapshot (scheduler back) */
+	struct node_addr *addrs; /* the table's nodes, resolved */
 	size_t naddrs;
 };
 
@@ -39,11 +39,11 @@ int edge_set_table(struct edge *e, const struct lb_table *t);
 /* Where node id is reached, as resolved when the table arrived. */
 int edge_node_peer(struct edge *e, uint32_t id, struct edge_peer *p);
 /* The node at this address (and port, when port_too), or NULL. */
-const struct lb_node *edge_node_by_addr(struct edge *e,
-    const struct sockaddr_storage *ss, bool port_too);
+const struct lb_node *edge_node_by_addr(
+    struct edge *e, const struct sockaddr_storage *ss, bool port_too);
 /* Select from the table as the scheduler would, counting the load of the
  * chosen node here until the next table arrives. */
-enum lb_sel_status edge_nodes_select(struct edge *e,
-    const struct lb_select *sel, const struct lb_node **outp);
+enum lb_sel_status edge_nodes_select(
+    struct edge *e, const struct lb_select *sel, const struct lb_node **outp);
 
 #endif

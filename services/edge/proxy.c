@@ -23,11 +23,11 @@ struct req {
 	size_t len;
 	const struct slb_sipscan *sc;
 	const struct edge_peer *src;
-	osip_message_t *m;		/* parsed on demand (edge_lazy_parse) */
+	osip_message_t *m; /* parsed on demand (edge_lazy_parse) */
 	struct edge_via v;
 	struct edge_str totag, ruri;
 	char method[EDGE_METHOD_MAX];
-	char key[EDGE_KEY_MAX];		/* its server transaction's */
+	char key[EDGE_KEY_MAX]; /* its server transaction's */
 };
 
 static bool
@@ -51,7 +51,7 @@ on_cancel(struct edge *e, struct req *rq)
 {
 	char key[EDGE_KEY_MAX];
 	struct edge_tx *tx;
-	struct edge_str inv = {"INVITE", 6};
+	struct edge_str inv = { "INVITE", 6 };
 
 	if (edge_tx_key(key, sizeof(key), rq->buf, rq->sc, &rq->v, inv) != 0 ||
 	    (tx = edge_tx_find(e, key)) == NULL) {
@@ -78,7 +78,8 @@ on_cancel(struct edge *e, struct req *rq)
 static bool
 req_max_forwards(struct edge *e, struct req *rq)
 {
-	const struct slb_sip_hdr *mfh = slb_sip_find(rq->sc, SLB_H_MAX_FORWARDS);
+	const struct slb_sip_hdr *mfh =
+	    slb_sip_find(rq->sc, SLB_H_MAX_FORWARDS);
 	char tmp[12];
 	long mf = -1;
 
@@ -111,7 +112,8 @@ req_refuse(struct edge *e, struct req *rq, const struct edge_check *c)
 {
 	bool ack = rq->sc->line_len > 4 && memcmp(rq->buf, "ACK ", 4) == 0;
 
-	if (ack || !edge_reply_raw(e, NULL, rq->buf, rq->sc, rq->src, c->code,
+	if (ack ||
+	    !edge_reply_raw(e, NULL, rq->buf, rq->sc, rq->src, c->code,
 		c->reason, c->extra[0] ? c->extra : NULL))
 		e->st.drop_parse++;
 }
@@ -131,12 +133,12 @@ req_validate(struct edge *e, struct req *rq)
 	bool ack;
 
 	if (edge_check_start(buf, sc, &rm, &rq->ruri, &c) != 0 ||
-	    edge_check_headers(buf, &rq->len, sc, rq->src->proto == EP_UDP, rm,
-		&c) != 0) {
+	    edge_check_headers(
+		buf, &rq->len, sc, rq->src->proto == EP_UDP, rm, &c) != 0) {
 		req_refuse(e, rq, &c);
 		return false;
 	}
-	rq->buf[rq->len] = '\0';	/* octets past Content-Length dropped */
+	rq->buf[rq->len] = '\0'; /* octets past Content-Length dropped */
 	rq->totag = edge_tag_of(buf, slb_sip_find(sc, SLB_H_TO));
 	edge_top_via(buf, sc, &rq->v);
 	if (rm.n >= sizeof(rq->method)) {
@@ -167,9 +169,9 @@ static void
 req_ack_2xx(struct edge *e, struct req *rq, const struct edge_peer *to,
     int drop_routes, bool from_node)
 {
-	struct edge_out fixed = {0}, o = {0};
+	struct edge_out fixed = { 0 }, o = { 0 };
 	struct slb_sipscan fsc;
-	struct edge_fwd f = {0};
+	struct edge_fwd f = { 0 };
 	char br[EDGE_BRANCH_MAX];
 
 	snprintf(br, sizeof(br), EDGE_OUR_BRANCH "a%016llx",
@@ -182,7 +184,8 @@ req_ack_2xx(struct edge *e, struct req *rq, const struct edge_peer *to,
 		f.branch = br;
 		f.drop_routes = drop_routes;
 		f.from_node = from_node;
-		if (edge_build_forward(e, fixed.p, fixed.n, &fsc, &f, &o) == 0 &&
+		if (edge_build_forward(e, fixed.p, fixed.n, &fsc, &f, &o) ==
+			0 &&
 		    edge_send(e, to, o.p, o.n) == 0)
 			e->st.tx_requests++;
 	}
@@ -202,7 +205,7 @@ req_next_hop(struct edge *e, struct req *rq, const struct edge_our_routes *r,
 
 	if (r->count == 0) {
 		if (ack)
-			e->st.drop_no_tx++;	/* stray ACK */
+			e->st.drop_no_tx++; /* stray ACK */
 		else
 			req_reply(e, rq, 403, "Not Routed Through Us", NULL);
 		return false;
@@ -255,15 +258,15 @@ req_in_dialog(struct edge *e, struct req *rq)
 		return;
 	}
 	/* a stateful in-dialog transaction to a fixed next hop */
-	tx = edge_tx_new(e, rq->key, rq->method, rq->buf, rq->len, rq->sc,
-	    rq->src);
+	tx = edge_tx_new(
+	    e, rq->key, rq->method, rq->buf, rq->len, rq->sc, rq->src);
 	if (tx == NULL)
 		return;
 	tx->from_node = src_node != NULL;
 	if (tx->invite)
 		edge_reply_trying(e, tx);
-	edge_fo_forward(e, tx, &to, dst_node ? dst_node->id : 0, r.count, 0,
-	    NULL);
+	edge_fo_forward(
+	    e, tx, &to, dst_node ? dst_node->id : 0, r.count, 0, NULL);
 }
 
 /* ------------------------------------------------------------ initial */
@@ -276,10 +279,10 @@ req_in_dialog(struct edge *e, struct req *rq)
 static void
 req_dialog_key(struct req *rq, struct edge_tx *tx, bool relayed)
 {
-	struct edge_str cid = edge_hval(rq->buf,
-	    slb_sip_find(rq->sc, SLB_H_CALL_ID));
-	struct edge_str ftag = edge_tag_of(rq->buf,
-	    slb_sip_find(rq->sc, SLB_H_FROM));
+	struct edge_str cid =
+	    edge_hval(rq->buf, slb_sip_find(rq->sc, SLB_H_CALL_ID));
+	struct edge_str ftag =
+	    edge_tag_of(rq->buf, slb_sip_find(rq->sc, SLB_H_FROM));
 	uint64_t h = edge_fnv64(cid.p, cid.n, ftag.p ? ftag.p : "", ftag.n);
 
 	if (relayed) {
@@ -303,7 +306,8 @@ req_initial(struct edge *e, struct req *rq)
 	struct edge_our_routes r;
 	struct edge_tx *tx;
 
-	if (is_method(rq, "OPTIONS") && edge_is_us(e, rq->ruri.p, rq->ruri.n) &&
+	if (is_method(rq, "OPTIONS") &&
+	    edge_is_us(e, rq->ruri.p, rq->ruri.n) &&
 	    memchr(rq->ruri.p, '@', rq->ruri.n) == NULL) {
 		req_reply(e, rq, 200, NULL, EDGE_ALLOW);
 		return;
@@ -312,12 +316,13 @@ req_initial(struct edge *e, struct req *rq)
 	rule = &e->rules[from != NULL ? EDGE_RULE_FROM_NODE
 				      : edge_rule_slot(rq->method)];
 	if (rule->kind == RULE_REPLY) {
-		req_reply(e, rq, rule->code, rule->reason[0] ? rule->reason : NULL,
+		req_reply(e, rq, rule->code,
+		    rule->reason[0] ? rule->reason : NULL,
 		    rule->code == 405 ? EDGE_ALLOW : NULL);
 		return;
 	}
-	tx = edge_tx_new(e, rq->key, rq->method, rq->buf, rq->len, rq->sc,
-	    rq->src);
+	tx = edge_tx_new(
+	    e, rq->key, rq->method, rq->buf, rq->len, rq->sc, rq->src);
 	if (tx == NULL)
 		return;
 	tx->initial = true;
@@ -326,13 +331,14 @@ req_initial(struct edge *e, struct req *rq)
 	if (tx->invite && (rule->kind == RULE_LB || rule->kind == RULE_RELAY))
 		req_dialog_key(rq, tx, rule->kind == RULE_RELAY);
 	if (tx->invite)
-		edge_reply_trying(e, tx);	/* §16.2 */
+		edge_reply_trying(e, tx); /* §16.2 */
 	/* a preloaded Route to us (a Path, an outbound proxy) is popped on
 	 * the way */
 	edge_our_routes(e, rq->buf, rq->sc, &r);
 	tx->drop_routes = r.count;
 	if (rule->kind == RULE_RELAY) {
-		struct edge_str next = edge_next_route(rq->buf, rq->sc, r.count);
+		struct edge_str next =
+		    edge_next_route(rq->buf, rq->sc, r.count);
 
 		edge_relay(e, tx, from, next.p != NULL ? next : rq->ruri);
 		return;
@@ -344,7 +350,7 @@ static void
 on_request(struct edge *e, char *buf, size_t len, const struct slb_sipscan *sc,
     const struct edge_peer *src)
 {
-	struct req rq = {.buf = buf, .len = len, .sc = sc, .src = src};
+	struct req rq = { .buf = buf, .len = len, .sc = sc, .src = src };
 	struct edge_tx *tx;
 	bool ack;
 
@@ -358,9 +364,10 @@ on_request(struct edge *e, char *buf, size_t len, const struct slb_sipscan *sc,
 	/* retransmission of a request we already handle (§17.2.3) */
 	ack = is_method(&rq, "ACK");
 	if (edge_tx_key(rq.key, sizeof(rq.key), buf, sc, &rq.v,
-		ack ? (struct edge_str){"INVITE", 6}
-		    : (struct edge_str){rq.method, strlen(rq.method)}) != 0) {
-		req_reply(e, &rq, 500, NULL, NULL);	/* out of memory */
+		ack ? (struct edge_str){ "INVITE", 6 }
+		    : (struct edge_str){ rq.method, strlen(rq.method) }) !=
+	    0) {
+		req_reply(e, &rq, 500, NULL, NULL); /* out of memory */
 		goto out;
 	}
 	tx = edge_tx_find(e, rq.key);
@@ -386,7 +393,8 @@ resp_validate(struct edge *e, const char *buf, size_t len,
 	unsigned long num;
 
 	if (len < 12 || !isdigit((unsigned char)buf[8]) ||
-	    !isdigit((unsigned char)buf[9]) || !isdigit((unsigned char)buf[10]) ||
+	    !isdigit((unsigned char)buf[9]) ||
+	    !isdigit((unsigned char)buf[10]) ||
 	    edge_top_via(buf, sc, v) != 0 ||
 	    edge_cseq_method(buf, sc, method, &num) != 0) {
 		e->st.drop_parse++;
@@ -405,7 +413,7 @@ static void
 resp_relay(struct edge *e, struct edge_tx *tx, const char *buf, size_t len,
     const struct slb_sipscan *sc, int code)
 {
-	struct edge_out o = {0};
+	struct edge_out o = { 0 };
 
 	if (edge_strip_top_via(buf, len, sc, &o) == 0)
 		edge_send_upstream(e, tx, &tx->src, o.p, o.n, code);
@@ -428,8 +436,8 @@ resp_final(struct edge *e, struct edge_tx *tx, const char *buf, size_t len,
 	resp_relay(e, tx, buf, len, sc, code);
 	if (tx->dkey[0] && tx->invite) {
 		if (code < 300) {
-			struct edge_str tt = edge_tag_of(buf,
-			    slb_sip_find(sc, SLB_H_TO));
+			struct edge_str tt =
+			    edge_tag_of(buf, slb_sip_find(sc, SLB_H_TO));
 			char to_tag[64];
 
 			edge_copy_str(to_tag, sizeof(to_tag), tt);
@@ -446,8 +454,8 @@ resp_final(struct edge *e, struct edge_tx *tx, const char *buf, size_t len,
 }
 
 static void
-on_response(struct edge *e, char *buf, size_t len, const struct slb_sipscan *sc,
-    const struct edge_peer *src)
+on_response(struct edge *e, char *buf, size_t len,
+    const struct slb_sipscan *sc, const struct edge_peer *src)
 {
 	struct edge_via v;
 	struct edge_str method;
@@ -461,7 +469,7 @@ on_response(struct edge *e, char *buf, size_t len, const struct slb_sipscan *sc,
 	if (!resp_validate(e, buf, len, sc, &code, &v, &method))
 		return;
 	if (!edge_branch_ours(v.branch)) {
-		e->st.drop_no_tx++;	/* not a Via of ours */
+		e->st.drop_no_tx++; /* not a Via of ours */
 		return;
 	}
 	b = edge_branch_find(e, v.branch, method);
@@ -474,15 +482,13 @@ on_response(struct edge *e, char *buf, size_t len, const struct slb_sipscan *sc,
 			e->st.drop_no_tx++;
 		return;
 	}
-	node_id = b->node_id;	/* b may be gone after the next call */
+	node_id = b->node_id; /* b may be gone after the next call */
 	switch (edge_branch_response(e, b, code, buf, sc, &tx)) {
-	case EDGE_BR_ABSORB:
-		return;
+	case EDGE_BR_ABSORB: return;
 	case EDGE_BR_PROVISIONAL:
 		resp_relay(e, tx, buf, len, sc, code);
 		return;
-	case EDGE_BR_FINAL:
-		break;
+	case EDGE_BR_FINAL: break;
 	}
 	if (tx == NULL || tx->answered) {
 		/* an abandoned branch answered late */
@@ -494,8 +500,8 @@ on_response(struct edge *e, char *buf, size_t len, const struct slb_sipscan *sc,
 }
 
 void
-edge_on_message(struct edge *e, char *buf, size_t len,
-    const struct edge_peer *src)
+edge_on_message(
+    struct edge *e, char *buf, size_t len, const struct edge_peer *src)
 {
 	static struct slb_sipscan sc;
 	int rc;

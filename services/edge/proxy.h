@@ -15,7 +15,7 @@ struct edge;
 struct edge_peer;
 
 /* The transport's receive handler (edge_recv_h). */
-void edge_on_message(struct edge *e, char *buf, size_t len,
-    const struct edge_peer *src);
+void edge_on_message(
+    struct edge *e, char *buf, size_t len, const struct edge_peer *src);
 
 #endif

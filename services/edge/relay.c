@@ -9,8 +9,8 @@
 #include "route.h"
 
 const struct lb_node *
-edge_relay_source(struct edge *e, const struct edge_peer *src,
-    const char *buf, const struct slb_sipscan *sc)
+edge_relay_source(struct edge *e, const struct edge_peer *src, const char *buf,
+    const struct slb_sipscan *sc)
 {
 	const struct lb_node *n = edge_node_by_addr(e, &src->ss, true);
 	struct edge_peer by, np;
@@ -39,7 +39,8 @@ edge_relay(struct edge *e, struct edge_tx *tx, const struct lb_node *from,
 {
 	struct edge_peer to;
 
-	if (target.p == NULL || edge_uri_peer(e, target.p, target.n, &to) != 0) {
+	if (target.p == NULL ||
+	    edge_uri_peer(e, target.p, target.n, &to) != 0) {
 		slb_log_info("%s %s from node %u: no address in \"%.*s\"",
 		    tx->method, tx->call_id, from->id,
 		    target.p ? (int)target.n : 0, target.p ? target.p : "");

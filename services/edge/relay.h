@@ -26,14 +26,14 @@ struct lb_node;
  * port, or, for a node that opened a connection from a port of its own
  * choosing (TCP), the node its top Via's sent-by names when the source
  * address is that node's.  NULL: not from one of our nodes. */
-const struct lb_node *edge_relay_source(struct edge *e,
-    const struct edge_peer *src, const char *buf,
+const struct lb_node *
+edge_relay_source(struct edge *e, const struct edge_peer *src, const char *buf,
     const struct slb_sipscan *sc);
 /* Relay the initial request of tx from node `from` to target (its next
  * Route after ours, else its Request-URI) under tx->rule (RULE_RELAY):
  * 404 when the target is no address or names this edge; an INVITE's
  * dialog (tx->dkey) is CREATED on `from` with the rule's resources. */
-void edge_relay(struct edge *e, struct edge_tx *tx,
-    const struct lb_node *from, struct edge_str target);
+void edge_relay(struct edge *e, struct edge_tx *tx, const struct lb_node *from,
+    struct edge_str target);
 
 #endif

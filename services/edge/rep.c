@@ -24,11 +24,11 @@ answer_snapshot(struct edge *e, Siplb__V1__EdgeReply *r,
 
 	evs = *evsp = calloc(e->dlgs.n + 1, sizeof(*evs));
 	evp = *evpp = calloc(e->dlgs.n + 1, sizeof(*evp));
-	resbuf = *resp = calloc((e->dlgs.n + 1) * LB_MAX_RES,
-	    sizeof(*resbuf));
+	resbuf = *resp = calloc((e->dlgs.n + 1) * LB_MAX_RES, sizeof(*resbuf));
 	if (evs == NULL || evp == NULL || resbuf == NULL)
 		return ENOMEM;
-	HASH_ITER(hh, e->dlgs.h, d, tmp) {
+	HASH_ITER(hh, e->dlgs.h, d, tmp)
+	{
 		Siplb__V1__DialogEvent *ev = &evs[i];
 
 		edge_dlg_to_pb(d, e->stream, ev, &resbuf[i * LB_MAX_RES]);
@@ -52,20 +52,19 @@ static void
 answer_stats(struct edge *e, Siplb__V1__EdgeReply *r, struct slb_counters *ctr)
 {
 	struct edge_stats *s = &e->st;
-	static const char *cls[] = {"", "1xx", "2xx", "3xx", "4xx", "5xx",
-	    "6xx"};
+	static const char *cls[] = { "", "1xx", "2xx", "3xx", "4xx", "5xx",
+		"6xx" };
 
 	slb_counter_add(ctr, "requests_received", "", s->rx_requests);
 	slb_counter_add(ctr, "responses_received", "", s->rx_responses);
 	slb_counter_add(ctr, "requests_sent", "", s->tx_requests);
 	slb_counter_add(ctr, "responses_sent", "", s->tx_responses);
 	for (int k = 1; k <= 6; k++)
-		slb_counter_add(ctr, "responses_sent_by_class",
-		    cls[k], s->resp_class[k]);
+		slb_counter_add(
+		    ctr, "responses_sent_by_class", cls[k], s->resp_class[k]);
 	slb_counter_add(ctr, "dropped", "too_big", s->drop_too_big);
 	slb_counter_add(ctr, "dropped", "parse", s->drop_parse);
-	slb_counter_add(ctr, "dropped", "no_transaction",
-	    s->drop_no_tx);
+	slb_counter_add(ctr, "dropped", "no_transaction", s->drop_no_tx);
 	slb_counter_add(ctr, "dropped", "not_our_node", s->drop_loop);
 	slb_counter_add(ctr, "replied", "400", s->replied_400);
 	slb_counter_add(ctr, "replied", "403", s->replied_403);
@@ -75,14 +74,12 @@ answer_stats(struct edge *e, Siplb__V1__EdgeReply *r, struct slb_counters *ctr)
 	slb_counter_add(ctr, "replied", "503", s->replied_503);
 	slb_counter_add(ctr, "failovers", "", s->failovers);
 	slb_counter_add(ctr, "relayed_from_node", "", s->relayed_from_node);
-	slb_counter_add(ctr, "scheduler_fallbacks", "",
-	    s->sched_fallbacks);
+	slb_counter_add(ctr, "scheduler_fallbacks", "", s->sched_fallbacks);
 	slb_counter_add(ctr, "scheduler_errors", "", s->sched_errors);
 	slb_counter_add(ctr, "retransmissions", "", s->retransmissions);
 	slb_counter_add(ctr, "send_errors", "", s->send_errors);
 	slb_counter_add(ctr, "stalls", "", s->stalls);
-	slb_counter_add(ctr, "dialogs_ended_elsewhere", "",
-	    s->stale_dialogs);
+	slb_counter_add(ctr, "dialogs_ended_elsewhere", "", s->stale_dialogs);
 	slb_counter_add(ctr, "transactions", "", e->ntx);
 	slb_counter_add(ctr, "branches", "", e->nbranches);
 	slb_counter_add(ctr, "dialogs", "", e->dlgs.n);
@@ -90,16 +87,16 @@ answer_stats(struct edge *e, Siplb__V1__EdgeReply *r, struct slb_counters *ctr)
 	/* floods from one source (flood.c, pike.c) and TCP limits */
 	slb_counter_add(ctr, "flood_limited", "drop", s->flood_dropped);
 	slb_counter_add(ctr, "flood_limited", "503", s->flood_503);
-	slb_counter_add(ctr, "flood_limited", "blocked",
-	    e->pike.st.blocked_drops);
-	slb_counter_add(ctr, "flood_blocks_started", "",
-	    e->pike.st.blocks_started);
+	slb_counter_add(
+	    ctr, "flood_limited", "blocked", e->pike.st.blocked_drops);
+	slb_counter_add(
+	    ctr, "flood_blocks_started", "", e->pike.st.blocks_started);
 	slb_counter_add(ctr, "flood_blocked_sources", "", e->pike.nblocked);
 	slb_counter_add(ctr, "flood_sources", "", e->pike.nsrcs);
 	slb_counter_add(ctr, "flood_sources_evicted", "", e->pike.st.evicted);
 	slb_counter_add(ctr, "tcp_refused", "max_conns", s->tcp_refused);
-	slb_counter_add(ctr, "tcp_refused", "per_source",
-	    e->pike.st.conns_refused);
+	slb_counter_add(
+	    ctr, "tcp_refused", "per_source", e->pike.st.conns_refused);
 	slb_counter_add(ctr, "tcp_slow_closed", "", s->tcp_slow_closed);
 	slb_counter_add(ctr, "nodes_known", "",
 	    e->nodes.have ? (uint64_t)e->nodes.table.n : 0);
@@ -124,8 +121,8 @@ on_rep(void *arg, nng_msg *req, nng_msg **replyp)
 	Siplb__V1__EdgeRequest *q;
 	int rc;
 
-	rc = slb_msg_unpack(&siplb__v1__edge_request__descriptor, req,
-	    SLB_MSG_MAX, &pm);
+	rc = slb_msg_unpack(
+	    &siplb__v1__edge_request__descriptor, req, SLB_MSG_MAX, &pm);
 	if (rc != 0) {
 		const char *why;
 
@@ -142,8 +139,8 @@ on_rep(void *arg, nng_msg *req, nng_msg **replyp)
 			slb_msg_free(pm);
 			return;
 		}
-		if (answer_snapshot(e, &r, &snap, &ds, &evs, &evp,
-			&resbuf) != 0) {
+		if (answer_snapshot(e, &r, &snap, &ds, &evs, &evp, &resbuf) !=
+		    0) {
 			r.status = SIPLB__V1__STATUS__STATUS_INTERNAL;
 			r.error = "out of memory";
 		}

@@ -9,8 +9,8 @@
 #include "reply.h"
 
 void
-edge_send_upstream(struct edge *e, struct edge_tx *tx, const struct edge_peer *to,
-    const char *buf, size_t len, int code)
+edge_send_upstream(struct edge *e, struct edge_tx *tx,
+    const struct edge_peer *to, const char *buf, size_t len, int code)
 {
 	if (edge_send(e, to, buf, len) == 0) {
 		e->st.tx_responses++;
@@ -62,8 +62,8 @@ build_reply(struct edge *e, osip_message_t *req, const struct edge_peer *src,
 		return ENOMEM;
 	osip_message_set_version(r, osip_strdup("SIP/2.0"));
 	osip_message_set_status_code(r, code);
-	osip_message_set_reason_phrase(r, osip_strdup(reason ? reason
-							     : edge_reason_of(code)));
+	osip_message_set_reason_phrase(
+	    r, osip_strdup(reason ? reason : edge_reason_of(code)));
 	while (osip_message_get_via(req, pos, &via) >= 0) {
 		osip_via_t *copy;
 
@@ -100,10 +100,13 @@ build_reply(struct edge *e, osip_message_t *req, const struct edge_peer *src,
 			/* the same tag for retransmissions of the request */
 			snprintf(tag, sizeof(tag), "slb%08x",
 			    (unsigned)(edge_fnv64(req->call_id->number
-				    ? req->call_id->number : "",
-				    strlen(req->call_id->number
-					    ? req->call_id->number : ""),
-				    "", 0) & 0xffffffffu));
+					       ? req->call_id->number
+					       : "",
+					   strlen(req->call_id->number
+						   ? req->call_id->number
+						   : ""),
+					   "", 0) &
+				0xffffffffu));
 			osip_to_set_tag(r->to, osip_strdup(tag));
 		}
 	}
@@ -137,7 +140,7 @@ edge_reply(struct edge *e, struct edge_tx *tx, osip_message_t *req,
     const struct edge_peer *src, int code, const char *reason,
     const char *extra)
 {
-	struct edge_out o = {0};
+	struct edge_out o = { 0 };
 
 	if (build_reply(e, req, src, code, reason, extra, &o) == 0)
 		edge_send_upstream(e, tx, src, o.p, o.n, code);
@@ -177,7 +180,7 @@ edge_reply_raw(struct edge *e, struct edge_tx *tx, const char *buf,
     const struct slb_sipscan *sc, const struct edge_peer *src, int code,
     const char *reason, const char *extra)
 {
-	struct edge_out o = {0};
+	struct edge_out o = { 0 };
 
 	if (slb_sip_find(sc, SLB_H_VIA) == NULL)
 		return false;
@@ -210,8 +213,8 @@ edge_reply_trying(struct edge *e, struct edge_tx *tx)
 	struct slb_sipscan sc;
 
 	if (slb_sip_scan(tx->req, tx->req_len, &sc) == 0)
-		edge_reply_raw(e, tx, tx->req, &sc, &tx->src, 100, "Trying",
-		    NULL);
+		edge_reply_raw(
+		    e, tx, tx->req, &sc, &tx->src, 100, "Trying", NULL);
 }
 
 /* Content-Length, Content-Type (or its compact c): what would make
@@ -236,7 +239,7 @@ osip_message_t *
 edge_lazy_parse(osip_message_t **mp, const char *buf, size_t len)
 {
 	struct slb_sipscan sc;
-	struct edge_out o = {0};
+	struct edge_out o = { 0 };
 
 	if (*mp != NULL)
 		return *mp;

@@ -41,13 +41,13 @@ void edge_reply_trying(struct edge *e, struct edge_tx *tx);
 /* *mp parsed from buf's start line and header fields by libosip2 on first
  * use, never its body (NULL when it cannot be); the caller frees *mp with
  * osip_message_free. */
-osip_message_t *edge_lazy_parse(osip_message_t **mp, const char *buf,
-    size_t len);
+osip_message_t *
+edge_lazy_parse(osip_message_t **mp, const char *buf, size_t len);
 /* edge_reply through *mp when it parses with the lines a reply copies,
  * else edge_reply_raw. */
-void edge_reply_lazy(struct edge *e, struct edge_tx *tx,
-    osip_message_t **mp, const char *buf, size_t len,
-    const struct slb_sipscan *sc, const struct edge_peer *src, int code,
-    const char *reason, const char *extra);
+void edge_reply_lazy(struct edge *e, struct edge_tx *tx, osip_message_t **mp,
+    const char *buf, size_t len, const struct slb_sipscan *sc,
+    const struct edge_peer *src, int code, const char *reason,
+    const char *extra);
 
 #endif

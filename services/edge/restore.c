@@ -34,7 +34,7 @@ struct store_q {
 	int nstates, si;
 	char edge[80];
 	uint64_t updated_after;
-	char after[80];		/* any key the store allows (64) */
+	char after[80]; /* any key the store allows (64) */
 	int pages;
 	struct edge_dlgtab got;
 	store_done_h done;
@@ -78,14 +78,14 @@ dlg_from_event(const Siplb__V1__DialogEvent *ev)
 	d->state = (enum slb_dialog_state)ev->state;
 	for (size_t j = 0; j < ev->n_resources && j < LB_MAX_RES; j++)
 		snprintf(d->res[j], LB_RES_NAME, "%s", ev->resources[j]);
-	d->nres = ev->n_resources < LB_MAX_RES ? (int)ev->n_resources
-						   : LB_MAX_RES;
+	d->nres =
+	    ev->n_resources < LB_MAX_RES ? (int)ev->n_resources : LB_MAX_RES;
 	snprintf(d->call_id, sizeof(d->call_id), "%s",
 	    ev->call_id ? ev->call_id : "");
 	snprintf(d->from_tag, sizeof(d->from_tag), "%s",
 	    ev->from_tag ? ev->from_tag : "");
-	snprintf(d->to_tag, sizeof(d->to_tag), "%s",
-	    ev->to_tag ? ev->to_tag : "");
+	snprintf(
+	    d->to_tag, sizeof(d->to_tag), "%s", ev->to_tag ? ev->to_tag : "");
 	d->created_us = ev->created_us;
 	d->updated_us = ev->updated_us;
 	return d;
@@ -108,11 +108,11 @@ take_page(struct store_q *q, const Siplb__V1__DialogdReply *r)
 			return EPROTO;
 		snprintf(q->after, sizeof(q->after), "%s", ev->key);
 		if (!edge_dlg_key_ok(ev->key))
-			continue;	/* not a key of ours */
+			continue; /* not a key of ours */
 		if ((d = dlg_from_event(ev)) == NULL)
 			return ENOMEM;
 		if (edge_dlgtab_restore(&q->got, d) != 0)
-			free(d);	/* seen on an earlier page */
+			free(d); /* seen on an earlier page */
 	}
 	return 0;
 }
@@ -173,7 +173,7 @@ ask_page(struct store_q *q)
 		return;
 	}
 	if ((err = slb_reqc_send(q->e->store.rc, msg,
-	    q->e->cfg.store_timeout_ms, on_page, q)) != 0) {
+		 q->e->cfg.store_timeout_ms, on_page, q)) != 0) {
 		nng_msg_free(msg);
 		q_finish(q, err);
 	}
@@ -188,7 +188,7 @@ ask_store(struct edge *e, const enum slb_dialog_state *states, int nstates,
 	struct store_q *q = calloc(1, sizeof(*q));
 
 	if (q == NULL) {
-		struct edge_dlgtab none = {0};
+		struct edge_dlgtab none = { 0 };
 
 		done(e, ENOMEM, &none);
 		return;
@@ -219,22 +219,25 @@ restore_done(struct edge *e, int err, struct edge_dlgtab *got)
 
 	if (err != 0) {
 		slb_log_warn("dialog store at %s: %s: starting without the "
-		    "dialogs of a previous run", e->cfg.dialogd, store_err(err));
+			     "dialogs of a previous run",
+		    e->cfg.dialogd, store_err(err));
 	} else {
-		HASH_ITER(hh, got->h, d, tmp) {
+		HASH_ITER(hh, got->h, d, tmp)
+		{
 			HASH_DEL(got->h, d);
 			got->n--;
 			if (edge_dlgtab_restore(&e->dlgs, d) == 0)
 				restored++;
 			else
-				free(d);	/* known, or ended meanwhile */
+				free(d); /* known, or ended meanwhile */
 		}
 		slb_log_notice("%zu live dialogs of %s restored from the "
-		    "dialog store", restored, e->stream);
+			       "dialog store",
+		    restored, e->stream);
 	}
 	e->store.restoring = false;
 	edge_dlgtab_restoring(&e->dlgs, false);
-	edge_dlgevt_hold(e, false);	/* what happened meanwhile goes out */
+	edge_dlgevt_hold(e, false); /* what happened meanwhile goes out */
 	if (e->store.again) {
 		e->store.again = false;
 		start_reconcile(e, e->store.again_since_us);
@@ -244,8 +247,8 @@ restore_done(struct edge *e, int err, struct edge_dlgtab *got)
 static void
 start_restore(struct edge *e)
 {
-	static const enum slb_dialog_state live[] = {SLB_DIALOG_CREATED,
-	    SLB_DIALOG_CONFIRMED};
+	static const enum slb_dialog_state live[] = { SLB_DIALOG_CREATED,
+		SLB_DIALOG_CONFIRMED };
 
 	e->store.restoring = true;
 	edge_dlgtab_restoring(&e->dlgs, true);
@@ -275,21 +278,23 @@ reconcile_done(struct edge *e, int err, struct edge_dlgtab *ended)
 
 	if (err != 0) {
 		slb_log_warn("dialog store at %s: %s: keeping the dialogs as "
-		    "they are", e->cfg.dialogd, store_err(err));
+			     "they are",
+		    e->cfg.dialogd, store_err(err));
 	} else {
-		HASH_ITER(hh, ended->h, d, tmp) {
+		HASH_ITER(hh, ended->h, d, tmp)
+		{
 			if (edge_dlgtab_find(&e->dlgs, d->key) == NULL)
 				continue;
-			edge_dlg_event(e, d->key, SLB_DIALOG_TERMINATED, 0, NULL,
-			    NULL, NULL, NULL, "ended elsewhere");
+			edge_dlg_event(e, d->key, SLB_DIALOG_TERMINATED, 0,
+			    NULL, NULL, NULL, NULL, "ended elsewhere");
 			dropped++;
 		}
 	}
 	e->st.stale_dialogs += dropped;
 	if (dropped)
 		slb_log_notice("%zu dialogs ended elsewhere while the loop "
-		    "stood still: ended here too, %zu live", dropped,
-		    e->dlgs.n);
+			       "stood still: ended here too, %zu live",
+		    dropped, e->dlgs.n);
 	if (e->store.again) {
 		e->store.again = false;
 		start_reconcile(e, e->store.again_since_us);
@@ -299,15 +304,17 @@ reconcile_done(struct edge *e, int err, struct edge_dlgtab *ended)
 static void
 start_reconcile(struct edge *e, uint64_t stalled_since_us)
 {
-	static const enum slb_dialog_state ended[] = {SLB_DIALOG_TERMINATED};
+	static const enum slb_dialog_state ended[] = { SLB_DIALOG_TERMINATED };
 	uint64_t since = stalled_since_us > EDGE_RECONCILE_SLACK_US
-	    ? stalled_since_us - EDGE_RECONCILE_SLACK_US : 0;
+	    ? stalled_since_us - EDGE_RECONCILE_SLACK_US
+	    : 0;
 
 	if (e->store.rc == NULL)
 		return;
 	if (e->store.q != NULL) {
 		/* after the question in flight, from the earliest stall */
-		if (!e->store.again || stalled_since_us < e->store.again_since_us)
+		if (!e->store.again ||
+		    stalled_since_us < e->store.again_since_us)
 			e->store.again_since_us = stalled_since_us;
 		e->store.again = true;
 		return;
@@ -323,7 +330,7 @@ static void
 on_recheck(evutil_socket_t fd, short what, void *arg)
 {
 	struct edge *e = arg;
-	struct timeval tv = {7, 0};
+	struct timeval tv = { 7, 0 };
 
 	(void)fd;
 	(void)what;
@@ -339,9 +346,10 @@ edge_store_check_stall(struct edge *e)
 
 	if (e->store.tick_mono_us != 0 &&
 	    now - e->store.tick_mono_us > EDGE_STALL_US) {
-		struct timeval tv = {3, 0};
+		struct timeval tv = { 3, 0 };
 
-		slb_log_warn("the loop stood still for %.1f s: ending the "
+		slb_log_warn(
+		    "the loop stood still for %.1f s: ending the "
 		    "dialogs the store says ended elsewhere meanwhile",
 		    (double)(now - e->store.tick_mono_us) / 1e6);
 		e->st.stalls++;
@@ -377,14 +385,15 @@ edge_store_open(struct edge *e)
 	e->store.recheck_ev = evtimer_new(e->base, on_recheck, e);
 	if (e->store.recheck_ev == NULL)
 		return ENOMEM;
-	edge_store_check_stall(e);	/* starts the stall clock */
+	edge_store_check_stall(e); /* starts the stall clock */
 	if (e->cfg.dialogd[0] == '\0')
 		return 0;
 	/* no resends: a page gets one second, as a blocking call had */
 	err = slb_reqc_open(&e->store.rc, e->br, e->cfg.dialogd, 0);
 	if (err != 0) {
 		slb_log_warn("dialog store at %s: %s: starting without the "
-		    "dialogs of a previous run", e->cfg.dialogd, strerror(err));
+			     "dialogs of a previous run",
+		    e->cfg.dialogd, strerror(err));
 		e->store.rc = NULL;
 		return 0;
 	}
@@ -396,7 +405,7 @@ void
 edge_store_close(struct edge *e)
 {
 	if (e->store.q != NULL) {
-		e->store.q->e = NULL;	/* its cancelled answer frees it */
+		e->store.q->e = NULL; /* its cancelled answer frees it */
 		e->store.q = NULL;
 	}
 	slb_reqc_close(e->store.rc);

@@ -29,15 +29,15 @@ struct slb_reqc;
 struct store_q;
 
 struct edge_store {
-	struct slb_reqc *rc;		/* NULL: no dialogd configured */
-	struct store_q *q;		/* the query in flight, NULL: none */
-	bool restoring;			/* the restore has not finished */
-	bool again;			/* a reconcile waits for q */
+	struct slb_reqc *rc; /* NULL: no dialogd configured */
+	struct store_q *q; /* the query in flight, NULL: none */
+	bool restoring; /* the restore has not finished */
+	bool again; /* a reconcile waits for q */
 	uint64_t again_since_us;
 	int rechecks;
 	struct event *recheck_ev;
-	uint64_t tick_mono_us, tick_wall_us;	/* last check (stall clock) */
-	uint64_t stall_since_us;	/* wall clock when the last stall began */
+	uint64_t tick_mono_us, tick_wall_us; /* last check (stall clock) */
+	uint64_t stall_since_us; /* wall clock when the last stall began */
 };
 
 /* Open the client and start the restore (answers come on the loop). */

@@ -45,26 +45,30 @@ edge_our_routes(struct edge *e, const char *buf, const struct slb_sipscan *sc,
 			if (!edge_is_us(e, v, el) || el >= sizeof(uri))
 				return;
 			if (!r->have_nid &&
-			    slb_sip_param(v, el, "nid", &pv, &pn) == 0 && pn > 0 &&
-			    pn < 11) {
+			    slb_sip_param(v, el, "nid", &pv, &pn) == 0 &&
+			    pn > 0 && pn < 11) {
 				char tmp[12];
 				long id;
 
 				memcpy(tmp, pv, pn);
 				tmp[pn] = '\0';
-				if (slb_parse_long(tmp, 1, UINT32_MAX, &id) == 0) {
+				if (slb_parse_long(tmp, 1, UINT32_MAX, &id) ==
+				    0) {
 					r->nid = (uint32_t)id;
 					r->have_nid = true;
 				}
 			}
-			if (!r->dk[0] && slb_sip_param(v, el, "dk", &pv, &pn) == 0 &&
+			if (!r->dk[0] &&
+			    slb_sip_param(v, el, "dk", &pv, &pn) == 0 &&
 			    pn > 0 && pn < sizeof(r->dk))
-				edge_copy_str(r->dk, sizeof(r->dk), (struct edge_str){pv, pn});
+				edge_copy_str(r->dk, sizeof(r->dk),
+				    (struct edge_str){ pv, pn });
 			r->count++;
 			/* next element of the same header */
 			v += el;
 			left -= el;
-			while (left > 0 && (*v == ',' || isspace((unsigned char)*v))) {
+			while (left > 0 &&
+			    (*v == ',' || isspace((unsigned char)*v))) {
 				v++;
 				left--;
 			}
@@ -76,7 +80,7 @@ edge_our_routes(struct edge *e, const char *buf, const struct slb_sipscan *sc,
 struct edge_str
 edge_next_route(const char *buf, const struct slb_sipscan *sc, int skip)
 {
-	struct edge_str s = {NULL, 0};
+	struct edge_str s = { NULL, 0 };
 
 	for (int i = 0; i < sc->nhdrs; i++) {
 		const struct slb_sip_hdr *h = &sc->h[i];
@@ -96,7 +100,8 @@ edge_next_route(const char *buf, const struct slb_sipscan *sc, int skip)
 			skip--;
 			v += el;
 			left -= el;
-			while (left > 0 && (*v == ',' || isspace((unsigned char)*v))) {
+			while (left > 0 &&
+			    (*v == ',' || isspace((unsigned char)*v))) {
 				v++;
 				left--;
 			}
@@ -125,7 +130,8 @@ static bool
 is_auth_header(struct edge *e, const char *buf, const struct slb_sip_hdr *h)
 {
 	return (e->cfg.auth_ip_header[0] &&
-		   slb_sip_eq(buf + h->noff, h->nlen, e->cfg.auth_ip_header)) ||
+		   slb_sip_eq(
+		       buf + h->noff, h->nlen, e->cfg.auth_ip_header)) ||
 	    (e->cfg.auth_port_header[0] &&
 		slb_sip_eq(buf + h->noff, h->nlen, e->cfg.auth_port_header));
 }
@@ -147,9 +153,10 @@ edge_build_forward(struct edge *e, const char *buf, size_t len,
 	edge_out_put(o, buf, sc->line_len);
 	if (f->record_route) {
 		rr_line(e, o, out_sk, f);
-		if (in_sk != out_sk && (in_sk->proto != out_sk->proto ||
-					   strcmp(in_sk->adv, out_sk->adv) != 0))
-			rr_line(e, o, in_sk, f);	/* double RR */
+		if (in_sk != out_sk &&
+		    (in_sk->proto != out_sk->proto ||
+			strcmp(in_sk->adv, out_sk->adv) != 0))
+			rr_line(e, o, in_sk, f); /* double RR */
 	}
 	edge_out_fmt(o, "Via: SIP/2.0/%s %s;branch=%s\r\n",
 	    out_sk->proto == EP_TCP ? "TCP" : "UDP", out_sk->adv, f->branch);
@@ -167,7 +174,8 @@ edge_build_forward(struct edge *e, const char *buf, size_t len,
 				v += el;
 				left -= el;
 				while (left > 0 &&
-				    (*v == ',' || isspace((unsigned char)*v))) {
+				    (*v == ',' ||
+					isspace((unsigned char)*v))) {
 					v++;
 					left--;
 				}
@@ -191,24 +199,28 @@ edge_build_forward(struct edge *e, const char *buf, size_t len,
 				tmp[h->vlen] = '\0';
 				slb_parse_long(tmp, 0, 255, &mf);
 			}
-			edge_out_fmt(o, "Max-Forwards: %ld\r\n", mf > 0 ? mf - 1 : 0);
+			edge_out_fmt(
+			    o, "Max-Forwards: %ld\r\n", mf > 0 ? mf - 1 : 0);
 			continue;
 		}
 		if (!f->from_node && is_auth_header(e, buf, h))
-			continue;	/* never trust a copy from outside */
+			continue; /* never trust a copy from outside */
 		edge_out_put(o, buf + h->off, h->len);
 	}
 	if (!had_mf)
 		edge_out_str(o, "Max-Forwards: 70\r\n");
-	if (!f->from_node && (e->cfg.auth_ip_header[0] || e->cfg.auth_port_header[0])) {
+	if (!f->from_node &&
+	    (e->cfg.auth_ip_header[0] || e->cfg.auth_port_header[0])) {
 		char ip[64];
 		int port;
 
 		edge_addr_ip(&(f->src)->ss, ip, sizeof(ip), &port);
 		if (e->cfg.auth_ip_header[0])
-			edge_out_fmt(o, "%s: %s\r\n", e->cfg.auth_ip_header, ip);
+			edge_out_fmt(
+			    o, "%s: %s\r\n", e->cfg.auth_ip_header, ip);
 		if (e->cfg.auth_port_header[0])
-			edge_out_fmt(o, "%s: %d\r\n", e->cfg.auth_port_header, port);
+			edge_out_fmt(
+			    o, "%s: %d\r\n", e->cfg.auth_port_header, port);
 	}
 	if (f->is_register && e->cfg.add_path)
 		edge_out_fmt(o, "Path: <sip:%s;%slr>\r\n", in_sk->adv,
@@ -268,7 +280,8 @@ edge_fix_via(const char *buf, size_t len, const struct slb_sipscan *sc,
 	}
 	if (need_received)
 		edge_out_fmt(o, ";received=%s", ip);
-	edge_out_put(o, v.elem.p + v.elem.n, len - (size_t)(v.elem.p + v.elem.n - buf));
+	edge_out_put(
+	    o, v.elem.p + v.elem.n, len - (size_t)(v.elem.p + v.elem.n - buf));
 	return o->failed ? ENOMEM : 0;
 }
 
@@ -308,7 +321,7 @@ edge_relay_stateless(struct edge *e, const char *buf, size_t len,
 	struct slb_sipscan sc2;
 	struct edge_via next;
 	struct edge_peer to;
-	struct edge_out o = {0};
+	struct edge_out o = { 0 };
 	char uri[300];
 	const char *v;
 	size_t vn;
@@ -331,7 +344,8 @@ edge_relay_stateless(struct edge *e, const char *buf, size_t len,
 		if (slb_parse_long(pb, 1, 65535, &lp) == 0)
 			port = (int)lp;
 	}
-	if (slb_sip_param(next.elem.p, next.elem.n, "received", &v, &vn) == 0 &&
+	if (slb_sip_param(next.elem.p, next.elem.n, "received", &v, &vn) ==
+		0 &&
 	    vn > 0 && vn < 64) {
 		snprintf(uri, sizeof(uri), "sip:%.*s", (int)vn, v);
 		if (port)

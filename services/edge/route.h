@@ -26,22 +26,22 @@ bool edge_is_us(struct edge *e, const char *uri, size_t n);
 
 /* Route values at the top that name us (at most two: double RR). */
 struct edge_our_routes {
-	int count;		/* how many elements to drop */
-	uint32_t nid;		/* ;nid= of our Record-Route: the node */
-	char dk[EDGE_DLG_KEY_SIZE];	/* ;dk=: the dialog key */
+	int count; /* how many elements to drop */
+	uint32_t nid; /* ;nid= of our Record-Route: the node */
+	char dk[EDGE_DLG_KEY_SIZE]; /* ;dk=: the dialog key */
 	bool have_nid;
 };
 
 void edge_our_routes(struct edge *e, const char *buf,
     const struct slb_sipscan *sc, struct edge_our_routes *r);
 /* The Route element after the first `skip` (the next hop), if any. */
-struct edge_str edge_next_route(const char *buf, const struct slb_sipscan *sc,
-    int skip);
+struct edge_str
+edge_next_route(const char *buf, const struct slb_sipscan *sc, int skip);
 
 /* How a request is relayed. */
 struct edge_fwd {
 	const struct edge_peer *to;
-	int drop_routes;	/* our Route elements to remove */
+	int drop_routes; /* our Route elements to remove */
 	bool record_route;
 	const char *branch;
 	bool from_node;

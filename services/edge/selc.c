@@ -13,7 +13,7 @@ struct sel_wait {
 	uint32_t id;
 	struct edge *e;
 	size_t n;
-	struct edge_tx **txs;		/* NULL where a tx went away */
+	struct edge_tx **txs; /* NULL where a tx went away */
 	struct event *timer;
 	UT_hash_handle hh;
 };
@@ -25,8 +25,8 @@ static void flush_selections(struct edge *e);
 
 /* Hand tx its answer: once, and never for a tx that was forgotten. */
 static void
-sel_done(struct edge *e, struct edge_tx *tx, uint32_t node_id,
-    const char *uri, int code, const char *reason)
+sel_done(struct edge *e, struct edge_tx *tx, uint32_t node_id, const char *uri,
+    int code, const char *reason)
 {
 	edge_sel_done_h h = tx->sel_done;
 
@@ -89,7 +89,8 @@ select_local(struct edge *e, struct edge_tx *tx)
 
 	e->st.sched_fallbacks++;
 	if (!e->sel.away) {
-		slb_log_warn("scheduler did not answer within %d ms: selecting "
+		slb_log_warn(
+		    "scheduler did not answer within %d ms: selecting "
 		    "from the cached node table (%zu nodes)",
 		    e->cfg.sched_timeout_ms, e->nodes.table.n);
 		e->sel.away = true;
@@ -173,16 +174,16 @@ sched_open(struct edge *e)
 		if (slb_cfg_expand_addr(urls[i], e->cfg.run_dir) != 0 ||
 		    (rv = nng_dial(e->sel.sock, urls[i], NULL,
 			 NNG_FLAG_NONBLOCK)) != 0) {
-			slb_log_err("[edge] scheduler: cannot dial \"%s\"",
-			    urls[i]);
+			slb_log_err(
+			    "[edge] scheduler: cannot dial \"%s\"", urls[i]);
 			nng_close(e->sel.sock);
 			return EINVAL;
 		}
 	}
 	if ((rv = nng_socket_get_int(e->sel.sock, NNG_OPT_RECVFD, &fd)) != 0)
 		return slb_nng_errno(rv);
-	e->sel.ev = event_new(e->base, fd, EV_READ | EV_PERSIST,
-	    sched_readable, e);
+	e->sel.ev =
+	    event_new(e->base, fd, EV_READ | EV_PERSIST, sched_readable, e);
 	if (e->sel.ev == NULL || event_add(e->sel.ev, NULL) != 0)
 		return ENOMEM;
 	return 0;
@@ -327,7 +328,7 @@ flush_selections(struct edge *e)
 	tv.tv_sec = e->cfg.sched_timeout_ms / 1000;
 	tv.tv_usec = (e->cfg.sched_timeout_ms % 1000) * 1000;
 	if (w->timer == NULL || evtimer_add(w->timer, &tv) != 0)
-		goto local;	/* (the reply, if any, is then ignored) */
+		goto local; /* (the reply, if any, is then ignored) */
 	HASH_ADD(hh, e->sel.waits, id, sizeof(w->id), w);
 	for (size_t i = 0; i < n; i++) {
 		w->txs[i]->sel_queued = false;
@@ -337,18 +338,17 @@ flush_selections(struct edge *e)
 	e->sel.nq = 0;
 	w = NULL;
 	goto out;
-local:
-	{
-		/* cannot ask: every queued call selects from the cache */
-		size_t m = e->sel.nq;
+local : {
+	/* cannot ask: every queued call selects from the cache */
+	size_t m = e->sel.nq;
 
-		e->sel.nq = 0;
-		for (size_t i = 0; i < m; i++)
-			if (e->sel.q[i] != NULL) {
-				e->sel.q[i]->sel_queued = false;
-				select_local(e, e->sel.q[i]);
-			}
-	}
+	e->sel.nq = 0;
+	for (size_t i = 0; i < m; i++)
+		if (e->sel.q[i] != NULL) {
+			e->sel.q[i]->sel_queued = false;
+			select_local(e, e->sel.q[i]);
+		}
+}
 out:
 	e->sel.nq = 0;
 	if (w) {
@@ -363,12 +363,13 @@ out:
 }
 
 static void
-dispatch_reply(struct edge *e, struct edge_tx *tx, const Siplb__V1__SelectReply *r)
+dispatch_reply(
+    struct edge *e, struct edge_tx *tx, const Siplb__V1__SelectReply *r)
 {
 	if (r->status == SIPLB__V1__SELECT_STATUS__SELECT_OK &&
 	    r->n_choices > 0) {
-		sel_done(e, tx, r->choices[0]->node_id,
-		    r->choices[0]->uri, 0, NULL);
+		sel_done(e, tx, r->choices[0]->node_id, r->choices[0]->uri, 0,
+		    NULL);
 		return;
 	}
 	if (r->status == SIPLB__V1__SELECT_STATUS__SELECT_BAD_REQUEST) {
@@ -397,9 +398,9 @@ sched_reply(struct edge *e, nng_msg *msg)
 	id &= 0x7fffffff;
 	HASH_FIND(hh, e->sel.waits, &id, sizeof(id), w);
 	if (w == NULL)
-		return;		/* late, or a health report's answer */
+		return; /* late, or a health report's answer */
 	ok = slb_msg_unpack(&siplb__v1__sched_reply__descriptor, msg,
-	    SLB_MSG_MAX, &pm) == 0;
+		 SLB_MSG_MAX, &pm) == 0;
 	r = ok ? (Siplb__V1__SchedReply *)pm : NULL;
 	ok = ok && r->status == SIPLB__V1__STATUS__STATUS_OK &&
 	    r->body_case == SIPLB__V1__SCHED_REPLY__BODY_SELECT_BATCH &&
@@ -460,8 +461,9 @@ report(struct edge *e, uint32_t node_id, int code, uint32_t retry_after_s,
 	/* the caller's address (no port): the scheduler counts reports per
 	 * caller, so that one caller cannot take a node out alone */
 	if (from != NULL && from->ss.ss_family == AF_INET)
-		inet_ntop(AF_INET, &((const struct sockaddr_in *)&from->ss)->sin_addr,
-		    src, sizeof(src));
+		inet_ntop(AF_INET,
+		    &((const struct sockaddr_in *)&from->ss)->sin_addr, src,
+		    sizeof(src));
 	else if (from != NULL && from->ss.ss_family == AF_INET6)
 		inet_ntop(AF_INET6,
 		    &((const struct sockaddr_in6 *)&from->ss)->sin6_addr, src,
@@ -479,15 +481,15 @@ report(struct edge *e, uint32_t node_id, int code, uint32_t retry_after_s,
 }
 
 void
-edge_sel_report_failure(struct edge *e, uint32_t node_id, int code,
-    const struct edge_peer *from)
+edge_sel_report_failure(
+    struct edge *e, uint32_t node_id, int code, const struct edge_peer *from)
 {
 	report(e, node_id, code, 0, from);
 }
 
 void
-edge_sel_report_node(struct edge *e, uint32_t node_id, int code,
-    uint32_t retry_after_s)
+edge_sel_report_node(
+    struct edge *e, uint32_t node_id, int code, uint32_t retry_after_s)
 {
 	report(e, node_id, code, retry_after_s, NULL);
 }
@@ -507,7 +509,8 @@ on_flush(evutil_socket_t fd, short what, void *arg)
 static void
 flush_kick(struct edge *e)
 {
-	if (e->sel.flush_ev && !event_pending(e->sel.flush_ev, EV_TIMEOUT, NULL))
+	if (e->sel.flush_ev &&
+	    !event_pending(e->sel.flush_ev, EV_TIMEOUT, NULL))
 		event_active(e->sel.flush_ev, EV_TIMEOUT, 0);
 }
 
@@ -517,7 +520,8 @@ edge_selc_open(struct edge *e)
 {
 	e->sel.flush_ev = event_new(e->base, -1, 0, on_flush, e);
 	/* the flush at priority 2, after all I/O of the turn at 1 */
-	if (e->sel.flush_ev == NULL || event_priority_set(e->sel.flush_ev, 2) != 0)
+	if (e->sel.flush_ev == NULL ||
+	    event_priority_set(e->sel.flush_ev, 2) != 0)
 		return ENOMEM;
 	return sched_open(e);
 }
@@ -528,7 +532,7 @@ edge_selc_close(struct edge *e)
 	struct sel_wait *w, *wtmp;
 
 	HASH_ITER(hh, e->sel.waits, w, wtmp)
-		wait_free(e, w);
+	wait_free(e, w);
 	free(e->sel.q);
 	e->sel.q = NULL;
 	e->sel.nq = e->sel.capq = 0;

@@ -35,16 +35,16 @@ struct event;
 struct sel_wait;
 
 struct edge_selc {
-	nng_socket sock;		/* raw REQ: many requests in flight */
+	nng_socket sock; /* raw REQ: many requests in flight */
 	struct event *ev;
 	uint32_t seq;
-	struct sel_wait *waits;		/* batches in flight, by request id */
-	struct event *flush_ev;		/* after this loop turn's I/O */
-	struct edge_tx **q;		/* the next batch (NULL: gone) */
+	struct sel_wait *waits; /* batches in flight, by request id */
+	struct event *flush_ev; /* after this loop turn's I/O */
+	struct edge_tx **q; /* the next batch (NULL: gone) */
 	size_t nq, capq;
-	bool away;			/* no answer: select from the cache */
-	uint64_t probe_us;		/* the last batch went then */
-	uint64_t next_probe_us;		/* ask the scheduler again then */
+	bool away; /* no answer: select from the cache */
+	uint64_t probe_us; /* the last batch went then */
+	uint64_t next_probe_us; /* ask the scheduler again then */
 };
 
 /* Dial [edge] scheduler; EINVAL without an address. */
@@ -58,11 +58,11 @@ void edge_select(struct edge *e, struct edge_tx *tx, edge_sel_done_h done);
 void edge_sel_forget(struct edge *e, struct edge_tx *tx);
 /* Tell the scheduler node_id failed with code (passive health) on a
  * request from `from` (the caller; its address goes in the report). */
-void edge_sel_report_failure(struct edge *e, uint32_t node_id, int code,
-    const struct edge_peer *from);
+void edge_sel_report_failure(
+    struct edge *e, uint32_t node_id, int code, const struct edge_peer *from);
 /* The same with the Retry-After of a node's 503 (backoff.c): the
  * scheduler backs the node off instead of counting a failure. */
-void edge_sel_report_node(struct edge *e, uint32_t node_id, int code,
-    uint32_t retry_after_s);
+void edge_sel_report_node(
+    struct edge *e, uint32_t node_id, int code, uint32_t retry_after_s);
 
 #endif

@@ -63,7 +63,7 @@ open_loop(struct edge *e)
 int
 edge_init(struct edge *e)
 {
-	struct timeval tv = {1, 0};
+	struct timeval tv = { 1, 0 };
 	int rc;
 
 	snprintf(e->stream, sizeof(e->stream), "edge:%.60s", e->cfg.id);
@@ -96,9 +96,9 @@ edge_close(struct edge *e)
 	struct edge_branch *b, *btmp;
 
 	HASH_ITER(hh, e->txs, tx, ttmp)
-		edge_tx_free(e, tx);
+	edge_tx_free(e, tx);
 	HASH_ITER(hh, e->branches, b, btmp)
-		edge_branch_free(e, b);
+	edge_branch_free(e, b);
 	edge_store_close(e);
 	edge_dlgevt_close(e);
 	edge_dlgtab_clear(&e->dlgs);

@@ -14,7 +14,7 @@
 struct edge_str
 edge_hval(const char *buf, const struct slb_sip_hdr *h)
 {
-	struct edge_str s = {NULL, 0};
+	struct edge_str s = { NULL, 0 };
 
 	if (h) {
 		s.p = buf + h->voff;
@@ -113,8 +113,8 @@ edge_top_via(const char *buf, const struct slb_sipscan *sc, struct edge_via *v)
 
 /* "num METHOD" */
 int
-edge_cseq_method(const char *buf, const struct slb_sipscan *sc, struct edge_str *m,
-    unsigned long *num)
+edge_cseq_method(const char *buf, const struct slb_sipscan *sc,
+    struct edge_str *m, unsigned long *num)
 {
 	struct edge_str v = edge_hval(buf, slb_sip_find(sc, SLB_H_CSEQ));
 	size_t i = 0;
@@ -140,7 +140,7 @@ edge_cseq_method(const char *buf, const struct slb_sipscan *sc, struct edge_str 
 struct edge_str
 edge_tag_of(const char *buf, const struct slb_sip_hdr *h)
 {
-	struct edge_str t = {NULL, 0};
+	struct edge_str t = { NULL, 0 };
 	const char *v;
 	size_t n;
 	struct edge_str hv = edge_hval(buf, h);
@@ -153,7 +153,8 @@ edge_tag_of(const char *buf, const struct slb_sip_hdr *h)
 	{
 		const char *lt = memchr(hv.p, '<', hv.n);
 		if (lt) {
-			const char *gt = memchr(lt, '>', hv.n - (size_t)(lt - hv.p));
+			const char *gt =
+			    memchr(lt, '>', hv.n - (size_t)(lt - hv.p));
 			if (gt)
 				i = (size_t)(gt - hv.p);
 		}
@@ -227,7 +228,8 @@ edge_out_fmt(struct edge_out *o, const char *fmt, ...)
 }
 
 int
-edge_addr_ip(const struct sockaddr_storage *ss, char *ip, size_t len, int *port)
+edge_addr_ip(
+    const struct sockaddr_storage *ss, char *ip, size_t len, int *port)
 {
 	if (ss->ss_family == AF_INET) {
 		const struct sockaddr_in *in = (const void *)ss;

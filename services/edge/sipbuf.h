@@ -34,14 +34,14 @@ struct edge_str edge_tag_of(const char *buf, const struct slb_sip_hdr *h);
 /* FNV-1a of a "|" b: dialog keys, reply tags, ACK branches. */
 uint64_t edge_fnv64(const char *a, size_t an, const char *b, size_t bn);
 /* The address of ss as text, and its port. */
-int edge_addr_ip(const struct sockaddr_storage *ss, char *ip, size_t len,
-    int *port);
+int edge_addr_ip(
+    const struct sockaddr_storage *ss, char *ip, size_t len, int *port);
 /* The usual reason phrase of a status code the edge sends. */
 const char *edge_reason_of(int code);
 
 /* Top Via's first element, its sent-by, branch and rport. */
 struct edge_via {
-	struct edge_str elem;	/* "SIP/2.0/UDP host:port;branch=..." */
+	struct edge_str elem; /* "SIP/2.0/UDP host:port;branch=..." */
 	struct edge_str sent_by;
 	struct edge_str branch;
 	bool has_rport;
@@ -49,8 +49,8 @@ struct edge_via {
 };
 
 /* ENOENT without a Via, EBADMSG without a sent-by. */
-int edge_top_via(const char *buf, const struct slb_sipscan *sc,
-    struct edge_via *v);
+int edge_top_via(
+    const char *buf, const struct slb_sipscan *sc, struct edge_via *v);
 /* CSeq "num METHOD": ENOENT when missing, EBADMSG when malformed. */
 int edge_cseq_method(const char *buf, const struct slb_sipscan *sc,
     struct edge_str *m, unsigned long *num);
@@ -66,7 +66,7 @@ struct edge_out {
 
 void edge_out_put(struct edge_out *o, const char *s, size_t n);
 void edge_out_str(struct edge_out *o, const char *s);
-__attribute__((format(printf, 2, 3))) void edge_out_fmt(struct edge_out *o,
-    const char *fmt, ...);
+__attribute__((format(printf, 2, 3))) void
+edge_out_fmt(struct edge_out *o, const char *fmt, ...);
 
 #endif

@@ -137,8 +137,8 @@ balanced(const char *v, size_t n)
 /* The top Via element's parameters: none empty (";;" or a trailing ';'),
  * and no empty element after a comma. */
 static bool
-via_params_ok(const char *buf, const struct slb_sip_hdr *h,
-    const struct edge_via *v)
+via_params_ok(
+    const char *buf, const struct slb_sip_hdr *h, const struct edge_via *v)
 {
 	const char *p = v->sent_by.p + v->sent_by.n;
 	const char *end = v->elem.p + v->elem.n;
@@ -152,7 +152,7 @@ via_params_ok(const char *buf, const struct slb_sip_hdr *h,
 		if (p >= end || !is_token_char((unsigned char)*p))
 			return false;
 	}
-	if (end < vend) {	/* ", next-via": it must not be empty */
+	if (end < vend) { /* ", next-via": it must not be empty */
 		p = end + 1;
 		while (p < vend && isspace((unsigned char)*p))
 			p++;
@@ -171,7 +171,7 @@ check_length(const char *buf, size_t *len, const struct slb_sipscan *sc,
 	size_t cl = 0, have = *len - sc->body_off;
 
 	if (h == NULL)
-		return 0;	/* a datagram's body runs to its end */
+		return 0; /* a datagram's body runs to its end */
 	if (h->vlen == 0 || h->vlen > 9)
 		return verdict(c, 400, "Bad Content-Length");
 	for (size_t i = 0; i < h->vlen; i++) {
@@ -182,21 +182,21 @@ check_length(const char *buf, size_t *len, const struct slb_sipscan *sc,
 		cl = cl * 10 + (size_t)(ch - '0');
 	}
 	if (cl > have)
-		return datagram ? verdict(c, 400, "Content-Length Past Datagram")
-				: 0;
+		return datagram
+		    ? verdict(c, 400, "Content-Length Past Datagram")
+		    : 0;
 	*len = sc->body_off + cl;
 	return 0;
 }
 
 int
-edge_check_headers(const char *buf, size_t *len,
-    const struct slb_sipscan *sc, bool datagram, struct edge_str method,
-    struct edge_check *c)
+edge_check_headers(const char *buf, size_t *len, const struct slb_sipscan *sc,
+    bool datagram, struct edge_str method, struct edge_check *c)
 {
-	static const enum slb_sip_hdr_type once[] = {SLB_H_FROM, SLB_H_TO,
-	    SLB_H_CALL_ID, SLB_H_CSEQ, SLB_H_MAX_FORWARDS,
-	    SLB_H_CONTENT_LENGTH};
-	int count[SLB_H_PATH + 1] = {0};
+	static const enum slb_sip_hdr_type once[] = { SLB_H_FROM, SLB_H_TO,
+		SLB_H_CALL_ID, SLB_H_CSEQ, SLB_H_MAX_FORWARDS,
+		SLB_H_CONTENT_LENGTH };
+	int count[SLB_H_PATH + 1] = { 0 };
 	struct edge_via v;
 	struct edge_str cm;
 	unsigned long num;
@@ -223,16 +223,15 @@ edge_check_headers(const char *buf, size_t *len,
 
 		if ((h->type == SLB_H_FROM || h->type == SLB_H_TO) &&
 		    (h->vlen == 0 || !balanced(buf + h->voff, h->vlen)))
-			return verdict(c, 400, h->type == SLB_H_FROM
-				? "Bad From"
-				: "Bad To");
+			return verdict(c, 400,
+			    h->type == SLB_H_FROM ? "Bad From" : "Bad To");
 	}
 	return check_length(buf, len, sc, datagram, c);
 }
 
 int
-edge_check_proxy_require(const char *buf, const struct slb_sipscan *sc,
-    struct edge_check *c)
+edge_check_proxy_require(
+    const char *buf, const struct slb_sipscan *sc, struct edge_check *c)
 {
 	size_t n = 0;
 

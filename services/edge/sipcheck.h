@@ -16,9 +16,9 @@
 
 /* The answer a check asks for: code 0 means go on. */
 struct edge_check {
-	int code;		/* 400, 416, 420, 505 */
+	int code; /* 400, 416, 420, 505 */
 	const char *reason;
-	char extra[512];	/* header lines for the reply ("Unsupported: ...") */
+	char extra[512]; /* header lines for the reply ("Unsupported: ...") */
 };
 
 /* "Method SP Request-URI SP SIP-Version" with single spaces and a token
@@ -35,12 +35,12 @@ int edge_check_ruri(struct edge_str ruri, struct edge_check *c);
  * Content-Length of digits that a datagram holds.  *len is cut to the end
  * of the body that Content-Length gives (extra octets are dropped,
  * §18.3).  400 on any failure. */
-int edge_check_headers(const char *buf, size_t *len,
-    const struct slb_sipscan *sc, bool datagram, struct edge_str method,
-    struct edge_check *c);
+int
+edge_check_headers(const char *buf, size_t *len, const struct slb_sipscan *sc,
+    bool datagram, struct edge_str method, struct edge_check *c);
 /* Proxy-Require (§16.3 step 5): the edge supports no option tag, so any
  * gets 420 with their list in Unsupported (§20.40). */
-int edge_check_proxy_require(const char *buf, const struct slb_sipscan *sc,
-    struct edge_check *c);
+int edge_check_proxy_require(
+    const char *buf, const struct slb_sipscan *sc, struct edge_check *c);
 
 #endif

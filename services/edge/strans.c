@@ -18,7 +18,7 @@ edge_tx_free(struct edge *e, struct edge_tx *tx)
 	edge_timer_free(&tx->t_retx);
 	edge_timer_free(&tx->t_end);
 	if (tx->cur)
-		tx->cur->tx = NULL;	/* the branch finishes on its own */
+		tx->cur->tx = NULL; /* the branch finishes on its own */
 	HASH_DEL(e->txs, tx);
 	e->ntx--;
 	free(tx->req);
@@ -49,8 +49,8 @@ tx_retx_cb(evutil_socket_t fd, short what, void *arg)
 		return;
 	edge_send(e, &tx->src, tx->resp, tx->resp_len);
 	e->st.retransmissions++;
-	tx->retx_ms = tx->retx_ms * 2 < e->cfg.t2_ms ? tx->retx_ms * 2
-						      : e->cfg.t2_ms;
+	tx->retx_ms =
+	    tx->retx_ms * 2 < e->cfg.t2_ms ? tx->retx_ms * 2 : e->cfg.t2_ms;
 	edge_timer_set(e->base, &tx->t_retx, tx_retx_cb, tx, tx->retx_ms);
 }
 
@@ -67,10 +67,12 @@ edge_tx_completed(struct edge *e, struct edge_tx *tx, int code)
 		tx->state = TX_COMPLETED;
 		if (udp) {
 			tx->retx_ms = e->cfg.t1_ms;
-			edge_timer_set(e->base, &tx->t_retx, tx_retx_cb, tx, tx->retx_ms);
+			edge_timer_set(
+			    e->base, &tx->t_retx, tx_retx_cb, tx, tx->retx_ms);
 		}
 		/* timer H: give up waiting for the ACK */
-		edge_timer_set(e->base, &tx->t_end, tx_end_cb, tx, 64 * e->cfg.t1_ms);
+		edge_timer_set(
+		    e->base, &tx->t_end, tx_end_cb, tx, 64 * e->cfg.t1_ms);
 		return;
 	}
 	/* 2xx to INVITE (RFC 6026 "Accepted") and non-INVITE "Completed":
@@ -118,13 +120,14 @@ key_fmt(char *key, size_t len, const char *fmt, ...)
 }
 
 int
-edge_tx_key(char *key, size_t len, const char *buf, const struct slb_sipscan *sc,
-    const struct edge_via *v, struct edge_str method)
+edge_tx_key(char *key, size_t len, const char *buf,
+    const struct slb_sipscan *sc, const struct edge_via *v,
+    struct edge_str method)
 {
 	if (v->branch.n > 7 && strncmp(v->branch.p, EDGE_BRANCH_MAGIC, 7) == 0)
 		return key_fmt(key, len, "%.*s|%.*s|%.*s", (int)v->branch.n,
-		    v->branch.p, (int)v->sent_by.n, v->sent_by.p, (int)method.n,
-		    method.p);
+		    v->branch.p, (int)v->sent_by.n, v->sent_by.p,
+		    (int)method.n, method.p);
 	/* RFC 2543 peers: Call-ID, CSeq number, From tag, sent-by */
 	struct edge_str cid = edge_hval(buf, slb_sip_find(sc, SLB_H_CALL_ID));
 	struct edge_str ftag = edge_tag_of(buf, slb_sip_find(sc, SLB_H_FROM));
@@ -152,7 +155,7 @@ edge_tx_new(struct edge *e, const char *key, const char *method,
     const struct edge_peer *src)
 {
 	struct edge_tx *tx = calloc(1, sizeof(*tx));
-	struct edge_out fixed = {0};
+	struct edge_out fixed = { 0 };
 
 	if (tx == NULL)
 		return NULL;

@@ -35,41 +35,41 @@ typedef void (*edge_sel_done_h)(struct edge *e, struct edge_tx *tx,
     uint32_t node_id, const char *uri, int code, const char *reason);
 
 struct edge_tx {
-	char key[EDGE_KEY_MAX];		/* branch|sent-by|method */
+	char key[EDGE_KEY_MAX]; /* branch|sent-by|method */
 	struct edge *e;
 	struct edge_peer src;
 	char method[EDGE_METHOD_MAX];
 	bool invite;
 	int state;
-	char *req;			/* the request as received (edited Via) */
+	char *req; /* the request as received (edited Via) */
 	size_t req_len;
-	char *resp;			/* last response sent upstream */
+	char *resp; /* last response sent upstream */
 	size_t resp_len;
 	int resp_code;
-	struct event *t_retx;		/* G */
-	struct event *t_end;		/* H / I / J / linger */
+	struct event *t_retx; /* G */
+	struct event *t_end; /* H / I / J / linger */
 	int retx_ms;
 
 	/* routing (proxy.c, failover.c) */
 	const struct edge_rule *rule;
-	bool initial;			/* no To tag: selection and RR */
-	int drop_routes;		/* our Route elements on top */
+	bool initial; /* no To tag: selection and RR */
+	int drop_routes; /* our Route elements on top */
 	uint32_t exclude[EDGE_MAX_ATTEMPTS];
 	int nexclude;
 	int attempts;
-	struct edge_branch *cur;	/* current client transaction */
-	bool got_prov;			/* a provisional above 100 came */
+	struct edge_branch *cur; /* current client transaction */
+	bool got_prov; /* a provisional above 100 came */
 	bool cancelled;
-	bool answered;			/* a final response went upstream */
-	char dkey[EDGE_DLG_KEY_SIZE];	/* dialog key, "" = no dialog */
+	bool answered; /* a final response went upstream */
+	char dkey[EDGE_DLG_KEY_SIZE]; /* dialog key, "" = no dialog */
 	char call_id[128];
 	char from_tag[64];
-	bool from_node;			/* request came from one of our nodes */
+	bool from_node; /* request came from one of our nodes */
 
 	/* selection (selc.c) */
-	struct sel_wait *sel_wait;	/* the batch this tx waits in */
+	struct sel_wait *sel_wait; /* the batch this tx waits in */
 	size_t sel_slot;
-	bool sel_queued;		/* in the next batch, not yet sent */
+	bool sel_queued; /* in the next batch, not yet sent */
 	edge_sel_done_h sel_done;
 
 	UT_hash_handle hh;

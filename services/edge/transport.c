@@ -36,7 +36,8 @@ parse_hostport(const char *s, size_t len, char *host, size_t hlen, int *port)
 			return EINVAL;
 		memcpy(host, s + 1, hl);
 		host[hl] = '\0';
-		colon = (size_t)(rb - s) + 1 < len && rb[1] == ':' ? rb + 1 : NULL;
+		colon =
+		    (size_t)(rb - s) + 1 < len && rb[1] == ':' ? rb + 1 : NULL;
 	} else {
 		colon = memchr(s, ':', len);
 		hl = colon ? (size_t)(colon - s) : len;
@@ -103,13 +104,14 @@ resolve(const char *host, int port, struct sockaddr_storage *ss,
 }
 
 bool
-edge_same_addr(const struct sockaddr_storage *a, const struct sockaddr_storage *b,
-    bool port_too)
+edge_same_addr(const struct sockaddr_storage *a,
+    const struct sockaddr_storage *b, bool port_too)
 {
 	if (a->ss_family != b->ss_family)
 		return false;
 	if (a->ss_family == AF_INET) {
-		const struct sockaddr_in *x = (const void *)a, *y = (const void *)b;
+		const struct sockaddr_in *x = (const void *)a,
+					 *y = (const void *)b;
 		return x->sin_addr.s_addr == y->sin_addr.s_addr &&
 		    (!port_too || x->sin_port == y->sin_port);
 	} else {
@@ -130,8 +132,8 @@ edge_peer_str(const struct edge_peer *p, char *buf, size_t len)
 		const struct sockaddr_in *in = (const void *)&p->ss;
 		inet_ntop(AF_INET, &in->sin_addr, a, sizeof(a));
 		port = ntohs(in->sin_port);
-		snprintf(buf, len, "%s:%s:%d", p->proto == EP_TCP ? "tcp" : "udp",
-		    a, port);
+		snprintf(buf, len, "%s:%s:%d",
+		    p->proto == EP_TCP ? "tcp" : "udp", a, port);
 	} else {
 		const struct sockaddr_in6 *in = (const void *)&p->ss;
 		inet_ntop(AF_INET6, &in->sin6_addr, a, sizeof(a));
@@ -142,8 +144,8 @@ edge_peer_str(const struct edge_peer *p, char *buf, size_t len)
 }
 
 static int
-uri_peer(struct edge *e, const char *uri, size_t len, struct edge_peer *p,
-    bool dns)
+uri_peer(
+    struct edge *e, const char *uri, size_t len, struct edge_peer *p, bool dns)
 {
 	struct slb_sip_addr a;
 	int rc;
@@ -170,8 +172,8 @@ edge_uri_peer(struct edge *e, const char *uri, size_t len, struct edge_peer *p)
 }
 
 int
-edge_uri_peer_dns(struct edge *e, const char *uri, size_t len,
-    struct edge_peer *p)
+edge_uri_peer_dns(
+    struct edge *e, const char *uri, size_t len, struct edge_peer *p)
 {
 	return uri_peer(e, uri, len, p, true);
 }
@@ -208,7 +210,7 @@ udp_readable(evutil_socket_t fd, short what, void *arg)
 			e->st.drop_too_big++;
 			continue;
 		}
-		if (n < 4)	/* keep-alive CRLFs and noise */
+		if (n < 4) /* keep-alive CRLFs and noise */
 			continue;
 		buf[n] = '\0';
 		e->recv_h(e, buf, (size_t)n, &src);
@@ -223,7 +225,8 @@ open_socket(struct edge *e, struct edge_sock *sk)
 	int one = 1, fd, rc;
 
 	if ((rc = resolve(sk->host, sk->port, &ss, &sl, false)) != 0) {
-		slb_log_err("listen %s:%d: not an address", sk->host, sk->port);
+		slb_log_err(
+		    "listen %s:%d: not an address", sk->host, sk->port);
 		return rc;
 	}
 	fd = socket(ss.ss_family,
@@ -266,7 +269,7 @@ conn_free(struct edge *e, struct edge_conn *c)
 	if (c->per_source)
 		edge_pike_conn_close(&e->pike, &c->peer.ss);
 	edge_timer_free(&c->msg_ev);
-	bufferevent_free(c->bev);	/* closes the fd */
+	bufferevent_free(c->bev); /* closes the fd */
 	free(c);
 }
 
@@ -282,7 +285,8 @@ conn_msg_timeout(evutil_socket_t fd, short what, void *arg)
 	(void)what;
 	edge_peer_str(&c->peer, who, sizeof(who));
 	slb_log_info("%s: message not whole %d ms after its first byte, "
-		     "closing", who, c->e->cfg.tcp_msg_timeout_ms);
+		     "closing",
+	    who, c->e->cfg.tcp_msg_timeout_ms);
 	c->e->st.tcp_slow_closed++;
 	conn_free(c->e, c);
 }
@@ -327,7 +331,8 @@ conn_read(struct bufferevent *bev, void *arg)
 			    : (size_t)e->cfg.max_message + 4));
 		/* CRLF keep-alives between messages (RFC 5626): answer
 		 * "\r\n\r\n" with "\r\n", skip a lone "\r\n" */
-		while (skip + 1 < avail && p[skip] == '\r' && p[skip + 1] == '\n') {
+		while (skip + 1 < avail && p[skip] == '\r' &&
+		    p[skip + 1] == '\n') {
 			if (skip + 3 < avail && p[skip + 2] == '\r' &&
 			    p[skip + 3] == '\n') {
 				bufferevent_write(bev, "\r\n", 2);
@@ -340,7 +345,8 @@ conn_read(struct bufferevent *bev, void *arg)
 			evbuffer_drain(in, skip);
 			continue;
 		}
-		n = slb_sip_frame(p, avail < (size_t)e->cfg.max_message + 4
+		n = slb_sip_frame(p,
+		    avail < (size_t)e->cfg.max_message + 4
 			? avail
 			: (size_t)e->cfg.max_message + 4,
 		    (size_t)e->cfg.max_message);
@@ -349,13 +355,14 @@ conn_read(struct bufferevent *bev, void *arg)
 
 			edge_peer_str(&c->peer, who, sizeof(who));
 			slb_log_info("%s: unframeable or oversized stream, "
-			    "closing", who);
+				     "closing",
+			    who);
 			e->st.drop_parse++;
 			conn_free(e, c);
 			return;
 		}
 		if (n == 0)
-			break;	/* wait for the rest */
+			break; /* wait for the rest */
 		memcpy(msg, p, (size_t)n);
 		msg[n] = '\0';
 		evbuffer_drain(in, (size_t)n);
@@ -399,7 +406,7 @@ conn_new(struct edge *e, int fd, const struct edge_peer *peer, bool accepted)
 		return NULL;
 	}
 	if (accepted && !edge_pike_conn_open(&e->pike, &peer->ss, &counted))
-		return NULL;	/* counted by the limiter */
+		return NULL; /* counted by the limiter */
 	c = calloc(1, sizeof(*c));
 	if (c == NULL) {
 		if (counted)
@@ -421,8 +428,8 @@ conn_new(struct edge *e, int fd, const struct edge_peer *peer, bool accepted)
 	c->last_us = slb_now_us();
 	bufferevent_setcb(c->bev, conn_read, NULL, conn_event, c);
 	/* bound what one connection may hold unread */
-	bufferevent_setwatermark(c->bev, EV_READ, 0,
-	    (size_t)e->cfg.max_message * 4);
+	bufferevent_setwatermark(
+	    c->bev, EV_READ, 0, (size_t)e->cfg.max_message * 4);
 	idle.tv_sec = e->cfg.tcp_idle_ms / 1000;
 	idle.tv_usec = (e->cfg.tcp_idle_ms % 1000) * 1000;
 	bufferevent_set_timeouts(c->bev, &idle, NULL);
@@ -468,9 +475,9 @@ conn_by_addr(struct edge *e, const struct edge_peer *to)
 	struct edge_conn *c, *tmp;
 
 	HASH_ITER(hh, e->conns, c, tmp)
-		if (c->peer.sslen == to->sslen &&
-		    memcmp(&c->peer.ss, &to->ss, to->sslen) == 0)
-			return c;
+	if (c->peer.sslen == to->sslen &&
+	    memcmp(&c->peer.ss, &to->ss, to->sslen) == 0)
+		return c;
 	return NULL;
 }
 
@@ -479,8 +486,8 @@ conn_connect(struct edge *e, const struct edge_peer *to)
 {
 	struct edge_conn *c;
 	struct edge_peer p = *to;
-	int fd = socket(to->ss.ss_family, SOCK_STREAM | SOCK_NONBLOCK |
-		SOCK_CLOEXEC, 0);
+	int fd = socket(
+	    to->ss.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
 
 	if (fd < 0)
 		return NULL;
@@ -496,8 +503,8 @@ conn_connect(struct edge *e, const struct edge_peer *to)
 }
 
 int
-edge_send(struct edge *e, const struct edge_peer *to, const char *buf,
-    size_t len)
+edge_send(
+    struct edge *e, const struct edge_peer *to, const char *buf, size_t len)
 {
 	if (to->proto == EP_UDP) {
 		int sock = to->sock >= 0 && to->sock < e->nsocks &&
@@ -519,7 +526,8 @@ edge_send(struct edge *e, const struct edge_peer *to, const char *buf,
 		struct edge_conn *c = NULL;
 
 		if (to->conn)
-			HASH_FIND(hh, e->conns, &to->conn, sizeof(to->conn), c);
+			HASH_FIND(
+			    hh, e->conns, &to->conn, sizeof(to->conn), c);
 		if (c == NULL)
 			c = conn_by_addr(e, to);
 		if (c == NULL)
@@ -548,18 +556,19 @@ edge_transport_open(struct edge *e, edge_recv_h recv)
 	n = slb_cfg_split(e->cfg.listen, ',', items, EDGE_MAX_SOCKS);
 	if (n <= 0) {
 		slb_log_err("[edge] listen: give udp:ADDR:PORT and/or "
-		    "tcp:ADDR:PORT (at most %d)", EDGE_MAX_SOCKS);
+			    "tcp:ADDR:PORT (at most %d)",
+		    EDGE_MAX_SOCKS);
 		return EINVAL;
 	}
 	if (e->cfg.advertise[0] &&
-	    parse_hostport(e->cfg.advertise, strlen(e->cfg.advertise), adv_host,
-		sizeof(adv_host), &adv_port) != 0) {
+	    parse_hostport(e->cfg.advertise, strlen(e->cfg.advertise),
+		adv_host, sizeof(adv_host), &adv_port) != 0) {
 		slb_log_err("[edge] advertise: \"%s\": give host or host:port",
 		    e->cfg.advertise);
 		return EINVAL;
 	}
 	if (e->cfg.advertise[0] && strchr(e->cfg.advertise, ':') == NULL)
-		adv_port = 0;	/* host only: keep each socket's port */
+		adv_port = 0; /* host only: keep each socket's port */
 	e->recv_h = recv;
 	e->udp_out = -1;
 	for (int i = 0; i < n; i++) {
@@ -576,12 +585,14 @@ edge_transport_open(struct edge *e, edge_recv_h recv)
 			sk->proto = EP_TCP;
 		else {
 			slb_log_err("[edge] listen: \"%s\": must start with "
-			    "udp: or tcp:", s);
+				    "udp: or tcp:",
+			    s);
 			return EINVAL;
 		}
 		if (parse_hostport(s + 4, strlen(s + 4), sk->host,
 			sizeof(sk->host), &sk->port) != 0) {
-			slb_log_err("[edge] listen: \"%s\": give ADDR:PORT", s);
+			slb_log_err(
+			    "[edge] listen: \"%s\": give ADDR:PORT", s);
 			return EINVAL;
 		}
 		if ((rc = open_socket(e, sk)) != 0)
@@ -591,13 +602,13 @@ edge_transport_open(struct edge *e, edge_recv_h recv)
 			char h[128];
 			int port = adv_port ? adv_port : sk->port;
 
-			snprintf(h, sizeof(h), "%s", adv_host[0] ? adv_host
-								 : sk->host);
+			snprintf(h, sizeof(h), "%s",
+			    adv_host[0] ? adv_host : sk->host);
 			/* an IPv6 literal needs brackets in a URI */
 			snprintf(sk->adv, sizeof(sk->adv),
 			    strchr(h, ':') ? "[%s]:%d" : "%s:%d", h, port);
 			/* resolved once: Route matching compares addresses */
-			if (resolve(h, port, &sk->adv_ss, &(socklen_t){0},
+			if (resolve(h, port, &sk->adv_ss, &(socklen_t){ 0 },
 				true) != 0)
 				sk->adv_ss = sk->bound_ss;
 		}
@@ -612,7 +623,8 @@ edge_transport_open(struct edge *e, edge_recv_h recv)
 		    sk->adv);
 	}
 	if (e->udp_out < 0) {
-		slb_log_err("[edge] listen: at least one udp: socket is needed "
+		slb_log_err(
+		    "[edge] listen: at least one udp: socket is needed "
 		    "to reach the nodes");
 		return EINVAL;
 	}
@@ -625,7 +637,7 @@ edge_transport_close(struct edge *e)
 	struct edge_conn *c, *tmp;
 
 	HASH_ITER(hh, e->conns, c, tmp)
-		conn_free(e, c);
+	conn_free(e, c);
 	for (int i = 0; i < e->nsocks; i++) {
 		if (e->socks[i].ev)
 			event_free(e->socks[i].ev);

@@ -9,7 +9,8 @@
 
 #include "log.h"
 
-static const char *const mode_names[] = {"counted", "reported", "reconciled"};
+static const char *const mode_names[] = { "counted", "reported",
+	"reconciled" };
 
 const char *
 lb_load_mode_name(enum lb_load_mode m)
@@ -30,8 +31,7 @@ mode_word(const char *s, size_t n, enum lb_load_mode *m)
 }
 
 int
-lb_fb_modes_parse(const char *s, struct lb_fb_cfg *c, char *err,
-    size_t errlen)
+lb_fb_modes_parse(const char *s, struct lb_fb_cfg *c, char *err, size_t errlen)
 {
 	const char *p = s;
 
@@ -58,11 +58,14 @@ lb_fb_modes_parse(const char *s, struct lb_fb_cfg *c, char *err,
 			unsigned long g = strtoul(p, &ge, 10);
 
 			if (ge != eq || p == eq || g == 0 || g > UINT32_MAX ||
-			    mode_word(eq + 1, n - (size_t)(eq + 1 - p), &m) != 0)
+			    mode_word(eq + 1, n - (size_t)(eq + 1 - p), &m) !=
+				0)
 				goto bad;
 			if (c->ngroups >= LB_FB_MAX_GROUPS) {
-				snprintf(err, errlen, "load_mode: more than %d "
-				    "groups", LB_FB_MAX_GROUPS);
+				snprintf(err, errlen,
+				    "load_mode: more than %d "
+				    "groups",
+				    LB_FB_MAX_GROUPS);
 				return EINVAL;
 			}
 			c->groups[c->ngroups] = (uint32_t)g;
@@ -71,8 +74,10 @@ lb_fb_modes_parse(const char *s, struct lb_fb_cfg *c, char *err,
 		p = end ? end + 1 : NULL;
 		continue;
 bad:
-		snprintf(err, errlen, "load_mode: \"%.*s\": give counted, "
-		    "reported, reconciled or GROUP=one of them", (int)n, p);
+		snprintf(err, errlen,
+		    "load_mode: \"%.*s\": give counted, "
+		    "reported, reconciled or GROUP=one of them",
+		    (int)n, p);
 		return EINVAL;
 	}
 	return 0;
@@ -103,7 +108,8 @@ lb_fb_backoff(const struct lb_fb_cfg *c, struct lb_node *n,
 		n->backoff_until_us = now_us + d;
 	n->backoffs++;
 	st->backoffs++;
-	slb_log_notice("node %u %s: 503 with Retry-After %u s: no new calls "
+	slb_log_notice(
+	    "node %u %s: 503 with Retry-After %u s: no new calls "
 	    "for %llu ms (bounded by backoff_max %llu ms), still up",
 	    n->id, n->uri, retry_after_s, (unsigned long long)(d / 1000),
 	    (unsigned long long)(c->backoff_max_us / 1000));
@@ -127,16 +133,15 @@ lb_fb_backoff_left_ms(const struct lb_node *n, uint64_t now_us)
 static bool
 fig_live(const struct lb_fb_fig *f, uint64_t now_us)
 {
-	uint64_t iv = (uint64_t)(f->interval_ms ? f->interval_ms : 20000) *
-	    1000u;
+	uint64_t iv =
+	    (uint64_t)(f->interval_ms ? f->interval_ms : 20000) * 1000u;
 
 	return f->have && f->linked && now_us <= f->at_us + 2 * iv;
 }
 
 /* fb_extra and fb_cap from the figures, as the mode says. */
 static void
-correct(const struct lb_fb_cfg *c, struct lb_node *n,
-    struct lb_fb_stats *st)
+correct(const struct lb_fb_cfg *c, struct lb_node *n, struct lb_fb_stats *st)
 {
 	const struct lb_fb_fig *f = &n->fb;
 	uint32_t spc = c->sessions_per_call ? c->sessions_per_call : 1;
@@ -153,7 +158,9 @@ correct(const struct lb_fb_cfg *c, struct lb_node *n,
 			uint64_t m = (uint64_t)(f->max_sessions / spc) *
 			    f->idle_milli / 100000u;
 
-			cap = m == 0 ? -1 : (int32_t)(m > INT32_MAX ? INT32_MAX : m);
+			cap = m == 0
+			    ? -1
+			    : (int32_t)(m > INT32_MAX ? INT32_MAX : m);
 		}
 		break;
 	case LB_LOAD_RECONCILED:
@@ -163,13 +170,13 @@ correct(const struct lb_fb_cfg *c, struct lb_node *n,
 		    -drift >= (int64_t)c->reconcile_min)
 			extra = (int32_t)drift;
 		break;
-	default:
-		break;
+	default: break;
 	}
 	if (extra != n->fb_extra && extra != 0) {
 		st->corrections++;
 		slb_log_info("node %u %s: %s: node has %lld calls (%u "
-		    "sessions), siplb counts %d: load %+d", n->id, n->uri,
+			     "sessions), siplb counts %d: load %+d",
+		    n->id, n->uri,
 		    lb_load_mode_name((enum lb_load_mode)f->mode),
 		    (long long)calls, f->sessions, n->dialogs, extra);
 	}
@@ -200,8 +207,8 @@ lb_fb_apply(const struct lb_fb_cfg *c, struct lb_node *n,
 }
 
 void
-lb_fb_selected(const struct lb_fb_cfg *c, struct lb_node *n,
-    uint64_t now_us, struct lb_fb_stats *st)
+lb_fb_selected(const struct lb_fb_cfg *c, struct lb_node *n, uint64_t now_us,
+    struct lb_fb_stats *st)
 {
 	uint64_t sec = now_us / 1000000u;
 
@@ -215,8 +222,7 @@ lb_fb_selected(const struct lb_fb_cfg *c, struct lb_node *n,
 
 /* The node's Session-Per-Sec budget is spent for this second. */
 static bool
-sps_spent(const struct lb_fb_cfg *c, const struct lb_node *n,
-    uint64_t now_us)
+sps_spent(const struct lb_fb_cfg *c, const struct lb_node *n, uint64_t now_us)
 {
 	const struct lb_fb_fig *f = &n->fb;
 	uint64_t sec = now_us / 1000000u;
@@ -233,15 +239,16 @@ sps_spent(const struct lb_fb_cfg *c, const struct lb_node *n,
 }
 
 bool
-lb_fb_refresh(const struct lb_fb_cfg *c, struct lb_node *n,
-    uint64_t now_us, struct lb_fb_stats *st)
+lb_fb_refresh(const struct lb_fb_cfg *c, struct lb_node *n, uint64_t now_us,
+    struct lb_fb_stats *st)
 {
 	bool held = n->held, stale = n->fb.stale, spent;
 
 	if (n->backoff_until_us != 0 && n->backoff_until_us <= now_us) {
 		n->backoff_until_us = 0;
 		slb_log_notice("node %u %s: Retry-After backoff over: new "
-		    "calls again", n->id, n->uri);
+			       "calls again",
+		    n->id, n->uri);
 	}
 	if (n->fb.have && n->fb.linked && n->fb.mode != LB_LOAD_COUNTED) {
 		bool live = fig_live(&n->fb, now_us);
@@ -250,18 +257,20 @@ lb_fb_refresh(const struct lb_fb_cfg *c, struct lb_node *n,
 			n->fb.stale = true;
 			n->fb.stale_count++;
 			st->stale++;
-			slb_log_warn("node %u %s: ESL feedback stale (no "
+			slb_log_warn(
+			    "node %u %s: ESL feedback stale (no "
 			    "HEARTBEAT for %llu ms, interval %u ms): load "
-			    "counted by siplb until it comes back", n->id,
-			    n->uri,
-			    (unsigned long long)((now_us - n->fb.at_us) / 1000),
+			    "counted by siplb until it comes back",
+			    n->id, n->uri,
+			    (unsigned long long)((now_us - n->fb.at_us) /
+				1000),
 			    n->fb.interval_ms);
 		} else if (live && n->fb.stale) {
 			n->fb.stale = false;
 			slb_log_notice("node %u %s: ESL feedback live again "
-			    "(%s)", n->id, n->uri,
-			    lb_load_mode_name(
-				(enum lb_load_mode)n->fb.mode));
+				       "(%s)",
+			    n->id, n->uri,
+			    lb_load_mode_name((enum lb_load_mode)n->fb.mode));
 		}
 	} else {
 		n->fb.stale = false;

@@ -22,23 +22,23 @@
 
 struct lb_res {
 	char name[LB_RES_NAME];
-	int32_t cap;		/* max concurrent dialogs */
-	int32_t load;		/* dialogs CREATED/CONFIRMED + reservations */
+	int32_t cap; /* max concurrent dialogs */
+	int32_t load; /* dialogs CREATED/CONFIRMED + reservations */
 };
 
 /* A node's own figures from its event socket (feedback.c). */
 struct lb_fb_fig {
-	bool have;		/* figures received (and not forgotten) */
-	bool linked;		/* the prober's ESL link is up */
-	bool stale;		/* no HEARTBEAT for two intervals */
-	bool paused;		/* `fsctl pause inbound` sent */
-	uint8_t mode;		/* enum lb_load_mode of its group */
+	bool have; /* figures received (and not forgotten) */
+	bool linked; /* the prober's ESL link is up */
+	bool stale; /* no HEARTBEAT for two intervals */
+	bool paused; /* `fsctl pause inbound` sent */
+	uint8_t mode; /* enum lb_load_mode of its group */
 	uint32_t sessions, max_sessions, idle_milli, sps_left, sps_max;
 	uint32_t interval_ms;
-	uint64_t at_us;		/* when the figures were taken (monotonic) */
+	uint64_t at_us; /* when the figures were taken (monotonic) */
 	uint64_t stale_count;
-	uint32_t sps_used;	/* calls sent in the current second */
-	uint64_t sps_second;	/* which second */
+	uint32_t sps_used; /* calls sent in the current second */
+	uint64_t sps_second; /* which second */
 	char hostname[64];
 	char esl[64];
 };
@@ -49,9 +49,9 @@ struct lb_fb_fig {
 #define LB_PASSIVE_SRC_LEN 48
 
 struct lb_passive_src {
-	char addr[LB_PASSIVE_SRC_LEN];	/* "" marks a free slot */
-	uint32_t n;			/* reports in its window */
-	uint64_t first_us;		/* its window started then */
+	char addr[LB_PASSIVE_SRC_LEN]; /* "" marks a free slot */
+	uint32_t n; /* reports in its window */
+	uint64_t first_us; /* its window started then */
 };
 
 struct lb_passive {
@@ -60,27 +60,29 @@ struct lb_passive {
 
 struct lb_node {
 	uint32_t id;
-	uint32_t group;		/* load_balancer.group_id, 0 = none */
-	uint32_t set;		/* dispatcher.setid, 0 = none */
+	uint32_t group; /* load_balancer.group_id, 0 = none */
+	uint32_t set; /* dispatcher.setid, 0 = none */
 	char uri[LB_URI_LEN];
 	struct lb_res res[LB_MAX_RES];
 	int nres;
-	uint32_t weight;	/* dispatcher weight, >= 1 */
-	uint32_t rweight;	/* attrs "rweight=N" (Kamailio alg 11), else weight */
-	int32_t priority;	/* higher first (algorithm 8) */
-	uint32_t probe_mode;	/* 0 never, 1 only while down/disabled, 2 always */
-	bool enabled;		/* admin state */
-	bool up;		/* health state */
-	uint32_t rtt_us;	/* last probe round trip, 0 = unknown */
+	uint32_t weight; /* dispatcher weight, >= 1 */
+	uint32_t
+	    rweight; /* attrs "rweight=N" (Kamailio alg 11), else weight */
+	int32_t priority; /* higher first (algorithm 8) */
+	uint32_t
+	    probe_mode; /* 0 never, 1 only while down/disabled, 2 always */
+	bool enabled; /* admin state */
+	bool up; /* health state */
+	uint32_t rtt_us; /* last probe round trip, 0 = unknown */
 	uint32_t last_code;
 	char description[128];
 	char attrs[256];
 	char socket[128];
-	uint32_t ds_id;		/* dispatcher.id when loaded from MySQL, 0 = none */
-	uint64_t selected;	/* times chosen first */
-	uint64_t failed_over;	/* calls that failed over away from it */
-	struct lb_passive passive;	/* edge failure reports (passive.c) */
-	int64_t wrr_current;	/* smooth weighted round-robin state */
+	uint32_t ds_id; /* dispatcher.id when loaded from MySQL, 0 = none */
+	uint64_t selected; /* times chosen first */
+	uint64_t failed_over; /* calls that failed over away from it */
+	struct lb_passive passive; /* edge failure reports (passive.c) */
+	int64_t wrr_current; /* smooth weighted round-robin state */
 	/* What the node itself says (feedback.c; struct lb_fb there):
 	 * held keeps new calls away (503 Retry-After backoff, drain, its
 	 * per-second budget spent); fb_extra adds to every resource's load
@@ -88,13 +90,13 @@ struct lb_node {
 	 * node no longer has); fb_cap > 0 caps every resource's capacity. */
 	bool held;
 	bool draining;
-	int32_t dialogs;		/* dialogs on it (load.c) */
+	int32_t dialogs; /* dialogs on it (load.c) */
 	bool pause_inbound;
 	int32_t fb_extra;
 	int32_t fb_cap;
-	uint64_t backoff_until_us;	/* 0: none */
+	uint64_t backoff_until_us; /* 0: none */
 	uint64_t backoffs;
-	struct lb_fb_fig fb;		/* ESL figures */
+	struct lb_fb_fig fb; /* ESL figures */
 };
 
 /* Nodes kept sorted by id.  Pointers into `nodes` are invalidated by add,
@@ -102,7 +104,7 @@ struct lb_node {
 struct lb_table {
 	struct lb_node *nodes;
 	size_t n, cap;
-	uint64_t rng;		/* xorshift64* state */
+	uint64_t rng; /* xorshift64* state */
 };
 
 /* ------------------------------------------------------------ nodes.c */
@@ -112,8 +114,7 @@ void lb_table_free(struct lb_table *t);
 /* Copy everything from src (dst's old contents are freed). */
 int lb_table_copy(struct lb_table *dst, const struct lb_table *src);
 struct lb_node *lb_table_find(const struct lb_table *t, uint32_t id);
-struct lb_node *lb_table_find_uri(const struct lb_table *t,
-    const char *uri);
+struct lb_node *lb_table_find_uri(const struct lb_table *t, const char *uri);
 /* Add a copy of n; id 0 takes the next free id. EEXIST for a taken id,
  * EINVAL when lb_node_validate refuses it. *outp (may be NULL) points at
  * the stored node. */
@@ -131,32 +132,29 @@ uint64_t lb_rand(struct lb_table *t);
 /* Parse "vm=100;conf=100;pstn=500" (OpenSIPS load_balancer.resources):
  * names [A-Za-z0-9_.-], unique, each with a value 0..1000000; spaces around
  * tokens are allowed; "" is no resources. Loads are set to 0. */
-int lb_res_parse(const char *s, struct lb_res *res, int *nres,
-    char *err, size_t errlen);
+int lb_res_parse(
+    const char *s, struct lb_res *res, int *nres, char *err, size_t errlen);
 /* Parse requested names "pstn" or "transc;conf" (no values). */
-int lb_res_names_parse(const char *s, char (*names)[LB_RES_NAME],
-    int *n, char *err, size_t errlen);
+int lb_res_names_parse(const char *s, char (*names)[LB_RES_NAME], int *n,
+    char *err, size_t errlen);
 /* "vm=100;pstn=500" into buf; returns 0 or ENOSPC. */
-int lb_res_format(const struct lb_res *res, int nres, char *buf,
-    size_t len);
+int lb_res_format(const struct lb_res *res, int nres, char *buf, size_t len);
 struct lb_res *lb_node_res(struct lb_node *n, const char *name);
 /* Add delta to a resource's load; a result below zero is clamped to 0 and
  * logged (the OpenSIPS 4294967295 bugs came from unsigned drift). */
-void lb_res_add_load(struct lb_node *n, struct lb_res *r,
-    int32_t delta);
+void lb_res_add_load(struct lb_node *n, struct lb_res *r, int32_t delta);
 
 /* Node-table file: "[node ID]" sections with uri, group, set, resources,
  * weight, priority, probe_mode, enabled, description, attrs, socket. */
-int lb_nodes_file_load(const char *path, struct lb_table *t, char *err,
-    size_t errlen);
+int lb_nodes_file_load(
+    const char *path, struct lb_table *t, char *err, size_t errlen);
 /* Write atomically (temp file + rename). */
-int lb_nodes_file_save(const char *path, const struct lb_table *t,
-    char *err, size_t errlen);
+int lb_nodes_file_save(
+    const char *path, const struct lb_table *t, char *err, size_t errlen);
 
 /* Carry health, load and algorithm state from old into new for nodes with
  * the same id and uri (a reload that keeps state). */
-void lb_table_inherit(struct lb_table *newt,
-    const struct lb_table *old);
+void lb_table_inherit(struct lb_table *newt, const struct lb_table *old);
 
 /* ------------------------------------------------------------ select.c */
 
@@ -166,16 +164,16 @@ enum lb_alg {
 	LB_ALG_HASH_FROM = 1,
 	LB_ALG_HASH_TO = 2,
 	LB_ALG_HASH_RURI = 3,
-	LB_ALG_RR = 4,		/* weighted round-robin */
-	LB_ALG_HASH_AUTH = 5,	/* empty key: weighted round-robin */
+	LB_ALG_RR = 4, /* weighted round-robin */
+	LB_ALG_HASH_AUTH = 5, /* empty key: weighted round-robin */
 	LB_ALG_RANDOM = 6,
 	LB_ALG_HASH_HEADER = 7,
 	LB_ALG_PRIORITY = 8,
 	/* by name only */
 	LB_ALG_WEIGHTED_RANDOM = 100,
-	LB_ALG_RELATIVE_WEIGHT = 101,	/* Kamailio 11 */
-	LB_ALG_LATENCY = 102,		/* Kamailio 13 */
-	LB_ALG_LEAST_LOAD = 103,		/* OpenSIPS load_balancer */
+	LB_ALG_RELATIVE_WEIGHT = 101, /* Kamailio 11 */
+	LB_ALG_LATENCY = 102, /* Kamailio 13 */
+	LB_ALG_LEAST_LOAD = 103, /* OpenSIPS load_balancer */
 };
 
 /* Names: hash-callid hash-from hash-to hash-ruri round-robin hash-auth
@@ -186,39 +184,38 @@ const char *lb_alg_name(enum lb_alg a);
 
 enum lb_sel_status {
 	LB_SEL_OK = 0,
-	LB_SEL_NO_CAPACITY,		/* offered, but every usable node full */
-	LB_SEL_NO_DESTINATION,	/* no usable node offers it */
+	LB_SEL_NO_CAPACITY, /* offered, but every usable node full */
+	LB_SEL_NO_DESTINATION, /* no usable node offers it */
 	LB_SEL_BAD_REQUEST,
 };
 
 struct lb_select {
 	enum lb_alg alg;
-	uint32_t group;		/* lb group (least-load) or dispatcher set */
+	uint32_t group; /* lb group (least-load) or dispatcher set */
 	char res[LB_MAX_RES][LB_RES_NAME];
-	int nres;		/* least-load needs >= 1; others filter on it */
-	const char *hash_key;	/* hashed by the hash-* algorithms */
+	int nres; /* least-load needs >= 1; others filter on it */
+	const char *hash_key; /* hashed by the hash-* algorithms */
 	const uint32_t *exclude;
 	size_t nexclude;
-	unsigned max_results;	/* 0 means 1; at most LB_MAX_RESULTS */
-	bool overcommit;	/* full nodes allowed (OpenSIPS lb flag n) */
-	bool relative;		/* integer percent availability (flag r) */
-	bool tie_first;		/* ties to the lowest id, not at random */
-	bool down_ok;		/* down nodes usable (lb_select_last_resort) */
+	unsigned max_results; /* 0 means 1; at most LB_MAX_RESULTS */
+	bool overcommit; /* full nodes allowed (OpenSIPS lb flag n) */
+	bool relative; /* integer percent availability (flag r) */
+	bool tie_first; /* ties to the lowest id, not at random */
+	bool down_ok; /* down nodes usable (lb_select_last_resort) */
 };
 
 /* Choose up to max_results distinct usable nodes, best first, into out.
  * Usable: in the pool, enabled, up, not excluded, and when resources are
  * named, offering all of them with availability > 0 (or overcommit).
  * Advances round-robin state and bumps `selected` of out[0]. */
-enum lb_sel_status lb_select(struct lb_table *t,
-    const struct lb_select *req, struct lb_node **out, unsigned *nout);
+enum lb_sel_status lb_select(struct lb_table *t, const struct lb_select *req,
+    struct lb_node **out, unsigned *nout);
 
 /* Availability of n for the requested resources: min over them of
  * cap - load (absolute) or 100 - 100*load/cap (relative, integer percent,
  * cap 0 gives 0). Returns false when n lacks one of them. */
-bool lb_node_avail(const struct lb_node *n,
-    const char (*res)[LB_RES_NAME], int nres, bool relative,
-    int64_t *availp);
+bool lb_node_avail(const struct lb_node *n, const char (*res)[LB_RES_NAME],
+    int nres, bool relative, int64_t *availp);
 
 /* Choose as lb_select does, but among the nodes of an all-down pool
  * (all_down = last_resort): when no enabled node of the request's group
@@ -244,31 +241,31 @@ bool lb_pool_all_down(const struct lb_table *t, const struct lb_select *req);
  * full table of sources replaces the one whose window started first.
  */
 enum lb_passive_verdict {
-	LB_PASSIVE_COUNTED = 0,	/* below the threshold */
-	LB_PASSIVE_ONE_CALLER,	/* this source alone reached threshold << k
+	LB_PASSIVE_COUNTED = 0, /* below the threshold */
+	LB_PASSIVE_ONE_CALLER, /* this source alone reached threshold << k
 				 * (k = 0, 1, 2...): worth a probe, not a
 				 * suspicion (per_caller only) */
-	LB_PASSIVE_SUSPECT,	/* the counted reports reach threshold (on
+	LB_PASSIVE_SUSPECT, /* the counted reports reach threshold (on
 				 * the report that crosses it) */
 };
 /* Count one report from src (NULL or "" is one source of its own) at
  * now_us.  *countedp (may be NULL) gets the counted total. */
-enum lb_passive_verdict lb_passive_report(struct lb_passive *p,
-    const char *src, uint32_t threshold, bool per_caller, uint64_t window_us,
-    uint64_t now_us, uint32_t *countedp);
+enum lb_passive_verdict
+lb_passive_report(struct lb_passive *p, const char *src, uint32_t threshold,
+    bool per_caller, uint64_t window_us, uint64_t now_us, uint32_t *countedp);
 /* The counted total at now_us (expired sources left out). */
 uint32_t lb_passive_counted(const struct lb_passive *p, uint32_t threshold,
     bool per_caller, uint64_t window_us, uint64_t now_us);
 /* Distinct sources with reports in their window at now_us. */
-unsigned lb_passive_sources(const struct lb_passive *p, uint64_t window_us,
-    uint64_t now_us);
+unsigned lb_passive_sources(
+    const struct lb_passive *p, uint64_t window_us, uint64_t now_us);
 /* Forget every report (the node answered a probe, or was marked down). */
 void lb_passive_reset(struct lb_passive *p);
 
 /* ------------------------------------------------------------ load.c */
 
 enum lb_dlg_state {
-	LB_DLG_RESERVED = 0,	/* chosen here, no event seen yet */
+	LB_DLG_RESERVED = 0, /* chosen here, no event seen yet */
 	LB_DLG_CREATED,
 	LB_DLG_CONFIRMED,
 	LB_DLG_TERMINATED,
@@ -296,8 +293,8 @@ int lb_load_reserve(struct lb_load *l, const char *key, uint32_t node_id,
     const char (*res)[LB_RES_NAME], int nres, const char *edge,
     uint64_t now_us);
 /* Apply a dialog event; idempotent for repeats. */
-void lb_load_apply(struct lb_load *l, const struct lb_dlg_event *ev,
-    uint64_t now_us);
+void lb_load_apply(
+    struct lb_load *l, const struct lb_dlg_event *ev, uint64_t now_us);
 /* Replace every dialog owned by `edge` with the snapshot's, reservations
  * it asked for included (the events after the snapshot restore those that
  * are still on their way). */
@@ -305,8 +302,7 @@ void lb_load_replace_edge(struct lb_load *l, const char *edge,
     const struct lb_dlg_event *evs, size_t n, uint64_t now_us);
 /* Release reservations older than ttl_us that no event confirmed;
  * returns how many. */
-unsigned lb_load_expire(struct lb_load *l, uint64_t now_us,
-    uint64_t ttl_us);
+unsigned lb_load_expire(struct lb_load *l, uint64_t now_us, uint64_t ttl_us);
 /* Forget every dialog and zero every load. */
 void lb_load_reset(struct lb_load *l);
 size_t lb_load_count(const struct lb_load *l);

@@ -102,8 +102,7 @@ int
 lb_pb_dlg_event(const Siplb__V1__DialogEvent *e, struct lb_pb_dlg *d)
 {
 	memset(d, 0, sizeof(*d));
-	if (e->key == NULL || *e->key == '\0' ||
-	    e->n_resources > LB_MAX_RES)
+	if (e->key == NULL || *e->key == '\0' || e->n_resources > LB_MAX_RES)
 		return EINVAL;
 	switch (e->state) {
 	case SIPLB__V1__DIALOG_STATE__DIALOG_CREATED:
@@ -115,8 +114,7 @@ lb_pb_dlg_event(const Siplb__V1__DialogEvent *e, struct lb_pb_dlg *d)
 	case SIPLB__V1__DIALOG_STATE__DIALOG_TERMINATED:
 		d->ev.state = LB_DLG_TERMINATED;
 		break;
-	default:
-		return EINVAL;
+	default: return EINVAL;
 	}
 	for (size_t i = 0; i < e->n_resources; i++) {
 		if (strlen(e->resources[i]) >= LB_RES_NAME)
@@ -144,8 +142,8 @@ lb_pb_select(const Siplb__V1__SelectRequest *q, struct lb_select *sel,
 		char names[LB_MAX_RES][LB_RES_NAME];
 		int n;
 
-		if (lb_res_names_parse(q->resources[i], names, &n, err,
-			errlen) != 0)
+		if (lb_res_names_parse(
+			q->resources[i], names, &n, err, errlen) != 0)
 			return EINVAL;
 		for (int j = 0; j < n; j++) {
 			if (sel->nres >= LB_MAX_RES) {
@@ -166,7 +164,8 @@ lb_pb_select(const Siplb__V1__SelectRequest *q, struct lb_select *sel,
 		return EINVAL;
 	}
 	if (sel->alg == LB_ALG_LEAST_LOAD && sel->nres == 0) {
-		snprintf(err, errlen, "least-load needs at least one resource");
+		snprintf(
+		    err, errlen, "least-load needs at least one resource");
 		return EINVAL;
 	}
 	if (q->n_exclude > LB_MAX_EXCLUDE) {
@@ -175,8 +174,8 @@ lb_pb_select(const Siplb__V1__SelectRequest *q, struct lb_select *sel,
 		return EINVAL;
 	}
 	if (q->max_results > LB_MAX_RESULTS) {
-		snprintf(err, errlen, "max_results: at most %d",
-		    LB_MAX_RESULTS);
+		snprintf(
+		    err, errlen, "max_results: at most %d", LB_MAX_RESULTS);
 		return EINVAL;
 	}
 	sel->group = q->group;
@@ -191,8 +190,8 @@ lb_pb_select(const Siplb__V1__SelectRequest *q, struct lb_select *sel,
 }
 
 void
-lb_pb_select_request(const struct lb_select *sel, Siplb__V1__SelectRequest *q,
-    char **res)
+lb_pb_select_request(
+    const struct lb_select *sel, Siplb__V1__SelectRequest *q, char **res)
 {
 	siplb__v1__select_request__init(q);
 	q->algorithm = (char *)lb_alg_name(sel->alg);
@@ -200,7 +199,8 @@ lb_pb_select_request(const struct lb_select *sel, Siplb__V1__SelectRequest *q,
 	for (int i = 0; i < sel->nres && i < LB_MAX_RES; i++)
 		res[i] = (char *)sel->res[i];
 	q->resources = res;
-	q->n_resources = (size_t)(sel->nres < LB_MAX_RES ? sel->nres : LB_MAX_RES);
+	q->n_resources =
+	    (size_t)(sel->nres < LB_MAX_RES ? sel->nres : LB_MAX_RES);
 	q->hash_key = (char *)sel->hash_key;
 	q->exclude = (uint32_t *)sel->exclude;
 	q->n_exclude = sel->nexclude;
@@ -214,20 +214,17 @@ Siplb__V1__SelectStatus
 lb_pb_sel_status(enum lb_sel_status st)
 {
 	switch (st) {
-	case LB_SEL_OK:
-		return SIPLB__V1__SELECT_STATUS__SELECT_OK;
+	case LB_SEL_OK: return SIPLB__V1__SELECT_STATUS__SELECT_OK;
 	case LB_SEL_NO_CAPACITY:
 		return SIPLB__V1__SELECT_STATUS__SELECT_NO_CAPACITY;
 	case LB_SEL_NO_DESTINATION:
 		return SIPLB__V1__SELECT_STATUS__SELECT_NO_DESTINATION;
-	default:
-		return SIPLB__V1__SELECT_STATUS__SELECT_BAD_REQUEST;
+	default: return SIPLB__V1__SELECT_STATUS__SELECT_BAD_REQUEST;
 	}
 }
 
 void
-lb_pb_choices(Siplb__V1__SelectReply *sr, struct lb_node **out,
-    unsigned n)
+lb_pb_choices(Siplb__V1__SelectReply *sr, struct lb_node **out, unsigned n)
 {
 	Siplb__V1__Choice *c = calloc(n ? n : 1, sizeof(*c));
 	Siplb__V1__Choice **cp = calloc(n ? n : 1, sizeof(*cp));
@@ -240,7 +237,7 @@ lb_pb_choices(Siplb__V1__SelectReply *sr, struct lb_node **out,
 	for (unsigned i = 0; i < n; i++) {
 		siplb__v1__choice__init(&c[i]);
 		c[i].node_id = out[i]->id;
-		c[i].uri = out[i]->uri;	/* packed before the table changes */
+		c[i].uri = out[i]->uri; /* packed before the table changes */
 		cp[i] = &c[i];
 	}
 	sr->choices = cp;
@@ -265,7 +262,8 @@ copy_str(char *dst, size_t len, const char *src, const char *what, char *err,
 	if (src == NULL)
 		src = "";
 	if (strlen(src) >= len) {
-		snprintf(err, errlen, "%s: longer than %zu bytes", what, len - 1);
+		snprintf(
+		    err, errlen, "%s: longer than %zu bytes", what, len - 1);
 		return EINVAL;
 	}
 	strcpy(dst, src);
@@ -273,8 +271,8 @@ copy_str(char *dst, size_t len, const char *src, const char *what, char *err,
 }
 
 int
-lb_pb_nodespec(const Siplb__V1__NodeSpec *spec, struct lb_node *n,
-    char *err, size_t errlen)
+lb_pb_nodespec(const Siplb__V1__NodeSpec *spec, struct lb_node *n, char *err,
+    size_t errlen)
 {
 	lb_node_defaults(n);
 	n->id = spec->id;
@@ -293,11 +291,12 @@ lb_pb_nodespec(const Siplb__V1__NodeSpec *spec, struct lb_node *n,
 	    copy_str(n->socket, sizeof(n->socket), spec->socket, "socket", err,
 		errlen))
 		return EINVAL;
-	if (spec->resources && lb_res_parse(spec->resources, n->res,
-				   &n->nres, err, errlen) != 0)
+	if (spec->resources &&
+	    lb_res_parse(spec->resources, n->res, &n->nres, err, errlen) != 0)
 		return EINVAL;
 	if (n->group == 0 && n->set == 0) {
-		snprintf(err, errlen, "a node needs a group (load_balancer) or "
+		snprintf(err, errlen,
+		    "a node needs a group (load_balancer) or "
 		    "a set (dispatcher), or both");
 		return EINVAL;
 	}
@@ -305,14 +304,14 @@ lb_pb_nodespec(const Siplb__V1__NodeSpec *spec, struct lb_node *n,
 }
 
 int
-lb_pb_resize(struct lb_node *n, const char *spec, char *err,
-    size_t errlen)
+lb_pb_resize(struct lb_node *n, const char *spec, char *err, size_t errlen)
 {
 	struct lb_res res[LB_MAX_RES];
 	int nres;
 
 	if (spec == NULL || *spec == '\0') {
-		snprintf(err, errlen, "resize: give resources as name=capacity");
+		snprintf(
+		    err, errlen, "resize: give resources as name=capacity");
 		return EINVAL;
 	}
 	if (lb_res_parse(spec, res, &nres, err, errlen) != 0)
@@ -325,8 +324,9 @@ lb_pb_resize(struct lb_node *n, const char *spec, char *err,
 			continue;
 		}
 		if (n->nres >= LB_MAX_RES) {
-			snprintf(err, errlen, "node %u: more than %d resources",
-			    n->id, LB_MAX_RES);
+			snprintf(err, errlen,
+			    "node %u: more than %d resources", n->id,
+			    LB_MAX_RES);
 			return EINVAL;
 		}
 		n->res[n->nres++] = res[i];
@@ -358,8 +358,8 @@ lb_pb_node_from(const Siplb__V1__Node *pn, struct lb_node *n)
 	snprintf(n->description, sizeof(n->description), "%s",
 	    pn->description ? pn->description : "");
 	snprintf(n->attrs, sizeof(n->attrs), "%s", pn->attrs ? pn->attrs : "");
-	snprintf(n->socket, sizeof(n->socket), "%s",
-	    pn->socket ? pn->socket : "");
+	snprintf(
+	    n->socket, sizeof(n->socket), "%s", pn->socket ? pn->socket : "");
 	for (size_t i = 0; i < pn->n_resources; i++) {
 		const Siplb__V1__Resource *r = pn->resources[i];
 
@@ -386,7 +386,7 @@ lb_pb_table_from(const Siplb__V1__NodeTable *pt, struct lb_table *t)
 
 		if (lb_pb_node_from(pt->nodes[i], &n) != 0 ||
 		    lb_table_add(&nt, &n, NULL, err, sizeof(err)) != 0)
-			continue;	/* skip what we cannot use */
+			continue; /* skip what we cannot use */
 	}
 	/* keep round-robin state across refreshes */
 	for (size_t i = 0; i < nt.n; i++) {

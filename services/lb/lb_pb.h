@@ -27,23 +27,23 @@ int lb_pb_dlg_event(const Siplb__V1__DialogEvent *e, struct lb_pb_dlg *d);
 
 /* Build a selection from a request (borrowing its strings and exclude
  * list); EINVAL with a message for bad algorithms or resources. */
-int lb_pb_select(const Siplb__V1__SelectRequest *q,
-    struct lb_select *sel, int tie_first, char *err, size_t errlen);
+int lb_pb_select(const Siplb__V1__SelectRequest *q, struct lb_select *sel,
+    int tie_first, char *err, size_t errlen);
 /* The reverse, for a client (the edge): q borrows sel's strings and
  * exclude list, and res (LB_MAX_RES slots) holds the resource pointers;
  * the reservation fields (key, reserve, edge) are the caller's to set. */
-void lb_pb_select_request(const struct lb_select *sel,
-    Siplb__V1__SelectRequest *q, char **res);
+void lb_pb_select_request(
+    const struct lb_select *sel, Siplb__V1__SelectRequest *q, char **res);
 Siplb__V1__SelectStatus lb_pb_sel_status(enum lb_sel_status st);
-void lb_pb_choices(Siplb__V1__SelectReply *sr, struct lb_node **out,
-    unsigned n);
+void
+lb_pb_choices(Siplb__V1__SelectReply *sr, struct lb_node **out, unsigned n);
 void lb_pb_choices_free(Siplb__V1__SelectReply *sr);
 
 /* An admin NodeSpec into a node with defaults. */
 int lb_pb_nodespec(const Siplb__V1__NodeSpec *spec, struct lb_node *n,
     char *err, size_t errlen);
 /* "pstn=800;vm=50": set capacities, adding resources not yet there. */
-int lb_pb_resize(struct lb_node *n, const char *spec, char *err,
-    size_t errlen);
+int
+lb_pb_resize(struct lb_node *n, const char *spec, char *err, size_t errlen);
 
 #endif

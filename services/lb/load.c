@@ -27,7 +27,7 @@ struct dlg {
 	int nres;
 	enum lb_dlg_state state;
 	uint64_t since_us;
-	int mark;		/* used by replace_edge */
+	int mark; /* used by replace_edge */
 	UT_hash_handle hh;
 };
 
@@ -55,7 +55,7 @@ dlg_count(struct lb_load *l, const struct dlg *d, int32_t delta)
 	struct lb_node *n = lb_table_find(l->t, d->node_id);
 
 	if (n == NULL)
-		return;		/* node removed: its dialogs count nowhere */
+		return; /* node removed: its dialogs count nowhere */
 	n->dialogs = n->dialogs + delta < 0 ? 0 : n->dialogs + delta;
 	for (int i = 0; i < d->nres; i++) {
 		struct lb_res *r = lb_node_res(n, d->res[i]);
@@ -81,7 +81,8 @@ lb_load_free(struct lb_load *l)
 
 	if (l == NULL)
 		return;
-	HASH_ITER(hh, l->by_key, d, tmp) {
+	HASH_ITER(hh, l->by_key, d, tmp)
+	{
 		HASH_DEL(l->by_key, d);
 		free(d);
 	}
@@ -100,7 +101,7 @@ lb_load_rebind(struct lb_load *l, struct lb_table *t)
 			t->nodes[i].res[j].load = 0;
 	}
 	HASH_ITER(hh, l->by_key, d, tmp)
-		dlg_count(l, d, +1);
+	dlg_count(l, d, +1);
 }
 
 void
@@ -108,7 +109,8 @@ lb_load_reset(struct lb_load *l)
 {
 	struct dlg *d, *tmp;
 
-	HASH_ITER(hh, l->by_key, d, tmp) {
+	HASH_ITER(hh, l->by_key, d, tmp)
+	{
 		HASH_DEL(l->by_key, d);
 		free(d);
 	}
@@ -133,9 +135,9 @@ dlg_find(struct lb_load *l, const char *key)
 
 /* Insert a new dialog and count it; NULL when the key is unusable. */
 static struct dlg *
-dlg_add(struct lb_load *l, const char *key, const char *edge,
-    uint32_t node_id, const char (*res)[LB_RES_NAME], int nres,
-    enum lb_dlg_state st, uint64_t now_us)
+dlg_add(struct lb_load *l, const char *key, const char *edge, uint32_t node_id,
+    const char (*res)[LB_RES_NAME], int nres, enum lb_dlg_state st,
+    uint64_t now_us)
 {
 	struct dlg *d;
 
@@ -178,8 +180,8 @@ lb_load_reserve(struct lb_load *l, const char *key, uint32_t node_id,
 {
 	struct dlg *d = dlg_find(l, key);
 
-	slb_log_debug("reserve %s on node %u%s", key, node_id,
-	    d ? " (moved)" : "");
+	slb_log_debug(
+	    "reserve %s on node %u%s", key, node_id, d ? " (moved)" : "");
 	if (d != NULL) {
 		/* failover (lb_next): the load moves with the dialog */
 		dlg_move(l, d, node_id, res, nres);
@@ -187,13 +189,15 @@ lb_load_reserve(struct lb_load *l, const char *key, uint32_t node_id,
 			d->since_us = now_us;
 		return 0;
 	}
-	return dlg_add(l, key, edge, node_id, res, nres, LB_DLG_RESERVED,
-	    now_us) ? 0 : EINVAL;
+	return dlg_add(
+		   l, key, edge, node_id, res, nres, LB_DLG_RESERVED, now_us)
+	    ? 0
+	    : EINVAL;
 }
 
 void
-lb_load_apply(struct lb_load *l, const struct lb_dlg_event *ev,
-    uint64_t now_us)
+lb_load_apply(
+    struct lb_load *l, const struct lb_dlg_event *ev, uint64_t now_us)
 {
 	struct dlg *d = dlg_find(l, ev->key ? ev->key : "");
 
@@ -229,7 +233,7 @@ lb_load_replace_edge(struct lb_load *l, const char *edge,
 	struct dlg *d, *tmp;
 
 	HASH_ITER(hh, l->by_key, d, tmp)
-		d->mark = strcmp(d->edge, edge) == 0;
+	d->mark = strcmp(d->edge, edge) == 0;
 	for (size_t i = 0; i < n; i++) {
 		lb_load_apply(l, &evs[i], now_us);
 		d = dlg_find(l, evs[i].key ? evs[i].key : "");
@@ -238,8 +242,8 @@ lb_load_replace_edge(struct lb_load *l, const char *edge,
 	}
 	/* what the edge no longer has has ended while we were not looking */
 	HASH_ITER(hh, l->by_key, d, tmp)
-		if (d->mark)
-			dlg_del(l, d);
+	if (d->mark)
+		dlg_del(l, d);
 }
 
 unsigned
@@ -248,11 +252,14 @@ lb_load_expire(struct lb_load *l, uint64_t now_us, uint64_t ttl_us)
 	struct dlg *d, *tmp;
 	unsigned n = 0;
 
-	HASH_ITER(hh, l->by_key, d, tmp) {
-		if (d->state != LB_DLG_RESERVED || now_us - d->since_us < ttl_us)
+	HASH_ITER(hh, l->by_key, d, tmp)
+	{
+		if (d->state != LB_DLG_RESERVED ||
+		    now_us - d->since_us < ttl_us)
 			continue;
 		slb_log_info("reservation %s on node %u expired: no dialog "
-		    "event confirmed it", d->key, d->node_id);
+			     "event confirmed it",
+		    d->key, d->node_id);
 		dlg_del(l, d);
 		n++;
 	}

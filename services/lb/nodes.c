@@ -128,8 +128,8 @@ lb_node_validate(const struct lb_node *n, char *err, size_t errlen)
 {
 	if (strncasecmp(n->uri, "sip:", 4) != 0 &&
 	    strncasecmp(n->uri, "sips:", 5) != 0) {
-		snprintf(err, errlen, "uri \"%s\": must start with sip: or sips:",
-		    n->uri);
+		snprintf(err, errlen,
+		    "uri \"%s\": must start with sip: or sips:", n->uri);
 		return EINVAL;
 	}
 	if (strlen(n->uri) < 5 || strpbrk(n->uri, " \t\r\n<>\"") != NULL) {
@@ -137,7 +137,8 @@ lb_node_validate(const struct lb_node *n, char *err, size_t errlen)
 		return EINVAL;
 	}
 	if (n->weight < 1 || n->weight > 1000000) {
-		snprintf(err, errlen, "weight %u: must be 1..1000000", n->weight);
+		snprintf(
+		    err, errlen, "weight %u: must be 1..1000000", n->weight);
 		return EINVAL;
 	}
 	if (n->probe_mode > 2) {
@@ -227,9 +228,9 @@ trim(const char **b, const char **e)
 
 /* Split on ';' calling fn for each trimmed, non-empty token. */
 static int
-res_tokens(const char *s, int (*fn)(void *, const char *, const char *,
-				 char *, size_t),
-    void *arg, char *err, size_t errlen)
+res_tokens(const char *s,
+    int (*fn)(void *, const char *, const char *, char *, size_t), void *arg,
+    char *err, size_t errlen)
 {
 	const char *p = s;
 
@@ -293,23 +294,27 @@ res_one(void *arg, const char *b, const char *e, char *err, size_t errlen)
 		return EINVAL;
 	}
 	if ((size_t)(ve - vb) >= sizeof(val) || ve == vb) {
-		snprintf(err, errlen, "resource %.*s: value \"%.*s\" must be "
-		    "0..%d", (int)(ne - nb), nb, (int)(ve - vb), vb,
-		    RES_VALUE_MAX);
+		snprintf(err, errlen,
+		    "resource %.*s: value \"%.*s\" must be "
+		    "0..%d",
+		    (int)(ne - nb), nb, (int)(ve - vb), vb, RES_VALUE_MAX);
 		return EINVAL;
 	}
 	memcpy(val, vb, (size_t)(ve - vb));
 	val[ve - vb] = '\0';
 	if (slb_parse_long(val, 0, RES_VALUE_MAX, &v) != 0) {
-		snprintf(err, errlen, "resource %.*s: value \"%s\" must be 0..%d",
+		snprintf(err, errlen,
+		    "resource %.*s: value \"%s\" must be 0..%d",
 		    (int)(ne - nb), nb, val, RES_VALUE_MAX);
 		return EINVAL;
 	}
 	for (int i = 0; i < rp->n; i++)
 		if (strlen(rp->res[i].name) == (size_t)(ne - nb) &&
 		    strncmp(rp->res[i].name, nb, (size_t)(ne - nb)) == 0) {
-			snprintf(err, errlen, "resource %.*s given twice in "
-			    "\"%s\"", (int)(ne - nb), nb, rp->whole);
+			snprintf(err, errlen,
+			    "resource %.*s given twice in "
+			    "\"%s\"",
+			    (int)(ne - nb), nb, rp->whole);
 			return EINVAL;
 		}
 	if (rp->n >= LB_MAX_RES) {
@@ -325,11 +330,11 @@ res_one(void *arg, const char *b, const char *e, char *err, size_t errlen)
 }
 
 int
-lb_res_parse(const char *s, struct lb_res *res, int *nres, char *err,
-    size_t errlen)
+lb_res_parse(
+    const char *s, struct lb_res *res, int *nres, char *err, size_t errlen)
 {
 	struct lb_res tmp[LB_MAX_RES];
-	struct res_parse rp = {.res = tmp, .n = 0, .whole = s};
+	struct res_parse rp = { .res = tmp, .n = 0, .whole = s };
 	int rc;
 
 	if ((rc = res_tokens(s, res_one, &rp, err, errlen)) != 0)
@@ -373,7 +378,7 @@ lb_res_names_parse(const char *s, char (*names)[LB_RES_NAME], int *n,
     char *err, size_t errlen)
 {
 	char tmp[LB_MAX_RES][LB_RES_NAME];
-	struct names_parse np = {.names = tmp, .n = 0, .whole = s};
+	struct names_parse np = { .names = tmp, .n = 0, .whole = s };
 	int rc;
 
 	if ((rc = res_tokens(s, name_one, &np, err, errlen)) != 0)
@@ -418,7 +423,8 @@ lb_res_add_load(struct lb_node *n, struct lb_res *r, int32_t delta)
 
 	if (v < 0) {
 		slb_log_warn("node %u %s: load of %s would go to %lld, "
-		    "clamped at 0", n->id, n->uri, r->name, (long long)v);
+			     "clamped at 0",
+		    n->id, n->uri, r->name, (long long)v);
 		v = 0;
 	}
 	if (v > INT32_MAX)
@@ -431,10 +437,10 @@ lb_res_add_load(struct lb_node *n, struct lb_res *r, int32_t delta)
 struct file_parse {
 	struct lb_table *t;
 	struct lb_node cur;
-	int have;		/* cur holds the section being read */
-	int line;		/* of cur's [node ID] header */
+	int have; /* cur holds the section being read */
+	int line; /* of cur's [node ID] header */
 	char section[64];
-	char err[512];		/* a whole-section error, at `line` */
+	char err[512]; /* a whole-section error, at `line` */
 	int err_line;
 };
 
@@ -455,7 +461,8 @@ flush_node(struct file_parse *fp)
 		return EINVAL;
 	}
 	if (lb_table_add(fp->t, &fp->cur, NULL, err, sizeof(err)) != 0) {
-		snprintf(fp->err, sizeof(fp->err), "[%s]: %s", fp->section, err);
+		snprintf(
+		    fp->err, sizeof(fp->err), "[%s]: %s", fp->section, err);
 		fp->err_line = fp->line;
 		return EINVAL;
 	}
@@ -506,8 +513,9 @@ node_key(struct lb_node *n, const char *name, const char *value, char *err,
 		if (!strcasecmp(value, "yes") || !strcasecmp(value, "true") ||
 		    !strcmp(value, "1") || !strcasecmp(value, "on"))
 			b = 1;
-		else if (!strcasecmp(value, "no") || !strcasecmp(value, "false") ||
-		    !strcmp(value, "0") || !strcasecmp(value, "off"))
+		else if (!strcasecmp(value, "no") ||
+		    !strcasecmp(value, "false") || !strcmp(value, "0") ||
+		    !strcasecmp(value, "off"))
 			b = 0;
 		if (b < 0) {
 			snprintf(err, errlen, "enabled: must be yes or no");
@@ -527,9 +535,11 @@ node_key(struct lb_node *n, const char *name, const char *value, char *err,
 			goto toolong;
 		strcpy(n->socket, value);
 	} else {
-		snprintf(err, errlen, "%s: unknown key (uri, group, set, "
+		snprintf(err, errlen,
+		    "%s: unknown key (uri, group, set, "
 		    "resources, weight, priority, probe_mode, enabled, "
-		    "description, attrs, socket)", name);
+		    "description, attrs, socket)",
+		    name);
 		return EINVAL;
 	}
 	return 0;
@@ -537,8 +547,8 @@ toolong:
 	snprintf(err, errlen, "%s: too long", name);
 	return EINVAL;
 badnum:
-	snprintf(err, errlen, "%s: \"%s\" is not a valid number here", name,
-	    value);
+	snprintf(
+	    err, errlen, "%s: \"%s\" is not a valid number here", name, value);
 	return EINVAL;
 }
 
@@ -563,8 +573,8 @@ on_file_line(void *user, int line, const char *section, const char *name,
 		}
 		/* the table holds every node read so far */
 		if (lb_table_find(fp->t, (uint32_t)id) != NULL) {
-			snprintf(err, errlen, "[%s]: section given twice",
-			    section);
+			snprintf(
+			    err, errlen, "[%s]: section given twice", section);
 			return EINVAL;
 		}
 		snprintf(fp->section, sizeof(fp->section), "%s", section);
@@ -588,10 +598,10 @@ on_file_line(void *user, int line, const char *section, const char *name,
 
 /* Expects an empty table; on error it may hold the nodes read before. */
 int
-lb_nodes_file_load(const char *path, struct lb_table *t, char *err,
-    size_t errlen)
+lb_nodes_file_load(
+    const char *path, struct lb_table *t, char *err, size_t errlen)
 {
-	struct file_parse fp = {.t = t};
+	struct file_parse fp = { .t = t };
 	int rc;
 
 	rc = slb_ini_parse(path, on_file_line, &fp, err, errlen);
@@ -603,8 +613,8 @@ lb_nodes_file_load(const char *path, struct lb_table *t, char *err,
 }
 
 int
-lb_nodes_file_save(const char *path, const struct lb_table *t, char *err,
-    size_t errlen)
+lb_nodes_file_save(
+    const char *path, const struct lb_table *t, char *err, size_t errlen)
 {
 	char tmp[4096], res[1024];
 	FILE *f;
@@ -621,9 +631,10 @@ lb_nodes_file_save(const char *path, const struct lb_table *t, char *err,
 		snprintf(err, errlen, "%s: %s", tmp, strerror(rc));
 		return rc;
 	}
-	fprintf(f, "# siplb node table, written by siplb-scheduler.\n"
-		   "# Edit while it runs, then `siplbctl reload`; admin changes "
-		   "rewrite this file.\n");
+	fprintf(f,
+	    "# siplb node table, written by siplb-scheduler.\n"
+	    "# Edit while it runs, then `siplbctl reload`; admin changes "
+	    "rewrite this file.\n");
 	for (size_t i = 0; i < t->n; i++) {
 		const struct lb_node *n = &t->nodes[i];
 
@@ -636,8 +647,9 @@ lb_nodes_file_save(const char *path, const struct lb_table *t, char *err,
 			fprintf(f, "set = %u\n", n->set);
 		if (n->nres)
 			fprintf(f, "resources = %s\n", res);
-		fprintf(f, "weight = %u\npriority = %d\nprobe_mode = %u\n"
-			   "enabled = %s\n",
+		fprintf(f,
+		    "weight = %u\npriority = %d\nprobe_mode = %u\n"
+		    "enabled = %s\n",
 		    n->weight, n->priority, n->probe_mode,
 		    n->enabled ? "yes" : "no");
 		if (n->description[0])

@@ -15,10 +15,11 @@ src_live(const struct lb_passive_src *s, uint64_t window_us, uint64_t now_us)
 }
 
 static uint32_t
-src_counted(const struct lb_passive_src *s, uint32_t threshold,
-    bool per_caller)
+src_counted(
+    const struct lb_passive_src *s, uint32_t threshold, bool per_caller)
 {
-	uint32_t cap = per_caller && threshold >= 2 ? threshold - 1 : threshold;
+	uint32_t cap =
+	    per_caller && threshold >= 2 ? threshold - 1 : threshold;
 
 	return s->n < cap ? s->n : cap;
 }
@@ -31,13 +32,14 @@ lb_passive_counted(const struct lb_passive *p, uint32_t threshold,
 
 	for (int i = 0; i < LB_PASSIVE_SOURCES; i++)
 		if (src_live(&p->src[i], window_us, now_us))
-			total += src_counted(&p->src[i], threshold, per_caller);
+			total +=
+			    src_counted(&p->src[i], threshold, per_caller);
 	return total;
 }
 
 unsigned
-lb_passive_sources(const struct lb_passive *p, uint64_t window_us,
-    uint64_t now_us)
+lb_passive_sources(
+    const struct lb_passive *p, uint64_t window_us, uint64_t now_us)
 {
 	unsigned n = 0;
 
@@ -50,8 +52,8 @@ lb_passive_sources(const struct lb_passive *p, uint64_t window_us,
 /* The slot of src: its own, else a free or expired one, else the one
  * whose window started first. */
 static struct lb_passive_src *
-src_slot(struct lb_passive *p, const char *src, uint64_t window_us,
-    uint64_t now_us)
+src_slot(
+    struct lb_passive *p, const char *src, uint64_t window_us, uint64_t now_us)
 {
 	struct lb_passive_src *spare = NULL;
 
@@ -62,10 +64,12 @@ src_slot(struct lb_passive *p, const char *src, uint64_t window_us,
 		    strncmp(s->addr, src, LB_PASSIVE_SRC_LEN - 1) == 0)
 			return s;
 		if (!src_live(s, window_us, now_us)) {
-			if (spare == NULL || src_live(spare, window_us, now_us))
+			if (spare == NULL ||
+			    src_live(spare, window_us, now_us))
 				spare = s;
-		} else if (spare == NULL || (src_live(spare, window_us, now_us) &&
-			       s->first_us < spare->first_us)) {
+		} else if (spare == NULL ||
+		    (src_live(spare, window_us, now_us) &&
+			s->first_us < spare->first_us)) {
 			spare = s;
 		}
 	}
@@ -86,8 +90,7 @@ at_power(uint32_t n, uint32_t threshold)
 
 enum lb_passive_verdict
 lb_passive_report(struct lb_passive *p, const char *src, uint32_t threshold,
-    bool per_caller, uint64_t window_us, uint64_t now_us,
-    uint32_t *countedp)
+    bool per_caller, uint64_t window_us, uint64_t now_us, uint32_t *countedp)
 {
 	struct lb_passive_src *s;
 	uint32_t before, total;
@@ -97,17 +100,19 @@ lb_passive_report(struct lb_passive *p, const char *src, uint32_t threshold,
 	if (threshold == 0)
 		return LB_PASSIVE_COUNTED;
 	if (!per_caller)
-		src = "*";	/* whoever sent it */
+		src = "*"; /* whoever sent it */
 	else if (src == NULL || src[0] == '\0')
-		src = "?";	/* an edge that does not say: one source */
-	before = lb_passive_counted(p, threshold, per_caller, window_us, now_us);
+		src = "?"; /* an edge that does not say: one source */
+	before =
+	    lb_passive_counted(p, threshold, per_caller, window_us, now_us);
 	s = src_slot(p, src, window_us, now_us);
 	if (s->n == 0 || now_us - s->first_us > window_us) {
 		s->n = 0;
 		s->first_us = now_us;
 	}
 	s->n++;
-	total = lb_passive_counted(p, threshold, per_caller, window_us, now_us);
+	total =
+	    lb_passive_counted(p, threshold, per_caller, window_us, now_us);
 	if (countedp)
 		*countedp = total;
 	/* on the crossing only: reports that keep coming from the same

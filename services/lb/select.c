@@ -21,19 +21,19 @@ static const struct {
 	enum lb_alg alg;
 	const char *name;
 } alg_names[] = {
-	{LB_ALG_HASH_CALLID, "hash-callid"},
-	{LB_ALG_HASH_FROM, "hash-from"},
-	{LB_ALG_HASH_TO, "hash-to"},
-	{LB_ALG_HASH_RURI, "hash-ruri"},
-	{LB_ALG_RR, "round-robin"},
-	{LB_ALG_HASH_AUTH, "hash-auth"},
-	{LB_ALG_RANDOM, "random"},
-	{LB_ALG_HASH_HEADER, "hash-header"},
-	{LB_ALG_PRIORITY, "priority"},
-	{LB_ALG_WEIGHTED_RANDOM, "weighted-random"},
-	{LB_ALG_RELATIVE_WEIGHT, "relative-weight"},
-	{LB_ALG_LATENCY, "latency"},
-	{LB_ALG_LEAST_LOAD, "least-load"},
+	{ LB_ALG_HASH_CALLID, "hash-callid" },
+	{ LB_ALG_HASH_FROM, "hash-from" },
+	{ LB_ALG_HASH_TO, "hash-to" },
+	{ LB_ALG_HASH_RURI, "hash-ruri" },
+	{ LB_ALG_RR, "round-robin" },
+	{ LB_ALG_HASH_AUTH, "hash-auth" },
+	{ LB_ALG_RANDOM, "random" },
+	{ LB_ALG_HASH_HEADER, "hash-header" },
+	{ LB_ALG_PRIORITY, "priority" },
+	{ LB_ALG_WEIGHTED_RANDOM, "weighted-random" },
+	{ LB_ALG_RELATIVE_WEIGHT, "relative-weight" },
+	{ LB_ALG_LATENCY, "latency" },
+	{ LB_ALG_LEAST_LOAD, "least-load" },
 };
 
 int
@@ -94,8 +94,7 @@ res_find(const struct lb_node *n, const char *name)
 }
 
 static int64_t
-res_avail(const struct lb_node *n, const struct lb_res *r,
-    bool relative)
+res_avail(const struct lb_node *n, const struct lb_res *r, bool relative)
 {
 	/* int64: cap and load are int32, and 100 * load must not wrap */
 	int64_t cap = r->cap, load = (int64_t)r->load + n->fb_extra;
@@ -117,9 +116,8 @@ res_avail(const struct lb_node *n, const struct lb_res *r,
 
 /* No requested resources means no limit: INT64_MAX. */
 bool
-lb_node_avail(const struct lb_node *n,
-    const char (*res)[LB_RES_NAME], int nres, bool relative,
-    int64_t *availp)
+lb_node_avail(const struct lb_node *n, const char (*res)[LB_RES_NAME],
+    int nres, bool relative, int64_t *availp)
 {
 	int64_t avail = INT64_MAX;
 	int i;
@@ -143,15 +141,14 @@ lb_node_avail(const struct lb_node *n,
 }
 
 enum fit {
-	FIT_NONE,	/* outside the pool, disabled, down or excluded */
-	FIT_MISSING,	/* lacks a requested resource */
-	FIT_FULL,	/* offers them all, but one is exhausted */
+	FIT_NONE, /* outside the pool, disabled, down or excluded */
+	FIT_MISSING, /* lacks a requested resource */
+	FIT_FULL, /* offers them all, but one is exhausted */
 	FIT_OK,
 };
 
 static enum fit
-node_fit(const struct lb_node *n, const struct lb_select *req,
-    int64_t *availp)
+node_fit(const struct lb_node *n, const struct lb_select *req, int64_t *availp)
 {
 	/* The load balancer groups and the dispatcher sets are separate
 	 * tables in OpenSIPS; a node may sit in one, the other or both. */
@@ -278,13 +275,9 @@ select_rr(struct lb_table *t, const struct lb_select *req, unsigned k,
 		struct lb_node *n = &t->nodes[i];
 
 		switch (node_fit(n, req, &avail)) {
-		case FIT_OK:
-			break;
-		case FIT_FULL:
-			offered++;
-			continue;
-		default:
-			continue;
+		case FIT_OK: break;
+		case FIT_FULL: offered++; continue;
+		default: continue;
 		}
 		n->wrr_current += n->weight;
 		total += n->weight;
@@ -332,10 +325,8 @@ uses_hash(enum lb_alg a)
 	case LB_ALG_HASH_TO:
 	case LB_ALG_HASH_RURI:
 	case LB_ALG_HASH_AUTH:
-	case LB_ALG_HASH_HEADER:
-		return true;
-	default:
-		return false;
+	case LB_ALG_HASH_HEADER: return true;
+	default: return false;
 	}
 }
 
@@ -351,8 +342,8 @@ weighted_key(struct lb_table *t, uint32_t w)
 }
 
 static void
-cand_key(struct lb_table *t, const struct lb_select *req,
-    uint64_t hkey, struct cand *c, int64_t avail)
+cand_key(struct lb_table *t, const struct lb_select *req, uint64_t hkey,
+    struct cand *c, int64_t avail)
 {
 	struct lb_node *n = c->n;
 
@@ -368,12 +359,8 @@ cand_key(struct lb_table *t, const struct lb_select *req,
 		c->a = n->rtt_us ? -(int64_t)n->rtt_us : INT64_MIN;
 		c->b = req->tie_first ? 0 : lb_rand(t);
 		break;
-	case LB_ALG_PRIORITY:
-		c->a = n->priority;
-		break;
-	case LB_ALG_RANDOM:
-		c->b = lb_rand(t);
-		break;
+	case LB_ALG_PRIORITY: c->a = n->priority; break;
+	case LB_ALG_RANDOM: c->b = lb_rand(t); break;
 	case LB_ALG_WEIGHTED_RANDOM:
 		c->d = weighted_key(t, n->weight);
 		c->b = lb_rand(t);
@@ -450,24 +437,19 @@ lb_select(struct lb_table *t, const struct lb_select *req,
 	best.k = k;
 	best.m = 0;
 	for (i = 0; i < t->n; i++) {
-		struct cand c = {.n = &t->nodes[i]};
+		struct cand c = { .n = &t->nodes[i] };
 		int64_t avail = 0;
 
 		switch (node_fit(c.n, req, &avail)) {
-		case FIT_OK:
-			break;
-		case FIT_FULL:
-			offered++;
-			continue;
-		default:
-			continue;
+		case FIT_OK: break;
+		case FIT_FULL: offered++; continue;
+		default: continue;
 		}
 		cand_key(t, req, hkey, &c, avail);
 		best_offer(&best, &c);
 	}
 	if (best.m == 0) {
-		st = offered ? LB_SEL_NO_CAPACITY :
-		    LB_SEL_NO_DESTINATION;
+		st = offered ? LB_SEL_NO_CAPACITY : LB_SEL_NO_DESTINATION;
 		goto out;
 	}
 	for (m = 0; m < best.m; m++)
@@ -489,7 +471,8 @@ lb_pool_all_down(const struct lb_table *t, const struct lb_select *req)
 
 	for (i = 0; i < t->n; i++) {
 		const struct lb_node *n = &t->nodes[i];
-		uint32_t pool = req->alg == LB_ALG_LEAST_LOAD ? n->group : n->set;
+		uint32_t pool =
+		    req->alg == LB_ALG_LEAST_LOAD ? n->group : n->set;
 
 		if (pool != req->group || pool == 0 || !n->enabled ||
 		    n->draining)

@@ -21,48 +21,53 @@
 #define OFF(f) offsetof(struct prb_cfg, f)
 
 static const struct slb_cfg_key keys[] = {
-    SLB_CFG_GENERAL_KEYS(struct prb_cfg),
-    {"prober", "pub", SLB_CFG_ADDR, 0, 0, SLB_ADDR_PROBER_PUB, OFF(pub),
-	"health events (NodeHealth, HealthSnapshot)"},
-    {"prober", "rep", SLB_CFG_ADDR, 0, 0, SLB_ADDR_PROBER_REP, OFF(rep),
-	"health snapshots for subscribers that (re)start"},
-    {"prober", "scheduler_pub", SLB_CFG_ADDR, 0, 0, SLB_ADDR_SCHEDULER_PUB,
-	OFF(scheduler_pub), "scheduler node-table PUB"},
-    {"prober", "scheduler_rep", SLB_CFG_ADDR, 0, 0, SLB_ADDR_SCHEDULER_REP,
-	OFF(scheduler_rep), "scheduler REP, for node-table snapshots"},
-    {"prober", "listen", SLB_CFG_STR, 0, 0, "udp:127.0.0.1:0", OFF(listen),
-	"UDP socket the probes leave from: udp:ADDR:PORT (port 0: any)"},
-    {"prober", "interval", SLB_CFG_INT, 100, 3600000, "5000",
-	OFF(interval_ms), "ms between probes of a node (ds_ping_interval)"},
-    {"prober", "timeout", SLB_CFG_INT, 10, 60000, "1000", OFF(timeout_ms),
-	"ms to wait for a reply; less than interval"},
-    {"prober", "threshold_down", SLB_CFG_INT, 1, 1000, "2",
-	OFF(threshold_down),
-	"consecutive failed probes that mark a node down "
-	"(ds_probing_threshold)"},
-    {"prober", "threshold_up", SLB_CFG_INT, 1, 1000, "1", OFF(threshold_up),
-	"consecutive answered probes that mark a node up again"},
-    {"prober", "reply_codes", SLB_CFG_STR, 0, 0, "200", OFF(reply_codes),
-	"codes that count as an answer: 200, 404, 2xx ... (100..699; "
-	"ds_ping_reply_codes)"},
-    {"prober", "from", SLB_CFG_STR, 0, 0, "", OFF(from),
-	"From URI of the probes; empty: sip:siplb-prober@HOSTNAME"},
-    {"prober", "mode", SLB_CFG_STR, 0, 0, "all", OFF(mode_s),
-	"all: by each node's probe_mode; down-only: only nodes that are down"},
-    {"prober", "shard", SLB_CFG_STR, 0, 0, "1/1", OFF(shard_s),
-	"i/n: probe the nodes with id % n == i - 1 (--shard wins)"},
-    {"prober", "esl_password", SLB_CFG_STR, 0, 0, "ClueCon",
-	OFF(esl_password),
-	"event-socket password of nodes whose attrs give esl= but no "
-	"esl_password"},
-    {"prober", "esl_interval", SLB_CFG_INT, 1000, 3600000, "20000",
-	OFF(esl_interval_ms),
-	"ms between a node's HEARTBEATs: its event-heartbeat-interval "
-	"(attrs esl_interval=S win); figures two intervals old are stale"},
-    {"prober", "esl_retry_max", SLB_CFG_INT, 1000, 600000, "30000",
-	OFF(esl_retry_max_ms),
-	"ms at most between attempts to link a node's event socket again"},
-    {NULL, NULL, 0, 0, 0, NULL, 0, NULL},
+	SLB_CFG_GENERAL_KEYS(struct prb_cfg),
+	{ "prober", "pub", SLB_CFG_ADDR, 0, 0, SLB_ADDR_PROBER_PUB, OFF(pub),
+	    "health events (NodeHealth, HealthSnapshot)" },
+	{ "prober", "rep", SLB_CFG_ADDR, 0, 0, SLB_ADDR_PROBER_REP, OFF(rep),
+	    "health snapshots for subscribers that (re)start" },
+	{ "prober", "scheduler_pub", SLB_CFG_ADDR, 0, 0,
+	    SLB_ADDR_SCHEDULER_PUB, OFF(scheduler_pub),
+	    "scheduler node-table PUB" },
+	{ "prober", "scheduler_rep", SLB_CFG_ADDR, 0, 0,
+	    SLB_ADDR_SCHEDULER_REP, OFF(scheduler_rep),
+	    "scheduler REP, for node-table snapshots" },
+	{ "prober", "listen", SLB_CFG_STR, 0, 0, "udp:127.0.0.1:0",
+	    OFF(listen),
+	    "UDP socket the probes leave from: udp:ADDR:PORT (port 0: any)" },
+	{ "prober", "interval", SLB_CFG_INT, 100, 3600000, "5000",
+	    OFF(interval_ms),
+	    "ms between probes of a node (ds_ping_interval)" },
+	{ "prober", "timeout", SLB_CFG_INT, 10, 60000, "1000", OFF(timeout_ms),
+	    "ms to wait for a reply; less than interval" },
+	{ "prober", "threshold_down", SLB_CFG_INT, 1, 1000, "2",
+	    OFF(threshold_down),
+	    "consecutive failed probes that mark a node down "
+	    "(ds_probing_threshold)" },
+	{ "prober", "threshold_up", SLB_CFG_INT, 1, 1000, "1",
+	    OFF(threshold_up),
+	    "consecutive answered probes that mark a node up again" },
+	{ "prober", "reply_codes", SLB_CFG_STR, 0, 0, "200", OFF(reply_codes),
+	    "codes that count as an answer: 200, 404, 2xx ... (100..699; "
+	    "ds_ping_reply_codes)" },
+	{ "prober", "from", SLB_CFG_STR, 0, 0, "", OFF(from),
+	    "From URI of the probes; empty: sip:siplb-prober@HOSTNAME" },
+	{ "prober", "mode", SLB_CFG_STR, 0, 0, "all", OFF(mode_s),
+	    "all: by each node's probe_mode; down-only: only nodes that are down" },
+	{ "prober", "shard", SLB_CFG_STR, 0, 0, "1/1", OFF(shard_s),
+	    "i/n: probe the nodes with id % n == i - 1 (--shard wins)" },
+	{ "prober", "esl_password", SLB_CFG_STR, 0, 0, "ClueCon",
+	    OFF(esl_password),
+	    "event-socket password of nodes whose attrs give esl= but no "
+	    "esl_password" },
+	{ "prober", "esl_interval", SLB_CFG_INT, 1000, 3600000, "20000",
+	    OFF(esl_interval_ms),
+	    "ms between a node's HEARTBEATs: its event-heartbeat-interval "
+	    "(attrs esl_interval=S win); figures two intervals old are stale" },
+	{ "prober", "esl_retry_max", SLB_CFG_INT, 1000, 600000, "30000",
+	    OFF(esl_retry_max_ms),
+	    "ms at most between attempts to link a node's event socket again" },
+	{ NULL, NULL, 0, 0, 0, NULL, 0, NULL },
 };
 
 /* ------------------------------------------------------------ config */
@@ -75,7 +80,8 @@ prb_codes_parse(const char *s, uint8_t codes[700], char *err, size_t errlen)
 
 	memset(codes, 0, 700);
 	if (n <= 0) {
-		snprintf(err, errlen, "must list codes 100..699, such as "
+		snprintf(err, errlen,
+		    "must list codes 100..699, such as "
 		    "\"200, 404\" or \"2xx\"");
 		return EINVAL;
 	}
@@ -84,15 +90,18 @@ prb_codes_parse(const char *s, uint8_t codes[700], char *err, size_t errlen)
 		long v;
 
 		if (strlen(t) == 3 && t[0] >= '1' && t[0] <= '6' &&
-		    (t[1] == 'x' || t[1] == 'X') && (t[2] == 'x' || t[2] == 'X')) {
+		    (t[1] == 'x' || t[1] == 'X') &&
+		    (t[2] == 'x' || t[2] == 'X')) {
 			int c0 = (t[0] - '0') * 100;
 
 			memset(codes + c0, 1, 100);
 			continue;
 		}
 		if (slb_parse_long(t, 100, 699, &v) != 0) {
-			snprintf(err, errlen, "\"%s\": must be a code 100..699 "
-			    "or a class such as 2xx", t);
+			snprintf(err, errlen,
+			    "\"%s\": must be a code 100..699 "
+			    "or a class such as 2xx",
+			    t);
 			return EINVAL;
 		}
 		codes[v] = 1;
@@ -118,8 +127,8 @@ int
 prb_cfg_set_shard(struct prb_cfg *c, const char *s)
 {
 	if (shard_parse(s, &c->shard_i, &c->shard_n) != 0) {
-		slb_log_err("--shard %s: must be i/n with 1 <= i <= n <= 1000",
-		    s);
+		slb_log_err(
+		    "--shard %s: must be i/n with 1 <= i <= n <= 1000", s);
 		return EINVAL;
 	}
 	snprintf(c->shard_s, sizeof(c->shard_s), "%s", s);
@@ -160,7 +169,7 @@ prb_listen_parse(const char *s, struct sockaddr_storage *ss, socklen_t *len)
 	const char *h, *colon;
 	size_t hl;
 	long port;
-	struct addrinfo hints = {0}, *ai = NULL;
+	struct addrinfo hints = { 0 }, *ai = NULL;
 
 	if (strncasecmp(s, "udp:", 4) != 0)
 		return EINVAL;
@@ -207,7 +216,8 @@ prb_cfg_load(struct prb_cfg *c, const char *path)
 	socklen_t sl;
 	const char *file = path ? path : "(defaults)";
 
-	if (slb_cfg_load(path, keys, c, 0, NULL, NULL, err, sizeof(err)) != 0) {
+	if (slb_cfg_load(path, keys, c, 0, NULL, NULL, err, sizeof(err)) !=
+	    0) {
 		slb_log_err("%s", err);
 		return EINVAL;
 	}
@@ -222,22 +232,27 @@ prb_cfg_load(struct prb_cfg *c, const char *path)
 		c->mode = PRB_MODE_DOWN_ONLY;
 	else {
 		slb_log_err("%s: [prober] mode: must be all or down-only, "
-		    "not \"%s\"", file, c->mode_s);
+			    "not \"%s\"",
+		    file, c->mode_s);
 		return EINVAL;
 	}
 	if (shard_parse(c->shard_s, &c->shard_i, &c->shard_n) != 0) {
 		slb_log_err("%s: [prober] shard: must be i/n with "
-		    "1 <= i <= n <= 1000, not \"%s\"", file, c->shard_s);
+			    "1 <= i <= n <= 1000, not \"%s\"",
+		    file, c->shard_s);
 		return EINVAL;
 	}
 	if (c->timeout_ms >= c->interval_ms) {
 		slb_log_err("%s: [prober] timeout: must be less than interval "
-		    "(%d ms)", file, c->interval_ms);
+			    "(%d ms)",
+		    file, c->interval_ms);
 		return EINVAL;
 	}
 	if (prb_listen_parse(c->listen, &ss, &sl) != 0) {
-		slb_log_err("%s: [prober] listen: must be udp:ADDR:PORT with an "
-		    "IP address, not \"%s\"", file, c->listen);
+		slb_log_err(
+		    "%s: [prober] listen: must be udp:ADDR:PORT with an "
+		    "IP address, not \"%s\"",
+		    file, c->listen);
 		return EINVAL;
 	}
 	if (gethostname(host, sizeof(host)) != 0 || host[0] == '\0')
@@ -245,7 +260,8 @@ prb_cfg_load(struct prb_cfg *c, const char *path)
 	host[sizeof(host) - 1] = '\0';
 	if (from_check(c, host) != 0) {
 		slb_log_err("%s: [prober] from: must be a sip: or sips: URI "
-		    "(or a name-addr with one), not \"%s\"", file, c->from);
+			    "(or a name-addr with one), not \"%s\"",
+		    file, c->from);
 		return EINVAL;
 	}
 	return 0;

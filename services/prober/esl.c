@@ -79,7 +79,8 @@ url_decode(char *s)
 	for (; *s; s++) {
 		if (*s == '+') {
 			*o++ = ' ';
-		} else if (*s == '%' && hexval(s[1]) >= 0 && hexval(s[2]) >= 0) {
+		} else if (*s == '%' && hexval(s[1]) >= 0 &&
+		    hexval(s[2]) >= 0) {
 			int v = hexval(s[1]) * 16 + hexval(s[2]);
 
 			/* a decoded NUL would cut the value short: keep it out */
@@ -115,7 +116,7 @@ esl_parse_headers(char *s, struct esl_hdr *h, int max, bool urldecode)
 		*colon = '\0';
 		for (char *c = s; *c; c++)
 			if (!isgraph((unsigned char)*c))
-				return -1;	/* names are tokens */
+				return -1; /* names are tokens */
 		v = colon + 1;
 		while (*v == ' ' || *v == '\t')
 			v++;
@@ -220,7 +221,7 @@ esl_next(struct esl_parser *p, struct esl_msg *m)
 	if (p->len == 0)
 		return 0;
 	if (memchr(p->buf, '\0', p->len) != NULL)
-		goto bad;		/* the protocol is text */
+		goto bad; /* the protocol is text */
 	hend = block_end(p->buf, p->len);
 	if (hend == 0)
 		return p->len > ESL_MAX_HDR_BLOCK ? (p->refused++, -1) : 0;
@@ -269,7 +270,7 @@ esl_next(struct esl_parser *p, struct esl_msg *m)
 		m->body = nb + hend + 1;
 		m->body_len = blen;
 	} else {
-		m->body = m->buf + hend;	/* "" */
+		m->body = m->buf + hend; /* "" */
 	}
 	consume(p, total);
 	return 1;
@@ -377,7 +378,8 @@ esl_status_parse(const char *body, size_t len, struct esl_status *st)
 		if (strstr(line, ") is ready") != NULL)
 			st->ready = true;
 		if ((at = strstr(line, " session(s) - peak")) != NULL)
-			st->have_sessions = num_before(line, at, &st->sessions);
+			st->have_sessions =
+			    num_before(line, at, &st->sessions);
 		else if ((at = strstr(line, " session(s) max")) != NULL)
 			st->have_max = num_before(line, at, &st->max_sessions);
 		if ((at = strstr(line, " session(s) per Sec out of max ")) !=
@@ -390,12 +392,14 @@ esl_status_parse(const char *body, size_t len, struct esl_status *st)
 			if (!num_before(line, at, &st->sps_last))
 				continue;
 			at += strlen(" session(s) per Sec out of max ");
-			while (isdigit((unsigned char)at[k]) && k < sizeof(tmp) - 1) {
+			while (isdigit((unsigned char)at[k]) &&
+			    k < sizeof(tmp) - 1) {
 				tmp[k] = at[k];
 				k++;
 			}
 			tmp[k] = '\0';
-			st->have_sps = esl_u32(tmp, 100000000, &st->sps_max) == 0;
+			st->have_sps =
+			    esl_u32(tmp, 100000000, &st->sps_max) == 0;
 		}
 		if (strncmp(line, "min idle cpu ", 13) == 0 &&
 		    (at = strchr(line + 13, '/')) != NULL) {
@@ -403,18 +407,22 @@ esl_status_parse(const char *body, size_t len, struct esl_status *st)
 			size_t k = 0;
 
 			at++;
-			while ((isdigit((unsigned char)at[k]) || at[k] == '.') &&
+			while (
+			    (isdigit((unsigned char)at[k]) || at[k] == '.') &&
 			    k < sizeof(tmp) - 1) {
 				tmp[k] = at[k];
 				k++;
 			}
 			tmp[k] = '\0';
-			st->have_idle = esl_percent_milli(tmp, &st->idle_milli) == 0;
+			st->have_idle =
+			    esl_percent_milli(tmp, &st->idle_milli) == 0;
 		}
 	}
 	free(copy);
 	return st->have_sessions || st->have_max || st->have_sps ||
-		st->have_idle ? 0 : EBADMSG;
+		st->have_idle
+	    ? 0
+	    : EBADMSG;
 }
 
 /* ------------------------------------------------------------ attrs */

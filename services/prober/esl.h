@@ -16,26 +16,26 @@
  * Pure code, no I/O: the link (esl_link.c) feeds it bytes.
  */
 
-#define ESL_MAX_MSG (256 * 1024)	/* headers and body of one message */
+#define ESL_MAX_MSG (256 * 1024) /* headers and body of one message */
 #define ESL_MAX_HDRS 64
-#define ESL_MAX_HDR_BLOCK 8192		/* one header block */
+#define ESL_MAX_HDR_BLOCK 8192 /* one header block */
 
 struct esl_hdr {
-	const char *name, *value;	/* NUL-terminated, inside the msg */
+	const char *name, *value; /* NUL-terminated, inside the msg */
 };
 
 struct esl_msg {
-	char *buf;			/* owned */
+	char *buf; /* owned */
 	struct esl_hdr h[ESL_MAX_HDRS];
 	int nh;
-	const char *body;		/* NUL-terminated, body_len bytes */
+	const char *body; /* NUL-terminated, body_len bytes */
 	size_t body_len;
 };
 
 struct esl_parser {
 	char *buf;
 	size_t len, cap;
-	uint64_t refused;		/* messages refused as garbage */
+	uint64_t refused; /* messages refused as garbage */
 };
 
 void esl_parser_init(struct esl_parser *p);
@@ -57,28 +57,28 @@ int esl_parse_headers(char *s, struct esl_hdr *h, int max, bool urldecode);
 
 /* What a HEARTBEAT event says (switch_core.c send_heartbeat). */
 struct esl_heartbeat {
-	uint32_t sessions;		/* Session-Count */
-	uint32_t max_sessions;		/* Max-Sessions */
-	uint32_t sps_left;		/* Session-Per-Sec (left this second) */
-	uint32_t idle_milli;		/* Idle-CPU, thousandths of a percent */
+	uint32_t sessions; /* Session-Count */
+	uint32_t max_sessions; /* Max-Sessions */
+	uint32_t sps_left; /* Session-Per-Sec (left this second) */
+	uint32_t idle_milli; /* Idle-CPU, thousandths of a percent */
 	bool have_max, have_idle, have_sps;
-	char hostname[64];		/* FreeSWITCH-Hostname */
+	char hostname[64]; /* FreeSWITCH-Hostname */
 };
 
 /* An event-plain body: 0 with hb filled for a HEARTBEAT, ENOENT for
  * another event, EBADMSG when it is garbage or lacks Session-Count. */
-int esl_heartbeat_parse(const char *body, size_t len,
-    struct esl_heartbeat *hb);
+int
+esl_heartbeat_parse(const char *body, size_t len, struct esl_heartbeat *hb);
 
 /* What `api status` says (mod_commands.c status_function). */
 struct esl_status {
-	uint32_t sessions;		/* "N session(s) - peak ..." */
-	uint32_t sps_last;		/* "N session(s) per Sec": last second */
-	uint32_t sps_max;		/* "... per Sec out of max N" */
-	uint32_t max_sessions;		/* "N session(s) max" */
-	uint32_t idle_milli;		/* "min idle cpu X/Y": Y */
+	uint32_t sessions; /* "N session(s) - peak ..." */
+	uint32_t sps_last; /* "N session(s) per Sec": last second */
+	uint32_t sps_max; /* "... per Sec out of max N" */
+	uint32_t max_sessions; /* "N session(s) max" */
+	uint32_t idle_milli; /* "min idle cpu X/Y": Y */
 	bool have_sessions, have_sps, have_max, have_idle;
-	bool ready;			/* "is ready" */
+	bool ready; /* "is ready" */
 };
 
 /* 0, or EBADMSG when none of the figures is there. */
@@ -94,7 +94,7 @@ int esl_percent_milli(const char *s, uint32_t *out);
  * HOST (IPv6 without brackets), port 8021 when absent; password and
  * interval_s are left alone when the attrs do not give them.  ENOENT when
  * there is no esl attribute, EINVAL for a bad one. */
-int esl_attrs_parse(const char *attrs, char *host, size_t hostlen,
-    int *port, char *password, size_t pwlen, uint32_t *interval_s);
+int esl_attrs_parse(const char *attrs, char *host, size_t hostlen, int *port,
+    char *password, size_t pwlen, uint32_t *interval_s);
 
 #endif

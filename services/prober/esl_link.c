@@ -28,15 +28,15 @@
  * when the node's HEARTBEATs come at another pace.
  */
 
-#define ESL_SETUP_MS 5000		/* connect + auth + subscribe */
+#define ESL_SETUP_MS 5000 /* connect + auth + subscribe */
 #define ESL_RETRY_MIN_MS 1000
 #define ESL_DEAD_INTERVALS 5
 #define ESL_PEND_MAX 8
 
 enum esl_state {
-	ESL_IDLE = 0,		/* waiting to dial again */
+	ESL_IDLE = 0, /* waiting to dial again */
 	ESL_CONNECTING,
-	ESL_AUTH_WAIT,		/* connected, no auth/request yet */
+	ESL_AUTH_WAIT, /* connected, no auth/request yet */
 	ESL_AUTH_SENT,
 	ESL_RUNNING,
 };
@@ -57,12 +57,12 @@ struct prb_esl {
 	struct event *t_watch;
 	struct esl_parser parser;
 	uint32_t retry_ms;
-	uint64_t since_us;		/* state entered */
+	uint64_t since_us; /* state entered */
 	enum esl_cmd pend[ESL_PEND_MAX];
 	int npend;
 
 	bool have;
-	uint64_t at_us;			/* last figures */
+	uint64_t at_us; /* last figures */
 	uint32_t sessions, max_sessions, idle_milli, sps_left, sps_max;
 	char hostname[64];
 	bool want_pause, paused, pause_pending;
@@ -81,8 +81,8 @@ who(const struct prb_esl *l, char *buf, size_t len)
 }
 
 void
-prb_esl_fill(const struct prb_esl *l, Siplb__V1__NodeFeedback *f,
-    char *esl, size_t esllen)
+prb_esl_fill(const struct prb_esl *l, Siplb__V1__NodeFeedback *f, char *esl,
+    size_t esllen)
 {
 	uint64_t now = slb_now_us();
 
@@ -98,7 +98,8 @@ prb_esl_fill(const struct prb_esl *l, Siplb__V1__NodeFeedback *f,
 	f->sps_max = l->sps_max;
 	f->interval_ms = l->interval_ms;
 	f->age_ms = l->have && now > l->at_us
-	    ? (uint32_t)((now - l->at_us) / 1000) : 0;
+	    ? (uint32_t)((now - l->at_us) / 1000)
+	    : 0;
 	f->hostname = (char *)l->hostname;
 	f->esl = esl;
 	f->paused = l->paused;
@@ -116,8 +117,8 @@ publish(struct prb_esl *l)
 	m.body_case = SIPLB__V1__BUS_MESSAGE__BODY_FEEDBACK;
 	m.feedback = &f;
 	if (slb_pub_send(l->p->pub, &m) != 0)
-		slb_log_warn("node %u: ESL figures could not be published",
-		    l->node_id);
+		slb_log_warn(
+		    "node %u: ESL figures could not be published", l->node_id);
 }
 
 static void
@@ -136,8 +137,8 @@ drop(struct prb_esl *l, const char *why)
 	bool was_running = l->st == ESL_RUNNING;
 
 	if (why != NULL)
-		slb_log_warn("%s: %s; again in %u ms", who(l, w, sizeof(w)), why,
-		    l->retry_ms);
+		slb_log_warn("%s: %s; again in %u ms", who(l, w, sizeof(w)),
+		    why, l->retry_ms);
 	if (l->bev != NULL)
 		bufferevent_free(l->bev);
 	l->bev = NULL;
@@ -147,12 +148,13 @@ drop(struct prb_esl *l, const char *why)
 	l->paused = false;
 	set_state(l, ESL_IDLE);
 	if (was_running)
-		publish(l);	/* linked = false: the scheduler counts */
+		publish(l); /* linked = false: the scheduler counts */
 	tv.tv_sec = l->retry_ms / 1000;
 	tv.tv_usec = (l->retry_ms % 1000) * 1000;
 	evtimer_add(l->t_retry, &tv);
 	l->retry_ms = l->retry_ms * 2 > (uint32_t)l->p->cfg.esl_retry_max_ms
-	    ? (uint32_t)l->p->cfg.esl_retry_max_ms : l->retry_ms * 2;
+	    ? (uint32_t)l->p->cfg.esl_retry_max_ms
+	    : l->retry_ms * 2;
 }
 
 static int
@@ -178,7 +180,8 @@ pend_pop(struct prb_esl *l)
 	if (l->npend == 0)
 		return 0;
 	c = l->pend[0];
-	memmove(l->pend, l->pend + 1, (size_t)(l->npend - 1) * sizeof(l->pend[0]));
+	memmove(
+	    l->pend, l->pend + 1, (size_t)(l->npend - 1) * sizeof(l->pend[0]));
 	l->npend--;
 	return c;
 }
@@ -190,8 +193,9 @@ pause_sync(struct prb_esl *l)
 	if (l->st != ESL_RUNNING || l->pause_pending ||
 	    l->want_pause == l->paused)
 		return;
-	if (send_cmd(l, l->want_pause ? "api fsctl pause inbound"
-				      : "api fsctl resume inbound",
+	if (send_cmd(l,
+		l->want_pause ? "api fsctl pause inbound"
+			      : "api fsctl resume inbound",
 		l->want_pause ? CMD_PAUSE : CMD_RESUME) == 0)
 		l->pause_pending = true;
 }
@@ -207,7 +211,8 @@ on_heartbeat(struct prb_esl *l, const struct esl_heartbeat *hb)
 
 		if (gap > l->interval_ms * 3ull / 2 + 500 ||
 		    gap * 2 < l->interval_ms) {
-			slb_log_warn("%s: HEARTBEAT every %llu ms, expected %u "
+			slb_log_warn(
+			    "%s: HEARTBEAT every %llu ms, expected %u "
 			    "ms: set event-heartbeat-interval in the node's "
 			    "switch.conf.xml and esl_interval alike",
 			    who(l, w, sizeof(w)), (unsigned long long)gap,
@@ -273,7 +278,8 @@ on_command_reply(struct prb_esl *l, const struct esl_msg *m)
 		l->last_hb_us = 0;
 		l->pace_warned = false;
 		slb_log_notice("%s: linked; HEARTBEAT expected every %u "
-		    "ms", who(l, w, sizeof(w)), l->interval_ms);
+			       "ms",
+		    who(l, w, sizeof(w)), l->interval_ms);
 		if (send_cmd(l, "event plain HEARTBEAT", CMD_EVENT) != 0 ||
 		    send_cmd(l, "api status", CMD_STATUS) != 0) {
 			drop(l, "cannot subscribe");
@@ -308,8 +314,8 @@ on_status(struct prb_esl *l, const struct esl_msg *m)
 		 * what the last one left (the scheduler holds a node with
 		 * none left) */
 		l->sps_max = s.sps_max;
-		l->sps_left = s.sps_last < s.sps_max
-		    ? s.sps_max - s.sps_last : 0;
+		l->sps_left =
+		    s.sps_last < s.sps_max ? s.sps_max - s.sps_last : 0;
 	}
 	if (s.have_max)
 		l->max_sessions = s.max_sessions;
@@ -343,7 +349,7 @@ on_api_response(struct prb_esl *l, const struct esl_msg *m)
 		    ok ? "done" : m->body);
 		publish(l);
 		if (ok)
-			pause_sync(l);	/* the drain may have ended */
+			pause_sync(l); /* the drain may have ended */
 	}
 }
 
@@ -373,13 +379,15 @@ on_msg(struct prb_esl *l, const struct esl_msg *m)
 		else if (rc == EBADMSG) {
 			l->refused++;
 			slb_log_info("%s: an event that is not well formed: "
-			    "ignored", who(l, w, sizeof(w)));
+				     "ignored",
+			    who(l, w, sizeof(w)));
 		}
 		return true;
 	}
 	if (strcmp(ct, "text/disconnect-notice") == 0 ||
 	    strcmp(ct, "text/rude-rejection") == 0) {
-		drop(l, strcmp(ct, "text/rude-rejection") == 0
+		drop(l,
+		    strcmp(ct, "text/rude-rejection") == 0
 			? "rejected (the node's event socket ACL)"
 			: "the node closed the link");
 		return false;
@@ -413,7 +421,8 @@ on_read(struct bufferevent *bev, void *arg)
 		}
 		if (rc < 0) {
 			l->refused++;
-			snprintf(w, sizeof(w), "garbage on the event socket "
+			snprintf(w, sizeof(w),
+			    "garbage on the event socket "
 			    "(not mod_event_socket framing)");
 			drop(l, w);
 			return;
@@ -446,21 +455,21 @@ on_event(struct bufferevent *bev, short what, void *arg)
 static void
 dial(struct prb_esl *l)
 {
-	struct addrinfo hints = {0}, *ai = NULL;
+	struct addrinfo hints = { 0 }, *ai = NULL;
 	char port[8], w[200];
 	int rc;
 
 	snprintf(port, sizeof(port), "%d", l->port);
 	hints.ai_socktype = SOCK_STREAM;
 	hints.ai_flags = AI_NUMERICSERV;
-	if ((rc = getaddrinfo(l->host, port, &hints, &ai)) != 0 || ai == NULL) {
+	if ((rc = getaddrinfo(l->host, port, &hints, &ai)) != 0 ||
+	    ai == NULL) {
 		snprintf(w, sizeof(w), "cannot resolve: %s", gai_strerror(rc));
 		drop(l, w);
 		return;
 	}
 	esl_parser_init(&l->parser);
-	l->bev = bufferevent_socket_new(l->p->base, -1,
-	    BEV_OPT_CLOSE_ON_FREE);
+	l->bev = bufferevent_socket_new(l->p->base, -1, BEV_OPT_CLOSE_ON_FREE);
 	if (l->bev == NULL) {
 		freeaddrinfo(ai);
 		drop(l, "out of memory");
@@ -469,8 +478,8 @@ dial(struct prb_esl *l)
 	bufferevent_setcb(l->bev, on_read, NULL, on_event, l);
 	bufferevent_enable(l->bev, EV_READ | EV_WRITE);
 	set_state(l, ESL_CONNECTING);
-	rc = bufferevent_socket_connect(l->bev, ai->ai_addr,
-	    (int)ai->ai_addrlen);
+	rc = bufferevent_socket_connect(
+	    l->bev, ai->ai_addr, (int)ai->ai_addrlen);
 	freeaddrinfo(ai);
 	if (rc != 0)
 		drop(l, "cannot connect");
@@ -505,8 +514,10 @@ on_watch(evutil_socket_t fd, short what, void *arg)
 		uint64_t last = l->last_hb_us ? l->last_hb_us : l->since_us;
 
 		if (now - last > 2 * iv && !l->silence_logged) {
-			slb_log_warn("%s: no HEARTBEAT for %llu ms (interval %u "
-			    "ms): its figures are stale", who(l, w, sizeof(w)),
+			slb_log_warn(
+			    "%s: no HEARTBEAT for %llu ms (interval %u "
+			    "ms): its figures are stale",
+			    who(l, w, sizeof(w)),
 			    (unsigned long long)((now - last) / 1000),
 			    l->interval_ms);
 			l->silence_logged = true;
@@ -546,29 +557,34 @@ prb_esl_sync(struct prb *p, struct prb_node *n, const struct lb_node *sn)
 	int port, rc;
 	uint32_t iv_s = (uint32_t)(p->cfg.esl_interval_ms + 999) / 1000;
 	struct prb_esl *l = n->esl;
-	struct timeval tv = {0, 0};
+	struct timeval tv = { 0, 0 };
 
 	snprintf(pw, sizeof(pw), "%s", p->cfg.esl_password);
-	rc = esl_attrs_parse(sn->attrs, host, sizeof(host), &port, pw,
-	    sizeof(pw), &iv_s);
+	rc = esl_attrs_parse(
+	    sn->attrs, host, sizeof(host), &port, pw, sizeof(pw), &iv_s);
 	if (rc != 0) {
 		if (rc == EINVAL && (l == NULL || l->host[0]))
-			slb_log_warn("node %u: attrs \"%s\": bad esl, esl_password "
-			    "or esl_interval; no ESL link", n->id, sn->attrs);
+			slb_log_warn(
+			    "node %u: attrs \"%s\": bad esl, esl_password "
+			    "or esl_interval; no ESL link",
+			    n->id, sn->attrs);
 		if (l != NULL) {
-			slb_log_info("node %u: ESL link closed (no esl attribute "
-			    "any more)", n->id);
+			slb_log_info(
+			    "node %u: ESL link closed (no esl attribute "
+			    "any more)",
+			    n->id);
 			prb_esl_forget(n);
 		}
 		return;
 	}
-	if (l != NULL && (strcmp(l->host, host) != 0 || l->port != port ||
-			     strcmp(l->password, pw) != 0)) {
+	if (l != NULL &&
+	    (strcmp(l->host, host) != 0 || l->port != port ||
+		strcmp(l->password, pw) != 0)) {
 		prb_esl_forget(n);
 		l = NULL;
 	}
 	if (l == NULL) {
-		struct timeval sec = {1, 0};
+		struct timeval sec = { 1, 0 };
 
 		if ((l = calloc(1, sizeof(*l))) == NULL)
 			return;
@@ -586,7 +602,7 @@ prb_esl_sync(struct prb *p, struct prb_node *n, const struct lb_node *sn)
 			return;
 		}
 		n->esl = l;
-		evtimer_add(l->t_retry, &tv);	/* dial from the loop */
+		evtimer_add(l->t_retry, &tv); /* dial from the loop */
 		slb_log_info("node %u: ESL link to %s:%d", n->id, host, port);
 	}
 	l->interval_ms = iv_s * 1000u;
@@ -601,14 +617,14 @@ prb_esl_count(struct prb *p)
 	size_t k = 0;
 
 	HASH_ITER(hh, p->nodes, n, tmp)
-		if (n->esl != NULL)
-			k++;
+	if (n->esl != NULL)
+		k++;
 	return k;
 }
 
 int
-prb_esl_snapshot(struct prb *p, Siplb__V1__HealthSnapshot *hs,
-    struct prb_esl_snap *s)
+prb_esl_snapshot(
+    struct prb *p, Siplb__V1__HealthSnapshot *hs, struct prb_esl_snap *s)
 {
 	struct prb_node *n, *tmp;
 	size_t k = 0, cnt = prb_esl_count(p);
@@ -623,7 +639,8 @@ prb_esl_snapshot(struct prb *p, Siplb__V1__HealthSnapshot *hs,
 		prb_esl_snapshot_free(s);
 		return ENOMEM;
 	}
-	HASH_ITER(hh, p->nodes, n, tmp) {
+	HASH_ITER(hh, p->nodes, n, tmp)
+	{
 		if (n->esl == NULL || k >= cnt)
 			continue;
 		prb_esl_fill(n->esl, &s->f[k], s->esl[k], sizeof(s->esl[k]));

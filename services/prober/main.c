@@ -38,7 +38,8 @@ main(int argc, char **argv)
 	int rc, err;
 
 	shard = take_shard(&argc, argv);
-	rc = slb_opts_parse(&opts, argc, argv, "siplb-prober", "[--shard i/n]");
+	rc =
+	    slb_opts_parse(&opts, argc, argv, "siplb-prober", "[--shard i/n]");
 	if (rc != 0)
 		return rc < 0 ? SLB_EXIT_USAGE : 0;
 	slb_log_init("siplb-prober");
@@ -51,7 +52,8 @@ main(int argc, char **argv)
 	if (shard != NULL && prb_cfg_set_shard(&p.cfg, shard) != 0)
 		return SLB_EXIT_USAGE;
 	if (opts.debug)
-		slb_log_configure("debug", p.cfg.log_facility, p.cfg.log_syslog);
+		slb_log_configure(
+		    "debug", p.cfg.log_facility, p.cfg.log_syslog);
 	if (opts.check_only)
 		return slb_cfg_report_ok(opts.cfg_path);
 	err = prb_init(&p);

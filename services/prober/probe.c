@@ -29,8 +29,8 @@ prb_rand(struct prb *p)
 /* ------------------------------------------------------------ publish */
 
 void
-prb_health_fill(struct prb *p, const struct prb_node *n,
-    Siplb__V1__NodeHealth *h)
+prb_health_fill(
+    struct prb *p, const struct prb_node *n, Siplb__V1__NodeHealth *h)
 {
 	(void)p;
 	siplb__v1__node_health__init(h);
@@ -52,8 +52,8 @@ publish_health(struct prb *p, const struct prb_node *n, bool requested)
 	m.body_case = SIPLB__V1__BUS_MESSAGE__BODY_HEALTH;
 	m.health = &h;
 	if (slb_pub_send(p->pub, &m) != 0)
-		slb_log_warn("node %u: health change could not be published",
-		    n->id);
+		slb_log_warn(
+		    "node %u: health change could not be published", n->id);
 }
 
 /* ------------------------------------------------------------ probing */
@@ -85,17 +85,19 @@ requested_result(struct prb *p, struct prb_node *n, bool success,
 		n->fails = 0;
 		n->oks++;
 		slb_log_info("node %u %s: the probe the scheduler asked for "
-		    "answered %u in %.1f ms", n->id, n->uri, code,
-		    rtt_us / 1000.0);
+			     "answered %u in %.1f ms",
+		    n->id, n->uri, code, rtt_us / 1000.0);
 	} else {
 		n->oks = 0;
 		n->fails++;
 		if (n->up) {
 			n->up = false;
 			n->changed_us = slb_now_us();
-			slb_log_notice("node %u %s is down: the probe the "
+			slb_log_notice(
+			    "node %u %s is down: the probe the "
 			    "scheduler asked for (passive reports) failed "
-			    "(%u)", n->id, n->uri, code);
+			    "(%u)",
+			    n->id, n->uri, code);
 		}
 	}
 	publish_health(p, n, true);
@@ -118,8 +120,10 @@ node_result(struct prb *p, struct prb_node *n, bool success, uint32_t code,
 		if (!n->up && n->oks >= p->cfg.threshold_up) {
 			n->up = true;
 			n->changed_us = slb_now_us();
-			slb_log_notice("node %u %s is up: probe answered %u in "
-			    "%.1f ms", n->id, n->uri, code, rtt_us / 1000.0);
+			slb_log_notice(
+			    "node %u %s is up: probe answered %u in "
+			    "%.1f ms",
+			    n->id, n->uri, code, rtt_us / 1000.0);
 			publish_health(p, n, false);
 		}
 		return;
@@ -129,8 +133,9 @@ node_result(struct prb *p, struct prb_node *n, bool success, uint32_t code,
 	if (n->up && n->fails >= p->cfg.threshold_down) {
 		n->up = false;
 		n->changed_us = slb_now_us();
-		slb_log_notice("node %u %s is down: %d probes failed (last %u)",
-		    n->id, n->uri, n->fails, code);
+		slb_log_notice(
+		    "node %u %s is down: %d probes failed (last %u)", n->id,
+		    n->uri, n->fails, code);
 		publish_health(p, n, false);
 	} else if (n->up) {
 		slb_log_info("node %u %s: probe failed (%u), %d of %d", n->id,
@@ -183,31 +188,32 @@ probe_send(struct prb *p, struct prb_node *n)
 	    "Content-Length: 0\r\n\r\n",
 	    n->hostport, n->via, n->branch, p->cfg.from_hdr,
 	    (unsigned long long)(prb_rand(p) & 0xffffffffu), n->hostport,
-	    p->cfg.shard_i, p->cfg.shard_n, n->id,
-	    (unsigned long long)n->seq, p->salt, p->hostname,
-	    (unsigned long long)n->seq);
+	    p->cfg.shard_i, p->cfg.shard_n, n->id, (unsigned long long)n->seq,
+	    p->salt, p->hostname, (unsigned long long)n->seq);
 	if (len < 0 || (size_t)len >= sizeof(buf)) {
 		slb_log_err("node %u: probe too long, not sent", n->id);
 		p->st.send_errors++;
 		return;
 	}
 	n->sent_us = slb_now_us();
-	w = sendto(p->fd, buf, (size_t)len, 0, (struct sockaddr *)&n->dst,
-	    n->dstlen);
+	w = sendto(
+	    p->fd, buf, (size_t)len, 0, (struct sockaddr *)&n->dst, n->dstlen);
 	if (w != (ssize_t)len) {
 		/* our trouble, not the node's: count it, never report down */
 		int e = w < 0 ? errno : EMSGSIZE;
 
 		p->st.send_errors++;
 		if (!n->send_failing)
-			slb_log_warn_errno(e, "node %u %s: cannot send a probe; "
-			    "its state is left as it is", n->id, n->uri);
+			slb_log_warn_errno(e,
+			    "node %u %s: cannot send a probe; "
+			    "its state is left as it is",
+			    n->id, n->uri);
 		n->send_failing = true;
 		return;
 	}
 	if (n->send_failing)
-		slb_log_notice("node %u %s: probes can be sent again", n->id,
-		    n->uri);
+		slb_log_notice(
+		    "node %u %s: probes can be sent again", n->id, n->uri);
 	n->send_failing = false;
 	n->outstanding = true;
 	p->st.sent++;
@@ -221,8 +227,8 @@ prb_on_probe(evutil_socket_t fd, short what, void *arg)
 {
 	struct prb_node *n = arg;
 	struct prb *p = n->p;
-	struct timeval tv = {p->cfg.interval_ms / 1000,
-	    (p->cfg.interval_ms % 1000) * 1000};
+	struct timeval tv = { p->cfg.interval_ms / 1000,
+		(p->cfg.interval_ms % 1000) * 1000 };
 
 	(void)fd;
 	(void)what;
@@ -288,7 +294,7 @@ on_datagram(struct prb *p, const char *buf, size_t len)
 	uint64_t now = slb_now_us();
 
 	if (len < 12 || memcmp(buf, "SIP/2.0 ", 8) != 0)
-		goto stray;	/* requests are not for us */
+		goto stray; /* requests are not for us */
 	memcpy(cbuf, buf + 8, 3);
 	cbuf[3] = '\0';
 	if (slb_parse_long(cbuf, 100, 699, &code) != 0)
@@ -308,7 +314,7 @@ on_datagram(struct prb *p, const char *buf, size_t len)
 		goto stray;
 	HASH_FIND(hh, p->nodes, &id, sizeof(id), n);
 	if (n == NULL || !n->outstanding || strcmp(n->branch, bcopy) != 0)
-		goto stray;	/* late (after its timeout) or forgotten */
+		goto stray; /* late (after its timeout) or forgotten */
 	if (code < 200 && !p->cfg.codes[code]) {
 		p->st.ignored_1xx++;
 		return;

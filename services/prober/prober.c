@@ -37,12 +37,13 @@ addr_host(const struct sockaddr_storage *ss, char *buf, size_t len)
 	char a[INET6_ADDRSTRLEN];
 
 	if (ss->ss_family == AF_INET6) {
-		inet_ntop(AF_INET6, &((const struct sockaddr_in6 *)ss)->sin6_addr,
-		    a, sizeof(a));
+		inet_ntop(AF_INET6,
+		    &((const struct sockaddr_in6 *)ss)->sin6_addr, a,
+		    sizeof(a));
 		snprintf(buf, len, "[%s]", a);
 	} else {
-		inet_ntop(AF_INET, &((const struct sockaddr_in *)ss)->sin_addr, a,
-		    sizeof(a));
+		inet_ntop(AF_INET, &((const struct sockaddr_in *)ss)->sin_addr,
+		    a, sizeof(a));
 		snprintf(buf, len, "%s", a);
 	}
 }
@@ -51,17 +52,19 @@ addr_host(const struct sockaddr_storage *ss, char *buf, size_t len)
 static void
 node_resolve(struct prb *p, struct prb_node *n)
 {
-	struct addrinfo hints = {0}, *ai = NULL;
+	struct addrinfo hints = { 0 }, *ai = NULL;
 	struct slb_sip_addr a;
 	const char *bare = a.host;
 	int port, rc;
 
 	n->addr_ok = false;
 	if (slb_sip_addr_parse(n->uri, strlen(n->uri), &a) != 0 ||
-	    slb_sip_addr_format(&a, n->hostport, sizeof(n->hostport),
-		false) != 0) {
-		slb_log_warn("node %u %s: cannot read host and port of the URI; "
-		    "not probed", n->id, n->uri);
+	    slb_sip_addr_format(&a, n->hostport, sizeof(n->hostport), false) !=
+		0) {
+		slb_log_warn(
+		    "node %u %s: cannot read host and port of the URI; "
+		    "not probed",
+		    n->id, n->uri);
 		return;
 	}
 	port = slb_sip_addr_port(&a);
@@ -77,17 +80,19 @@ node_resolve(struct prb *p, struct prb_node *n)
 	}
 	if (rc != 0 || ai == NULL) {
 		slb_log_warn("node %u %s: cannot resolve %s for this socket's "
-		    "address family: %s; not probed", n->id, n->uri, bare,
-		    gai_strerror(rc));
+			     "address family: %s; not probed",
+		    n->id, n->uri, bare, gai_strerror(rc));
 		return;
 	}
 	memcpy(&n->dst, ai->ai_addr, ai->ai_addrlen);
 	n->dstlen = ai->ai_addrlen;
 	freeaddrinfo(ai);
 	if (n->dst.ss_family == AF_INET)
-		((struct sockaddr_in *)&n->dst)->sin_port = htons((uint16_t)port);
+		((struct sockaddr_in *)&n->dst)->sin_port =
+		    htons((uint16_t)port);
 	else
-		((struct sockaddr_in6 *)&n->dst)->sin6_port = htons((uint16_t)port);
+		((struct sockaddr_in6 *)&n->dst)->sin6_port =
+		    htons((uint16_t)port);
 	n->addr_ok = true;
 
 	if (p->local_host[0]) {
@@ -101,8 +106,8 @@ node_resolve(struct prb *p, struct prb_node *n)
 		char mh[80];
 		int fd = socket(n->dst.ss_family, SOCK_DGRAM, 0);
 
-		if (fd >= 0 && connect(fd, (struct sockaddr *)&n->dst,
-				   n->dstlen) == 0 &&
+		if (fd >= 0 &&
+		    connect(fd, (struct sockaddr *)&n->dst, n->dstlen) == 0 &&
 		    getsockname(fd, (struct sockaddr *)&me, &ml) == 0)
 			addr_host(&me, mh, sizeof(mh));
 		else
@@ -129,7 +134,8 @@ snapshot_build(struct prb *p, Siplb__V1__HealthSnapshot *hs,
 	*pp = calloc(cnt + 1, sizeof(**pp));
 	if (*hp == NULL || *pp == NULL)
 		return ENOMEM;
-	HASH_ITER(hh, p->nodes, n, tmp) {
+	HASH_ITER(hh, p->nodes, n, tmp)
+	{
 		if (!n->probed)
 			continue;
 		prb_health_fill(p, n, &(*hp)[i]);
@@ -149,7 +155,7 @@ on_snap_tick(evutil_socket_t fd, short what, void *arg)
 	Siplb__V1__BusMessage m = SIPLB__V1__BUS_MESSAGE__INIT;
 	Siplb__V1__HealthSnapshot hs = SIPLB__V1__HEALTH_SNAPSHOT__INIT;
 	Siplb__V1__NodeHealth *h = NULL, **hp = NULL;
-	struct prb_esl_snap es = {0};
+	struct prb_esl_snap es = { 0 };
 
 	(void)fd;
 	(void)what;
@@ -164,7 +170,7 @@ on_snap_tick(evutil_socket_t fd, short what, void *arg)
 	free(h);
 	free(hp);
 	slb_log_debug("%u nodes; probes sent %llu, replies %llu, timeouts "
-	    "%llu, send errors %llu, stray replies %llu",
+		      "%llu, send errors %llu, stray replies %llu",
 	    HASH_COUNT(p->nodes), (unsigned long long)p->st.sent,
 	    (unsigned long long)p->st.replies,
 	    (unsigned long long)p->st.timeouts,
@@ -183,13 +189,13 @@ on_rep(void *arg, nng_msg *req, nng_msg **replyp)
 	Siplb__V1__Snapshot snap = SIPLB__V1__SNAPSHOT__INIT;
 	Siplb__V1__HealthSnapshot hs = SIPLB__V1__HEALTH_SNAPSHOT__INIT;
 	Siplb__V1__NodeHealth *h = NULL, **hp = NULL;
-	struct prb_esl_snap es = {0};
+	struct prb_esl_snap es = { 0 };
 	ProtobufCMessage *pm = NULL;
 	Siplb__V1__ProberRequest *q;
 	int rc;
 
-	rc = slb_msg_unpack(&siplb__v1__prober_request__descriptor, req,
-	    SLB_MSG_MAX, &pm);
+	rc = slb_msg_unpack(
+	    &siplb__v1__prober_request__descriptor, req, SLB_MSG_MAX, &pm);
 	if (rc != 0) {
 		const char *why;
 
@@ -325,12 +331,12 @@ node_upsert(struct prb *p, const struct lb_node *sn)
 		node_resolve(p, n);
 		return;
 	}
-	if (n->up != sn->up &&
-	    slb_now_us() - n->changed_us > ADOPT_GUARD_US) {
+	if (n->up != sn->up && slb_now_us() - n->changed_us > ADOPT_GUARD_US) {
 		/* someone else (edge reports, an admin reload) changed it:
 		 * take their word, and let the probes decide from there */
 		slb_log_info("node %u %s: scheduler says %s; probing from "
-		    "there", id, n->uri, sn->up ? "up" : "down");
+			     "there",
+		    id, n->uri, sn->up ? "up" : "down");
 		n->up = sn->up;
 		n->fails = n->oks = 0;
 		n->probed = false;
@@ -345,8 +351,8 @@ node_forget(struct prb *p, uint32_t id)
 	HASH_FIND(hh, p->nodes, &id, sizeof(id), n);
 	if (n == NULL)
 		return;
-	slb_log_info("node %u %s: removed from the table; forgotten", id,
-	    n->uri);
+	slb_log_info(
+	    "node %u %s: removed from the table; forgotten", id, n->uri);
 	node_free(p, n);
 }
 
@@ -363,13 +369,13 @@ apply_table(struct prb *p, const Siplb__V1__NodeTable *pt)
 		return;
 	}
 	HASH_ITER(hh, p->nodes, n, tmp)
-		n->seen = false;
+	n->seen = false;
 	for (size_t i = 0; i < t.n; i++)
 		if (in_shard(p, t.nodes[i].id))
 			node_upsert(p, &t.nodes[i]);
 	HASH_ITER(hh, p->nodes, n, tmp)
-		if (!n->seen)
-			node_forget(p, n->id);
+	if (!n->seen)
+		node_forget(p, n->id);
 	lb_table_free(&t);
 }
 
@@ -384,7 +390,8 @@ table_message(void *arg, const Siplb__V1__BusMessage *m)
 	    m->change->node != NULL) {
 		struct lb_node n;
 
-		if (m->change->kind == SIPLB__V1__CHANGE_KIND__CHANGE_REMOVED) {
+		if (m->change->kind ==
+		    SIPLB__V1__CHANGE_KIND__CHANGE_REMOVED) {
 			node_forget(p, m->change->node->id);
 			return;
 		}
@@ -407,7 +414,8 @@ table_snapshot(void *arg, const Siplb__V1__Snapshot *s)
 	    HASH_COUNT(p->nodes), p->shard);
 }
 
-static const struct slb_sub_ops table_ops = {table_message, table_snapshot, 0};
+static const struct slb_sub_ops table_ops = { table_message, table_snapshot,
+	0 };
 
 /* ------------------------------------------------------------ life */
 
@@ -447,18 +455,18 @@ sock_open(struct prb *p)
 
 		p->local_port = ntohs(s4->sin_port);
 		if (s4->sin_addr.s_addr != htonl(INADDR_ANY))
-			addr_host(&p->local, p->local_host,
-			    sizeof(p->local_host));
+			addr_host(
+			    &p->local, p->local_host, sizeof(p->local_host));
 	} else {
 		const struct sockaddr_in6 *s6 = (void *)&p->local;
 
 		p->local_port = ntohs(s6->sin6_port);
 		if (!IN6_IS_ADDR_UNSPECIFIED(&s6->sin6_addr))
-			addr_host(&p->local, p->local_host,
-			    sizeof(p->local_host));
+			addr_host(
+			    &p->local, p->local_host, sizeof(p->local_host));
 	}
-	p->sock_ev = event_new(p->base, p->fd, EV_READ | EV_PERSIST,
-	    prb_on_readable, p);
+	p->sock_ev = event_new(
+	    p->base, p->fd, EV_READ | EV_PERSIST, prb_on_readable, p);
 	if (p->sock_ev == NULL || event_add(p->sock_ev, NULL) != 0)
 		return ENOMEM;
 	return 0;
@@ -477,9 +485,9 @@ on_tick(evutil_socket_t fd, short what, void *arg)
 int
 prb_init(struct prb *p)
 {
-	struct timeval one = {1, 0};
-	struct timeval iv = {p->cfg.interval_ms / 1000,
-	    (p->cfg.interval_ms % 1000) * 1000};
+	struct timeval one = { 1, 0 };
+	struct timeval iv = { p->cfg.interval_ms / 1000,
+		(p->cfg.interval_ms % 1000) * 1000 };
 	int rc;
 
 	p->fd = -1;
@@ -487,8 +495,8 @@ prb_init(struct prb *p)
 	    p->hostname[0] == '\0')
 		snprintf(p->hostname, sizeof(p->hostname), "localhost");
 	p->hostname[sizeof(p->hostname) - 1] = '\0';
-	p->rng = slb_wall_us() ^ ((uint64_t)getpid() << 32) ^
-	    0x9e3779b97f4a7c15ull;
+	p->rng =
+	    slb_wall_us() ^ ((uint64_t)getpid() << 32) ^ 0x9e3779b97f4a7c15ull;
 	p->salt = (uint32_t)prb_rand(p);
 	snprintf(p->shard, sizeof(p->shard), "%u/%u", p->cfg.shard_i,
 	    p->cfg.shard_n);
@@ -513,8 +521,8 @@ prb_init(struct prb *p)
 	    event_add(p->tick, &one) != 0 || event_add(p->snap_tick, &iv) != 0)
 		return ENOMEM;
 	slb_log_notice("ready: %s, udp %s:%d, every %d ms (timeout %d ms, "
-	    "down after %d, up after %d), mode %s, From %s", p->stream,
-	    p->local_host[0] ? p->local_host : "*", p->local_port,
+		       "down after %d, up after %d), mode %s, From %s",
+	    p->stream, p->local_host[0] ? p->local_host : "*", p->local_port,
 	    p->cfg.interval_ms, p->cfg.timeout_ms, p->cfg.threshold_down,
 	    p->cfg.threshold_up, p->cfg.mode_s, p->cfg.from_hdr);
 	return 0;
@@ -526,7 +534,7 @@ prb_close(struct prb *p)
 	struct prb_node *n, *tmp;
 
 	HASH_ITER(hh, p->nodes, n, tmp)
-		node_free(p, n);
+	node_free(p, n);
 	if (p->tick)
 		event_free(p->tick);
 	if (p->snap_tick)

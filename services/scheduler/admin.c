@@ -18,10 +18,10 @@
 
 /* What a command leaves to sched_admin_handle. */
 enum admin_next {
-	ADMIN_DONE,		/* answered, or refused before a change */
-	ADMIN_SAVE,		/* o->n changed: save, publish, answer */
-	ADMIN_UNDO,		/* not saved: restore; STATUS_INTERNAL */
-	ADMIN_UNDO_QUIET,	/* refused after a change: restore */
+	ADMIN_DONE, /* answered, or refused before a change */
+	ADMIN_SAVE, /* o->n changed: save, publish, answer */
+	ADMIN_UNDO, /* not saved: restore; STATUS_INTERNAL */
+	ADMIN_UNDO_QUIET, /* refused after a change: restore */
 };
 
 /* One admin request being handled. */
@@ -30,11 +30,11 @@ struct admin_op {
 	const Siplb__V1__AdminRequest *q;
 	Siplb__V1__SchedReply *r;
 	Siplb__V1__AdminReply *ar;
-	struct lb_node *n;	/* the node q->node_id names, or added */
-	const char *what;	/* "added", ...: for the log, the change */
+	struct lb_node *n; /* the node q->node_id names, or added */
+	const char *what; /* "added", ...: for the log, the change */
 	char *err;
 	size_t errlen;
-	bool backed_up;		/* the table was copied: an undo restores it */
+	bool backed_up; /* the table was copied: an undo restores it */
 };
 
 static void
@@ -96,8 +96,8 @@ op_drain(struct admin_op *o)
 	struct lb_node *n = o->n;
 
 	/* operational state, like health: not saved */
-	sched_fb_svc_drain(o->s, n, o->q->op == OP(DRAIN),
-	    o->q->pause_inbound, o->err, o->errlen);
+	sched_fb_svc_drain(o->s, n, o->q->op == OP(DRAIN), o->q->pause_inbound,
+	    o->err, o->errlen);
 	sched_svc_publish_change(o->s, SIPLB__V1__CHANGE_KIND__CHANGE_UPDATED,
 	    n, n->draining ? "admin drain" : "admin undrain");
 	admin_reply_node(o->ar, n);
@@ -120,8 +120,9 @@ op_add(struct admin_op *o)
 	}
 	/* the OpenSIPS tables hold fewer shapes of node than the file:
 	 * refuse what they would not give back as it was */
-	if (o->s->use_db && (rc = sched_mysql_prepare_add(&o->s->db,
-			      &o->s->table, &node, o->err, o->errlen)) != 0) {
+	if (o->s->use_db &&
+	    (rc = sched_mysql_prepare_add(
+		 &o->s->db, &o->s->table, &node, o->err, o->errlen)) != 0) {
 		o->r->status = rc == EEXIST
 		    ? SIPLB__V1__STATUS__STATUS_CONFLICT
 		    : rc == EINVAL ? SIPLB__V1__STATUS__STATUS_BAD_REQUEST
@@ -158,8 +159,8 @@ op_remove(struct admin_op *o)
 	    sched_svc_persist(s, &node, 1, false, o->err, o->errlen) != 0)
 		return ADMIN_UNDO;
 	slb_log_notice("node %u %s removed by admin", node.id, node.uri);
-	sched_svc_publish_change(s, SIPLB__V1__CHANGE_KIND__CHANGE_REMOVED,
-	    &node, "admin remove");
+	sched_svc_publish_change(
+	    s, SIPLB__V1__CHANGE_KIND__CHANGE_REMOVED, &node, "admin remove");
 	admin_reply_node(o->ar, &node);
 	return ADMIN_DONE;
 }
@@ -214,35 +215,35 @@ op_update(struct admin_op *o)
 static enum admin_next
 op_unknown(struct admin_op *o)
 {
-	snprintf(o->err, o->errlen, "unknown admin operation %d",
-	    (int)o->q->op);
+	snprintf(
+	    o->err, o->errlen, "unknown admin operation %d", (int)o->q->op);
 	o->r->status = SIPLB__V1__STATUS__STATUS_BAD_REQUEST;
 	return ADMIN_DONE;
 }
 
 /* Which of the shared steps come before a command. */
-#define ADMIN_NO_NODE 1		/* names no existing node: no lookup */
-#define ADMIN_NO_UNDO 2		/* saves nothing: no table copy */
+#define ADMIN_NO_NODE 1 /* names no existing node: no lookup */
+#define ADMIN_NO_UNDO 2 /* saves nothing: no table copy */
 
 static const struct admin_cmd {
 	enum admin_next (*fn)(struct admin_op *o);
 	unsigned flags;
 } admin_cmds[] = {
-	[OP(LIST)] = {op_list, ADMIN_NO_NODE | ADMIN_NO_UNDO},
-	[OP(ADD)] = {op_add, ADMIN_NO_NODE},
-	[OP(REMOVE)] = {op_remove, 0},
-	[OP(ENABLE)] = {op_enable, 0},
-	[OP(DISABLE)] = {op_enable, 0},
-	[OP(RESIZE)] = {op_resize, 0},
-	[OP(RELOAD)] = {op_reload, ADMIN_NO_NODE | ADMIN_NO_UNDO},
-	[OP(UPDATE)] = {op_update, 0},
-	[OP(DRAIN)] = {op_drain, ADMIN_NO_UNDO},
-	[OP(UNDRAIN)] = {op_drain, ADMIN_NO_UNDO},
+	[OP(LIST)] = { op_list, ADMIN_NO_NODE | ADMIN_NO_UNDO },
+	[OP(ADD)] = { op_add, ADMIN_NO_NODE },
+	[OP(REMOVE)] = { op_remove, 0 },
+	[OP(ENABLE)] = { op_enable, 0 },
+	[OP(DISABLE)] = { op_enable, 0 },
+	[OP(RESIZE)] = { op_resize, 0 },
+	[OP(RELOAD)] = { op_reload, ADMIN_NO_NODE | ADMIN_NO_UNDO },
+	[OP(UPDATE)] = { op_update, 0 },
+	[OP(DRAIN)] = { op_drain, ADMIN_NO_UNDO },
+	[OP(UNDRAIN)] = { op_drain, ADMIN_NO_UNDO },
 };
 
 /* an op this scheduler does not know still names a node first: a
  * missing one is "does not exist", as for the others */
-static const struct admin_cmd admin_unknown = {op_unknown, 0};
+static const struct admin_cmd admin_unknown = { op_unknown, 0 };
 
 static const struct admin_cmd *
 admin_cmd_of(Siplb__V1__AdminRequest__Op op)
@@ -263,8 +264,8 @@ admin_save(struct admin_op *o)
 	struct lb_node *n = o->n;
 	int rc;
 
-	if ((rc = sched_svc_persist(s, n, 0, o->q->op == OP(ADD), o->err,
-		 o->errlen)) != 0) {
+	if ((rc = sched_svc_persist(
+		 s, n, 0, o->q->op == OP(ADD), o->err, o->errlen)) != 0) {
 		if (s->use_db) {
 			/* nothing was changed in the database: undo memory */
 			o->r->status = rc == EINVAL
@@ -305,7 +306,7 @@ sched_admin_handle(struct sched_svc *s, const Siplb__V1__AdminRequest *q,
     size_t errlen)
 {
 	const struct admin_cmd *c = admin_cmd_of(q->op);
-	struct admin_op o = {s, q, r, ar, NULL, NULL, err, errlen, false};
+	struct admin_op o = { s, q, r, ar, NULL, NULL, err, errlen, false };
 	struct lb_table backup;
 	enum admin_next next;
 
@@ -316,8 +317,8 @@ sched_admin_handle(struct sched_svc *s, const Siplb__V1__AdminRequest *q,
 	if (!(c->flags & ADMIN_NO_NODE)) {
 		o.n = lb_table_find(&s->table, q->node_id);
 		if (o.n == NULL) {
-			snprintf(err, errlen, "node %u does not exist",
-			    q->node_id);
+			snprintf(
+			    err, errlen, "node %u does not exist", q->node_id);
 			r->status = SIPLB__V1__STATUS__STATUS_NOT_FOUND;
 			r->error = err;
 			return;

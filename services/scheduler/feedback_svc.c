@@ -27,20 +27,20 @@ on_fb_tick(evutil_socket_t fd, short what, void *arg)
 		struct lb_node *n = &s->table.nodes[i];
 
 		if (lb_fb_refresh(&s->fb, n, now, &s->fbst))
-			sched_svc_node_changed(s, n, n->fb.stale
-				? "feedback stale" : "feedback");
+			sched_svc_node_changed(
+			    s, n, n->fb.stale ? "feedback stale" : "feedback");
 	}
 }
 
 int
 sched_fb_svc_init(struct sched_svc *s)
 {
-	struct timeval tv = {0, FB_TICK_MS * 1000};
+	struct timeval tv = { 0, FB_TICK_MS * 1000 };
 	char err[512];
 
 	memset(&s->fb, 0, sizeof(s->fb));
-	if (lb_fb_modes_parse(s->cfg.load_mode, &s->fb, err,
-		sizeof(err)) != 0) {
+	if (lb_fb_modes_parse(s->cfg.load_mode, &s->fb, err, sizeof(err)) !=
+	    0) {
 		slb_log_err("[scheduler] %s", err);
 		return EINVAL;
 	}
@@ -72,8 +72,8 @@ sched_fb_svc_report(struct sched_svc *s, const Siplb__V1__NodeHealth *h)
 	if (n == NULL)
 		return true;
 	/* fail over at once (the edge did), back off, never mark down */
-	if (lb_fb_backoff(&s->fb, n, h->retry_after_s, slb_now_us(),
-		&s->fbst) > 0)
+	if (lb_fb_backoff(
+		&s->fb, n, h->retry_after_s, slb_now_us(), &s->fbst) > 0)
 		sched_svc_node_changed(s, n, "503 Retry-After");
 	return true;
 }
@@ -106,12 +106,14 @@ sched_fb_svc_drain(struct sched_svc *s, struct lb_node *n, bool on,
 	n->pause_inbound = on && pause_inbound;
 	lb_fb_refresh(&s->fb, n, slb_now_us(), &s->fbst);
 	if (on)
-		slb_log_notice("node %u %s: draining: no new calls, %d dialogs "
-		    "left%s", n->id, n->uri, n->dialogs,
+		slb_log_notice(
+		    "node %u %s: draining: no new calls, %d dialogs "
+		    "left%s",
+		    n->id, n->uri, n->dialogs,
 		    n->pause_inbound ? ", fsctl pause inbound asked" : "");
 	else
-		slb_log_notice("node %u %s: drain over: new calls again",
-		    n->id, n->uri);
+		slb_log_notice(
+		    "node %u %s: drain over: new calls again", n->id, n->uri);
 	return 0;
 }
 
@@ -122,9 +124,10 @@ sched_fb_svc_selected(struct sched_svc *s, struct lb_node *n)
 
 	lb_fb_selected(&s->fb, n, slb_now_us(), &s->fbst);
 	if (n->held && !held)
-		slb_log_info("node %u %s: Session-Per-Sec budget of this second "
-		    "spent (%u of %u): no new calls until the next", n->id,
-		    n->uri, n->fb.sps_used, n->fb.sps_max);
+		slb_log_info(
+		    "node %u %s: Session-Per-Sec budget of this second "
+		    "spent (%u of %u): no new calls until the next",
+		    n->id, n->uri, n->fb.sps_used, n->fb.sps_max);
 }
 
 void

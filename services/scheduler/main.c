@@ -22,7 +22,8 @@ main(int argc, char **argv)
 		return SLB_EXIT_CONFIG;
 	s.cfg_path = opts.cfg_path;
 	if (opts.debug)
-		slb_log_configure("debug", s.cfg.log_facility, s.cfg.log_syslog);
+		slb_log_configure(
+		    "debug", s.cfg.log_facility, s.cfg.log_syslog);
 	if (opts.check_only)
 		return slb_cfg_report_ok(opts.cfg_path);
 	err = sched_svc_init(&s);

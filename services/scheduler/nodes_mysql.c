@@ -33,8 +33,8 @@ sched_db_url_masked(const char *url, char *buf, size_t len)
 
 /* Optional tables may be empty (not used). */
 static int
-table_name_check(const char *what, const char *name, bool required,
-    char *err, size_t errlen)
+table_name_check(const char *what, const char *name, bool required, char *err,
+    size_t errlen)
 {
 	if (!required && name[0] == '\0')
 		return 0;
@@ -46,12 +46,12 @@ db_check(const struct sched_db *db, char *err, size_t errlen)
 {
 	int rc;
 
-	if ((rc = table_name_check("lb_table", db->lb_table, true, err,
-		 errlen)) != 0 ||
-	    (rc = table_name_check("ds_table", db->ds_table, false, err,
-		 errlen)) != 0 ||
-	    (rc = table_name_check("state_table", db->state_table, false, err,
-		 errlen)) != 0)
+	if ((rc = table_name_check(
+		 "lb_table", db->lb_table, true, err, errlen)) != 0 ||
+	    (rc = table_name_check(
+		 "ds_table", db->ds_table, false, err, errlen)) != 0 ||
+	    (rc = table_name_check(
+		 "state_table", db->state_table, false, err, errlen)) != 0)
 		return rc;
 	return 0;
 }
@@ -59,8 +59,7 @@ db_check(const struct sched_db *db, char *err, size_t errlen)
 /* ------------------------------------------------------------ connection */
 
 int
-sched_db_open(const struct sched_db *db, MYSQL **myp, char *err,
-    size_t errlen)
+sched_db_open(const struct sched_db *db, MYSQL **myp, char *err, size_t errlen)
 {
 	char masked[SLB_CFG_STRLEN + 8];
 	int rc;
@@ -69,8 +68,8 @@ sched_db_open(const struct sched_db *db, MYSQL **myp, char *err,
 		return rc;
 	sched_db_url_masked(db->url, masked, sizeof(masked));
 	/* CLIENT_FOUND_ROWS: affected rows count matched rows */
-	return slb_db_connect(db->url, masked, CLIENT_FOUND_ROWS, myp, err,
-	    errlen);
+	return slb_db_connect(
+	    db->url, masked, CLIENT_FOUND_ROWS, myp, err, errlen);
 }
 
 /* ------------------------------------------------------------ statements */
@@ -88,16 +87,19 @@ sched_db_sql_fmt(char *sql, const char *fmt, const char *table)
 /* A row's text column into dst, or "" for NULL.  Too long or holding a
  * NUL byte is an error naming the row: nothing is silently cut. */
 static int
-col_text(const struct slb_db_col *c, char *dst, size_t dstlen, const char *table,
-    unsigned long long id, const char *name, char *err, size_t errlen)
+col_text(const struct slb_db_col *c, char *dst, size_t dstlen,
+    const char *table, unsigned long long id, const char *name, char *err,
+    size_t errlen)
 {
 	if (c->null) {
 		dst[0] = '\0';
 		return 0;
 	}
 	if (c->trunc || c->len >= dstlen || c->len >= sizeof(c->buf)) {
-		snprintf(err, errlen, "%s id %llu: %s is %lu bytes, at most "
-		    "%zu fit", table, id, name, c->len, dstlen - 1);
+		snprintf(err, errlen,
+		    "%s id %llu: %s is %lu bytes, at most "
+		    "%zu fit",
+		    table, id, name, c->len, dstlen - 1);
 		return EINVAL;
 	}
 	if (memchr(c->buf, '\0', c->len) != NULL) {
@@ -112,8 +114,8 @@ col_text(const struct slb_db_col *c, char *dst, size_t dstlen, const char *table
 
 /* A row's integer column within min..max; NULL gives def. */
 static int
-col_range(const struct slb_db_col *c, long long min, long long max, long long def,
-    long long *out, const char *table, unsigned long long id,
+col_range(const struct slb_db_col *c, long long min, long long max,
+    long long def, long long *out, const char *table, unsigned long long id,
     const char *name, char *err, size_t errlen)
 {
 	if (c->null) {
@@ -121,8 +123,10 @@ col_range(const struct slb_db_col *c, long long min, long long max, long long de
 		return 0;
 	}
 	if (c->trunc || c->v < min || c->v > max) {
-		snprintf(err, errlen, "%s id %llu: %s %lld: must be "
-		    "%lld..%lld", table, id, name, c->v, min, max);
+		snprintf(err, errlen,
+		    "%s id %llu: %s %lld: must be "
+		    "%lld..%lld",
+		    table, id, name, c->v, min, max);
 		return EINVAL;
 	}
 	*out = c->v;
@@ -147,8 +151,10 @@ lb_row(const struct sched_db *db, struct slb_db_col *c, struct lb_table *t,
 	lb_node_defaults(&n);
 	if (c[LB_ID].null || c[LB_ID].trunc || c[LB_ID].v < 1 ||
 	    c[LB_ID].v > UINT32_MAX) {
-		snprintf(err, errlen, "%s: a row has id %lld: must be "
-		    "1..4294967295", tb, c[LB_ID].null ? 0 : c[LB_ID].v);
+		snprintf(err, errlen,
+		    "%s: a row has id %lld: must be "
+		    "1..4294967295",
+		    tb, c[LB_ID].null ? 0 : c[LB_ID].v);
 		return EINVAL;
 	}
 	id = (unsigned long long)c[LB_ID].v;
@@ -161,24 +167,26 @@ lb_row(const struct sched_db *db, struct slb_db_col *c, struct lb_table *t,
 		 err, errlen)) != 0)
 		return rc;
 	n.probe_mode = (uint32_t)v;
-	if ((rc = col_text(&c[LB_URI], n.uri, sizeof(n.uri), tb, id,
-		 "dst_uri", err, errlen)) != 0 ||
+	if ((rc = col_text(&c[LB_URI], n.uri, sizeof(n.uri), tb, id, "dst_uri",
+		 err, errlen)) != 0 ||
 	    (rc = col_text(&c[LB_RES], res, sizeof(res), tb, id, "resources",
 		 err, errlen)) != 0 ||
 	    (rc = col_text(&c[LB_DESC], n.description, sizeof(n.description),
 		 tb, id, "description", err, errlen)) != 0)
 		return rc;
 	if (lb_res_parse(res, n.res, &n.nres, why, sizeof(why)) != 0) {
-		snprintf(err, errlen, "%s id %llu: resources: %s", tb, id, why);
+		snprintf(
+		    err, errlen, "%s id %llu: resources: %s", tb, id, why);
 		return EINVAL;
 	}
 	if (n.group == 0 || n.nres == 0)
 		/* what siplb before issue 14 wrote for a dispatcher-only
 		 * node; kept, so that the node keeps its id */
-		slb_log_warn("%s id %llu: %s: OpenSIPS load_balancer reads "
+		slb_log_warn(
+		    "%s id %llu: %s: OpenSIPS load_balancer reads "
 		    "this row as a broken entry (siplb writes a %s row only "
-		    "for a node with a group and resources)", tb, id,
-		    n.group == 0 ? "group_id 0" : "no resources", tb);
+		    "for a node with a group and resources)",
+		    tb, id, n.group == 0 ? "group_id 0" : "no resources", tb);
 	if ((rc = lb_table_add(t, &n, NULL, why, sizeof(why))) != 0) {
 		snprintf(err, errlen, "%s id %llu: %s", tb, id, why);
 		return rc;
@@ -201,9 +209,10 @@ lb_load(MYSQL *my, const struct sched_db *db, struct lb_table *t,
 		return ENOMEM;
 	}
 	snprintf(what, sizeof(what), "%s: SELECT", db->lb_table);
-	if ((rc = sched_db_sql_fmt(sql, "SELECT id, group_id, dst_uri, "
-				    "resources, probe_mode, description "
-				    "FROM `%s` ORDER BY id",
+	if ((rc = sched_db_sql_fmt(sql,
+		 "SELECT id, group_id, dst_uri, "
+		 "resources, probe_mode, description "
+		 "FROM `%s` ORDER BY id",
 		 db->lb_table)) != 0)
 		goto out;
 	if ((rc = slb_db_run(my, sql, NULL, what, &st, err, errlen)) != 0)
@@ -231,15 +240,23 @@ out:
 }
 
 enum {
-	DS_ID, DS_SET, DS_DEST, DS_SOCK, DS_STATE, DS_WEIGHT, DS_PRIO,
-	DS_ATTRS, DS_DESC, DS_NCOL
+	DS_ID,
+	DS_SET,
+	DS_DEST,
+	DS_SOCK,
+	DS_STATE,
+	DS_WEIGHT,
+	DS_PRIO,
+	DS_ATTRS,
+	DS_DESC,
+	DS_NCOL
 };
 
 /* dispatcher.weight is CHAR(64): a number, or a FreeSWITCH ESL URL that
  * OpenSIPS turns into a live weight.  siplb does not poll ESL. */
 static int
-ds_weight(const char *tb, unsigned long long id, const char *s,
-    uint32_t *out, char *err, size_t errlen)
+ds_weight(const char *tb, unsigned long long id, const char *s, uint32_t *out,
+    char *err, size_t errlen)
 {
 	char masked[128];
 	long v;
@@ -250,15 +267,19 @@ ds_weight(const char *tb, unsigned long long id, const char *s,
 	}
 	if (strstr(s, "://") != NULL) {
 		sched_db_url_masked(s, masked, sizeof(masked));
-		slb_log_warn("%s id %llu: weight \"%s\" is a FreeSWITCH ESL "
+		slb_log_warn(
+		    "%s id %llu: weight \"%s\" is a FreeSWITCH ESL "
 		    "URL; siplb does not fetch FreeSWITCH stats, using "
-		    "weight 1", tb, id, masked);
+		    "weight 1",
+		    tb, id, masked);
 		*out = 1;
 		return 0;
 	}
 	if (slb_parse_long(s, 1, 1000000, &v) != 0) {
-		snprintf(err, errlen, "%s id %llu: weight \"%s\": must be "
-		    "1..1000000 or an fs:// URL", tb, id, s);
+		snprintf(err, errlen,
+		    "%s id %llu: weight \"%s\": must be "
+		    "1..1000000 or an fs:// URL",
+		    tb, id, s);
 		return EINVAL;
 	}
 	*out = (uint32_t)v;
@@ -270,7 +291,7 @@ struct state_rows {
 	struct state_row {
 		uint32_t id;
 		bool enabled;
-	} *r;
+	} * r;
 	size_t n, cap;
 };
 
@@ -337,7 +358,8 @@ ds_row(const struct sched_db *db, struct slb_db_col *c, struct lb_table *t,
 		return rc;
 	if (set == 0)
 		slb_log_warn("%s id %llu: setid 0 is \"no set\" in siplb; "
-		    "%s is not in any dispatcher set", tb, id, d.uri);
+			     "%s is not in any dispatcher set",
+		    tb, id, d.uri);
 
 	/* a row siplb saved as a node of its own (the state table has
 	 * SCHED_DS_ID_BASE + id) stays one, even when a load_balancer row
@@ -368,11 +390,11 @@ ds_row(const struct sched_db *db, struct slb_db_col *c, struct lb_table *t,
 	n->up = state != 2;
 	if (state == 2 && n->probe_mode == 0)
 		slb_log_warn("node %u %s: %s state is 2 (probing) but "
-		    "probe_mode is 0: it stays down until probed", n->id,
-		    n->uri, tb);
+			     "probe_mode is 0: it stays down until probed",
+		    n->id, n->uri, tb);
 	lb_node_update_rweight(n);
-	if (n == &d && (rc = lb_table_add(t, &d, NULL, why,
-			    sizeof(why))) != 0) {
+	if (n == &d &&
+	    (rc = lb_table_add(t, &d, NULL, why, sizeof(why))) != 0) {
 		snprintf(err, errlen, "%s id %llu: %s", tb, id, why);
 		return rc;
 	}
@@ -397,9 +419,10 @@ ds_load(MYSQL *my, const struct sched_db *db, struct lb_table *t,
 	snprintf(what, sizeof(what), "%s: SELECT", db->ds_table);
 	/* ORDER BY id: "the first row for a uri merges" must not depend on
 	 * the storage engine's mood */
-	if ((rc = sched_db_sql_fmt(sql, "SELECT id, setid, destination, "
-				    "socket, state, weight, priority, attrs, "
-				    "description FROM `%s` ORDER BY id",
+	if ((rc = sched_db_sql_fmt(sql,
+		 "SELECT id, setid, destination, "
+		 "socket, state, weight, priority, attrs, "
+		 "description FROM `%s` ORDER BY id",
 		 db->ds_table)) != 0)
 		goto out;
 	if ((rc = slb_db_run(my, sql, NULL, what, &st, err, errlen)) != 0)
@@ -430,14 +453,15 @@ out:
 }
 
 int
-sched_db_state_create(MYSQL *my, const struct sched_db *db, char *err,
-    size_t errlen)
+sched_db_state_create(
+    MYSQL *my, const struct sched_db *db, char *err, size_t errlen)
 {
 	char sql[SQL_LEN], what[96];
 
 	snprintf(what, sizeof(what), "%s: CREATE TABLE", db->state_table);
-	if (sched_db_sql_fmt(sql, "CREATE TABLE IF NOT EXISTS `%s` (node_id "
-			 "INT UNSIGNED PRIMARY KEY, enabled TINYINT NOT NULL)",
+	if (sched_db_sql_fmt(sql,
+		"CREATE TABLE IF NOT EXISTS `%s` (node_id "
+		"INT UNSIGNED PRIMARY KEY, enabled TINYINT NOT NULL)",
 		db->state_table) != 0)
 		return ENAMETOOLONG;
 	return slb_db_do(my, sql, NULL, what, NULL, err, errlen);
@@ -501,19 +525,19 @@ out:
  * is the column operators and OpenSIPS tools edit, and save_node writes
  * both, so they only disagree after a hand edit of dispatcher. */
 static void
-state_apply(const struct sched_db *db, const struct state_rows *sr,
-    struct lb_table *t)
+state_apply(
+    const struct sched_db *db, const struct state_rows *sr, struct lb_table *t)
 {
 	for (size_t i = 0; i < sr->n; i++) {
 		struct lb_node *n = lb_table_find(t, sr->r[i].id);
 		bool enabled = sr->r[i].enabled;
 
 		if (n == NULL)
-			continue;	/* a node deleted by hand */
+			continue; /* a node deleted by hand */
 		if (n->ds_id != 0) {
 			if (n->enabled != enabled)
 				slb_log_notice("node %u %s: %s says %s, "
-				    "%s.state says %s; keeping %s",
+					       "%s.state says %s; keeping %s",
 				    n->id, n->uri, db->state_table,
 				    enabled ? "enabled" : "disabled",
 				    db->ds_table,
@@ -526,12 +550,12 @@ state_apply(const struct sched_db *db, const struct state_rows *sr,
 }
 
 int
-sched_mysql_load(const struct sched_db *db, struct lb_table *t, char *err,
-    size_t errlen)
+sched_mysql_load(
+    const struct sched_db *db, struct lb_table *t, char *err, size_t errlen)
 {
 	char masked[SLB_CFG_STRLEN + 8];
 	size_t lbrows = 0, dsrows = 0, merged = 0;
-	struct state_rows sr = {0};
+	struct state_rows sr = { 0 };
 	MYSQL *my = NULL;
 	int rc;
 
@@ -546,7 +570,8 @@ sched_mysql_load(const struct sched_db *db, struct lb_table *t, char *err,
 		rc = ds_load(my, db, t, &sr, &dsrows, &merged, err, errlen);
 		if (rc == ENOENT) {
 			slb_log_notice("%s: no such table, loading "
-			    "load_balancer rows only", db->ds_table);
+				       "load_balancer rows only",
+			    db->ds_table);
 			rc = 0;
 		}
 		if (rc != 0)
@@ -555,7 +580,8 @@ sched_mysql_load(const struct sched_db *db, struct lb_table *t, char *err,
 	state_apply(db, &sr, t);
 	sched_db_url_masked(db->url, masked, sizeof(masked));
 	slb_log_info("%s: %zu nodes from %zu %s rows and %zu %s rows "
-	    "(%zu merged by uri)", masked, t->n, lbrows, db->lb_table, dsrows,
+		     "(%zu merged by uri)",
+	    masked, t->n, lbrows, db->lb_table, dsrows,
 	    db->ds_table[0] ? db->ds_table : "dispatcher", merged);
 out:
 	if (rc != 0)
@@ -564,4 +590,3 @@ out:
 	mysql_close(my);
 	return rc;
 }
-

@@ -66,7 +66,7 @@ db_max_id(MYSQL *my, const char *table, uint32_t below, uint32_t *maxp,
     char *err, size_t errlen)
 {
 	char sql[SQL_LEN], what[96];
-	struct slb_db_params p = {.n = 0};
+	struct slb_db_params p = { .n = 0 };
 	struct slb_db_col c;
 	MYSQL_BIND res;
 	MYSQL_STMT *st = NULL;
@@ -74,8 +74,8 @@ db_max_id(MYSQL *my, const char *table, uint32_t below, uint32_t *maxp,
 
 	*maxp = 0;
 	snprintf(what, sizeof(what), "%s: SELECT MAX(id)", table);
-	if ((rc = sched_db_sql_fmt(sql, "SELECT MAX(id) FROM `%s` WHERE id < ?",
-		 table)) != 0)
+	if ((rc = sched_db_sql_fmt(
+		 sql, "SELECT MAX(id) FROM `%s` WHERE id < ?", table)) != 0)
 		return rc;
 	slb_db_par_u32(&p, &below);
 	if ((rc = slb_db_run(my, sql, &p, what, &st, err, errlen)) != 0)
@@ -146,7 +146,8 @@ merge_check(const struct sched_db *db, const struct lb_table *t,
 		size_t di = 0;
 
 		for (size_t i = 0; i < nm; i++)
-			if (!done[i] && m[i]->set != 0 && (d == NULL ||
+			if (!done[i] && m[i]->set != 0 &&
+			    (d == NULL ||
 				ds_order(db, m[i]) < ds_order(db, d))) {
 				d = m[i];
 				di = i;
@@ -155,7 +156,7 @@ merge_check(const struct sched_db *db, const struct lb_table *t,
 			break;
 		done[di] = true;
 		if (!lb_has_row(db, d) && db->state_table[0] != '\0')
-			continue;	/* its state row keeps it apart */
+			continue; /* its state row keeps it apart */
 		for (size_t i = 0; i < nm && to == NULL; i++)
 			if (!claimed[i] && lb_has_row(db, m[i])) {
 				to = m[i];
@@ -163,10 +164,11 @@ merge_check(const struct sched_db *db, const struct lb_table *t,
 			}
 		if (to == d || (to == NULL && !lb_has_row(db, d)))
 			continue;
-		snprintf(err, errlen, "%s: on the next load the dispatcher row "
+		snprintf(err, errlen,
+		    "%s: on the next load the dispatcher row "
 		    "of node %u (set %u) would be read as node %u's, as the "
-		    "two tables are matched by uri in id order%s", add->uri,
-		    d->id, d->set, to != NULL ? to->id : 0,
+		    "two tables are matched by uri in id order%s",
+		    add->uri, d->id, d->set, to != NULL ? to->id : 0,
 		    db->state_table[0] == '\0'
 			? " (a state_table keeps dispatcher-only nodes apart)"
 			: "");
@@ -190,31 +192,40 @@ sched_mysql_prepare_add(const struct sched_db *db, const struct lb_table *t,
 	int rc;
 
 	if (n->group != 0 && n->nres == 0) {
-		snprintf(err, errlen, "group %u without resources: a "
+		snprintf(err, errlen,
+		    "group %u without resources: a "
 		    "load_balancer row needs them (name=capacity, as "
-		    "pstn=500), OpenSIPS refuses one without", n->group);
+		    "pstn=500), OpenSIPS refuses one without",
+		    n->group);
 		return EINVAL;
 	}
 	if (n->group == 0 && n->nres > 0) {
-		snprintf(err, errlen, "resources without a group: only "
+		snprintf(err, errlen,
+		    "resources without a group: only "
 		    "load_balancer rows hold resources, and they need a group");
 		return EINVAL;
 	}
 	if (n->set != 0 && db->ds_table[0] == '\0') {
-		snprintf(err, errlen, "set %u: ds_table is empty, so no "
-		    "dispatcher row can hold it", n->set);
+		snprintf(err, errlen,
+		    "set %u: ds_table is empty, so no "
+		    "dispatcher row can hold it",
+		    n->set);
 		return EINVAL;
 	}
 	if (ds_only && n->id != 0 && n->id <= SCHED_DS_ID_BASE) {
-		snprintf(err, errlen, "id %u: a node in dispatcher only has "
+		snprintf(err, errlen,
+		    "id %u: a node in dispatcher only has "
 		    "id %u + its dispatcher row's id; give an id above %u, "
-		    "or none", n->id, SCHED_DS_ID_BASE, SCHED_DS_ID_BASE);
+		    "or none",
+		    n->id, SCHED_DS_ID_BASE, SCHED_DS_ID_BASE);
 		return EINVAL;
 	}
 	if (!ds_only && n->id >= SCHED_DS_ID_BASE) {
-		snprintf(err, errlen, "id %u: ids from %u up are those of "
+		snprintf(err, errlen,
+		    "id %u: ids from %u up are those of "
 		    "dispatcher-only nodes; a node with a load_balancer row "
-		    "takes one below", n->id, SCHED_DS_ID_BASE);
+		    "takes one below",
+		    n->id, SCHED_DS_ID_BASE);
 		return EINVAL;
 	}
 	if (n->id == 0) {
@@ -224,9 +235,10 @@ sched_mysql_prepare_add(const struct sched_db *db, const struct lb_table *t,
 			goto out;
 		/* the database's rows too: some may have been added by hand
 		 * since the last load */
-		if ((rc = db_max_id(my, tb, ds_only ? UINT32_MAX -
-			     SCHED_DS_ID_BASE + 1 : SCHED_DS_ID_BASE, &dbmax,
-			 err, errlen)) != 0)
+		if ((rc = db_max_id(my, tb,
+			 ds_only ? UINT32_MAX - SCHED_DS_ID_BASE + 1
+				 : SCHED_DS_ID_BASE,
+			 &dbmax, err, errlen)) != 0)
 			goto out;
 		for (size_t i = 0; i < t->n; i++) {
 			const struct lb_node *x = &t->nodes[i];
@@ -267,11 +279,11 @@ lb_write(MYSQL *my, const struct sched_db *db, const struct lb_node *n,
     bool insert, char *err, size_t errlen)
 {
 	char sql[SQL_LEN], what[96], res[COL_LEN];
-	struct slb_db_params p = {.n = 0};
+	struct slb_db_params p = { .n = 0 };
 	int w;
 
-	snprintf(what, sizeof(what), "%s: node %u: INSERT", db->lb_table,
-	    n->id);
+	snprintf(
+	    what, sizeof(what), "%s: node %u: INSERT", db->lb_table, n->id);
 	if (lb_res_format(n->res, n->nres, res, sizeof(res)) != 0) {
 		snprintf(err, errlen, "%s: resources do not fit in %zu bytes",
 		    what, sizeof(res));
@@ -279,12 +291,17 @@ lb_write(MYSQL *my, const struct sched_db *db, const struct lb_node *n,
 	}
 	/* a new node's row is a plain INSERT: a row added by hand with its
 	 * id since the last load is refused, not overwritten */
-	w = snprintf(sql, sizeof(sql), "INSERT INTO `%s` (id, group_id, "
+	w = snprintf(sql, sizeof(sql),
+	    "INSERT INTO `%s` (id, group_id, "
 	    "dst_uri, resources, probe_mode, description) VALUES (?, ?, ?, ?, "
-	    "?, ?)%s", db->lb_table, insert ? "" : " ON DUPLICATE KEY UPDATE "
-	    "group_id = VALUES(group_id), dst_uri = VALUES(dst_uri), "
-	    "resources = VALUES(resources), probe_mode = VALUES(probe_mode), "
-	    "description = VALUES(description)");
+	    "?, ?)%s",
+	    db->lb_table,
+	    insert
+		? ""
+		: " ON DUPLICATE KEY UPDATE "
+		  "group_id = VALUES(group_id), dst_uri = VALUES(dst_uri), "
+		  "resources = VALUES(resources), probe_mode = VALUES(probe_mode), "
+		  "description = VALUES(description)");
 	if (w < 0 || w >= (int)sizeof(sql))
 		return ENAMETOOLONG;
 	slb_db_par_u32(&p, &n->id);
@@ -301,12 +318,12 @@ delete_by_id(MYSQL *my, const char *table, const char *col, uint32_t id,
     uint32_t node_id, char *err, size_t errlen)
 {
 	char sql[SQL_LEN], what[96];
-	struct slb_db_params p = {.n = 0};
+	struct slb_db_params p = { .n = 0 };
 	int w;
 
 	snprintf(what, sizeof(what), "%s: node %u: DELETE", table, node_id);
-	w = snprintf(sql, sizeof(sql), "DELETE FROM `%s` WHERE %s = ?", table,
-	    col);
+	w = snprintf(
+	    sql, sizeof(sql), "DELETE FROM `%s` WHERE %s = ?", table, col);
 	if (w < 0 || w >= (int)sizeof(sql))
 		return ENAMETOOLONG;
 	slb_db_par_u32(&p, &id);
@@ -317,11 +334,11 @@ delete_by_id(MYSQL *my, const char *table, const char *col, uint32_t id,
  * a dispatcher-only node's id implies or AUTO_INCREMENT's, and n->ds_id
  * is set to it. */
 static int
-ds_write(MYSQL *my, const struct sched_db *db, struct lb_node *n,
-    char *err, size_t errlen)
+ds_write(MYSQL *my, const struct sched_db *db, struct lb_node *n, char *err,
+    size_t errlen)
 {
 	char sql[SQL_LEN], what[96], weight[16];
-	struct slb_db_params p = {.n = 0};
+	struct slb_db_params p = { .n = 0 };
 	int32_t state = n->enabled ? 0 : 1;
 	bool insert = n->ds_id == 0;
 	uint32_t rowid = n->ds_id;
@@ -330,29 +347,33 @@ ds_write(MYSQL *my, const struct sched_db *db, struct lb_node *n,
 
 	if (insert && ds_own(db, n))
 		rowid = n->id - SCHED_DS_ID_BASE;
-	snprintf(what, sizeof(what), "%s: node %u: INSERT", db->ds_table,
-	    n->id);
+	snprintf(
+	    what, sizeof(what), "%s: node %u: INSERT", db->ds_table, n->id);
 	snprintf(weight, sizeof(weight), "%u", n->weight);
-	w = snprintf(sql, sizeof(sql), "INSERT INTO `%s` (id, setid, "
+	w = snprintf(sql, sizeof(sql),
+	    "INSERT INTO `%s` (id, setid, "
 	    "destination, socket, state, weight, priority, attrs, description) "
-	    "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)%s", db->ds_table,
-	    insert ? "" : " ON DUPLICATE KEY UPDATE setid = VALUES(setid), "
-	    "destination = VALUES(destination), socket = VALUES(socket), "
-	    "state = VALUES(state), weight = VALUES(weight), "
-	    "priority = VALUES(priority), attrs = VALUES(attrs), "
-	    "description = VALUES(description)");
+	    "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)%s",
+	    db->ds_table,
+	    insert
+		? ""
+		: " ON DUPLICATE KEY UPDATE setid = VALUES(setid), "
+		  "destination = VALUES(destination), socket = VALUES(socket), "
+		  "state = VALUES(state), weight = VALUES(weight), "
+		  "priority = VALUES(priority), attrs = VALUES(attrs), "
+		  "description = VALUES(description)");
 	if (w < 0 || w >= (int)sizeof(sql))
 		return ENAMETOOLONG;
 	if (rowid != 0)
 		slb_db_par_u32(&p, &rowid);
 	else
-		slb_db_par_null(&p);	/* AUTO_INCREMENT chooses */
+		slb_db_par_null(&p); /* AUTO_INCREMENT chooses */
 	slb_db_par_u32(&p, &n->set);
 	slb_db_par_str(&p, n->uri);
 	if (n->socket[0] != '\0')
 		slb_db_par_str(&p, n->socket);
 	else
-		slb_db_par_null(&p);	/* the schema's "no socket" */
+		slb_db_par_null(&p); /* the schema's "no socket" */
 	slb_db_par_i32(&p, &state);
 	slb_db_par_str(&p, weight);
 	slb_db_par_i32(&p, &n->priority);
@@ -361,13 +382,14 @@ ds_write(MYSQL *my, const struct sched_db *db, struct lb_node *n,
 	if ((rc = slb_db_run(my, sql, &p, what, &st, err, errlen)) != 0)
 		return rc;
 	if (insert) {
-		unsigned long long id = rowid ? rowid
-					      : mysql_stmt_insert_id(st);
+		unsigned long long id =
+		    rowid ? rowid : mysql_stmt_insert_id(st);
 
 		if (id == 0 || id > UINT32_MAX - SCHED_DS_ID_BASE) {
-			snprintf(err, errlen, "%s: the new row's id %llu: must "
-			    "be 1..%u", what, id,
-			    UINT32_MAX - SCHED_DS_ID_BASE);
+			snprintf(err, errlen,
+			    "%s: the new row's id %llu: must "
+			    "be 1..%u",
+			    what, id, UINT32_MAX - SCHED_DS_ID_BASE);
 			rc = ERANGE;
 		} else
 			n->ds_id = (uint32_t)id;
@@ -381,15 +403,16 @@ state_upsert(MYSQL *my, const struct sched_db *db, const struct lb_node *n,
     char *err, size_t errlen)
 {
 	char sql[SQL_LEN], what[96];
-	struct slb_db_params p = {.n = 0};
+	struct slb_db_params p = { .n = 0 };
 	int32_t enabled = n->enabled ? 1 : 0;
 	int rc;
 
-	snprintf(what, sizeof(what), "%s: node %u: INSERT", db->state_table,
-	    n->id);
-	if ((rc = sched_db_sql_fmt(sql, "INSERT INTO `%s` (node_id, enabled) "
-				    "VALUES (?, ?) ON DUPLICATE KEY UPDATE "
-				    "enabled = VALUES(enabled)",
+	snprintf(
+	    what, sizeof(what), "%s: node %u: INSERT", db->state_table, n->id);
+	if ((rc = sched_db_sql_fmt(sql,
+		 "INSERT INTO `%s` (node_id, enabled) "
+		 "VALUES (?, ?) ON DUPLICATE KEY UPDATE "
+		 "enabled = VALUES(enabled)",
 		 db->state_table)) != 0)
 		return rc;
 	slb_db_par_u32(&p, &n->id);
@@ -401,7 +424,8 @@ static int
 tx_begin(MYSQL *my, char *err, size_t errlen)
 {
 	if (mysql_autocommit(my, 0) != 0) {
-		snprintf(err, errlen, "begin transaction: %s", mysql_error(my));
+		snprintf(
+		    err, errlen, "begin transaction: %s", mysql_error(my));
 		return EIO;
 	}
 	return 0;
@@ -435,8 +459,10 @@ sched_mysql_save_node(const struct sched_db *db, const struct lb_table *t,
 		return rc;
 	}
 	if (ds_own(db, n) && n->nres > 0) {
-		snprintf(err, errlen, "node %u is in dispatcher only (no "
-		    "group): dispatcher has no column for resources", n->id);
+		snprintf(err, errlen,
+		    "node %u is in dispatcher only (no "
+		    "group): dispatcher has no column for resources",
+		    n->id);
 		return EINVAL;
 	}
 	if ((rc = sched_db_open(db, &my, err, errlen)) != 0)
@@ -451,8 +477,8 @@ sched_mysql_save_node(const struct sched_db *db, const struct lb_table *t,
 		rc = lb_write(my, db, n, added, err, errlen);
 	else if (!added)
 		/* a row with its id can only be its own, from before */
-		rc = delete_by_id(my, db->lb_table, "id", n->id, n->id, err,
-		    errlen);
+		rc = delete_by_id(
+		    my, db->lb_table, "id", n->id, n->id, err, errlen);
 	if (rc == 0 && db->ds_table[0] != '\0') {
 		if (n->set != 0)
 			rc = ds_write(my, db, n, err, errlen);
@@ -466,8 +492,8 @@ sched_mysql_save_node(const struct sched_db *db, const struct lb_table *t,
 		rc = state_upsert(my, db, n, err, errlen);
 	/* dispatcher-only nodes with the new node's uri: their state row
 	 * keeps them nodes of their own on the next load */
-	for (size_t i = 0; added && rc == 0 && db->state_table[0] != '\0' &&
-	     i < t->n; i++) {
+	for (size_t i = 0;
+	     added && rc == 0 && db->state_table[0] != '\0' && i < t->n; i++) {
 		const struct lb_node *x = &t->nodes[i];
 
 		if (x != n && x->id != n->id && ds_own(db, x) &&
@@ -477,7 +503,7 @@ sched_mysql_save_node(const struct sched_db *db, const struct lb_table *t,
 	rc = tx_end(my, rc, err, errlen);
 out:
 	if (rc != 0)
-		n->ds_id = ds_id;	/* nothing was written */
+		n->ds_id = ds_id; /* nothing was written */
 	mysql_close(my);
 	return rc;
 }
@@ -500,14 +526,14 @@ sched_mysql_delete_node(const struct sched_db *db, const struct lb_node *n,
 	/* a dispatcher row left behind would bring the node back as a
 	 * dispatcher-only node on the next load */
 	if (rc == 0 && db->ds_table[0] != '\0' && rowid != 0) {
-		rc = delete_by_id(my, db->ds_table, "id", rowid, n->id, err,
-		    errlen);
-		if (rc == ENOENT)	/* no dispatcher table at all */
+		rc = delete_by_id(
+		    my, db->ds_table, "id", rowid, n->id, err, errlen);
+		if (rc == ENOENT) /* no dispatcher table at all */
 			rc = 0;
 	}
 	if (rc == 0 && db->state_table[0] != '\0') {
-		rc = delete_by_id(my, db->state_table, "node_id", n->id, n->id,
-		    err, errlen);
+		rc = delete_by_id(
+		    my, db->state_table, "node_id", n->id, n->id, err, errlen);
 		if (rc == ENOENT)
 			rc = 0;
 	}

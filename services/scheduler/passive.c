@@ -42,16 +42,16 @@
 
 struct sched_suspect {
 	struct sched_suspect *next;
-	struct sched_svc *s;		/* NULL once the service closed */
+	struct sched_svc *s; /* NULL once the service closed */
 	uint32_t node_id;
-	int waiting;			/* ProbeNow replies still due */
-	int accepted;			/* probers that probe it */
-	bool done;			/* resolved: only replies are awaited */
-	uint32_t code;			/* of the last report */
-	bool one_caller;		/* only one caller's word: no outcome
+	int waiting; /* ProbeNow replies still due */
+	int accepted; /* probers that probe it */
+	bool done; /* resolved: only replies are awaited */
+	uint32_t code; /* of the last report */
+	bool one_caller; /* only one caller's word: no outcome
 					 * leaves the node up */
 	struct event *deadline;
-	char why[96];			/* the report that suspected it */
+	char why[96]; /* the report that suspected it */
 };
 
 /* ------------------------------------------------------------ suspects */
@@ -120,8 +120,8 @@ suspect_no_outcome(struct sched_suspect *x, const char *what)
 		suspect_down_unconfirmed(x, what);
 		return;
 	}
-	slb_log_notice("node %u: %s: stays in rotation (%s)", x->node_id, what,
-	    x->why);
+	slb_log_notice(
+	    "node %u: %s: stays in rotation (%s)", x->node_id, what, x->why);
 	suspect_done(x);
 }
 
@@ -134,15 +134,15 @@ on_deadline(evutil_socket_t fd, short what, void *arg)
 	(void)what;
 	if (x->s == NULL || x->done)
 		return;
-	suspect_no_outcome(x, x->accepted
-		? "no probe outcome in time"
-		: "no prober answered the probe request");
+	suspect_no_outcome(x,
+	    x->accepted ? "no probe outcome in time"
+			: "no prober answered the probe request");
 }
 
 static void
 deadline_in(struct sched_suspect *x, uint32_t ms)
 {
-	struct timeval tv = {ms / 1000, (ms % 1000) * 1000};
+	struct timeval tv = { ms / 1000, (ms % 1000) * 1000 };
 
 	evtimer_add(x->deadline, &tv);
 }
@@ -155,8 +155,9 @@ on_probe_reply(void *arg, int err, nng_msg *reply)
 	ProtobufCMessage *pm = NULL;
 
 	x->waiting--;
-	if (err == 0 && slb_msg_unpack(&siplb__v1__prober_reply__descriptor,
-			    reply, SLB_MSG_MAX, &pm) == 0)
+	if (err == 0 &&
+	    slb_msg_unpack(&siplb__v1__prober_reply__descriptor, reply,
+		SLB_MSG_MAX, &pm) == 0)
 		r = (Siplb__V1__ProberReply *)pm;
 	if (reply)
 		nng_msg_free(reply);
@@ -197,8 +198,8 @@ ask_probers(struct sched_svc *s, struct sched_suspect *x, uint32_t id)
 
 		if (slb_msg_pack(&q.base, &m) != 0)
 			continue;
-		if (slb_reqc_send(s->prober_rc[i], m, ASK_MS, on_probe_reply,
-			x) != 0) {
+		if (slb_reqc_send(
+			s->prober_rc[i], m, ASK_MS, on_probe_reply, x) != 0) {
 			nng_msg_free(m);
 			continue;
 		}
@@ -209,15 +210,15 @@ ask_probers(struct sched_svc *s, struct sched_suspect *x, uint32_t id)
 
 /* n reached the threshold: probe it now, or (no prober) mark it down. */
 static void
-suspect(struct sched_svc *s, struct lb_node *n, uint32_t code,
-    bool one_caller, const char *why)
+suspect(struct sched_svc *s, struct lb_node *n, uint32_t code, bool one_caller,
+    const char *why)
 {
 	struct sched_suspect *x;
 
 	s->pst.suspected++;
 	x = calloc(1, sizeof(*x));
-	if (x == NULL || (x->deadline = evtimer_new(s->base, on_deadline,
-			      x)) == NULL) {
+	if (x == NULL ||
+	    (x->deadline = evtimer_new(s->base, on_deadline, x)) == NULL) {
 		free(x);
 		slb_log_err("node %u: out of memory: not probed now", n->id);
 		return;
@@ -235,12 +236,13 @@ suspect(struct sched_svc *s, struct lb_node *n, uint32_t code,
 		return;
 	}
 	slb_log_notice("node %u %s: suspected (%s): probing it now, in "
-	    "rotation until the probe's outcome", n->id, n->uri, why);
+		       "rotation until the probe's outcome",
+	    n->id, n->uri, why);
 }
 
 void
-sched_passive_report(struct sched_svc *s, const Siplb__V1__NodeHealth *h,
-    const char *src)
+sched_passive_report(
+    struct sched_svc *s, const Siplb__V1__NodeHealth *h, const char *src)
 {
 	struct lb_node *n = lb_table_find(&s->table, h->node_id);
 	const char *from = h->source && h->source[0] ? h->source : "?";
@@ -254,18 +256,20 @@ sched_passive_report(struct sched_svc *s, const Siplb__V1__NodeHealth *h,
 	if (n == NULL || h->up || thr == 0 || !n->up)
 		return;
 	s->pst.reports++;
-	v = lb_passive_report(&n->passive, from, thr, per_caller, win,
-	    slb_now_us(), &counted);
+	v = lb_passive_report(
+	    &n->passive, from, thr, per_caller, win, slb_now_us(), &counted);
 	slb_log_info("node %u %s: %s reported %u (%u of %u), caller %.47s%s",
 	    n->id, n->uri, src, h->last_code, counted, thr, from,
 	    per_caller && thr >= 2 ? " (one caller counts at most "
-				     "threshold - 1)" : "");
+				     "threshold - 1)"
+				   : "");
 	if (v == LB_PASSIVE_COUNTED)
 		return;
 	if (!per_caller) {
 		/* no prober to ask: down on the reports, as before */
 		s->pst.suspected++;
-		snprintf(why, sizeof(why), "%s reported %u", src, h->last_code);
+		snprintf(
+		    why, sizeof(why), "%s reported %u", src, h->last_code);
 		sched_svc_set_health(s, n->id, false, 0, h->last_code, why);
 		return;
 	}
@@ -277,8 +281,8 @@ sched_passive_report(struct sched_svc *s, const Siplb__V1__NodeHealth *h,
 	}
 	if (v == LB_PASSIVE_SUSPECT)
 		snprintf(why, sizeof(why), "%s reported %u: %u callers", src,
-		    h->last_code, lb_passive_sources(&n->passive, win,
-			slb_now_us()));
+		    h->last_code,
+		    lb_passive_sources(&n->passive, win, slb_now_us()));
 	else
 		snprintf(why, sizeof(why), "%s reported %u: one caller, %.47s",
 		    src, h->last_code, from);
@@ -286,8 +290,8 @@ sched_passive_report(struct sched_svc *s, const Siplb__V1__NodeHealth *h,
 }
 
 void
-sched_passive_prober_health(struct sched_svc *s,
-    const Siplb__V1__NodeHealth *h)
+sched_passive_prober_health(
+    struct sched_svc *s, const Siplb__V1__NodeHealth *h)
 {
 	struct sched_suspect *x = suspect_find(s, h->node_id);
 	struct lb_node *n;
@@ -301,7 +305,8 @@ sched_passive_prober_health(struct sched_svc *s,
 		/* the reports stay counted (until their windows end): the
 		 * same callers' next ones ask for no probe */
 		s->pst.probe_up++;
-		slb_log_notice("node %u %s: answered the probe (%u): stays in "
+		slb_log_notice(
+		    "node %u %s: answered the probe (%u): stays in "
 		    "rotation; the reports (%s) were not the node's fault",
 		    h->node_id, n ? n->uri : "?", h->last_code, x->why);
 	} else {
@@ -310,8 +315,8 @@ sched_passive_prober_health(struct sched_svc *s,
 		s->pst.probe_down++;
 		snprintf(why, sizeof(why), "%s; the probe failed: %u", x->why,
 		    h->last_code);
-		sched_svc_set_health(s, h->node_id, false, h->rtt_us,
-		    h->last_code, why);
+		sched_svc_set_health(
+		    s, h->node_id, false, h->rtt_us, h->last_code, why);
 	}
 	suspect_done(x);
 }
@@ -346,13 +351,14 @@ sched_passive_all_down(struct sched_svc *s, const struct lb_select *sel,
 		ep = s->nepisodes ? episode(s, sel, false) : NULL;
 		if (ep != NULL && ep->on) {
 			ep->on = false;
-			slb_log_notice("%s %u: a node is up again: the all-down "
-			    "episode is over", pool, sel->group);
+			slb_log_notice(
+			    "%s %u: a node is up again: the all-down "
+			    "episode is over",
+			    pool, sel->group);
 		}
 		return st;
 	}
-	if (st != LB_SEL_NO_DESTINATION ||
-	    !lb_pool_all_down(&s->table, sel))
+	if (st != LB_SEL_NO_DESTINATION || !lb_pool_all_down(&s->table, sel))
 		return st;
 	ep = episode(s, sel, true);
 	if (ep != NULL && !ep->on) {
@@ -387,7 +393,8 @@ sched_passive_init(struct sched_svc *s)
 		return 0;
 	nr = slb_cfg_split(s->cfg.prober_rep, ',', reps, SCHED_MAX_EDGES);
 	if (s->nprobers == 0 || nr <= 0) {
-		slb_log_notice("no prober to ask ([scheduler] prober_pub or "
+		slb_log_notice(
+		    "no prober to ask ([scheduler] prober_pub or "
 		    "prober_rep empty): %d passive reports within %d ms mark "
 		    "a node down on their own, from any caller (one caller "
 		    "whose requests the nodes ignore can take them out)",
@@ -398,11 +405,11 @@ sched_passive_init(struct sched_svc *s)
 		int rc;
 
 		if (slb_cfg_expand_addr(reps[i], s->cfg.run_dir) != 0)
-			return EINVAL;	/* open_subs said why */
+			return EINVAL; /* open_subs said why */
 		rc = slb_reqc_open(&s->prober_rc[i], s->br, reps[i], 0);
 		if (rc != 0) {
-			slb_log_err("[scheduler] prober_rep \"%s\": %s", reps[i],
-			    strerror(rc));
+			slb_log_err("[scheduler] prober_rep \"%s\": %s",
+			    reps[i], strerror(rc));
 			return rc;
 		}
 		s->nprober_rc++;

@@ -16,69 +16,74 @@
 #define OFF(f) offsetof(struct sched_cfg, f)
 
 const struct slb_cfg_key sched_cfg_keys[] = {
-    SLB_CFG_GENERAL_KEYS(struct sched_cfg),
-    {"scheduler", "rep", SLB_CFG_ADDR, 0, 0, SLB_ADDR_SCHEDULER_REP, OFF(rep),
-	"REP address: selections, admin commands, snapshots"},
-    {"scheduler", "pub", SLB_CFG_ADDR, 0, 0, SLB_ADDR_SCHEDULER_PUB, OFF(pub),
-	"PUB address: node table and its changes"},
-    {"scheduler", "node_source", SLB_CFG_STR, 0, 0, "file", OFF(node_source),
-	"file (nodes_file) or mysql (db_url, OpenSIPS tables)"},
-    {"scheduler", "nodes_file", SLB_CFG_STR, 0, 0, "nodes.conf",
-	OFF(nodes_file),
-	"node table file, relative to the config file's folder"},
-    {"scheduler", "db_url", SLB_CFG_STR, 0, 0, "", OFF(db_url),
-	"mysql://user:password@host:port/db (node_source = mysql)"},
-    {"scheduler", "lb_table", SLB_CFG_STR, 0, 0, "load_balancer",
-	OFF(lb_table), "OpenSIPS load_balancer table"},
-    {"scheduler", "ds_table", SLB_CFG_STR, 0, 0, "dispatcher", OFF(ds_table),
-	"OpenSIPS dispatcher table; empty to ignore it"},
-    {"scheduler", "state_table", SLB_CFG_STR, 0, 0, "siplb_node_state",
-	OFF(state_table),
-	"table keeping admin enable/disable of load_balancer rows; empty: none"},
-    {"scheduler", "prober_pub", SLB_CFG_STR, 0, 0, SLB_ADDR_PROBER_PUB,
-	OFF(prober_pub),
-	"prober health events, comma-separated (one per shard); empty: none"},
-    {"scheduler", "prober_rep", SLB_CFG_STR, 0, 0, SLB_ADDR_PROBER_REP,
-	OFF(prober_rep), "the probers' snapshot REP addresses, same order"},
-    {"scheduler", "edge_pubs", SLB_CFG_STR, 0, 0, SLB_ADDR_EDGE_PUB,
-	OFF(edge_pubs), "comma-separated edge PUB addresses (dialog events)"},
-    {"scheduler", "edge_reps", SLB_CFG_STR, 0, 0, SLB_ADDR_EDGE_REP,
-	OFF(edge_reps), "the edges' REP addresses, in the same order"},
-    {"scheduler", "dialogd_pub", SLB_CFG_ADDR, 0, 0, SLB_ADDR_DIALOGD_PUB,
-	OFF(dialogd_pub), "dialogd expiry events; empty: none"},
-    {"scheduler", "dialogd_rep", SLB_CFG_ADDR, 0, 0, SLB_ADDR_DIALOGD_REP,
-	OFF(dialogd_rep), "dialogd snapshots of live dialogs"},
-    {"scheduler", "reserve_ttl", SLB_CFG_INT, 1000, 600000, "10000",
-	OFF(reserve_ttl_ms),
-	"ms a reservation waits for the edge's CREATED event"},
-    {"scheduler", "table_interval", SLB_CFG_INT, 100, 60000, "1000",
-	OFF(table_interval_ms), "ms between full node-table publications"},
-    {"scheduler", "tie_first", SLB_CFG_BOOL, 0, 0, "no", OFF(tie_first),
-	"least-load ties to the lowest id instead of at random"},
-    {"scheduler", "seed", SLB_CFG_INT, 0, 2147483647, "0", OFF(seed),
-	"random seed for tie-breaks; 0 = from the clock"},
-    {"scheduler", "passive_threshold", SLB_CFG_INT, 0, 1000, "2",
-	OFF(passive_threshold),
-	"edge failure reports (timeouts, transport errors) within "
-	"passive_window that mark a node down; 0 = ignore them"},
-    {"scheduler", "passive_window", SLB_CFG_INT, 100, 3600000, "30000",
-	OFF(passive_window_ms), "ms over which passive_threshold counts"},
-    {"scheduler", "all_down", SLB_CFG_STR, 0, 0, "refuse", OFF(all_down),
-	"every node of a group/set down: refuse (503) or last_resort (try "
-	"its enabled, down nodes anyway)"},
-    {"scheduler", "backoff_max", SLB_CFG_INT, 0, 3600000, "30000",
-	OFF(backoff_max_ms),
-	"ms at most that a node's 503 Retry-After keeps new calls away"},
-    {"scheduler", "load_mode", SLB_CFG_STR, 0, 0, "counted", OFF(load_mode),
-	"counted, reported or reconciled, or a list with GROUP=MODE items "
-	"(\"counted, 1=reported\"): where a group's load comes from"},
-    {"scheduler", "sessions_per_call", SLB_CFG_INT, 1, 16, "1",
-	OFF(sessions_per_call),
-	"FreeSWITCH sessions one call holds (2 when it bridges out)"},
-    {"scheduler", "reconcile_min", SLB_CFG_INT, 1, 1000000, "2",
-	OFF(reconcile_min),
-	"reconciled: a drift smaller than this is left alone"},
-    {NULL, NULL, 0, 0, 0, NULL, 0, NULL},
+	SLB_CFG_GENERAL_KEYS(struct sched_cfg),
+	{ "scheduler", "rep", SLB_CFG_ADDR, 0, 0, SLB_ADDR_SCHEDULER_REP,
+	    OFF(rep), "REP address: selections, admin commands, snapshots" },
+	{ "scheduler", "pub", SLB_CFG_ADDR, 0, 0, SLB_ADDR_SCHEDULER_PUB,
+	    OFF(pub), "PUB address: node table and its changes" },
+	{ "scheduler", "node_source", SLB_CFG_STR, 0, 0, "file",
+	    OFF(node_source),
+	    "file (nodes_file) or mysql (db_url, OpenSIPS tables)" },
+	{ "scheduler", "nodes_file", SLB_CFG_STR, 0, 0, "nodes.conf",
+	    OFF(nodes_file),
+	    "node table file, relative to the config file's folder" },
+	{ "scheduler", "db_url", SLB_CFG_STR, 0, 0, "", OFF(db_url),
+	    "mysql://user:password@host:port/db (node_source = mysql)" },
+	{ "scheduler", "lb_table", SLB_CFG_STR, 0, 0, "load_balancer",
+	    OFF(lb_table), "OpenSIPS load_balancer table" },
+	{ "scheduler", "ds_table", SLB_CFG_STR, 0, 0, "dispatcher",
+	    OFF(ds_table), "OpenSIPS dispatcher table; empty to ignore it" },
+	{ "scheduler", "state_table", SLB_CFG_STR, 0, 0, "siplb_node_state",
+	    OFF(state_table),
+	    "table keeping admin enable/disable of load_balancer rows; empty: none" },
+	{ "scheduler", "prober_pub", SLB_CFG_STR, 0, 0, SLB_ADDR_PROBER_PUB,
+	    OFF(prober_pub),
+	    "prober health events, comma-separated (one per shard); empty: none" },
+	{ "scheduler", "prober_rep", SLB_CFG_STR, 0, 0, SLB_ADDR_PROBER_REP,
+	    OFF(prober_rep),
+	    "the probers' snapshot REP addresses, same order" },
+	{ "scheduler", "edge_pubs", SLB_CFG_STR, 0, 0, SLB_ADDR_EDGE_PUB,
+	    OFF(edge_pubs),
+	    "comma-separated edge PUB addresses (dialog events)" },
+	{ "scheduler", "edge_reps", SLB_CFG_STR, 0, 0, SLB_ADDR_EDGE_REP,
+	    OFF(edge_reps), "the edges' REP addresses, in the same order" },
+	{ "scheduler", "dialogd_pub", SLB_CFG_ADDR, 0, 0, SLB_ADDR_DIALOGD_PUB,
+	    OFF(dialogd_pub), "dialogd expiry events; empty: none" },
+	{ "scheduler", "dialogd_rep", SLB_CFG_ADDR, 0, 0, SLB_ADDR_DIALOGD_REP,
+	    OFF(dialogd_rep), "dialogd snapshots of live dialogs" },
+	{ "scheduler", "reserve_ttl", SLB_CFG_INT, 1000, 600000, "10000",
+	    OFF(reserve_ttl_ms),
+	    "ms a reservation waits for the edge's CREATED event" },
+	{ "scheduler", "table_interval", SLB_CFG_INT, 100, 60000, "1000",
+	    OFF(table_interval_ms),
+	    "ms between full node-table publications" },
+	{ "scheduler", "tie_first", SLB_CFG_BOOL, 0, 0, "no", OFF(tie_first),
+	    "least-load ties to the lowest id instead of at random" },
+	{ "scheduler", "seed", SLB_CFG_INT, 0, 2147483647, "0", OFF(seed),
+	    "random seed for tie-breaks; 0 = from the clock" },
+	{ "scheduler", "passive_threshold", SLB_CFG_INT, 0, 1000, "2",
+	    OFF(passive_threshold),
+	    "edge failure reports (timeouts, transport errors) within "
+	    "passive_window that mark a node down; 0 = ignore them" },
+	{ "scheduler", "passive_window", SLB_CFG_INT, 100, 3600000, "30000",
+	    OFF(passive_window_ms), "ms over which passive_threshold counts" },
+	{ "scheduler", "all_down", SLB_CFG_STR, 0, 0, "refuse", OFF(all_down),
+	    "every node of a group/set down: refuse (503) or last_resort (try "
+	    "its enabled, down nodes anyway)" },
+	{ "scheduler", "backoff_max", SLB_CFG_INT, 0, 3600000, "30000",
+	    OFF(backoff_max_ms),
+	    "ms at most that a node's 503 Retry-After keeps new calls away" },
+	{ "scheduler", "load_mode", SLB_CFG_STR, 0, 0, "counted",
+	    OFF(load_mode),
+	    "counted, reported or reconciled, or a list with GROUP=MODE items "
+	    "(\"counted, 1=reported\"): where a group's load comes from" },
+	{ "scheduler", "sessions_per_call", SLB_CFG_INT, 1, 16, "1",
+	    OFF(sessions_per_call),
+	    "FreeSWITCH sessions one call holds (2 when it bridges out)" },
+	{ "scheduler", "reconcile_min", SLB_CFG_INT, 1, 1000000, "2",
+	    OFF(reconcile_min),
+	    "reconciled: a drift smaller than this is left alone" },
+	{ NULL, NULL, 0, 0, 0, NULL, 0, NULL },
 };
 
 static void
@@ -106,26 +111,31 @@ sched_cfg_load(struct sched_cfg *c, const char *path)
 	}
 	if (strcmp(c->node_source, "file") != 0 &&
 	    strcmp(c->node_source, "mysql") != 0) {
-		slb_log_err("%s: [scheduler] node_source: must be file or mysql, "
-		    "not \"%s\"", path ? path : "defaults", c->node_source);
+		slb_log_err(
+		    "%s: [scheduler] node_source: must be file or mysql, "
+		    "not \"%s\"",
+		    path ? path : "defaults", c->node_source);
 		return EINVAL;
 	}
 	if (strcmp(c->node_source, "mysql") == 0 && c->db_url[0] == '\0') {
-		slb_log_err("%s: [scheduler] db_url: required with node_source "
-		    "= mysql", path ? path : "defaults");
+		slb_log_err(
+		    "%s: [scheduler] db_url: required with node_source "
+		    "= mysql",
+		    path ? path : "defaults");
 		return EINVAL;
 	}
 	if (strlen(c->lb_table) > 63 || strlen(c->ds_table) > 63 ||
 	    strlen(c->state_table) > 63) {
-		slb_log_err("%s: [scheduler] table names: at most 63 characters",
+		slb_log_err(
+		    "%s: [scheduler] table names: at most 63 characters",
 		    path ? path : "defaults");
 		return EINVAL;
 	}
 	if (strcmp(c->all_down, "refuse") != 0 &&
 	    strcmp(c->all_down, "last_resort") != 0) {
 		slb_log_err("%s: [scheduler] all_down: must be refuse or "
-		    "last_resort, not \"%s\"", path ? path : "defaults",
-		    c->all_down);
+			    "last_resort, not \"%s\"",
+		    path ? path : "defaults", c->all_down);
 		return EINVAL;
 	}
 	resolve_relative(c->nodes_file, path);
@@ -154,10 +164,10 @@ sched_svc_set_health(struct sched_svc *s, uint32_t id, bool up, uint32_t rtt,
 		return;
 	/* a new state: the reports of the old one are spent */
 	lb_passive_reset(&n->passive);
-	slb_log_notice("node %u %s is %s (%s)", n->id, n->uri,
-	    up ? "up" : "down", why);
-	sched_svc_publish_change(s, SIPLB__V1__CHANGE_KIND__CHANGE_UPDATED, n,
-	    why);
+	slb_log_notice(
+	    "node %u %s is %s (%s)", n->id, n->uri, up ? "up" : "down", why);
+	sched_svc_publish_change(
+	    s, SIPLB__V1__CHANGE_KIND__CHANGE_UPDATED, n, why);
 }
 
 static void
@@ -166,7 +176,7 @@ on_health(struct sched_svc *s, const Siplb__V1__NodeHealth *h, const char *src)
 	char why[96];
 
 	if (sched_fb_svc_report(s, h))
-		return;		/* 503 Retry-After: backed off, not down */
+		return; /* 503 Retry-After: backed off, not down */
 	if (h->passive || strcmp(src, "edge") == 0) {
 		/* a timeout or transport error an edge saw (passive.c) */
 		sched_passive_report(s, h, src);
@@ -174,8 +184,8 @@ on_health(struct sched_svc *s, const Siplb__V1__NodeHealth *h, const char *src)
 	}
 	sched_passive_prober_health(s, h);
 	snprintf(why, sizeof(why), "probe %u", h->last_code);
-	sched_svc_set_health(s, h->node_id, h->up, h->rtt_us, h->last_code,
-	    why);
+	sched_svc_set_health(
+	    s, h->node_id, h->up, h->rtt_us, h->last_code, why);
 }
 
 static void
@@ -185,11 +195,13 @@ prober_message(void *arg, const Siplb__V1__BusMessage *m)
 
 	if (m->body_case == SIPLB__V1__BUS_MESSAGE__BODY_HEALTH)
 		on_health(s, m->health, "prober");
-	else if (m->body_case == SIPLB__V1__BUS_MESSAGE__BODY_HEALTH_SNAPSHOT) {
+	else if (m->body_case ==
+	    SIPLB__V1__BUS_MESSAGE__BODY_HEALTH_SNAPSHOT) {
 		for (size_t i = 0; i < m->health_snapshot->n_nodes; i++)
 			on_health(s, m->health_snapshot->nodes[i], "prober");
 		for (size_t i = 0; i < m->health_snapshot->n_feedback; i++)
-			sched_fb_svc_feedback(s, m->health_snapshot->feedback[i]);
+			sched_fb_svc_feedback(
+			    s, m->health_snapshot->feedback[i]);
 	} else if (m->body_case == SIPLB__V1__BUS_MESSAGE__BODY_FEEDBACK)
 		sched_fb_svc_feedback(s, m->feedback);
 }
@@ -207,7 +219,8 @@ prober_snapshot(void *arg, const Siplb__V1__Snapshot *snap)
 		sched_fb_svc_feedback(s, snap->health->feedback[i]);
 }
 
-static const struct slb_sub_ops prober_ops = {prober_message, prober_snapshot, 0};
+static const struct slb_sub_ops prober_ops = { prober_message, prober_snapshot,
+	0 };
 
 /* ------------------------------------------------------------ dialogs */
 
@@ -252,8 +265,8 @@ dialog_snapshot(void *arg, const Siplb__V1__Snapshot *snap)
 		}
 	if (strncmp(snap->stream, "edge", 4) == 0) {
 		/* an edge's snapshot is the whole truth for that edge */
-		lb_load_replace_edge(s->load, snap->stream, evs, n,
-		    slb_now_us());
+		lb_load_replace_edge(
+		    s->load, snap->stream, evs, n, slb_now_us());
 	} else {
 		for (size_t i = 0; i < n; i++)
 			lb_load_apply(s->load, &evs[i], slb_now_us());
@@ -265,7 +278,8 @@ out:
 	free(evs);
 }
 
-static const struct slb_sub_ops dialog_ops = {dialog_message, dialog_snapshot, 0};
+static const struct slb_sub_ops dialog_ops = { dialog_message, dialog_snapshot,
+	0 };
 
 /* ------------------------------------------------------------ REP */
 
@@ -298,8 +312,8 @@ select_one(struct sched_svc *s, const Siplb__V1__SelectRequest *q,
 	/* an edge asking again with a node excluded: the call left the node
 	 * it names last (OpenSIPS lb_next) */
 	if (q->reserve && q->n_exclude > 0) {
-		struct lb_node *f = lb_table_find(&s->table,
-		    q->exclude[q->n_exclude - 1]);
+		struct lb_node *f =
+		    lb_table_find(&s->table, q->exclude[q->n_exclude - 1]);
 
 		if (f != NULL)
 			f->failed_over++;
@@ -317,7 +331,8 @@ select_one(struct sched_svc *s, const Siplb__V1__SelectRequest *q,
 	    lb_load_reserve(s->load, q->key, out[0]->id,
 		(const char(*)[LB_RES_NAME])sel.res, sel.nres, q->edge,
 		slb_now_us()) != 0)
-		slb_log_warn("select: key \"%.64s\" cannot be reserved", q->key);
+		slb_log_warn(
+		    "select: key \"%.64s\" cannot be reserved", q->key);
 	lb_pb_choices(sr, out, nout);
 }
 
@@ -396,8 +411,8 @@ batch_out_free(struct batch_out *b)
 }
 
 static void
-handle_snapshot(struct sched_svc *s, Siplb__V1__SchedReply *r,
-    Siplb__V1__Snapshot *snap)
+handle_snapshot(
+    struct sched_svc *s, Siplb__V1__SchedReply *r, Siplb__V1__Snapshot *snap)
 {
 	snap->stream = (char *)slb_pub_stream(s->pub);
 	snap->epoch = slb_pub_epoch(s->pub);
@@ -421,8 +436,8 @@ struct stats_out {
 };
 
 static void
-handle_stats(struct sched_svc *s, Siplb__V1__SchedReply *r,
-    struct stats_out *o)
+handle_stats(
+    struct sched_svc *s, Siplb__V1__SchedReply *r, struct stats_out *o)
 {
 	int nl = 0;
 
@@ -430,13 +445,14 @@ handle_stats(struct sched_svc *s, Siplb__V1__SchedReply *r,
 	slb_counter_add(&o->k, "selects", "", s->selects);
 	slb_counter_add(&o->k, "select_fail", "", s->select_fail);
 	slb_counter_add(&o->k, "bad_requests", "", s->bad_requests);
-	slb_counter_add(&o->k, "reservations_expired", "",
-	    s->reservations_expired);
+	slb_counter_add(
+	    &o->k, "reservations_expired", "", s->reservations_expired);
 	slb_counter_add(&o->k, "dialogs", "", lb_load_count(s->load));
 	sched_fb_svc_stats(s, &o->k);
 	sched_passive_stats(s, &o->k);
 	for (int i = 0; i < s->nprobers; i++) {
-		snprintf(o->label[nl], sizeof(o->label[nl]), "prober %d", i + 1);
+		snprintf(
+		    o->label[nl], sizeof(o->label[nl]), "prober %d", i + 1);
 		slb_counters_add_sub(&o->k, s->probers[i], o->label[nl++]);
 	}
 	if (s->dialogd != NULL)
@@ -458,15 +474,15 @@ on_request(void *arg, nng_msg *req, nng_msg **replyp)
 	Siplb__V1__SelectReply sr = SIPLB__V1__SELECT_REPLY__INIT;
 	Siplb__V1__AdminReply ar = SIPLB__V1__ADMIN_REPLY__INIT;
 	Siplb__V1__Snapshot snap = SIPLB__V1__SNAPSHOT__INIT;
-	struct batch_out batch = {0};
+	struct batch_out batch = { 0 };
 	struct stats_out stats;
 	Siplb__V1__SchedRequest *q = NULL;
 	ProtobufCMessage *pm = NULL;
 	char err[512] = "";
 	int rc;
 
-	rc = slb_msg_unpack(&siplb__v1__sched_request__descriptor, req,
-	    SLB_MSG_MAX, &pm);
+	rc = slb_msg_unpack(
+	    &siplb__v1__sched_request__descriptor, req, SLB_MSG_MAX, &pm);
 	if (rc != 0) {
 		const char *why;
 
@@ -481,8 +497,8 @@ on_request(void *arg, nng_msg *req, nng_msg **replyp)
 		handle_select(s, q->select, &r, &sr, err, sizeof(err));
 		break;
 	case SIPLB__V1__SCHED_REQUEST__BODY_SELECT_BATCH:
-		handle_select_batch(s, q->select_batch, &r, &batch, err,
-		    sizeof(err));
+		handle_select_batch(
+		    s, q->select_batch, &r, &batch, err, sizeof(err));
 		break;
 	case SIPLB__V1__SCHED_REQUEST__BODY_ADMIN:
 		sched_admin_handle(s, q->admin, &r, &ar, err, sizeof(err));
@@ -525,8 +541,8 @@ on_tick(evutil_socket_t fd, short what, void *arg)
 
 	(void)fd;
 	(void)what;
-	n = lb_load_expire(s->load, slb_now_us(),
-	    (uint64_t)s->cfg.reserve_ttl_ms * 1000u);
+	n = lb_load_expire(
+	    s->load, slb_now_us(), (uint64_t)s->cfg.reserve_ttl_ms * 1000u);
 	s->reservations_expired += n;
 	sched_svc_publish_table(s);
 }
@@ -544,21 +560,24 @@ open_subs(struct sched_svc *s)
 	nr = slb_cfg_split(s->cfg.prober_rep, ',', reps, SCHED_MAX_EDGES);
 	if (np < 0 || nr < 0 || (np > 0 && nr != np && nr != 0)) {
 		slb_log_err("[scheduler] prober_pub and prober_rep: give the "
-		    "same number of addresses (at most %d)", SCHED_MAX_EDGES);
+			    "same number of addresses (at most %d)",
+		    SCHED_MAX_EDGES);
 		return EINVAL;
 	}
 	for (int i = 0; i < np; i++) {
 		char name[32];
 
 		if (slb_cfg_expand_addr(pubs[i], s->cfg.run_dir) != 0 ||
-		    (nr && slb_cfg_expand_addr(reps[i], s->cfg.run_dir) != 0)) {
+		    (nr &&
+			slb_cfg_expand_addr(reps[i], s->cfg.run_dir) != 0)) {
 			slb_log_err("[scheduler] prober_pub: \"%s\": address "
-			    "too long after adding run_dir", pubs[i]);
+				    "too long after adding run_dir",
+			    pubs[i]);
 			return EINVAL;
 		}
 		snprintf(name, sizeof(name), "prober %d", i + 1);
-		rc = slb_sub_open(&s->probers[i], s->base, s->br, name, pubs[i],
-		    nr ? reps[i] : NULL, &prober_ops, s);
+		rc = slb_sub_open(&s->probers[i], s->base, s->br, name,
+		    pubs[i], nr ? reps[i] : NULL, &prober_ops, s);
 		if (rc != 0)
 			return rc;
 		s->nprobers++;
@@ -570,21 +589,27 @@ open_subs(struct sched_svc *s)
 	np = slb_cfg_split(s->cfg.edge_pubs, ',', pubs, SCHED_MAX_EDGES);
 	nr = slb_cfg_split(s->cfg.edge_reps, ',', reps, SCHED_MAX_EDGES);
 	if (np < 0 || nr < 0 || (np > 0 && nr != np && nr != 0)) {
-		slb_log_err("[scheduler] edge_pubs and edge_reps: give the same "
-		    "number of addresses (at most %d)", SCHED_MAX_EDGES);
+		slb_log_err(
+		    "[scheduler] edge_pubs and edge_reps: give the same "
+		    "number of addresses (at most %d)",
+		    SCHED_MAX_EDGES);
 		return EINVAL;
 	}
 	for (int i = 0; i < np; i++) {
 		char name[32];
 
 		if (slb_cfg_expand_addr(pubs[i], s->cfg.run_dir) != 0) {
-			slb_log_err("[scheduler] edge_pubs: \"%s\": address too "
-			    "long after adding run_dir", pubs[i]);
+			slb_log_err(
+			    "[scheduler] edge_pubs: \"%s\": address too "
+			    "long after adding run_dir",
+			    pubs[i]);
 			return EINVAL;
 		}
 		if (nr && slb_cfg_expand_addr(reps[i], s->cfg.run_dir) != 0) {
-			slb_log_err("[scheduler] edge_reps: \"%s\": address too "
-			    "long after adding run_dir", reps[i]);
+			slb_log_err(
+			    "[scheduler] edge_reps: \"%s\": address too "
+			    "long after adding run_dir",
+			    reps[i]);
 			return EINVAL;
 		}
 		snprintf(name, sizeof(name), "edge %d", i + 1);
@@ -604,8 +629,9 @@ sched_svc_init(struct sched_svc *s)
 	struct timeval tv;
 	int rc;
 
-	lb_table_init(&s->table, s->cfg.seed ? (uint64_t)s->cfg.seed
-						 : slb_wall_us() ^ (uint64_t)getpid());
+	lb_table_init(&s->table,
+	    s->cfg.seed ? (uint64_t)s->cfg.seed
+			: slb_wall_us() ^ (uint64_t)getpid());
 	if (strcmp(s->cfg.node_source, "mysql") == 0) {
 		s->use_db = 1;
 		snprintf(s->db.url, sizeof(s->db.url), "%s", s->cfg.db_url);
@@ -624,15 +650,16 @@ sched_svc_init(struct sched_svc *s)
 		sched_db_url_masked(s->db.url, err, sizeof(err));
 		slb_log_notice("%zu nodes loaded from %s", s->table.n, err);
 	} else {
-		slb_log_notice("%zu nodes loaded from %s", s->table.n,
-		    s->cfg.nodes_file);
+		slb_log_notice(
+		    "%zu nodes loaded from %s", s->table.n, s->cfg.nodes_file);
 	}
 	if ((rc = lb_load_new(&s->load, &s->table)) != 0 ||
 	    (rc = slb_loop_new(&s->base)) != 0 ||
 	    (rc = slb_bridge_new(&s->br, s->base)) != 0)
 		return rc;
 	if ((rc = slb_pub_open(&s->pub, s->cfg.pub, "scheduler")) != 0 ||
-	    (rc = slb_rep_open(&s->rep, s->base, s->cfg.rep, on_request, s)) != 0)
+	    (rc = slb_rep_open(&s->rep, s->base, s->cfg.rep, on_request, s)) !=
+		0)
 		return rc;
 	if ((rc = open_subs(s)) != 0 || (rc = sched_fb_svc_init(s)) != 0 ||
 	    (rc = sched_passive_init(s)) != 0)

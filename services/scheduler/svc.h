@@ -49,20 +49,20 @@ struct sched_suspect;
 #define SCHED_MAX_EPISODES 64
 
 struct sched_episode {
-	bool by_group;		/* least-load group, else dispatcher set */
+	bool by_group; /* least-load group, else dispatcher set */
 	uint32_t pool;
 	bool on;
 };
 
 struct sched_passive_stats {
-	uint64_t reports;		/* passive reports counted */
-	uint64_t suspected;		/* nodes that reached the threshold */
-	uint64_t probe_up;		/* ... and answered the probe: kept */
-	uint64_t probe_down;		/* ... and failed it: down */
-	uint64_t unconfirmed;		/* down without a probe's outcome */
-	uint64_t last_resort;		/* calls sent to a node of an all-down pool */
-	uint64_t refused;		/* calls refused: all nodes down */
-	uint64_t episodes;		/* all-down episodes begun */
+	uint64_t reports; /* passive reports counted */
+	uint64_t suspected; /* nodes that reached the threshold */
+	uint64_t probe_up; /* ... and answered the probe: kept */
+	uint64_t probe_down; /* ... and failed it: down */
+	uint64_t unconfirmed; /* down without a probe's outcome */
+	uint64_t last_resort; /* calls sent to a node of an all-down pool */
+	uint64_t refused; /* calls refused: all nodes down */
+	uint64_t episodes; /* all-down episodes begun */
 };
 
 struct sched_svc {
@@ -90,12 +90,12 @@ struct sched_svc {
 	struct slb_reqc *prober_rc[SCHED_MAX_EDGES];
 	int nprober_rc;
 	struct sched_suspect *suspects;
-	bool last_resort;		/* [scheduler] all_down = last_resort */
+	bool last_resort; /* [scheduler] all_down = last_resort */
 	struct sched_episode episodes[SCHED_MAX_EPISODES];
 	int nepisodes;
 	struct sched_passive_stats pst;
 
-	struct lb_fb_cfg fb;		/* feedback_svc.c */
+	struct lb_fb_cfg fb; /* feedback_svc.c */
 	struct lb_fb_stats fbst;
 	struct event *fb_tick;
 };
@@ -107,8 +107,8 @@ void sched_svc_close(struct sched_svc *s);
 /* ------------------------------------------------------------ table.c */
 
 /* Load the node table from its source into t (empty on entry). */
-int sched_svc_load_table(struct sched_svc *s, struct lb_table *t,
-    char *err, size_t errlen);
+int sched_svc_load_table(
+    struct sched_svc *s, struct lb_table *t, char *err, size_t errlen);
 /* Save one node's change (removed: its deletion; added: it is new) to
  * the table's source: its rows in the database (which may set its
  * dispatcher row id), or the whole nodes file; 0 or errno with err. */
@@ -116,19 +116,19 @@ int sched_svc_persist(struct sched_svc *s, struct lb_node *n, int removed,
     bool added, char *err, size_t errlen);
 /* The whole table, and one node's change, on the PUB stream. */
 void sched_svc_publish_table(struct sched_svc *s);
-void sched_svc_publish_change(struct sched_svc *s,
-    Siplb__V1__ChangeKind kind, const struct lb_node *n, const char *reason);
+void sched_svc_publish_change(struct sched_svc *s, Siplb__V1__ChangeKind kind,
+    const struct lb_node *n, const char *reason);
 /* Publish an update of n. */
-void sched_svc_node_changed(struct sched_svc *s, const struct lb_node *n,
-    const char *why);
+void sched_svc_node_changed(
+    struct sched_svc *s, const struct lb_node *n, const char *why);
 
 /* ------------------------------------------------------------ admin.c */
 
 /* One AdminRequest into r and ar (the caller frees ar's table and node);
  * err (errlen) holds r->error when it is one. */
-void sched_admin_handle(struct sched_svc *s,
-    const Siplb__V1__AdminRequest *q, Siplb__V1__SchedReply *r,
-    Siplb__V1__AdminReply *ar, char *err, size_t errlen);
+void sched_admin_handle(struct sched_svc *s, const Siplb__V1__AdminRequest *q,
+    Siplb__V1__SchedReply *r, Siplb__V1__AdminReply *ar, char *err,
+    size_t errlen);
 
 /* ------------------------------------------------------------ service.c */
 
@@ -144,17 +144,17 @@ int sched_passive_init(struct sched_svc *s);
 void sched_passive_close(struct sched_svc *s);
 /* An edge's passive report (not a 503 Retry-After): counted per source;
  * at the threshold the probers probe the node now. */
-void sched_passive_report(struct sched_svc *s, const Siplb__V1__NodeHealth *h,
-    const char *src);
+void sched_passive_report(
+    struct sched_svc *s, const Siplb__V1__NodeHealth *h, const char *src);
 /* A prober's NodeHealth, before it is applied: ends a suspicion it
  * answers. */
-void sched_passive_prober_health(struct sched_svc *s,
-    const Siplb__V1__NodeHealth *h);
+void sched_passive_prober_health(
+    struct sched_svc *s, const Siplb__V1__NodeHealth *h);
 /* A selection's outcome st: NO_DESTINATION on an all-down pool is refused
  * or (last_resort) tried on the down nodes; episodes are logged once. */
-enum lb_sel_status sched_passive_all_down(struct sched_svc *s,
-    const struct lb_select *sel, enum lb_sel_status st,
-    struct lb_node **out, unsigned *nout);
+enum lb_sel_status
+sched_passive_all_down(struct sched_svc *s, const struct lb_select *sel,
+    enum lb_sel_status st, struct lb_node **out, unsigned *nout);
 void sched_passive_stats(struct sched_svc *s, struct slb_counters *k);
 
 /* ------------------------------------------------------ feedback_svc.c */
@@ -164,8 +164,8 @@ void sched_fb_svc_close(struct sched_svc *s);
 /* An edge's 503 with Retry-After; true when it was one (handled). */
 bool sched_fb_svc_report(struct sched_svc *s, const Siplb__V1__NodeHealth *h);
 /* A prober's NodeFeedback (bus message or snapshot). */
-void sched_fb_svc_feedback(struct sched_svc *s,
-    const Siplb__V1__NodeFeedback *f);
+void
+sched_fb_svc_feedback(struct sched_svc *s, const Siplb__V1__NodeFeedback *f);
 /* OP_DRAIN / OP_UNDRAIN on n: 0, or an errno with err. */
 int sched_fb_svc_drain(struct sched_svc *s, struct lb_node *n, bool on,
     bool pause_inbound, char *err, size_t errlen);

@@ -13,8 +13,8 @@
 #include "svc.h"
 
 int
-sched_svc_load_table(struct sched_svc *s, struct lb_table *t, char *err,
-    size_t errlen)
+sched_svc_load_table(
+    struct sched_svc *s, struct lb_table *t, char *err, size_t errlen)
 {
 	if (s->use_db)
 		return sched_mysql_load(&s->db, t, err, errlen);
@@ -60,11 +60,11 @@ sched_svc_publish_change(struct sched_svc *s, Siplb__V1__ChangeKind kind,
 }
 
 void
-sched_svc_node_changed(struct sched_svc *s, const struct lb_node *n,
-    const char *why)
+sched_svc_node_changed(
+    struct sched_svc *s, const struct lb_node *n, const char *why)
 {
-	sched_svc_publish_change(s, SIPLB__V1__CHANGE_KIND__CHANGE_UPDATED, n,
-	    why);
+	sched_svc_publish_change(
+	    s, SIPLB__V1__CHANGE_KIND__CHANGE_UPDATED, n, why);
 }
 
 /* Persist one node change to the table's source; 0 or errno with err. */
@@ -73,8 +73,9 @@ sched_svc_persist(struct sched_svc *s, struct lb_node *n, int removed,
     bool added, char *err, size_t errlen)
 {
 	if (s->use_db)
-		return removed ? sched_mysql_delete_node(&s->db, n, err, errlen)
-			       : sched_mysql_save_node(&s->db, &s->table, n,
-				     added, err, errlen);
+		return removed
+		    ? sched_mysql_delete_node(&s->db, n, err, errlen)
+		    : sched_mysql_save_node(
+			  &s->db, &s->table, n, added, err, errlen);
 	return lb_nodes_file_save(s->cfg.nodes_file, &s->table, err, errlen);
 }

@@ -18,7 +18,7 @@ struct ctl_opts {
 	uint32_t exclude[64];
 	int reset;
 	int seen_weight, seen_prio;
-	int seen_group, seen_set;	/* select: which pool was named */
+	int seen_group, seen_set; /* select: which pool was named */
 	Siplb__V1__DialogQuery dq;
 };
 
@@ -32,8 +32,8 @@ int ctl_parse_u32(const char *s, const char *what, uint32_t *out);
 
 /* node drain|undrain ID [--pause-inbound] [--no-wait] [--wait S]:
  * argv[0] is "drain" or "undrain". */
-int ctl_drain(const char *sched_rep, int timeout_ms, int json, int argc,
-    char **argv);
+int ctl_drain(
+    const char *sched_rep, int timeout_ms, int json, int argc, char **argv);
 
 /* doctor [--from ADDR] [--sip-timeout MS] [--node ID]: an INVITE with a
  * foreign X-AUTH-IP from the edge's address (default: the first udp:

@@ -52,8 +52,8 @@ static enum doc_class
 classify(int code)
 {
 	/* refusals of the message itself, before any ACL is looked at */
-	static const short stack[] = {400, 408, 413, 414, 415, 416, 420, 421,
-	    422, 423, 481, 482, 483, 491, 493, 494};
+	static const short stack[] = { 400, 408, 413, 414, 415, 416, 420, 421,
+		422, 423, 481, 482, 483, 491, 493, 494 };
 
 	if (code == 401 || code == 403 || code == 407)
 		return DOC_RIGHT;
@@ -62,7 +62,7 @@ classify(int code)
 	for (size_t i = 0; i < sizeof(stack) / sizeof(stack[0]); i++)
 		if (code == stack[i])
 			return DOC_UNSURE;
-	return DOC_LET_IN;	/* 18x, 2xx, 3xx, other 4xx, 6xx */
+	return DOC_LET_IN; /* 18x, 2xx, 3xx, other 4xx, 6xx */
 }
 
 /* Print the node's line; returns its share of the exit code. */
@@ -88,21 +88,23 @@ report(const Siplb__V1__Node *n, const struct doc_outcome *c, int timeout_ms)
 			rc = DOC_FINE;
 			break;
 		case DOC_LET_IN:
-			printf("WARNING: let in a call that says it comes from "
-			    DOC_AUTH_IP " (%d %s): it trusts the edge's %s in "
+			printf(
+			    "WARNING: let in a call that says it comes from " DOC_AUTH_IP
+			    " (%d %s): it trusts the edge's %s in "
 			    "apply-inbound-acl, so every caller through the edge "
 			    "passes as the edge; list %s in apply-proxy-acl "
-			    "only, not in apply-inbound-acl", c->code, c->reason,
-			    c->local_ip, c->local_ip);
+			    "only, not in apply-inbound-acl",
+			    c->code, c->reason, c->local_ip, c->local_ip);
 			rc = DOC_WARNED;
 			break;
 		case DOC_UNSURE:
 			printf("cannot tell: %d %s (%s)", c->code, c->reason,
-			    c->code >= 500 ? "FreeSWITCH answers 5xx before it "
-					     "looks at ACLs: paused, at "
-					     "max-sessions or stopping"
-					   : "refused the request itself, before "
-					     "any ACL");
+			    c->code >= 500
+				? "FreeSWITCH answers 5xx before it "
+				  "looks at ACLs: paused, at "
+				  "max-sessions or stopping"
+				: "refused the request itself, before "
+				  "any ACL");
 			break;
 		}
 	if (c->bye_unanswered)
@@ -117,7 +119,7 @@ report(const Siplb__V1__Node *n, const struct doc_outcome *c, int timeout_ms)
 static int
 addr_parse(const char *s, struct sockaddr_storage *ss, socklen_t *len)
 {
-	struct addrinfo hints = {0}, *ai = NULL;
+	struct addrinfo hints = { 0 }, *ai = NULL;
 	char host[INET6_ADDRSTRLEN + 2];
 	size_t n = strlen(s);
 
@@ -152,7 +154,7 @@ listen_host(const char *listen, char *host, size_t hlen)
 		colon = s[0] == '[' ? strstr(s, "]:") : strrchr(s, ':');
 		if (colon == NULL)
 			return EINVAL;
-		colon += s[0] == '[';	/* keep the ']' */
+		colon += s[0] == '['; /* keep the ']' */
 		if ((size_t)(colon - s) >= hlen)
 			return EINVAL;
 		memcpy(host, s, (size_t)(colon - s));
@@ -170,8 +172,8 @@ check_node(const Siplb__V1__Node *n, const struct sockaddr_storage *from,
 	char why[256];
 	int rc;
 
-	if (doc_sip_check(n->uri, from, flen, timeout_ms, &o, why,
-		sizeof(why)) != 0) {
+	if (doc_sip_check(
+		n->uri, from, flen, timeout_ms, &o, why, sizeof(why)) != 0) {
 		printf("node %u %s: %s\n", n->id, n->uri, why);
 		rc = DOC_TROUBLE;
 	} else {
@@ -197,8 +199,8 @@ nodes_get(const char *rep, int timeout_ms, Siplb__V1__SchedReply **out)
 	err = slb_req_call(rep, &q.base, &siplb__v1__sched_reply__descriptor,
 	    timeout_ms, 2, &pm);
 	if (err != 0) {
-		fprintf(stderr, "siplbctl: doctor: the scheduler at %s %s\n", rep,
-		    err == ETIMEDOUT ? "did not answer" : strerror(err));
+		fprintf(stderr, "siplbctl: doctor: the scheduler at %s %s\n",
+		    rep, err == ETIMEDOUT ? "did not answer" : strerror(err));
 		return err;
 	}
 	r = (Siplb__V1__SchedReply *)pm;
@@ -217,9 +219,11 @@ nodes_get(const char *rep, int timeout_ms, Siplb__V1__SchedReply **out)
 static int
 doctor_usage(const char *what, const char *arg)
 {
-	fprintf(stderr, "siplbctl: doctor: %s%s\n"
+	fprintf(stderr,
+	    "siplbctl: doctor: %s%s\n"
 	    "usage: siplbctl doctor [--from ADDR] [--sip-timeout MS] "
-	    "[--node ID]\n", what, arg);
+	    "[--node ID]\n",
+	    what, arg);
 	return SLB_EXIT_USAGE;
 }
 
@@ -238,32 +242,39 @@ ctl_doctor(const char *sched_rep, int timeout_ms, int json,
 		return doctor_usage("prints text only, not --json", "");
 	for (int i = 1; i < argc; i++) {
 		if (i + 1 >= argc)
-			return doctor_usage("unknown or incomplete option ",
-			    argv[i]);
+			return doctor_usage(
+			    "unknown or incomplete option ", argv[i]);
 		if (strcmp(argv[i], "--from") == 0)
 			snprintf(host, sizeof(host), "%s", argv[++i]);
 		else if (strcmp(argv[i], "--sip-timeout") == 0) {
-			if (slb_parse_long(argv[++i], 100, 60000, &sip_ms) != 0)
-				return doctor_usage("--sip-timeout: give 100..60000 "
-						    "ms, not ", argv[i]);
-		} else if (strcmp(argv[i], "--node") == 0) {
-			if (slb_parse_long(argv[++i], 1, UINT32_MAX, &only) != 0)
-				return doctor_usage("--node: not a node ID: ",
+			if (slb_parse_long(argv[++i], 100, 60000, &sip_ms) !=
+			    0)
+				return doctor_usage(
+				    "--sip-timeout: give 100..60000 "
+				    "ms, not ",
 				    argv[i]);
+		} else if (strcmp(argv[i], "--node") == 0) {
+			if (slb_parse_long(argv[++i], 1, UINT32_MAX, &only) !=
+			    0)
+				return doctor_usage(
+				    "--node: not a node ID: ", argv[i]);
 		} else
 			return doctor_usage("unknown option ", argv[i]);
 	}
 	if (host[0] == '\0' &&
 	    listen_host(edge_listen, host, sizeof(host)) != 0) {
-		fprintf(stderr, "siplbctl: doctor: no udp: address in [edge] "
-		    "listen (\"%s\"): give --from ADDR\n", edge_listen);
+		fprintf(stderr,
+		    "siplbctl: doctor: no udp: address in [edge] "
+		    "listen (\"%s\"): give --from ADDR\n",
+		    edge_listen);
 		return DOC_TROUBLE;
 	}
 	if (addr_parse(host, &from, &flen) != 0)
-		return doctor_usage("--from: give the edge's IP address, not ",
-		    host);
+		return doctor_usage(
+		    "--from: give the edge's IP address, not ", host);
 	if (parser_init() != 0) {
-		fprintf(stderr, "siplbctl: doctor: libosip2 parser_init failed\n");
+		fprintf(
+		    stderr, "siplbctl: doctor: libosip2 parser_init failed\n");
 		return DOC_TROUBLE;
 	}
 	if (nodes_get(sched_rep, timeout_ms, &r) != 0)
@@ -276,13 +287,14 @@ ctl_doctor(const char *sched_rep, int timeout_ms, int json,
 			continue;
 		checked++;
 		one = check_node(n, &from, flen, (int)sip_ms);
-		if (one == DOC_WARNED || (one == DOC_TROUBLE && rc == DOC_FINE))
+		if (one == DOC_WARNED ||
+		    (one == DOC_TROUBLE && rc == DOC_FINE))
 			rc = one;
 	}
 	slb_msg_free(&r->base);
 	if (checked == 0) {
-		fprintf(stderr, "siplbctl: doctor: %s\n", only ? "no such node"
-						  : "the node table is empty");
+		fprintf(stderr, "siplbctl: doctor: %s\n",
+		    only ? "no such node" : "the node table is empty");
 		return DOC_TROUBLE;
 	}
 	return rc;

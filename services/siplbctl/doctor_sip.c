@@ -37,7 +37,7 @@
 #include "sipmsg.h"
 
 #define DOC_USER "siplb-doctor"
-#define DOC_T1_MS 500		/* RFC 3261 T1, T2 */
+#define DOC_T1_MS 500 /* RFC 3261 T1, T2 */
 #define DOC_T2_MS 4000
 #define DOC_REQ_MAX 4096
 #define DOC_HDR_MAX 512
@@ -53,8 +53,8 @@
 struct doc_tx {
 	char buf[DOC_REQ_MAX];
 	int len;
-	bool sent, active;	/* active: retransmit at next_ms */
-	bool invite;		/* Timer A doubles without bound (§17.1.1.2) */
+	bool sent, active; /* active: retransmit at next_ms */
+	bool invite; /* Timer A doubles without bound (§17.1.1.2) */
 	uint64_t next_ms;
 	uint32_t iv_ms;
 };
@@ -64,17 +64,17 @@ enum doc_what { R_INVITE, R_CANCEL, R_BYE };
 /* What one reply says, as far as the clean-up needs it. */
 struct doc_reply {
 	int code;
-	char reason[64];		/* printable ASCII only */
+	char reason[64]; /* printable ASCII only */
 	enum doc_what what;
 	char to[DOC_HDR_MAX];
-	char target[DOC_HDR_MAX];	/* Contact's URI; "" = none usable */
-	char route[DOC_ROUTE_MAX];	/* "Route: ...\r\n" or "" */
+	char target[DOC_HDR_MAX]; /* Contact's URI; "" = none usable */
+	char route[DOC_ROUTE_MAX]; /* "Route: ...\r\n" or "" */
 };
 
 struct doc_call {
 	int fd, timeout_ms;
 	char ruri[SLB_SIP_HOST_MAX + 32];
-	char local[INET6_ADDRSTRLEN + 16];	/* Via sent-by */
+	char local[INET6_ADDRSTRLEN + 16]; /* Via sent-by */
 	char local_ip[INET6_ADDRSTRLEN];
 	bool v6;
 	char branch[48], ack_branch[48], bye_branch[48];
@@ -82,10 +82,10 @@ struct doc_call {
 	struct doc_tx inv, cancel, bye;
 	uint64_t deadline_ms;
 	/* what happened */
-	int code;			/* the answer that tells; 0 = none */
+	int code; /* the answer that tells; 0 = none */
 	char reason[64];
 	bool got_100, final, answered, bye_done;
-	int err;			/* a transport error (errno) */
+	int err; /* a transport error (errno) */
 };
 
 static uint64_t
@@ -118,7 +118,8 @@ rand_hex(char *out, size_t n)
 		}
 	}
 	for (size_t i = 0; i < n; i++)
-		out[i] = "0123456789abcdef"[(b[i / 2] >> (i % 2 ? 0 : 4)) & 15];
+		out[i] =
+		    "0123456789abcdef"[(b[i / 2] >> (i % 2 ? 0 : 4)) & 15];
 	out[n] = '\0';
 }
 
@@ -134,7 +135,8 @@ copy_hdr(char *dst, size_t dlen, const char *s, size_t n)
 		unsigned char ch = (unsigned char)s[i];
 
 		dst[i] = ch == '\r' || ch == '\n' || ch == '\t' ? ' '
-		    : ch < 0x20 || ch == 0x7f ? '?' : (char)ch;
+		    : ch < 0x20 || ch == 0x7f                   ? '?'
+								: (char)ch;
 	}
 	dst[n] = '\0';
 	return 0;
@@ -172,16 +174,15 @@ tx_build(struct doc_tx *tx, bool invite, const char *fmt, ...)
 static void
 tx_send(struct doc_call *c, struct doc_tx *tx, uint64_t now)
 {
-	if (send(c->fd, tx->buf, (size_t)tx->len, 0) != tx->len &&
-	    c->err == 0)
+	if (send(c->fd, tx->buf, (size_t)tx->len, 0) != tx->len && c->err == 0)
 		c->err = errno ? errno : EIO;
 	if (!tx->sent)
 		tx->active = true;
 	tx->sent = true;
 	tx->next_ms = now + tx->iv_ms;
-	tx->iv_ms = tx->invite ? tx->iv_ms * 2
-			       : (tx->iv_ms * 2 > DOC_T2_MS ? DOC_T2_MS
-							     : tx->iv_ms * 2);
+	tx->iv_ms = tx->invite
+	    ? tx->iv_ms * 2
+	    : (tx->iv_ms * 2 > DOC_T2_MS ? DOC_T2_MS : tx->iv_ms * 2);
 }
 
 /* Retransmit tx when due; lower *wake to its next time. */
@@ -301,8 +302,7 @@ reply_target(const char *v, size_t n, struct doc_reply *r)
  * (RFC 3261 §12.1.2), as one Route line.  More than DOC_RR_MAX elements
  * or DOC_ROUTE_MAX bytes: none (the node is sent to directly anyway). */
 static void
-reply_route(const char *buf, const struct slb_sipscan *sc,
-    struct doc_reply *r)
+reply_route(const char *buf, const struct slb_sipscan *sc, struct doc_reply *r)
 {
 	const char *el[DOC_RR_MAX];
 	size_t len[DOC_RR_MAX], at;
@@ -325,8 +325,9 @@ reply_route(const char *buf, const struct slb_sipscan *sc,
 				el[k] = v, len[k++] = n;
 			}
 			n = n > 0 ? n : 1;
-			for (; n < left && (v[n] == ',' || v[n] == ' ' ||
-				   v[n] == '\t' || v[n] == '\r' || v[n] == '\n');
+			for (; n < left &&
+			     (v[n] == ',' || v[n] == ' ' || v[n] == '\t' ||
+				 v[n] == '\r' || v[n] == '\n');
 			     n++)
 				;
 			v += n, left -= n < left ? n : left;
@@ -350,8 +351,8 @@ reply_route(const char *buf, const struct slb_sipscan *sc,
 
 /* "1 INVITE": the number and the method. */
 static int
-cseq_parse(const char *v, size_t n, unsigned long *num, const char **m,
-    size_t *mlen)
+cseq_parse(
+    const char *v, size_t n, unsigned long *num, const char **m, size_t *mlen)
 {
 	size_t i = 0;
 
@@ -376,8 +377,8 @@ same(const char *s, size_t n, const char *ours)
 /* Which of our requests buf answers, or EBADMSG: not ours, or not a
  * response we could act on (then it is ignored). */
 static int
-reply_parse(const struct doc_call *c, const char *buf, size_t len,
-    struct doc_reply *r)
+reply_parse(
+    const struct doc_call *c, const char *buf, size_t len, struct doc_reply *r)
 {
 	struct slb_sipscan sc;
 	const struct slb_sip_hdr *via, *cid, *cseq, *to, *ct;
@@ -433,8 +434,8 @@ reply_parse(const struct doc_call *c, const char *buf, size_t len,
 static int
 reply_wait(struct doc_call *c, int wait_ms, struct doc_reply *r)
 {
-	static char buf[65536];	/* any UDP datagram fits */
-	struct pollfd pfd = {.fd = c->fd, .events = POLLIN};
+	static char buf[65536]; /* any UDP datagram fits */
+	struct pollfd pfd = { .fd = c->fd, .events = POLLIN };
 	ssize_t n;
 	int pr;
 
@@ -462,7 +463,7 @@ on_reply(struct doc_call *c, const struct doc_reply *r, uint64_t now)
 			c->bye.active = false, c->bye_done = true;
 		return;
 	}
-	c->inv.active = false;	/* any answer stops Timer A */
+	c->inv.active = false; /* any answer stops Timer A */
 	if (r->code == 100) {
 		c->got_100 = true;
 		return;
@@ -527,7 +528,7 @@ static int
 node_addr(const char *uri, int family, char *hostport, size_t hlen,
     struct sockaddr_storage *dst, socklen_t *dlen, const char **why)
 {
-	struct addrinfo hints = {0}, *ai = NULL;
+	struct addrinfo hints = { 0 }, *ai = NULL;
 	struct slb_sip_addr a;
 	char port[8];
 	int rc;
@@ -546,7 +547,7 @@ node_addr(const char *uri, int family, char *hostport, size_t hlen,
 	hints.ai_flags = AI_NUMERICHOST;
 	rc = getaddrinfo(a.host, port, &hints, &ai);
 	if (rc == EAI_NONAME) {
-		hints.ai_flags = 0;	/* a host name: look it up */
+		hints.ai_flags = 0; /* a host name: look it up */
 		rc = getaddrinfo(a.host, port, &hints, &ai);
 	}
 	*why = "error: cannot resolve its host in the family of the --from "
@@ -576,21 +577,27 @@ call_open(struct doc_call *c, const struct sockaddr_storage *from,
 		snprintf(why, wlen, "%s", what);
 		return rc;
 	}
-	if ((c->fd = socket(from->ss_family, SOCK_DGRAM | SOCK_CLOEXEC,
-		 0)) < 0 ||
+	if ((c->fd = socket(from->ss_family, SOCK_DGRAM | SOCK_CLOEXEC, 0)) <
+		0 ||
 	    bind(c->fd, (const struct sockaddr *)from, flen) != 0) {
 		rc = errno;
-		snprintf(why, wlen, "error: cannot bind a UDP socket to the "
-		    "--from address: %s%s", strerror(rc),
-		    rc == EADDRNOTAVAIL ? " (run doctor on the host that holds "
-					  "it, or give --from)" : "");
+		snprintf(why, wlen,
+		    "error: cannot bind a UDP socket to the "
+		    "--from address: %s%s",
+		    strerror(rc),
+		    rc == EADDRNOTAVAIL
+			? " (run doctor on the host that holds "
+			  "it, or give --from)"
+			: "");
 		return rc;
 	}
 	if (connect(c->fd, (struct sockaddr *)&dst, dlen) != 0 ||
 	    getsockname(c->fd, (struct sockaddr *)&me, &mlen) != 0) {
 		rc = errno;
-		snprintf(why, wlen, "error: cannot reach it from the --from "
-		    "address: %s", strerror(rc));
+		snprintf(why, wlen,
+		    "error: cannot reach it from the --from "
+		    "address: %s",
+		    strerror(rc));
 		return rc;
 	}
 	c->v6 = me.ss_family == AF_INET6;
@@ -640,8 +647,8 @@ doc_sip_check(const char *uri, const struct sockaddr_storage *from,
 		snprintf(o->reason, sizeof(o->reason), "%s", c->reason);
 		o->got_100 = c->got_100;
 		o->bye_unanswered = c->bye.sent && !c->bye_done;
-		o->cancel_unanswered = c->cancel.sent && !c->final &&
-		    !c->answered;
+		o->cancel_unanswered =
+		    c->cancel.sent && !c->final && !c->answered;
 		o->err = c->err;
 		snprintf(o->local_ip, sizeof(o->local_ip), "%s", c->local_ip);
 	}
@@ -660,14 +667,17 @@ doc_sip_fuzz_feed(struct doc_fuzz_state *st, const char *buf, size_t len)
 	if (c == NULL) {
 		if ((c = st->call = calloc(1, sizeof(*c))) == NULL)
 			return 0;
-		c->fd = -1;	/* every send fails: EBADF, nothing leaves */
+		c->fd = -1; /* every send fails: EBADF, nothing leaves */
 		c->timeout_ms = 1000;
 		snprintf(c->local, sizeof(c->local), "192.0.2.1:5060");
 		snprintf(c->local_ip, sizeof(c->local_ip), "192.0.2.1");
-		snprintf(c->ruri, sizeof(c->ruri), "sip:" DOC_USER "@192.0.2.2");
+		snprintf(
+		    c->ruri, sizeof(c->ruri), "sip:" DOC_USER "@192.0.2.2");
 		snprintf(c->branch, sizeof(c->branch), "z9hG4bKdocfuzz1");
-		snprintf(c->ack_branch, sizeof(c->ack_branch), "z9hG4bKdocfuzz3");
-		snprintf(c->bye_branch, sizeof(c->bye_branch), "z9hG4bKdocfuzz2");
+		snprintf(
+		    c->ack_branch, sizeof(c->ack_branch), "z9hG4bKdocfuzz3");
+		snprintf(
+		    c->bye_branch, sizeof(c->bye_branch), "z9hG4bKdocfuzz2");
 		snprintf(c->callid, sizeof(c->callid), "fuzz@siplb-doctor");
 		snprintf(c->ftag, sizeof(c->ftag), "fuzztag");
 		if (build_invite(c) != 0)

@@ -13,14 +13,14 @@
 #define DOC_AUTH_IP "192.0.2.77"
 
 struct doc_outcome {
-	int code;		/* the answer that tells: the first provisional
+	int code; /* the answer that tells: the first provisional
 				 * above 100 or final; 0 = none */
-	char reason[64];	/* its reason phrase, printable ASCII */
-	bool got_100;		/* 100 Trying came (and maybe nothing else) */
-	bool bye_unanswered;	/* a 2xx hung up, the BYE got no answer */
-	bool cancel_unanswered;	/* no final answer after our CANCEL */
-	int err;		/* a transport error (errno), 0 = none */
-	char local_ip[INET6_ADDRSTRLEN];	/* where the INVITE came from */
+	char reason[64]; /* its reason phrase, printable ASCII */
+	bool got_100; /* 100 Trying came (and maybe nothing else) */
+	bool bye_unanswered; /* a 2xx hung up, the BYE got no answer */
+	bool cancel_unanswered; /* no final answer after our CANCEL */
+	int err; /* a transport error (errno), 0 = none */
+	char local_ip[INET6_ADDRSTRLEN]; /* where the INVITE came from */
 };
 
 /* Send the INVITE to the node at uri from `from` (its port 0: an
@@ -39,8 +39,8 @@ int doc_sip_check(const char *uri, const struct sockaddr_storage *from,
 struct doc_fuzz_state {
 	void *call;
 };
-int doc_sip_fuzz_feed(struct doc_fuzz_state *state, const char *buf,
-    size_t len);
+int
+doc_sip_fuzz_feed(struct doc_fuzz_state *state, const char *buf, size_t len);
 void doc_sip_fuzz_end(struct doc_fuzz_state *state);
 
 #endif

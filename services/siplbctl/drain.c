@@ -77,8 +77,8 @@ dialogs_left(const char *rep, int timeout_ms, uint32_t id)
 }
 
 int
-ctl_drain(const char *sched_rep, int timeout_ms, int json, int argc,
-    char **argv)
+ctl_drain(
+    const char *sched_rep, int timeout_ms, int json, int argc, char **argv)
 {
 	Siplb__V1__AdminRequest a = SIPLB__V1__ADMIN_REQUEST__INIT;
 	Siplb__V1__SchedReply *r;
@@ -90,7 +90,8 @@ ctl_drain(const char *sched_rep, int timeout_ms, int json, int argc,
 	time_t t0;
 
 	if (argc < 2) {
-		fprintf(stderr, "siplbctl: node %s: give the node ID\n", argv[0]);
+		fprintf(
+		    stderr, "siplbctl: node %s: give the node ID\n", argv[0]);
 		return 64;
 	}
 	id = strtoul(argv[1], &end, 10);
@@ -104,13 +105,17 @@ ctl_drain(const char *sched_rep, int timeout_ms, int json, int argc,
 			a.pause_inbound = true;
 		else if (on && strcmp(argv[i], "--no-wait") == 0)
 			wait = false;
-		else if (on && strcmp(argv[i], "--wait") == 0 && i + 1 < argc &&
-		    (wait_s = strtol(argv[i + 1], &end, 10)) > 0 && *end == '\0')
+		else if (on && strcmp(argv[i], "--wait") == 0 &&
+		    i + 1 < argc &&
+		    (wait_s = strtol(argv[i + 1], &end, 10)) > 0 &&
+		    *end == '\0')
 			i++;
 		else {
-			fprintf(stderr, "siplbctl: node %s: unknown option "
+			fprintf(stderr,
+			    "siplbctl: node %s: unknown option "
 			    "\"%s\" (drain ID [--pause-inbound] [--no-wait] "
-			    "[--wait SECONDS]; undrain ID)\n", argv[0], argv[i]);
+			    "[--wait SECONDS]; undrain ID)\n",
+			    argv[0], argv[i]);
 			return 64;
 		}
 	}
@@ -122,9 +127,10 @@ ctl_drain(const char *sched_rep, int timeout_ms, int json, int argc,
 	left = r->admin->node->dialogs;
 	if (!on || !wait) {
 		if (json) {
-			json_t *j = json_pack("{s:I,s:b,s:I}", "id",
-			    (json_int_t)id, "draining", r->admin->node->draining,
-			    "dialogs", (json_int_t)left);
+			json_t *j =
+			    json_pack("{s:I,s:b,s:I}", "id", (json_int_t)id,
+				"draining", r->admin->node->draining,
+				"dialogs", (json_int_t)left);
 			json_dumpf(j, stdout, JSON_INDENT(2));
 			printf("\n");
 			json_decref(j);
@@ -139,22 +145,26 @@ ctl_drain(const char *sched_rep, int timeout_ms, int json, int argc,
 	t0 = time(NULL);
 	for (;;) {
 		if (!json) {
-			printf("node %lu: draining, %ld dialogs left\n", id, left);
+			printf("node %lu: draining, %ld dialogs left\n", id,
+			    left);
 			fflush(stdout);
 		}
 		if (left == 0)
 			break;
 		if (wait_s > 0 && time(NULL) - t0 >= wait_s) {
-			fprintf(stderr, "siplbctl: node %lu: %ld dialogs still "
-			    "up after %ld s (it stays draining)\n", id, left,
-			    wait_s);
+			fprintf(stderr,
+			    "siplbctl: node %lu: %ld dialogs still "
+			    "up after %ld s (it stays draining)\n",
+			    id, left, wait_s);
 			return 1;
 		}
-		nanosleep(&(struct timespec){1, 0}, NULL);
-		if ((left = dialogs_left(sched_rep, timeout_ms,
-			 (uint32_t)id)) < 0) {
-			fprintf(stderr, "siplbctl: node %lu: the scheduler does "
-			    "not answer or the node is gone\n", id);
+		nanosleep(&(struct timespec){ 1, 0 }, NULL);
+		if ((left = dialogs_left(
+			 sched_rep, timeout_ms, (uint32_t)id)) < 0) {
+			fprintf(stderr,
+			    "siplbctl: node %lu: the scheduler does "
+			    "not answer or the node is gone\n",
+			    id);
 			return 69;
 		}
 	}
@@ -185,12 +195,15 @@ ctl_print_feedback(const struct Siplb__V1__Node *n)
 	if (n->load_correction)
 		printf(" load%+d", n->load_correction);
 	if (n->capacity_limit)
-		printf(" cap<=%d", n->capacity_limit < 0 ? 0 : n->capacity_limit);
+		printf(
+		    " cap<=%d", n->capacity_limit < 0 ? 0 : n->capacity_limit);
 	if (f != NULL)
 		printf(" esl=%s:%s%s sessions=%u/%u idle=%.1f%%", f->esl,
-		    !f->linked ? "down" : f->stale ? "stale" : "live",
-		    "", f->session_count,
-		    f->max_sessions, f->idle_cpu_milli / 1000.0);
+		    !f->linked     ? "down"
+			: f->stale ? "stale"
+				   : "live",
+		    "", f->session_count, f->max_sessions,
+		    f->idle_cpu_milli / 1000.0);
 	if (n->load_mode && strcmp(n->load_mode, "counted") != 0)
 		printf(" mode=%s", n->load_mode);
 }

@@ -37,17 +37,19 @@ struct ctl_cfg {
 
 #define OFF(f) offsetof(struct ctl_cfg, f)
 static const struct slb_cfg_key ctl_keys[] = {
-    {"general", "run_dir", SLB_CFG_STR, 0, 0, "/run/siplb", OFF(run_dir), ""},
-    {"scheduler", "rep", SLB_CFG_ADDR, 0, 0, SLB_ADDR_SCHEDULER_REP,
-	OFF(sched_rep), ""},
-    {"edge", "rep", SLB_CFG_ADDR, 0, 0, SLB_ADDR_EDGE_REP, OFF(edge_rep), ""},
-    {"edge", "listen", SLB_CFG_STR, 0, 0,
-	"udp:127.0.0.1:5060, tcp:127.0.0.1:5060", OFF(edge_listen), ""},
-    {"dialogd", "rep", SLB_CFG_ADDR, 0, 0, SLB_ADDR_DIALOGD_REP,
-	OFF(dialogd_rep), ""},
-    {"ctl", "timeout", SLB_CFG_INT, 10, 600000, "2000", OFF(timeout_ms),
-	"ms siplbctl waits for an answer"},
-    {NULL, NULL, 0, 0, 0, NULL, 0, NULL},
+	{ "general", "run_dir", SLB_CFG_STR, 0, 0, "/run/siplb", OFF(run_dir),
+	    "" },
+	{ "scheduler", "rep", SLB_CFG_ADDR, 0, 0, SLB_ADDR_SCHEDULER_REP,
+	    OFF(sched_rep), "" },
+	{ "edge", "rep", SLB_CFG_ADDR, 0, 0, SLB_ADDR_EDGE_REP, OFF(edge_rep),
+	    "" },
+	{ "edge", "listen", SLB_CFG_STR, 0, 0,
+	    "udp:127.0.0.1:5060, tcp:127.0.0.1:5060", OFF(edge_listen), "" },
+	{ "dialogd", "rep", SLB_CFG_ADDR, 0, 0, SLB_ADDR_DIALOGD_REP,
+	    OFF(dialogd_rep), "" },
+	{ "ctl", "timeout", SLB_CFG_INT, 10, 600000, "2000", OFF(timeout_ms),
+	    "ms siplbctl waits for an answer" },
+	{ NULL, NULL, 0, 0, 0, NULL, 0, NULL },
 };
 
 static struct ctl_cfg cfg;
@@ -90,8 +92,8 @@ usage(FILE *f)
 	    "                                     warn when a node trusts the\n"
 	    "                                     edge in apply-inbound-acl\n"
 	    "                                     (0 right, 1 warning, 2 trouble)\n"
-	    "The config file is -c FILE, else $SIPLB_CONF, else "
-	    SLB_DEFAULT_CONF ".\n");
+	    "The config file is -c FILE, else $SIPLB_CONF, else " SLB_DEFAULT_CONF
+	    ".\n");
 }
 
 static int
@@ -114,21 +116,24 @@ sched_call(Siplb__V1__SchedRequest *q, Siplb__V1__SchedReply **rp)
 	err = slb_req_call(cfg.sched_rep, &q->base,
 	    &siplb__v1__sched_reply__descriptor, cfg.timeout_ms, 2, &pm);
 	if (err == ETIMEDOUT) {
-		fprintf(stderr, "siplbctl: the scheduler at %s did not answer "
+		fprintf(stderr,
+		    "siplbctl: the scheduler at %s did not answer "
 		    "within %d ms (is siplb-scheduler running?)\n",
 		    cfg.sched_rep, cfg.timeout_ms);
 		return EXIT_UNREACHABLE;
 	}
 	if (err != 0) {
-		fprintf(stderr, "siplbctl: scheduler at %s: %s\n", cfg.sched_rep,
+		fprintf(stderr, "siplbctl: scheduler at %s: %s\n",
+		    cfg.sched_rep,
 		    err == EPROTONOSUPPORT ? "speaks another protocol version"
 					   : strerror(err));
 		return EXIT_UNREACHABLE;
 	}
 	*rp = (Siplb__V1__SchedReply *)pm;
 	if ((*rp)->status != SIPLB__V1__STATUS__STATUS_OK) {
-		const char *e = (*rp)->error && *(*rp)->error ? (*rp)->error
-							     : "request refused";
+		const char *e = (*rp)->error && *(*rp)->error
+		    ? (*rp)->error
+		    : "request refused";
 		if (json_out) {
 			json_t *j = json_pack("{s:s}", "error", e);
 			json_dumpf(j, stdout, JSON_INDENT(2));
@@ -169,16 +174,18 @@ print_nodes(Siplb__V1__Node **nodes, size_t n)
 		char rtt[32];
 
 		if (nd->rtt_us)
-			snprintf(rtt, sizeof(rtt), "%.1fms", nd->rtt_us / 1000.0);
+			snprintf(
+			    rtt, sizeof(rtt), "%.1fms", nd->rtt_us / 1000.0);
 		else
 			snprintf(rtt, sizeof(rtt), "-");
 		printf("%-5u %-5u %-5u %-32s %-8s %-6s %-6u %-5d %-8s", nd->id,
 		    nd->group, nd->set, nd->uri,
-		    nd->enabled ? "enabled" : "disabled", nd->up ? "up" : "down",
-		    nd->weight, nd->priority, rtt);
+		    nd->enabled ? "enabled" : "disabled",
+		    nd->up ? "up" : "down", nd->weight, nd->priority, rtt);
 		for (size_t r = 0; r < nd->n_resources; r++)
 			printf(" %s=%d/%d", nd->resources[r]->name,
-			    nd->resources[r]->load, nd->resources[r]->capacity);
+			    nd->resources[r]->load,
+			    nd->resources[r]->capacity);
 		ctl_print_feedback(nd);
 		printf("\n");
 	}
@@ -229,12 +236,14 @@ select_pool(struct ctl_opts *o)
 	if (o->seen_group)
 		return die_usage("select: give --group G (a load_balancer "
 				 "group) or --set S (a dispatcher set), not "
-				 "both%s", "");
+				 "both%s",
+		    "");
 	if (least)
 		return die_usage("select --set: least-load works on "
 				 "load_balancer groups (--group G); a "
 				 "dispatcher set takes an algorithm such as "
-				 "round-robin (--algorithm)%s", "");
+				 "round-robin (--algorithm)%s",
+		    "");
 	if (alg == NULL || *alg == '\0')
 		o->sel.algorithm = "round-robin";
 	o->sel.group = o->spec.set;
@@ -268,31 +277,28 @@ cmd_select(int argc, char **argv)
 		return EXIT_REFUSED;
 	}
 	switch (r->select->status) {
-	case SIPLB__V1__SELECT_STATUS__SELECT_OK:
-		why = NULL;
-		break;
+	case SIPLB__V1__SELECT_STATUS__SELECT_OK: why = NULL; break;
 	case SIPLB__V1__SELECT_STATUS__SELECT_NO_CAPACITY:
 		why = "no capacity: nodes offer the resource but all are full";
 		break;
 	case SIPLB__V1__SELECT_STATUS__SELECT_NO_DESTINATION:
 		why = "no destination: no enabled, up node offers it";
 		break;
-	default:
-		why = "bad request";
-		break;
+	default: why = "bad request"; break;
 	}
 	if (json_out) {
 		json_t *a = json_array();
 
 		for (size_t i = 0; i < r->select->n_choices; i++)
-			json_array_append_new(a, json_pack("{s:I,s:s}", "node_id",
-			    (json_int_t)r->select->choices[i]->node_id, "uri",
-			    r->select->choices[i]->uri));
+			json_array_append_new(a,
+			    json_pack("{s:I,s:s}", "node_id",
+				(json_int_t)r->select->choices[i]->node_id,
+				"uri", r->select->choices[i]->uri));
 		print_json(json_pack("{s:s,s:o}", "status",
 		    why ? (r->select->status ==
-				  SIPLB__V1__SELECT_STATUS__SELECT_NO_CAPACITY
-			      ? "no_capacity"
-			      : "no_destination")
+				      SIPLB__V1__SELECT_STATUS__SELECT_NO_CAPACITY
+				  ? "no_capacity"
+				  : "no_destination")
 			: "ok",
 		    "choices", a));
 	} else {
@@ -314,7 +320,8 @@ cmd_node(int argc, char **argv)
 
 	if (argc < 2)
 		return die_usage("node: give add, remove, enable, disable, "
-				 "resize or set%s", "");
+				 "resize or set%s",
+		    "");
 	sub = argv[1];
 	memset(&o, 0, sizeof(o));
 	siplb__v1__node_spec__init(&o.spec);
@@ -338,16 +345,17 @@ cmd_node(int argc, char **argv)
 	if (strcmp(sub, "remove") == 0 || strcmp(sub, "enable") == 0 ||
 	    strcmp(sub, "disable") == 0) {
 		if (argc != 3)
-			return die_usage("node %s takes only the node ID", sub);
+			return die_usage(
+			    "node %s takes only the node ID", sub);
 		a.op = sub[0] == 'r' ? SIPLB__V1__ADMIN_REQUEST__OP__OP_REMOVE
 		    : sub[0] == 'e'  ? SIPLB__V1__ADMIN_REQUEST__OP__OP_ENABLE
-				     : SIPLB__V1__ADMIN_REQUEST__OP__OP_DISABLE;
+				    : SIPLB__V1__ADMIN_REQUEST__OP__OP_DISABLE;
 		return admin(&a);
 	}
 	if (strcmp(sub, "resize") == 0) {
 		if (argc != 4)
-			return die_usage("node resize ID NAME=CAP[;NAME=CAP]%s",
-			    "");
+			return die_usage(
+			    "node resize ID NAME=CAP[;NAME=CAP]%s", "");
 		a.op = SIPLB__V1__ADMIN_REQUEST__OP__OP_RESIZE;
 		a.resources = argv[3];
 		return admin(&a);
@@ -357,7 +365,8 @@ cmd_node(int argc, char **argv)
 			return SLB_EXIT_USAGE;
 		if (!o.spec.has_weight && !o.spec.has_priority)
 			return die_usage("node set: give --weight and/or "
-					 "--priority%s", "");
+					 "--priority%s",
+			    "");
 		a.op = SIPLB__V1__ADMIN_REQUEST__OP__OP_UPDATE;
 		a.node = &o.spec;
 		return admin(&a);
@@ -387,15 +396,15 @@ cmd_dialogs(int argc, char **argv)
 	err = slb_req_call(cfg.dialogd_rep, &q.base,
 	    &siplb__v1__dialogd_reply__descriptor, cfg.timeout_ms, 2, &pm);
 	if (err != 0) {
-		fprintf(stderr, "siplbctl: dialogd at %s %s\n", cfg.dialogd_rep,
+		fprintf(stderr, "siplbctl: dialogd at %s %s\n",
+		    cfg.dialogd_rep,
 		    err == ETIMEDOUT ? "did not answer" : strerror(err));
 		return EXIT_UNREACHABLE;
 	}
 	r = (Siplb__V1__DialogdReply *)pm;
 	if (r->status != SIPLB__V1__STATUS__STATUS_OK) {
-		fprintf(stderr, "siplbctl: %s\n", r->error && *r->error
-							? r->error
-							: "refused");
+		fprintf(stderr, "siplbctl: %s\n",
+		    r->error && *r->error ? r->error : "refused");
 		slb_msg_free(pm);
 		return EXIT_REFUSED;
 	}
@@ -404,14 +413,17 @@ cmd_dialogs(int argc, char **argv)
 
 		if (o.dq.counts) {
 			for (size_t i = 0; i < r->n_counts; i++)
-				json_array_append_new(a, json_pack("{s:I,s:s,s:I}",
-				    "node_id", (json_int_t)r->counts[i]->node_id,
-				    "resource", r->counts[i]->resource, "count",
-				    (json_int_t)r->counts[i]->count));
+				json_array_append_new(a,
+				    json_pack("{s:I,s:s,s:I}", "node_id",
+					(json_int_t)r->counts[i]->node_id,
+					"resource", r->counts[i]->resource,
+					"count",
+					(json_int_t)r->counts[i]->count));
 			print_json(json_pack("{s:o}", "counts", a));
 		} else {
 			for (size_t i = 0; i < r->n_dialogs; i++) {
-				const Siplb__V1__DialogEvent *d = r->dialogs[i];
+				const Siplb__V1__DialogEvent *d =
+				    r->dialogs[i];
 
 				json_array_append_new(a, slb_dialog_json(d));
 			}
@@ -430,8 +442,8 @@ cmd_dialogs(int argc, char **argv)
 			const Siplb__V1__DialogEvent *d = r->dialogs[i];
 
 			printf("%-18s %-10s %-5u %-10s %s\n", d->key,
-			    slb_dialog_state_name(d->state), d->node_id, d->edge,
-			    d->call_id);
+			    slb_dialog_state_name(d->state), d->node_id,
+			    d->edge, d->call_id);
 		}
 	}
 	slb_msg_free(pm);
@@ -445,10 +457,11 @@ print_counters(const Siplb__V1__StatsReply *st)
 		json_t *a = json_array();
 
 		for (size_t i = 0; i < st->n_counters; i++)
-			json_array_append_new(a, json_pack("{s:s,s:s,s:I}",
-			    "name", st->counters[i]->name, "label",
-			    st->counters[i]->label, "value",
-			    (json_int_t)st->counters[i]->value));
+			json_array_append_new(a,
+			    json_pack("{s:s,s:s,s:I}", "name",
+				st->counters[i]->name, "label",
+				st->counters[i]->label, "value",
+				(json_int_t)st->counters[i]->value));
 		print_json(json_pack("{s:o}", "counters", a));
 		return;
 	}
@@ -503,9 +516,8 @@ fetch_stats(const char *what, const char *url, ProtobufCMessage *req,
 	}
 	r = (Siplb__V1__StatsAnswer *)pm;
 	if (r->status != SIPLB__V1__STATUS__STATUS_OK || r->stats == NULL) {
-		fprintf(stderr, "siplbctl: %s\n", r->error && *r->error
-							? r->error
-							: "refused");
+		fprintf(stderr, "siplbctl: %s\n",
+		    r->error && *r->error ? r->error : "refused");
 		slb_msg_free(pm);
 		return EXIT_REFUSED;
 	}
@@ -563,15 +575,16 @@ cmd_health(void)
 	eq.stats = 1;
 	err = slb_req_call(cfg.edge_rep, &eq.base,
 	    &siplb__v1__edge_reply__descriptor, cfg.timeout_ms, 2, &pm);
-	if (err == 0 && ((Siplb__V1__EdgeReply *)pm)->status !=
-			    SIPLB__V1__STATUS__STATUS_OK)
+	if (err == 0 &&
+	    ((Siplb__V1__EdgeReply *)pm)->status !=
+		SIPLB__V1__STATUS__STATUS_OK)
 		err = EPROTO;
 	if (err == 0)
 		slb_msg_free(pm);
 	if (err != 0) {
 		fprintf(stderr, "siplbctl: health: the edge at %s %s\n",
-		    cfg.edge_rep, err == ETIMEDOUT ? "did not answer"
-						   : strerror(err));
+		    cfg.edge_rep,
+		    err == ETIMEDOUT ? "did not answer" : strerror(err));
 		bad = 1;
 	}
 	/* any answer, even a refusal, means the scheduler is there */
@@ -583,8 +596,8 @@ cmd_health(void)
 		slb_msg_free(pm);
 	else {
 		fprintf(stderr, "siplbctl: health: the scheduler at %s %s\n",
-		    cfg.sched_rep, err == ETIMEDOUT ? "did not answer"
-						    : strerror(err));
+		    cfg.sched_rep,
+		    err == ETIMEDOUT ? "did not answer" : strerror(err));
 		bad = 1;
 	}
 	if (!bad)
@@ -612,8 +625,8 @@ main(int argc, char **argv)
 		} else if (strcmp(argv[i], "--timeout") == 0) {
 			if (++i >= argc ||
 			    slb_parse_long(argv[i], 10, 600000, &timeout) != 0)
-				return die_usage("--timeout: give 10..600000 ms%s",
-				    "");
+				return die_usage(
+				    "--timeout: give 10..600000 ms%s", "");
 		} else if ((strcmp(argv[i], "-h") == 0 ||
 			       strcmp(argv[i], "--help") == 0) &&
 		    nrest == 0) {
@@ -632,8 +645,8 @@ main(int argc, char **argv)
 		path = NULL;
 	if (path == NULL && access(SLB_DEFAULT_CONF, F_OK) == 0)
 		path = SLB_DEFAULT_CONF;
-	if (slb_cfg_load(path, ctl_keys, &cfg, SLB_CFG_PARTIAL, NULL, NULL, err,
-		sizeof(err)) != 0) {
+	if (slb_cfg_load(path, ctl_keys, &cfg, SLB_CFG_PARTIAL, NULL, NULL,
+		err, sizeof(err)) != 0) {
 		fprintf(stderr, "siplbctl: %s\n", err);
 		return SLB_EXIT_CONFIG;
 	}
@@ -678,8 +691,9 @@ main(int argc, char **argv)
 		return cmd_health();
 	}
 	if (strcmp(rest[0], "top") == 0)
-		return ctl_top(&(struct ctl_top_io){sched_call, fetch_stats,
-				   cfg.sched_rep, cfg.edge_rep, cfg.timeout_ms},
+		return ctl_top(
+		    &(struct ctl_top_io){ sched_call, fetch_stats,
+			cfg.sched_rep, cfg.edge_rep, cfg.timeout_ms },
 		    nrest, rest);
 	if (strcmp(rest[0], "reload") == 0) {
 		Siplb__V1__AdminRequest a = SIPLB__V1__ADMIN_REQUEST__INIT;

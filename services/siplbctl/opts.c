@@ -16,7 +16,8 @@ ctl_parse_u32(const char *s, const char *what, uint32_t *out)
 	long v;
 
 	if (slb_parse_long(s, 0, UINT32_MAX, &v) != 0) {
-		fprintf(stderr, "siplbctl: %s: \"%s\" is not a number\n", what, s);
+		fprintf(
+		    stderr, "siplbctl: %s: \"%s\" is not a number\n", what, s);
 		return -1;
 	}
 	*out = (uint32_t)v;
@@ -24,42 +25,66 @@ ctl_parse_u32(const char *s, const char *what, uint32_t *out)
 }
 
 enum {
-	O_URI = 256, O_ID, O_GROUP, O_SET, O_RES, O_WEIGHT, O_PRIO, O_PROBE,
-	O_DESC, O_ATTRS, O_SOCKET, O_DISABLED, O_RESOURCE, O_ALG, O_KEY,
-	O_HASHKEY, O_EXCLUDE, O_MAX, O_RELATIVE, O_OVERCOMMIT, O_RESERVE,
-	O_TIEFIRST, O_RESET, O_NODE, O_STATE, O_EDGE, O_LIMIT, O_COUNTS,
+	O_URI = 256,
+	O_ID,
+	O_GROUP,
+	O_SET,
+	O_RES,
+	O_WEIGHT,
+	O_PRIO,
+	O_PROBE,
+	O_DESC,
+	O_ATTRS,
+	O_SOCKET,
+	O_DISABLED,
+	O_RESOURCE,
+	O_ALG,
+	O_KEY,
+	O_HASHKEY,
+	O_EXCLUDE,
+	O_MAX,
+	O_RELATIVE,
+	O_OVERCOMMIT,
+	O_RESERVE,
+	O_TIEFIRST,
+	O_RESET,
+	O_NODE,
+	O_STATE,
+	O_EDGE,
+	O_LIMIT,
+	O_COUNTS,
 };
 
 static const struct option long_opts[] = {
-    {"uri", required_argument, NULL, O_URI},
-    {"id", required_argument, NULL, O_ID},
-    {"group", required_argument, NULL, O_GROUP},
-    {"set", required_argument, NULL, O_SET},
-    {"resources", required_argument, NULL, O_RES},
-    {"weight", required_argument, NULL, O_WEIGHT},
-    {"priority", required_argument, NULL, O_PRIO},
-    {"probe-mode", required_argument, NULL, O_PROBE},
-    {"description", required_argument, NULL, O_DESC},
-    {"attrs", required_argument, NULL, O_ATTRS},
-    {"socket", required_argument, NULL, O_SOCKET},
-    {"disabled", no_argument, NULL, O_DISABLED},
-    {"resource", required_argument, NULL, O_RESOURCE},
-    {"algorithm", required_argument, NULL, O_ALG},
-    {"key", required_argument, NULL, O_KEY},
-    {"hash-key", required_argument, NULL, O_HASHKEY},
-    {"exclude", required_argument, NULL, O_EXCLUDE},
-    {"max", required_argument, NULL, O_MAX},
-    {"relative", no_argument, NULL, O_RELATIVE},
-    {"overcommit", no_argument, NULL, O_OVERCOMMIT},
-    {"reserve", no_argument, NULL, O_RESERVE},
-    {"tie-first", no_argument, NULL, O_TIEFIRST},
-    {"reset", no_argument, NULL, O_RESET},
-    {"node", required_argument, NULL, O_NODE},
-    {"state", required_argument, NULL, O_STATE},
-    {"edge", required_argument, NULL, O_EDGE},
-    {"limit", required_argument, NULL, O_LIMIT},
-    {"counts", no_argument, NULL, O_COUNTS},
-    {NULL, 0, NULL, 0},
+	{ "uri", required_argument, NULL, O_URI },
+	{ "id", required_argument, NULL, O_ID },
+	{ "group", required_argument, NULL, O_GROUP },
+	{ "set", required_argument, NULL, O_SET },
+	{ "resources", required_argument, NULL, O_RES },
+	{ "weight", required_argument, NULL, O_WEIGHT },
+	{ "priority", required_argument, NULL, O_PRIO },
+	{ "probe-mode", required_argument, NULL, O_PROBE },
+	{ "description", required_argument, NULL, O_DESC },
+	{ "attrs", required_argument, NULL, O_ATTRS },
+	{ "socket", required_argument, NULL, O_SOCKET },
+	{ "disabled", no_argument, NULL, O_DISABLED },
+	{ "resource", required_argument, NULL, O_RESOURCE },
+	{ "algorithm", required_argument, NULL, O_ALG },
+	{ "key", required_argument, NULL, O_KEY },
+	{ "hash-key", required_argument, NULL, O_HASHKEY },
+	{ "exclude", required_argument, NULL, O_EXCLUDE },
+	{ "max", required_argument, NULL, O_MAX },
+	{ "relative", no_argument, NULL, O_RELATIVE },
+	{ "overcommit", no_argument, NULL, O_OVERCOMMIT },
+	{ "reserve", no_argument, NULL, O_RESERVE },
+	{ "tie-first", no_argument, NULL, O_TIEFIRST },
+	{ "reset", no_argument, NULL, O_RESET },
+	{ "node", required_argument, NULL, O_NODE },
+	{ "state", required_argument, NULL, O_STATE },
+	{ "edge", required_argument, NULL, O_EDGE },
+	{ "limit", required_argument, NULL, O_LIMIT },
+	{ "counts", no_argument, NULL, O_COUNTS },
+	{ NULL, 0, NULL, 0 },
 };
 
 /*
@@ -75,9 +100,7 @@ node_opt(int c, struct ctl_opts *o)
 	long lv;
 
 	switch (c) {
-	case O_URI:
-		o->spec.uri = optarg;
-		break;
+	case O_URI: o->spec.uri = optarg; break;
 	case O_ID:
 		if (ctl_parse_u32(optarg, "--id", &o->spec.id))
 			return -1;
@@ -85,7 +108,7 @@ node_opt(int c, struct ctl_opts *o)
 	case O_GROUP:
 		if (ctl_parse_u32(optarg, "--group", &o->spec.group))
 			return -1;
-		o->sel.group = o->spec.group;	/* select --group too */
+		o->sel.group = o->spec.group; /* select --group too */
 		o->seen_group = 1;
 		break;
 	case O_SET:
@@ -93,9 +116,7 @@ node_opt(int c, struct ctl_opts *o)
 			return -1;
 		o->seen_set = 1;
 		break;
-	case O_RES:
-		o->spec.resources = optarg;
-		break;
+	case O_RES: o->spec.resources = optarg; break;
 	case O_WEIGHT:
 		if (ctl_parse_u32(optarg, "--weight", &o->spec.weight))
 			return -1;
@@ -103,8 +124,10 @@ node_opt(int c, struct ctl_opts *o)
 		break;
 	case O_PRIO:
 		if (slb_parse_long(optarg, INT32_MIN, INT32_MAX, &lv)) {
-			fprintf(stderr, "siplbctl: --priority: \"%s\" is "
-			    "not a number\n", optarg);
+			fprintf(stderr,
+			    "siplbctl: --priority: \"%s\" is "
+			    "not a number\n",
+			    optarg);
 			return -1;
 		}
 		o->spec.priority = (int32_t)lv;
@@ -114,20 +137,11 @@ node_opt(int c, struct ctl_opts *o)
 		if (ctl_parse_u32(optarg, "--probe-mode", &o->spec.probe_mode))
 			return -1;
 		break;
-	case O_DESC:
-		o->spec.description = optarg;
-		break;
-	case O_ATTRS:
-		o->spec.attrs = optarg;
-		break;
-	case O_SOCKET:
-		o->spec.socket = optarg;
-		break;
-	case O_DISABLED:
-		o->spec.disabled = 1;
-		break;
-	default:
-		return 1;
+	case O_DESC: o->spec.description = optarg; break;
+	case O_ATTRS: o->spec.attrs = optarg; break;
+	case O_SOCKET: o->spec.socket = optarg; break;
+	case O_DISABLED: o->spec.disabled = 1; break;
+	default: return 1;
 	}
 	return 0;
 }
@@ -145,16 +159,12 @@ select_opt(int c, struct ctl_opts *o)
 		o->resource[o->sel.n_resources++] = optarg;
 		o->sel.resources = o->resource;
 		break;
-	case O_ALG:
-		o->sel.algorithm = optarg;
-		break;
+	case O_ALG: o->sel.algorithm = optarg; break;
 	case O_KEY:
 		o->sel.key = optarg;
-		o->dq.key = optarg;	/* dialogs --key too */
+		o->dq.key = optarg; /* dialogs --key too */
 		break;
-	case O_HASHKEY:
-		o->sel.hash_key = optarg;
-		break;
+	case O_HASHKEY: o->sel.hash_key = optarg; break;
 	case O_EXCLUDE: {
 		char parts[64][SLB_CFG_STRLEN];
 		int n = slb_cfg_split(optarg, ',', parts, 64);
@@ -164,11 +174,13 @@ select_opt(int c, struct ctl_opts *o)
 		for (int i = 0; i < n; i++) {
 			if (ctl_parse_u32(parts[i], "--exclude", &v))
 				return -1;
-			if (o->sel.n_exclude >= sizeof(o->exclude) /
-			    sizeof(o->exclude[0])) {
-				fprintf(stderr, "siplbctl: --exclude: at most "
-				    "%zu nodes\n", sizeof(o->exclude) /
-				    sizeof(o->exclude[0]));
+			if (o->sel.n_exclude >=
+			    sizeof(o->exclude) / sizeof(o->exclude[0])) {
+				fprintf(stderr,
+				    "siplbctl: --exclude: at most "
+				    "%zu nodes\n",
+				    sizeof(o->exclude) /
+					sizeof(o->exclude[0]));
 				return -1;
 			}
 			o->exclude[o->sel.n_exclude++] = v;
@@ -180,20 +192,11 @@ select_opt(int c, struct ctl_opts *o)
 		if (ctl_parse_u32(optarg, "--max", &o->sel.max_results))
 			return -1;
 		break;
-	case O_RELATIVE:
-		o->sel.relative = 1;
-		break;
-	case O_OVERCOMMIT:
-		o->sel.overcommit = 1;
-		break;
-	case O_RESERVE:
-		o->sel.reserve = 1;
-		break;
-	case O_TIEFIRST:
-		o->sel.tie_first = 1;
-		break;
-	default:
-		return 1;
+	case O_RELATIVE: o->sel.relative = 1; break;
+	case O_OVERCOMMIT: o->sel.overcommit = 1; break;
+	case O_RESERVE: o->sel.reserve = 1; break;
+	case O_TIEFIRST: o->sel.tie_first = 1; break;
+	default: return 1;
 	}
 	return 0;
 }
@@ -205,9 +208,7 @@ query_opt(int c, struct ctl_opts *o)
 	enum slb_dialog_state ds;
 
 	switch (c) {
-	case O_RESET:
-		o->reset = 1;
-		break;
+	case O_RESET: o->reset = 1; break;
 	case O_NODE:
 		if (ctl_parse_u32(optarg, "--node", &o->dq.node_id))
 			return -1;
@@ -216,23 +217,19 @@ query_opt(int c, struct ctl_opts *o)
 		if (slb_dialog_state_parse(optarg, &ds) == 0)
 			o->dq.state = (Siplb__V1__DialogState)ds;
 		else {
-			fprintf(stderr, "siplbctl: --state: created, "
+			fprintf(stderr,
+			    "siplbctl: --state: created, "
 			    "confirmed or terminated\n");
 			return -1;
 		}
 		break;
-	case O_EDGE:
-		o->dq.edge = optarg;
-		break;
+	case O_EDGE: o->dq.edge = optarg; break;
 	case O_LIMIT:
 		if (ctl_parse_u32(optarg, "--limit", &o->dq.limit))
 			return -1;
 		break;
-	case O_COUNTS:
-		o->dq.counts = 1;
-		break;
-	default:
-		return 1;
+	case O_COUNTS: o->dq.counts = 1; break;
+	default: return 1;
 	}
 	return 0;
 }
@@ -250,8 +247,10 @@ ctl_parse_opts(int argc, char **argv, struct ctl_opts *o)
 		if (rc < 0)
 			return -1;
 		if (rc > 0) {
-			fprintf(stderr, "siplbctl: unknown or incomplete option "
-			    "\"%s\"\n", argv[optind - 1]);
+			fprintf(stderr,
+			    "siplbctl: unknown or incomplete option "
+			    "\"%s\"\n",
+			    argv[optind - 1]);
 			return -1;
 		}
 	}

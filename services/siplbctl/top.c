@@ -51,24 +51,24 @@ struct top {
 	const struct ctl_top_io *io;
 	double interval;
 	long count;
-	int tty;	/* full screen on stdout */
-	int keys;	/* keys from stdin */
+	int tty; /* full screen on stdout */
+	int keys; /* keys from stdin */
 	int cols, rows;
-	sigset_t waitmask;	/* the mask ppoll waits with */
+	sigset_t waitmask; /* the mask ppoll waits with */
 	/* the last answers, NULL when the service did not answer */
 	Siplb__V1__SchedReply *nodes;
 	int nodes_rc;
 	Siplb__V1__StatsAnswer *edge;
 	int edge_rc;
-	double *rate;	/* calls/s of each node of `nodes`; < 0: unknown */
-	struct top_prev *prev;	/* the sample before */
+	double *rate; /* calls/s of each node of `nodes`; < 0: unknown */
+	struct top_prev *prev; /* the sample before */
 	size_t nprev;
-	double t_prev, t_now;	/* CLOCK_MONOTONIC s of the two samples */
-	struct top_edge e, e_prev;	/* this edge sample, the one before */
+	double t_prev, t_now; /* CLOCK_MONOTONIC s of the two samples */
+	struct top_edge e, e_prev; /* this edge sample, the one before */
 	int have_e, have_e_prev;
 	double e_time, e_prev_time;
-	char msg[256];	/* last line the calls wrote on stderr */
-	char when[16];	/* wall-clock time of the sample */
+	char msg[256]; /* last line the calls wrote on stderr */
+	char when[16]; /* wall-clock time of the sample */
 	/* the frame being drawn */
 	FILE *f;
 	int lines;
@@ -145,7 +145,7 @@ term_size(struct top *t)
 	const char *c = getenv("COLUMNS");
 
 	t->cols = 100;
-	t->rows = 0;	/* no limit */
+	t->rows = 0; /* no limit */
 	if (!t->tty && c != NULL && atoi(c) >= 40 && atoi(c) <= TOP_LINE - 1)
 		t->cols = atoi(c);
 	if (t->tty && ioctl(STDOUT_FILENO, TIOCGWINSZ, &ws) == 0 &&
@@ -206,7 +206,8 @@ take_stderr(struct top *t)
 	while (b > buf && b[-1] != '\n')
 		b--;
 	if (b < e)
-		snprintf(t->msg, sizeof(t->msg), "%.*s", (int)sizeof(t->msg) - 1, b);
+		snprintf(t->msg, sizeof(t->msg), "%.*s",
+		    (int)sizeof(t->msg) - 1, b);
 }
 
 /* ------------------------------------------------------------ samples */
@@ -250,12 +251,12 @@ node_rates(struct top *t)
 		for (size_t k = 0; k < t->nprev && dt > 0; k++)
 			if (t->prev[k].id == nd[i]->id &&
 			    nd[i]->selected >= t->prev[k].selected)
-				t->rate[i] =
-				    (double)(nd[i]->selected - t->prev[k].selected) /
+				t->rate[i] = (double)(nd[i]->selected -
+						 t->prev[k].selected) /
 				    dt;
 	}
 	if (nd == NULL)
-		return;	/* keep the old sample for the next answer */
+		return; /* keep the old sample for the next answer */
 	free(t->prev);
 	t->nprev = 0;
 	t->prev = calloc(n + 1, sizeof(*t->prev));
@@ -295,8 +296,8 @@ sample(struct top *t)
 	t->edge = NULL;
 	eq.body_case = SIPLB__V1__EDGE_REQUEST__BODY_STATS;
 	eq.stats = 1;
-	t->edge_rc = t->io->stats("the edge", t->io->edge_rep, &eq.base,
-	    &t->edge);
+	t->edge_rc =
+	    t->io->stats("the edge", t->io->edge_rep, &eq.base, &t->edge);
 	if (t->edge_rc == 0) {
 		t->have_e_prev = t->have_e;
 		t->e_prev = t->e;
@@ -399,7 +400,7 @@ struct node_cols {
 static struct node_cols
 node_cols(const struct top *t, Siplb__V1__Node **nd, size_t n)
 {
-	struct node_cols c = {3, 4, 3, 0};
+	struct node_cols c = { 3, 4, 3, 0 };
 	char num[48];
 	int left;
 
@@ -411,8 +412,8 @@ node_cols(const struct top *t, Siplb__V1__Node **nd, size_t n)
 
 			if ((int)strlen(rs->name) > c.name)
 				c.name = (int)strlen(rs->name);
-			snprintf(num, sizeof(num), "%d/%d", rs->load,
-			    rs->capacity);
+			snprintf(
+			    num, sizeof(num), "%d/%d", rs->load, rs->capacity);
 			if ((int)strlen(num) > c.num)
 				c.num = (int)strlen(num);
 		}
@@ -421,7 +422,7 @@ node_cols(const struct top *t, Siplb__V1__Node **nd, size_t n)
 		c.uri = 40;
 	/* ID URI HEALTH RTT CALLS/S DIALOGS = uri + 42, then the resource */
 	left = t->cols - 1 - (c.uri + 42) - c.name - 1 - c.num - 3;
-	c.bar = left >= 4 ? left : 0;	/* narrow: no bars, then lines cut */
+	c.bar = left >= 4 ? left : 0; /* narrow: no bars, then lines cut */
 	if (c.bar > BAR_MAX)
 		c.bar = BAR_MAX;
 	return c;
@@ -450,8 +451,8 @@ draw_node(struct top *t, const Siplb__V1__Node *n, double rate,
 		if (c->bar > 0)
 			bar(b, sizeof(b), c->bar, rs->load, rs->capacity);
 		snprintf(num, sizeof(num), "%d/%d", rs->load, rs->capacity);
-		snprintf(res, sizeof(res), "%-*s %s%s%*s", c->name, rs->name, b,
-		    c->bar > 0 ? " " : "", c->num, num);
+		snprintf(res, sizeof(res), "%-*s %s%s%*s", c->name, rs->name,
+		    b, c->bar > 0 ? " " : "", c->num, num);
 		line(t, 0, "%-*s  %s", (int)strlen(head), r == 0 ? head : "",
 		    res);
 	}
@@ -485,7 +486,7 @@ edge_rate(const struct top *t, uint64_t now, uint64_t before)
 	double dt = t->e_time - t->e_prev_time;
 
 	if (!t->have_e_prev || dt <= 0 || now < before)
-		return -1;	/* no sample before, or the edge restarted */
+		return -1; /* no sample before, or the edge restarted */
 	return (double)(now - before) / dt;
 }
 
@@ -508,8 +509,8 @@ draw_edge(struct top *t)
 	}
 	fmt_rate(req, sizeof(req), edge_rate(t, e->req, t->e_prev.req));
 	fmt_rate(dr, sizeof(dr), edge_rate(t, e->drops, t->e_prev.drops));
-	fmt_rate(fo, sizeof(fo),
-	    edge_rate(t, e->failovers, t->e_prev.failovers));
+	fmt_rate(
+	    fo, sizeof(fo), edge_rate(t, e->failovers, t->e_prev.failovers));
 	{
 		char fos[48], drs[48];
 
@@ -541,8 +542,10 @@ draw(struct top *t)
 	if (t->tty)
 		fputs("\033[H", t->f);
 	if (table(t, &n) != NULL)
-		line(t, 0, "siplbctl top - %s, every %gs; scheduler %s: %zu "
-		    "nodes%s", t->when, t->interval, t->io->sched_rep, n,
+		line(t, 0,
+		    "siplbctl top - %s, every %gs; scheduler %s: %zu "
+		    "nodes%s",
+		    t->when, t->interval, t->io->sched_rep, n,
 		    t->tty ? "; q quits" : "");
 	else
 		line(t, 0, "siplbctl top - %s, every %gs%s", t->when,
@@ -556,7 +559,8 @@ draw(struct top *t)
 		line(t, 0, "last error: %s", t->msg);
 	}
 	if (t->rows > 0 && t->lines > t->rows - 1)
-		fprintf(t->f, "%.*s", t->cols - 1, "(more lines than the "
+		fprintf(t->f, "%.*s", t->cols - 1,
+		    "(more lines than the "
 		    "window is high)");
 	if (t->tty)
 		fputs("\033[J", t->f);
@@ -576,7 +580,7 @@ static int
 wait_next(struct top *t, double deadline)
 {
 	for (;;) {
-		struct pollfd pfd = {STDIN_FILENO, POLLIN, 0};
+		struct pollfd pfd = { STDIN_FILENO, POLLIN, 0 };
 		struct timespec ts;
 		double left;
 		char k[64];
@@ -595,7 +599,7 @@ wait_next(struct top *t, double deadline)
 		ts.tv_sec = (time_t)left;
 		ts.tv_nsec = (long)((left - (double)ts.tv_sec) * 1e9);
 		if (ppoll(&pfd, t->keys ? 1 : 0, &ts, &t->waitmask) <= 0)
-			continue;	/* a signal, or the time */
+			continue; /* a signal, or the time */
 		if (pfd.revents & (POLLHUP | POLLERR | POLLNVAL)) {
 			t->keys = 0;
 			continue;
@@ -614,7 +618,8 @@ wait_next(struct top *t, double deadline)
 static int
 top_usage(const char *why, const char *arg)
 {
-	fprintf(stderr, "siplbctl: top: %s%s\n"
+	fprintf(stderr,
+	    "siplbctl: top: %s%s\n"
 	    "usage: siplbctl top [--interval S] [--count N]\n"
 	    "  --interval S   seconds between refreshes, 0.1..3600 (default 1)\n"
 	    "  --count N      refreshes, then exit; 0 = until q (default 0)\n",
@@ -630,20 +635,23 @@ top_opts(struct top *t, int argc, char **argv)
 	for (int i = 1; i < argc; i++) {
 		const char *o = argv[i];
 
-		if (i + 1 >= argc && (strcmp(o, "--interval") == 0 ||
-					 strcmp(o, "--count") == 0))
+		if (i + 1 >= argc &&
+		    (strcmp(o, "--interval") == 0 ||
+			strcmp(o, "--count") == 0))
 			return top_usage(o, " needs a value");
 		if (strcmp(o, "--interval") == 0) {
 			t->interval = strtod(argv[++i], &end);
 			if (*end != '\0' || end == argv[i] ||
 			    !(t->interval >= 0.1 && t->interval <= 3600))
 				return top_usage("--interval: give 0.1..3600 "
-						 "seconds, not ", argv[i]);
+						 "seconds, not ",
+				    argv[i]);
 		} else if (strcmp(o, "--count") == 0) {
 			t->count = strtol(argv[++i], &end, 10);
 			if (*end != '\0' || end == argv[i] || t->count < 0)
 				return top_usage("--count: give 0 or more, "
-						 "not ", argv[i]);
+						 "not ",
+				    argv[i]);
 		} else {
 			return top_usage("unknown argument ", o);
 		}
@@ -657,7 +665,7 @@ top_opts(struct top *t, int argc, char **argv)
 static void
 top_signals(struct top *t)
 {
-	static const int sigs[] = {SIGINT, SIGTERM, SIGHUP, SIGWINCH};
+	static const int sigs[] = { SIGINT, SIGTERM, SIGHUP, SIGWINCH };
 	struct sigaction sa;
 	sigset_t block;
 

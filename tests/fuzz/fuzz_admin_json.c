@@ -20,9 +20,9 @@ static struct adm A;
 static const struct {
 	const char *method, *path;
 } ends[] = {
-	{"POST", "/api/v1/nodes"},
-	{"PATCH", "/api/v1/nodes/1"},
-	{"POST", "/api/v1/reload"},
+	{ "POST", "/api/v1/nodes" },
+	{ "PATCH", "/api/v1/nodes/1" },
+	{ "POST", "/api/v1/reload" },
 };
 
 int
@@ -40,7 +40,7 @@ LLVMFuzzerInitialize(int *argc, char ***argv)
 int
 LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-	struct adm_reply rp = {0};
+	struct adm_reply rp = { 0 };
 	json_t *err;
 	unsigned i;
 

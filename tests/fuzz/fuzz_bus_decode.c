@@ -66,18 +66,13 @@ use_bus(const Siplb__V1__BusMessage *b)
 	size_t i;
 
 	switch (b->body_case) {
-	case SIPLB__V1__BUS_MESSAGE__BODY_TABLE:
-		use_table(b->table);
-		break;
-	case SIPLB__V1__BUS_MESSAGE__BODY_DIALOG:
-		use_event(b->dialog);
-		break;
+	case SIPLB__V1__BUS_MESSAGE__BODY_TABLE: use_table(b->table); break;
+	case SIPLB__V1__BUS_MESSAGE__BODY_DIALOG: use_event(b->dialog); break;
 	case SIPLB__V1__BUS_MESSAGE__BODY_DIALOGS:
 		for (i = 0; i < b->dialogs->n_events; i++)
 			use_event(b->dialogs->events[i]);
 		break;
-	default:
-		break;
+	default: break;
 	}
 }
 
@@ -108,17 +103,16 @@ use_sched(const Siplb__V1__SchedRequest *q)
 	case SIPLB__V1__SCHED_REQUEST__BODY_ADMIN:
 		if (q->admin->node != NULL) {
 			lb_node_defaults(&n);
-			(void)lb_pb_nodespec(q->admin->node, &n, err,
-			    sizeof(err));
+			(void)lb_pb_nodespec(
+			    q->admin->node, &n, err, sizeof(err));
 		}
 		if (q->admin->resources != NULL && *q->admin->resources) {
 			lb_node_defaults(&n);
-			(void)lb_pb_resize(&n, q->admin->resources, err,
-			    sizeof(err));
+			(void)lb_pb_resize(
+			    &n, q->admin->resources, err, sizeof(err));
 		}
 		break;
-	default:
-		break;
+	default: break;
 	}
 }
 

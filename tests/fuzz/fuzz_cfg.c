@@ -55,8 +55,8 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
 	if (size > 1 << 16)
 		return 0;
-	if (ftruncate(memfd, 0) != 0 || pwrite(memfd, data, size, 0) !=
-	    (ssize_t)size)
+	if (ftruncate(memfd, 0) != 0 ||
+	    pwrite(memfd, data, size, 0) != (ssize_t)size)
 		abort();
 	(void)slb_ini_parse(path, count_kv, &n, err, sizeof(err));
 	(void)edge_cfg_load(&c, path);

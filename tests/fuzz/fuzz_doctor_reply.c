@@ -15,7 +15,7 @@
 int
 LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-	struct doc_fuzz_state st = {0};
+	struct doc_fuzz_state st = { 0 };
 	const char *p = (const char *)data, *end = p + size;
 
 	while (p < end) {

@@ -28,7 +28,7 @@ static struct edge_peer phone, node;
 static int
 udp_sock(int *port)
 {
-	struct sockaddr_in a = {.sin_family = AF_INET};
+	struct sockaddr_in a = { .sin_family = AF_INET };
 	socklen_t l = sizeof(a);
 	int fd = socket(AF_INET, SOCK_DGRAM | SOCK_NONBLOCK, 0);
 
@@ -100,8 +100,8 @@ LLVMFuzzerInitialize(int *argc, char ***argv)
 		abort();
 	/* a port the kernel just handed out, free again */
 	close(udp_sock(&pedge));
-	snprintf(E->cfg.listen, sizeof(E->cfg.listen), "udp:127.0.0.1:%d",
-	    pedge);
+	snprintf(
+	    E->cfg.listen, sizeof(E->cfg.listen), "udp:127.0.0.1:%d", pedge);
 	snprintf(E->cfg.scheduler, sizeof(E->cfg.scheduler),
 	    "inproc://fuzz-nosched");
 	E->cfg.scheduler_pub[0] = '\0';

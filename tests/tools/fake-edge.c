@@ -57,7 +57,7 @@ fill(Siplb__V1__DialogEvent *e, char **resp, const struct dlg *d)
 	e->key = (char *)d->key;
 	e->state = d->state;
 	if (d->state == SIPLB__V1__DIALOG_STATE__DIALOG_TERMINATED)
-		e->reason = "bye";	/* as a real edge says */
+		e->reason = "bye"; /* as a real edge says */
 	e->node_id = d->node;
 	for (int i = 0; i < d->nres; i++)
 		resp[i] = (char *)d->res[i];
@@ -96,7 +96,7 @@ burst(int n)
 	static Siplb__V1__DialogEvent evs[500];
 	static Siplb__V1__DialogEvent *evp[500];
 	static char keys[500][32], cids[500][48];
-	static char *res[1] = {"pstn"};
+	static char *res[1] = { "pstn" };
 	int state = 0;
 
 	for (int done = 0; done < 2 * n;) {
@@ -110,7 +110,8 @@ burst(int n)
 
 			state = done < n ? 1 : 3;
 			siplb__v1__dialog_event__init(&evs[k]);
-			snprintf(keys[k], sizeof(keys[k]), "b%d-%d", burst_seq, i);
+			snprintf(
+			    keys[k], sizeof(keys[k]), "b%d-%d", burst_seq, i);
 			snprintf(cids[k], sizeof(cids[k]), "burst-%d-%d@bench",
 			    burst_seq, i);
 			evs[k].key = keys[k];
@@ -220,7 +221,7 @@ on_line(evutil_socket_t fd, short what, void *arg)
 		burst(n);
 	} else if (strncmp(line, "restart", 7) == 0) {
 		slb_pub_close(pub);
-		usleep(2000);	/* a new epoch (microseconds of wall clock) */
+		usleep(2000); /* a new epoch (microseconds of wall clock) */
 		if (slb_pub_open(&pub, pub_url, stream) != 0) {
 			fprintf(stderr, "cannot reopen %s\n", pub_url);
 			exit(1);
@@ -245,7 +246,7 @@ int
 main(int argc, char **argv)
 {
 	struct event *hb;
-	struct timeval hb_tv = {0, 200000};
+	struct timeval hb_tv = { 0, 200000 };
 	struct event_base *base;
 	struct event *ev;
 
@@ -259,7 +260,7 @@ main(int argc, char **argv)
 	if (slb_loop_new(&base) != 0 || slb_pub_open(&pub, pub_url, stream) ||
 	    slb_rep_open(&rep, base, argv[2], on_request, NULL) != 0)
 		return 1;
-	slb_rep_set_pub(rep, pub);	/* replays, as a real edge */
+	slb_rep_set_pub(rep, pub); /* replays, as a real edge */
 	ev = event_new(base, 0, EV_READ | EV_PERSIST, on_line, base);
 	event_add(ev, NULL);
 	hb = event_new(base, -1, EV_PERSIST, on_heartbeat, NULL);

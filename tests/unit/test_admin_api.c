@@ -74,7 +74,7 @@ fake_run(void *arg)
 		nng_msg *m, *out = NULL;
 
 		if (nng_recvmsg(fk->sock, &m, 0) != 0)
-			continue;	/* the receive timeout: check stop */
+			continue; /* the receive timeout: check stop */
 		if (slb_msg_unpack(&siplb__v1__sched_request__descriptor, m,
 			SLB_MSG_MAX, &pm) == 0) {
 			fk->requests++;
@@ -95,18 +95,20 @@ setup(void **state)
 
 	assert_non_null(f);
 	seq++;
-	snprintf(f->a.sched[0], sizeof(f->a.sched[0]),
-	    "inproc://adm-sched-%d", seq);
+	snprintf(f->a.sched[0], sizeof(f->a.sched[0]), "inproc://adm-sched-%d",
+	    seq);
 	f->a.nsched = 1;
 	lb_table_init(&f->sched.table, 1);
-	unit_add_node(&f->sched.table, 1, "sip:10.0.0.1:5060", 1, 1, "pstn=500");
-	unit_add_node(&f->sched.table, 2, "sip:10.0.0.2:5060", 1, 1, "pstn=500");
+	unit_add_node(
+	    &f->sched.table, 1, "sip:10.0.0.1:5060", 1, 1, "pstn=500");
+	unit_add_node(
+	    &f->sched.table, 2, "sip:10.0.0.2:5060", 1, 1, "pstn=500");
 	f->sched.status = SIPLB__V1__STATUS__STATUS_OK;
 	assert_int_equal(nng_rep0_open(&f->sched.sock), 0);
 	nng_socket_set_ms(f->sched.sock, NNG_OPT_RECVTIMEO, 50);
 	assert_int_equal(nng_listen(f->sched.sock, f->a.sched[0], NULL, 0), 0);
-	assert_int_equal(pthread_create(&f->sched.th, NULL, fake_run,
-			     &f->sched), 0);
+	assert_int_equal(
+	    pthread_create(&f->sched.th, NULL, fake_run, &f->sched), 0);
 	*state = f;
 	return 0;
 }
@@ -133,8 +135,8 @@ call(struct fx *f, const char *method, const char *path, const char *body)
 	json_decref(f->rp.json);
 	free(f->rp.text);
 	memset(&f->rp, 0, sizeof(f->rp));
-	adm_api_handle(&f->a, method, path, body, body ? strlen(body) : 0,
-	    NULL, &f->rp);
+	adm_api_handle(
+	    &f->a, method, path, body, body ? strlen(body) : 0, NULL, &f->rp);
 	return f->rp.status;
 }
 
@@ -159,8 +161,9 @@ test_node_list_and_one_node_are_200(void **state)
 	assert_true(json_is_array(nodes));
 	assert_int_equal(json_array_size(nodes), 2);
 	assert_int_equal(call(f, "GET", "/api/v1/nodes/2", NULL), 200);
-	assert_string_equal(json_string_value(json_object_get(f->rp.json,
-				"uri")), "sip:10.0.0.2:5060");
+	assert_string_equal(
+	    json_string_value(json_object_get(f->rp.json, "uri")),
+	    "sip:10.0.0.2:5060");
 }
 
 static void
@@ -192,7 +195,7 @@ test_wrong_method_is_405_with_allow(void **state)
 	assert_int_equal(call(f, "GET", "/api/v1/reload", NULL), 405);
 	assert_string_equal(f->rp.allow, "POST");
 	assert_int_equal(call(f, "DELETE", "/metrics", NULL), 405);
-	assert_int_equal(f->sched.requests, 0);	/* nothing was asked */
+	assert_int_equal(f->sched.requests, 0); /* nothing was asked */
 }
 
 static void
@@ -200,24 +203,27 @@ test_add_is_201_and_bad_bodies_are_400_before_the_scheduler(void **state)
 {
 	struct fx *f = *state;
 	static const char *bad[] = {
-	    "{\"uri\": ",				/* not JSON */
-	    "[1, 2]",					/* not an object */
-	    "{\"group\": 1}",				/* no uri */
-	    "{\"uri\": 5}",				/* uri not a string */
-	    "{\"uri\": \"sip:10.0.0.3\", \"weight\": -1}",	/* out of range */
-	    "{\"uri\": \"sip:10.0.0.3\", \"colour\": \"red\"}",	/* unknown */
-	    "{\"uri\": \"sip:10.0.0.3\", \"resources\": \"pstn\"}",
+		"{\"uri\": ", /* not JSON */
+		"[1, 2]", /* not an object */
+		"{\"group\": 1}", /* no uri */
+		"{\"uri\": 5}", /* uri not a string */
+		"{\"uri\": \"sip:10.0.0.3\", \"weight\": -1}", /* out of range */
+		"{\"uri\": \"sip:10.0.0.3\", \"colour\": \"red\"}", /* unknown */
+		"{\"uri\": \"sip:10.0.0.3\", \"resources\": \"pstn\"}",
 	};
 
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
-		assert_int_equal(call(f, "POST", "/api/v1/nodes", bad[i]), 400);
+		assert_int_equal(
+		    call(f, "POST", "/api/v1/nodes", bad[i]), 400);
 		assert_true(strlen(error_of(f)) > 0);
 	}
 	assert_int_equal(f->sched.requests, 0);
 	assert_int_equal(call(f, "POST", "/api/v1/nodes",
 			     "{\"uri\": \"sip:10.0.0.1:5060\", \"group\": 1, "
-			     "\"resources\": \"pstn=500\"}"), 201);
-	assert_int_equal(f->sched.last_op, SIPLB__V1__ADMIN_REQUEST__OP__OP_ADD);
+			     "\"resources\": \"pstn=500\"}"),
+	    201);
+	assert_int_equal(
+	    f->sched.last_op, SIPLB__V1__ADMIN_REQUEST__OP__OP_ADD);
 	assert_null(json_object_get(f->rp.json, "warnings"));
 }
 
@@ -229,19 +235,21 @@ test_scheduler_refusals_map_to_400_409_500_502(void **state)
 		Siplb__V1__Status st;
 		unsigned http;
 	} map[] = {
-	    {SIPLB__V1__STATUS__STATUS_BAD_REQUEST, 400},
-	    {SIPLB__V1__STATUS__STATUS_CONFLICT, 409},
-	    {SIPLB__V1__STATUS__STATUS_INTERNAL, 500},
-	    {SIPLB__V1__STATUS__STATUS_UNSUPPORTED_VERSION, 502},
+		{ SIPLB__V1__STATUS__STATUS_BAD_REQUEST, 400 },
+		{ SIPLB__V1__STATUS__STATUS_CONFLICT, 409 },
+		{ SIPLB__V1__STATUS__STATUS_INTERNAL, 500 },
+		{ SIPLB__V1__STATUS__STATUS_UNSUPPORTED_VERSION, 502 },
 	};
 
 	for (size_t i = 0; i < sizeof(map) / sizeof(map[0]); i++) {
 		f->sched.status = map[i].st;
 		assert_int_equal(call(f, "POST", "/api/v1/nodes",
-				     "{\"uri\": \"sip:10.0.0.9\"}"), map[i].http);
+				     "{\"uri\": \"sip:10.0.0.9\"}"),
+		    map[i].http);
 		assert_string_equal(error_of(f), "said no");
 		assert_int_equal(call(f, "PATCH", "/api/v1/nodes/1",
-				     "{\"enabled\": false}"), map[i].http);
+				     "{\"enabled\": false}"),
+		    map[i].http);
 	}
 }
 
@@ -251,18 +259,18 @@ test_patch_needs_a_known_field_and_is_200(void **state)
 	struct fx *f = *state;
 
 	assert_int_equal(call(f, "PATCH", "/api/v1/nodes/1", "{}"), 400);
-	assert_int_equal(call(f, "PATCH", "/api/v1/nodes/1",
-			     "{\"enabled\": \"no\"}"), 400);
-	assert_int_equal(call(f, "PATCH", "/api/v1/nodes/1",
-			     "{\"uri\": \"sip:x\"}"), 400);
+	assert_int_equal(
+	    call(f, "PATCH", "/api/v1/nodes/1", "{\"enabled\": \"no\"}"), 400);
+	assert_int_equal(
+	    call(f, "PATCH", "/api/v1/nodes/1", "{\"uri\": \"sip:x\"}"), 400);
 	assert_int_equal(f->sched.requests, 0);
-	assert_int_equal(call(f, "PATCH", "/api/v1/nodes/1",
-			     "{\"enabled\": false}"), 200);
-	assert_int_equal(call(f, "POST", "/api/v1/reload",
-			     "{\"reset\": 1}"), 400);
+	assert_int_equal(
+	    call(f, "PATCH", "/api/v1/nodes/1", "{\"enabled\": false}"), 200);
+	assert_int_equal(
+	    call(f, "POST", "/api/v1/reload", "{\"reset\": 1}"), 400);
 	assert_int_equal(call(f, "POST", "/api/v1/reload", NULL), 200);
-	assert_int_equal(f->sched.last_op,
-	    SIPLB__V1__ADMIN_REQUEST__OP__OP_RELOAD);
+	assert_int_equal(
+	    f->sched.last_op, SIPLB__V1__ADMIN_REQUEST__OP__OP_RELOAD);
 }
 
 static void
@@ -270,8 +278,8 @@ test_no_scheduler_answering_is_503(void **state)
 {
 	struct fx *f = *state;
 
-	snprintf(f->a.sched[0], sizeof(f->a.sched[0]), "inproc://nobody-%d",
-	    seq);
+	snprintf(
+	    f->a.sched[0], sizeof(f->a.sched[0]), "inproc://nobody-%d", seq);
 	assert_int_equal(call(f, "GET", "/api/v1/nodes", NULL), 503);
 	assert_non_null(strstr(error_of(f), "no scheduler answered"));
 	assert_int_equal(call(f, "DELETE", "/api/v1/nodes/1", NULL), 503);
@@ -283,11 +291,11 @@ test_change_that_one_scheduler_missed_is_done_with_a_warning(void **state)
 	struct fx *f = *state;
 	json_t *w;
 
-	snprintf(f->a.sched[1], sizeof(f->a.sched[1]), "inproc://gone-%d",
-	    seq);
+	snprintf(
+	    f->a.sched[1], sizeof(f->a.sched[1]), "inproc://gone-%d", seq);
 	f->a.nsched = 2;
-	assert_int_equal(call(f, "PATCH", "/api/v1/nodes/1",
-			     "{\"enabled\": true}"), 200);
+	assert_int_equal(
+	    call(f, "PATCH", "/api/v1/nodes/1", "{\"enabled\": true}"), 200);
 	w = json_object_get(f->rp.json, "warnings");
 	assert_true(json_is_array(w));
 	assert_int_equal(json_array_size(w), 1);
@@ -300,14 +308,14 @@ main(void)
 {
 #define T(x) cmocka_unit_test_setup_teardown(x, setup, teardown)
 	const struct CMUnitTest tests[] = {
-	    T(test_node_list_and_one_node_are_200),
-	    T(test_unknown_node_or_path_is_404),
-	    T(test_wrong_method_is_405_with_allow),
-	    T(test_add_is_201_and_bad_bodies_are_400_before_the_scheduler),
-	    T(test_scheduler_refusals_map_to_400_409_500_502),
-	    T(test_patch_needs_a_known_field_and_is_200),
-	    T(test_no_scheduler_answering_is_503),
-	    T(test_change_that_one_scheduler_missed_is_done_with_a_warning),
+		T(test_node_list_and_one_node_are_200),
+		T(test_unknown_node_or_path_is_404),
+		T(test_wrong_method_is_405_with_allow),
+		T(test_add_is_201_and_bad_bodies_are_400_before_the_scheduler),
+		T(test_scheduler_refusals_map_to_400_409_500_502),
+		T(test_patch_needs_a_known_field_and_is_200),
+		T(test_no_scheduler_answering_is_503),
+		T(test_change_that_one_scheduler_missed_is_done_with_a_warning),
 	};
 #undef T
 	slb_log_configure("err", "daemon", 0);

@@ -15,8 +15,8 @@
 struct fx {
 	struct event_base *base;
 	struct slb_bridge *br;
-	nng_socket pub;		/* a hand-driven publisher */
-	struct slb_rep *rep;	/* its snapshot REP */
+	nng_socket pub; /* a hand-driven publisher */
+	struct slb_rep *rep; /* its snapshot REP */
 	uint64_t snap_epoch, snap_seq;
 	int snap_requests;
 	int snap_refuse;
@@ -25,7 +25,7 @@ struct fx {
 	int ngot;
 	int nsnap;
 	uint64_t last_snap_seq;
-	int got_at_snap;	/* deltas seen when the last snapshot came */
+	int got_at_snap; /* deltas seen when the last snapshot came */
 	char url_pub[64], url_rep[64];
 };
 
@@ -91,8 +91,8 @@ sub_snap(void *arg, const Siplb__V1__Snapshot *s)
 	f->got_at_snap = f->ngot;
 }
 
-static const struct slb_sub_ops ops = {sub_msg, sub_snap, 0};
-static const struct slb_sub_ops history_ops = {sub_msg, sub_snap, 1};
+static const struct slb_sub_ops ops = { sub_msg, sub_snap, 0 };
+static const struct slb_sub_ops history_ops = { sub_msg, sub_snap, 1 };
 
 /* Run the loop until cond(f) holds or ms pass; returns cond(f). */
 static int
@@ -101,7 +101,7 @@ run_until(struct fx *f, int (*cond)(struct fx *), int ms)
 	uint64_t end = slb_now_us() + (uint64_t)ms * 1000u;
 
 	while (!cond(f) && slb_now_us() < end) {
-		struct timeval tv = {0, 5000};
+		struct timeval tv = { 0, 5000 };
 
 		event_base_loopexit(f->base, &tv);
 		event_base_dispatch(f->base);
@@ -109,10 +109,27 @@ run_until(struct fx *f, int (*cond)(struct fx *), int ms)
 	return cond(f);
 }
 
-static int has_snap1(struct fx *f) { return f->nsnap >= 1; }
-static int has_snap2(struct fx *f) { return f->nsnap >= 2; }
-static int has_3(struct fx *f) { return f->ngot >= 3; }
-static int never(struct fx *f) { (void)f; return 0; }
+static int
+has_snap1(struct fx *f)
+{
+	return f->nsnap >= 1;
+}
+static int
+has_snap2(struct fx *f)
+{
+	return f->nsnap >= 2;
+}
+static int
+has_3(struct fx *f)
+{
+	return f->ngot >= 3;
+}
+static int
+never(struct fx *f)
+{
+	(void)f;
+	return 0;
+}
 
 static int
 setup(void **state)
@@ -128,8 +145,8 @@ setup(void **state)
 	/* pub drops per subscriber when this queue is full */
 	assert_int_equal(nng_socket_set_int(f->pub, NNG_OPT_SENDBUF, 1024), 0);
 	assert_int_equal(nng_listen(f->pub, f->url_pub, NULL, 0), 0);
-	assert_int_equal(slb_rep_open(&f->rep, f->base, f->url_rep,
-			     on_snapshot_req, f), 0);
+	assert_int_equal(
+	    slb_rep_open(&f->rep, f->base, f->url_rep, on_snapshot_req, f), 0);
 	*state = f;
 	return 0;
 }
@@ -165,11 +182,12 @@ test_subscriber_starts_from_snapshot_then_follows_deltas(void **state)
 	f->snap_epoch = 7;
 	f->snap_seq = 10;
 	assert_int_equal(slb_sub_open(&s, f->base, f->br, "t", f->url_pub,
-			     f->url_rep, &ops, f), 0);
+			     f->url_rep, &ops, f),
+	    0);
 	assert_true(run_until(f, has_snap1, 2000));
 	assert_int_equal(f->last_snap_seq, 10);
 	settle(f);
-	publish(f, 7, 9);	/* older than the snapshot: ignored */
+	publish(f, 7, 9); /* older than the snapshot: ignored */
 	publish(f, 7, 10);
 	publish(f, 7, 11);
 	publish(f, 7, 12);
@@ -195,7 +213,8 @@ test_gap_triggers_snapshot_and_replays_what_follows(void **state)
 	f->snap_epoch = 7;
 	f->snap_seq = 10;
 	assert_int_equal(slb_sub_open(&s, f->base, f->br, "t", f->url_pub,
-			     f->url_rep, &ops, f), 0);
+			     f->url_rep, &ops, f),
+	    0);
 	assert_true(run_until(f, has_snap1, 2000));
 	settle(f);
 	publish(f, 7, 11);
@@ -224,7 +243,8 @@ test_publisher_restart_is_detected_by_epoch(void **state)
 	f->snap_epoch = 7;
 	f->snap_seq = 3;
 	assert_int_equal(slb_sub_open(&s, f->base, f->br, "t", f->url_pub,
-			     f->url_rep, &ops, f), 0);
+			     f->url_rep, &ops, f),
+	    0);
 	assert_true(run_until(f, has_snap1, 2000));
 	settle(f);
 	/* restarted publisher: new epoch, numbering from 1 */
@@ -254,8 +274,8 @@ real_pub_open(struct fx *f, struct real_pub *r)
 	snprintf(r->url_pub, sizeof(r->url_pub), "inproc://rpub%d", url_n);
 	snprintf(r->url_rep, sizeof(r->url_rep), "inproc://rrep%d", url_n);
 	assert_int_equal(slb_pub_open(&r->pub, r->url_pub, "test"), 0);
-	assert_int_equal(slb_rep_open(&r->rep, f->base, r->url_rep,
-			     on_snapshot_req, f), 0);
+	assert_int_equal(
+	    slb_rep_open(&r->rep, f->base, r->url_rep, on_snapshot_req, f), 0);
 	slb_rep_set_pub(r->rep, r->pub);
 	f->snap_epoch = slb_pub_epoch(r->pub);
 }
@@ -269,7 +289,7 @@ real_publish(struct fx *f, struct real_pub *r)
 	m.body_case = SIPLB__V1__BUS_MESSAGE__BODY_HEALTH;
 	m.health = &h;
 	assert_int_equal(slb_pub_send(r->pub, &m), 0);
-	f->snap_seq = slb_pub_seq(r->pub);	/* the state includes it */
+	f->snap_seq = slb_pub_seq(r->pub); /* the state includes it */
 }
 
 static void
@@ -279,8 +299,16 @@ real_pub_close(struct real_pub *r)
 	slb_pub_close(r->pub);
 }
 
-static int has_snap1_6(struct fx *f) { return f->nsnap >= 1 && f->ngot >= 6; }
-static int has_snap2_4(struct fx *f) { return f->nsnap >= 2 && f->ngot >= 4; }
+static int
+has_snap1_6(struct fx *f)
+{
+	return f->nsnap >= 1 && f->ngot >= 6;
+}
+static int
+has_snap2_4(struct fx *f)
+{
+	return f->nsnap >= 2 && f->ngot >= 4;
+}
 
 static void
 test_history_subscriber_gets_what_it_missed_replayed_before_the_snapshot(
@@ -296,10 +324,11 @@ test_history_subscriber_gets_what_it_missed_replayed_before_the_snapshot(
 	for (int i = 0; i < 3; i++)
 		real_publish(f, &r);
 	assert_int_equal(slb_sub_open(&s, f->base, f->br, "t", r.url_pub,
-			     r.url_rep, &history_ops, f), 0);
+			     r.url_rep, &history_ops, f),
+	    0);
 	assert_true(run_until(f, has_snap1, 2000));
 	assert_int_equal(f->ngot, 3);
-	assert_int_equal(f->got_at_snap, 3);	/* before the snapshot */
+	assert_int_equal(f->got_at_snap, 3); /* before the snapshot */
 	assert_int_equal(f->got_seq[0], 1);
 	assert_int_equal(f->got_seq[2], 3);
 	assert_int_equal(f->last_snap_seq, 3);
@@ -319,8 +348,7 @@ test_history_subscriber_gets_what_it_missed_replayed_before_the_snapshot(
 }
 
 static void
-test_gap_is_replayed_from_the_ring_and_a_hole_in_it_is_reported(
-    void **state)
+test_gap_is_replayed_from_the_ring_and_a_hole_in_it_is_reported(void **state)
 {
 	struct fx *f = *state;
 	struct real_pub r;
@@ -329,14 +357,15 @@ test_gap_is_replayed_from_the_ring_and_a_hole_in_it_is_reported(
 
 	real_pub_open(f, &r);
 	assert_int_equal(slb_sub_open(&s, f->base, f->br, "t", r.url_pub,
-			     r.url_rep, &history_ops, f), 0);
+			     r.url_rep, &history_ops, f),
+	    0);
 	assert_true(run_until(f, has_snap1, 2000));
 	settle(f);
-	real_publish(f, &r);		/* 1 */
-	real_publish(f, &r);		/* 2 */
-	slb_pub_skip(r.pub);		/* 3: lost, and not in the ring */
-	real_publish(f, &r);		/* 4: a gap; replayed before snapshot 2 */
-	real_publish(f, &r);		/* 5 */
+	real_publish(f, &r); /* 1 */
+	real_publish(f, &r); /* 2 */
+	slb_pub_skip(r.pub); /* 3: lost, and not in the ring */
+	real_publish(f, &r); /* 4: a gap; replayed before snapshot 2 */
+	real_publish(f, &r); /* 5 */
 	assert_true(run_until(f, has_snap2_4, 2000));
 	settle(f);
 	assert_int_equal(f->got_seq[0], 1);
@@ -347,7 +376,7 @@ test_gap_is_replayed_from_the_ring_and_a_hole_in_it_is_reported(
 	slb_sub_get_stats(s, &st);
 	assert_int_equal(st.gaps, 1);
 	assert_true(st.replayed >= 1);
-	assert_int_equal(st.history_lost, 1);	/* seq 3 */
+	assert_int_equal(st.history_lost, 1); /* seq 3 */
 	slb_sub_close(s);
 	real_pub_close(&r);
 }
@@ -360,7 +389,8 @@ test_refused_snapshot_is_retried(void **state)
 
 	f->snap_refuse = 1;
 	assert_int_equal(slb_sub_open(&s, f->base, f->br, "t", f->url_pub,
-			     f->url_rep, &ops, f), 0);
+			     f->url_rep, &ops, f),
+	    0);
 	run_until(f, never, 700);
 	assert_int_equal(f->nsnap, 0);
 	assert_true(f->snap_requests >= 2);
@@ -382,7 +412,8 @@ test_garbage_on_the_bus_is_counted_and_dropped(void **state)
 	f->snap_epoch = 1;
 	f->snap_seq = 0;
 	assert_int_equal(slb_sub_open(&s, f->base, f->br, "t", f->url_pub,
-			     f->url_rep, &ops, f), 0);
+			     f->url_rep, &ops, f),
+	    0);
 	assert_true(run_until(f, has_snap1, 2000));
 	settle(f);
 	for (int i = 0; i < 100; i++) {
@@ -414,7 +445,8 @@ test_silent_publisher_is_dialed_again_and_resynced(void **state)
 	f->snap_epoch = 5;
 	f->snap_seq = 1;
 	assert_int_equal(slb_sub_open(&s, f->base, f->br, "t", f->url_pub,
-			     f->url_rep, &ops, f), 0);
+			     f->url_rep, &ops, f),
+	    0);
 	assert_true(run_until(f, has_snap1, 2000));
 	/* no message, not even a heartbeat, for longer than 3.5 s */
 	assert_true(run_until(f, has_snap2, 6000));
@@ -438,14 +470,19 @@ on_reply(void *arg, int err, nng_msg *reply)
 }
 
 static struct reply_box *box_for_cond;
-static int box_done(struct fx *f) { (void)f; return box_for_cond->done; }
+static int
+box_done(struct fx *f)
+{
+	(void)f;
+	return box_for_cond->done;
+}
 
 static void
 test_async_request_gets_reply_on_the_loop(void **state)
 {
 	struct fx *f = *state;
 	struct slb_reqc *rc;
-	struct reply_box b = {0};
+	struct reply_box b = { 0 };
 	Siplb__V1__SnapshotCall c = SIPLB__V1__SNAPSHOT_CALL__INIT;
 	ProtobufCMessage *pm;
 	nng_msg *m;
@@ -457,8 +494,10 @@ test_async_request_gets_reply_on_the_loop(void **state)
 	box_for_cond = &b;
 	assert_true(run_until(f, box_done, 2000));
 	assert_int_equal(b.err, 0);
-	assert_int_equal(slb_msg_unpack(&siplb__v1__snapshot_answer__descriptor,
-			     b.msg, SLB_MSG_MAX, &pm), 0);
+	assert_int_equal(
+	    slb_msg_unpack(&siplb__v1__snapshot_answer__descriptor, b.msg,
+		SLB_MSG_MAX, &pm),
+	    0);
 	assert_int_equal(((Siplb__V1__SnapshotAnswer *)pm)->snapshot->seq, 42);
 	slb_msg_free(pm);
 	nng_msg_free(b.msg);
@@ -470,7 +509,7 @@ test_async_request_to_nobody_times_out(void **state)
 {
 	struct fx *f = *state;
 	struct slb_reqc *rc;
-	struct reply_box b = {0};
+	struct reply_box b = { 0 };
 	Siplb__V1__SnapshotCall c = SIPLB__V1__SNAPSHOT_CALL__INIT;
 	nng_msg *m;
 	uint64_t t0 = slb_now_us();
@@ -493,9 +532,10 @@ test_blocking_call_to_nobody_times_out(void **state)
 	ProtobufCMessage *pm = NULL;
 
 	(void)state;
-	assert_int_equal(slb_req_call("ipc:///tmp/siplb-test-nobody.sock",
-			     &c.base, &siplb__v1__snapshot_answer__descriptor,
-			     150, 1, &pm), ETIMEDOUT);
+	assert_int_equal(
+	    slb_req_call("ipc:///tmp/siplb-test-nobody.sock", &c.base,
+		&siplb__v1__snapshot_answer__descriptor, 150, 1, &pm),
+	    ETIMEDOUT);
 	assert_null(pm);
 }
 
@@ -504,17 +544,17 @@ main(void)
 {
 	const struct CMUnitTest tests[] = {
 #define T(x) cmocka_unit_test_setup_teardown(x, setup, teardown)
-	    T(test_subscriber_starts_from_snapshot_then_follows_deltas),
-	    T(test_gap_triggers_snapshot_and_replays_what_follows),
-	    T(test_publisher_restart_is_detected_by_epoch),
-	    T(test_history_subscriber_gets_what_it_missed_replayed_before_the_snapshot),
-	    T(test_gap_is_replayed_from_the_ring_and_a_hole_in_it_is_reported),
-	    T(test_refused_snapshot_is_retried),
-	    T(test_garbage_on_the_bus_is_counted_and_dropped),
-	    T(test_silent_publisher_is_dialed_again_and_resynced),
-	    T(test_async_request_gets_reply_on_the_loop),
-	    T(test_async_request_to_nobody_times_out),
-	    T(test_blocking_call_to_nobody_times_out),
+		T(test_subscriber_starts_from_snapshot_then_follows_deltas),
+		T(test_gap_triggers_snapshot_and_replays_what_follows),
+		T(test_publisher_restart_is_detected_by_epoch),
+		T(test_history_subscriber_gets_what_it_missed_replayed_before_the_snapshot),
+		T(test_gap_is_replayed_from_the_ring_and_a_hole_in_it_is_reported),
+		T(test_refused_snapshot_is_retried),
+		T(test_garbage_on_the_bus_is_counted_and_dropped),
+		T(test_silent_publisher_is_dialed_again_and_resynced),
+		T(test_async_request_gets_reply_on_the_loop),
+		T(test_async_request_to_nobody_times_out),
+		T(test_blocking_call_to_nobody_times_out),
 	};
 
 	return cmocka_run_group_tests_name("common_bus", tests, NULL, NULL);

@@ -32,9 +32,11 @@ struct tcfg {
 	char algorithms[SLB_CFG_STRLEN];
 };
 
-#define K(sec, key, type, min, max, def, field)                            \
-	{sec, key, type, min, max, def, offsetof(struct tcfg, field),      \
-	    "test " key}
+#define K(sec, key, type, min, max, def, field) \
+	{ \
+		sec, key, type, min, max, def, offsetof(struct tcfg, field), \
+		    "test " key \
+	}
 
 static const struct slb_cfg_key keys[] = {
 	K("general", "run_dir", SLB_CFG_STR, 0, 0, "/run/siplb", run_dir),
@@ -52,7 +54,7 @@ static const struct slb_cfg_key keys[] = {
 	K("scheduler", "sticky", SLB_CFG_BOOL, 0, 0, "yes", sticky),
 	K("scheduler", "algorithms", SLB_CFG_STR, 0, 0, "rr, random",
 	    algorithms),
-	{NULL, NULL, 0, 0, 0, NULL, 0, NULL},
+	{ NULL, NULL, 0, 0, 0, NULL, 0, NULL },
 };
 
 struct fixture {
@@ -123,8 +125,8 @@ load(struct fixture *f, const char *text, unsigned flags)
 	const char *path = write_ini(f, "siplb.conf", text);
 
 	f->err[0] = '\0';
-	return slb_cfg_load(path, keys, &f->cfg, flags, NULL, NULL, f->err,
-	    sizeof(f->err));
+	return slb_cfg_load(
+	    path, keys, &f->cfg, flags, NULL, NULL, f->err, sizeof(f->err));
 }
 
 /* ------------------------------------------------------------ defaults */
@@ -136,7 +138,8 @@ test_load_applies_defaults_when_path_is_null(void **state)
 
 	memset(&f->cfg, 0x5a, sizeof(f->cfg));
 	assert_int_equal(slb_cfg_load(NULL, keys, &f->cfg, 0, NULL, NULL,
-	    f->err, sizeof(f->err)), 0);
+			     f->err, sizeof(f->err)),
+	    0);
 	assert_string_equal(f->cfg.run_dir, "/run/siplb");
 	assert_string_equal(f->cfg.log_level, "info");
 	assert_int_equal(f->cfg.log_syslog, 0);
@@ -157,11 +160,12 @@ test_load_refuses_bad_builtin_default(void **state)
 	struct fixture *f = *state;
 	static const struct slb_cfg_key bad[] = {
 		K("scheduler", "workers", SLB_CFG_INT, 1, 10, "0", workers),
-		{NULL, NULL, 0, 0, 0, NULL, 0, NULL},
+		{ NULL, NULL, 0, 0, 0, NULL, 0, NULL },
 	};
 
 	assert_int_equal(slb_cfg_load(NULL, bad, &f->cfg, 0, NULL, NULL,
-	    f->err, sizeof(f->err)), EINVAL);
+			     f->err, sizeof(f->err)),
+	    EINVAL);
 	assert_string_equal(f->err,
 	    "built-in default: [scheduler] workers: must be 1..10, not \"0\"");
 }
@@ -174,19 +178,21 @@ test_load_parses_every_type(void **state)
 	struct fixture *f = *state;
 
 	assert_int_equal(load(f,
-	    "; siplb test\n"
-	    "[general]\n"
-	    "run_dir = /srv/siplb\n"
-	    "log_level = debug\n"
-	    "log_syslog = YES\n"
-	    "\n"
-	    "[scheduler]\n"
-	    "name = main scheduler\n"
-	    "listen = tcp://0.0.0.0:7001\n"
-	    "publish = ipc:///tmp/pub\n"
-	    "workers = 10\n"
-	    "sticky = off\n"
-	    "algorithms = least-load, rr\n", 0), 0);
+			     "; siplb test\n"
+			     "[general]\n"
+			     "run_dir = /srv/siplb\n"
+			     "log_level = debug\n"
+			     "log_syslog = YES\n"
+			     "\n"
+			     "[scheduler]\n"
+			     "name = main scheduler\n"
+			     "listen = tcp://0.0.0.0:7001\n"
+			     "publish = ipc:///tmp/pub\n"
+			     "workers = 10\n"
+			     "sticky = off\n"
+			     "algorithms = least-load, rr\n",
+			     0),
+	    0);
 	assert_string_equal(f->err, "");
 	assert_string_equal(f->cfg.run_dir, "/srv/siplb");
 	assert_string_equal(f->cfg.log_level, "debug");
@@ -205,19 +211,21 @@ static void
 test_set_accepts_every_bool_spelling(void **state)
 {
 	struct fixture *f = *state;
-	static const char *yes[] = {"yes", "true", "on", "1", "Yes", "TRUE"};
-	static const char *no[] = {"no", "false", "off", "0", "NO", "Off"};
+	static const char *yes[] = { "yes", "true", "on", "1", "Yes", "TRUE" };
+	static const char *no[] = { "no", "false", "off", "0", "NO", "Off" };
 
 	for (size_t i = 0; i < sizeof(yes) / sizeof(yes[0]); i++) {
 		f->cfg.sticky = 7;
 		assert_int_equal(slb_cfg_set(keys, &f->cfg, "scheduler",
-		    "sticky", yes[i], f->err, sizeof(f->err)), 0);
+				     "sticky", yes[i], f->err, sizeof(f->err)),
+		    0);
 		assert_int_equal(f->cfg.sticky, 1);
 	}
 	for (size_t i = 0; i < sizeof(no) / sizeof(no[0]); i++) {
 		f->cfg.sticky = 7;
 		assert_int_equal(slb_cfg_set(keys, &f->cfg, "scheduler",
-		    "sticky", no[i], f->err, sizeof(f->err)), 0);
+				     "sticky", no[i], f->err, sizeof(f->err)),
+		    0);
 		assert_int_equal(f->cfg.sticky, 0);
 	}
 }
@@ -228,10 +236,12 @@ test_load_refuses_unknown_owned_key_at_its_line(void **state)
 	struct fixture *f = *state;
 
 	assert_int_equal(load(f,
-	    "[scheduler]\n"
-	    "workers = 2\n"
-	    "wokers = 3\n"
-	    "sticky = no\n", 0), EINVAL);
+			     "[scheduler]\n"
+			     "workers = 2\n"
+			     "wokers = 3\n"
+			     "sticky = no\n",
+			     0),
+	    EINVAL);
 	snprintf(f->want, sizeof(f->want),
 	    "%s:3: [scheduler] wokers: unknown key", f->path);
 	assert_string_equal(f->err, f->want);
@@ -244,10 +254,12 @@ test_load_refuses_out_of_range_int_with_range(void **state)
 	struct fixture *f = *state;
 
 	assert_int_equal(load(f,
-	    "[general]\n"
-	    "run_dir = /tmp\n"
-	    "[scheduler]\n"
-	    "workers = 11\n", 0), EINVAL);
+			     "[general]\n"
+			     "run_dir = /tmp\n"
+			     "[scheduler]\n"
+			     "workers = 11\n",
+			     0),
+	    EINVAL);
 	snprintf(f->want, sizeof(f->want),
 	    "%s:4: [scheduler] workers: must be 1..10, not \"11\"", f->path);
 	assert_string_equal(f->err, f->want);
@@ -300,10 +312,12 @@ test_load_refuses_unknown_section(void **state)
 	struct fixture *f = *state;
 
 	assert_int_equal(load(f,
-	    "[general]\n"
-	    "run_dir = /tmp\n"
-	    "[shceduler]\n"
-	    "workers = 2\n", 0), EINVAL);
+			     "[general]\n"
+			     "run_dir = /tmp\n"
+			     "[shceduler]\n"
+			     "workers = 2\n",
+			     0),
+	    EINVAL);
 	snprintf(f->want, sizeof(f->want),
 	    "%s:4: [shceduler]: unknown section", f->path);
 	assert_string_equal(f->err, f->want);
@@ -315,8 +329,10 @@ test_load_refuses_key_outside_any_section(void **state)
 	struct fixture *f = *state;
 
 	assert_int_equal(load(f, "workers = 2\n[scheduler]\n", 0), EINVAL);
-	snprintf(f->want, sizeof(f->want), "%s:1: workers: key outside any "
-	    "section", f->path);
+	snprintf(f->want, sizeof(f->want),
+	    "%s:1: workers: key outside any "
+	    "section",
+	    f->path);
 	assert_string_equal(f->err, f->want);
 }
 
@@ -326,15 +342,17 @@ test_load_accepts_other_programs_sections(void **state)
 	struct fixture *f = *state;
 
 	assert_int_equal(load(f,
-	    "[edge]\n"
-	    "listen = udp:0.0.0.0:5060\n"
-	    "anything = goes here\n"
-	    "[prober]\n"
-	    "interval = 5\n"
-	    "[node 3]\n"
-	    "uri = sip:10.0.0.3\n"
-	    "[scheduler]\n"
-	    "workers = 6\n", 0), 0);
+			     "[edge]\n"
+			     "listen = udp:0.0.0.0:5060\n"
+			     "anything = goes here\n"
+			     "[prober]\n"
+			     "interval = 5\n"
+			     "[node 3]\n"
+			     "uri = sip:10.0.0.3\n"
+			     "[scheduler]\n"
+			     "workers = 6\n",
+			     0),
+	    0);
 	assert_string_equal(f->err, "");
 	assert_int_equal(f->cfg.workers, 6);
 	/* [edge] listen is not [scheduler] listen */
@@ -365,7 +383,7 @@ static void
 test_load_hands_unowned_sections_to_handler(void **state)
 {
 	struct fixture *f = *state;
-	struct other_calls c = {0};
+	struct other_calls c = { 0 };
 	const char *path;
 
 	path = write_ini(f, "nodes.conf",
@@ -374,7 +392,8 @@ test_load_hands_unowned_sections_to_handler(void **state)
 	    "[node 3]\n"
 	    "uri = sip:10.0.0.3\n");
 	assert_int_equal(slb_cfg_load(path, keys, &f->cfg, 0, other_section,
-	    &c, f->err, sizeof(f->err)), 0);
+			     &c, f->err, sizeof(f->err)),
+	    0);
 	/* [edge] belongs to another program, [node 3] to the handler */
 	assert_int_equal(c.n, 1);
 	assert_string_equal(c.last, "node 3|uri|sip:10.0.0.3");
@@ -386,9 +405,12 @@ test_load_hands_unowned_sections_to_handler(void **state)
 	    "weight = heavy\n"
 	    "weight = 1\n");
 	assert_int_equal(slb_cfg_load(path, keys, &f->cfg, 0, other_section,
-	    &c, f->err, sizeof(f->err)), EINVAL);
-	snprintf(f->want, sizeof(f->want), "%s:3: [node 3] weight: not a "
-	    "number", f->path);
+			     &c, f->err, sizeof(f->err)),
+	    EINVAL);
+	snprintf(f->want, sizeof(f->want),
+	    "%s:3: [node 3] weight: not a "
+	    "number",
+	    f->path);
 	assert_string_equal(f->err, f->want);
 	/* only the first error is reported; nothing after it is applied */
 	assert_int_equal(c.n, 2);
@@ -400,15 +422,16 @@ test_partial_ignores_unknown_keys_and_sections(void **state)
 	struct fixture *f = *state;
 
 	assert_int_equal(load(f,
-	    "[general]\n"
-	    "run_dir = /srv\n"
-	    "future_key = 1\n"
-	    "[scheduler]\n"
-	    "wokers = 3\n"
-	    "workers = 5\n"
-	    "[brand new]\n"
-	    "x = y\n",
-	    SLB_CFG_PARTIAL), 0);
+			     "[general]\n"
+			     "run_dir = /srv\n"
+			     "future_key = 1\n"
+			     "[scheduler]\n"
+			     "wokers = 3\n"
+			     "workers = 5\n"
+			     "[brand new]\n"
+			     "x = y\n",
+			     SLB_CFG_PARTIAL),
+	    0);
 	assert_string_equal(f->err, "");
 	assert_string_equal(f->cfg.run_dir, "/srv");
 	assert_int_equal(f->cfg.workers, 5);
@@ -420,8 +443,8 @@ test_partial_still_refuses_bad_values(void **state)
 {
 	struct fixture *f = *state;
 
-	assert_int_equal(load(f, "[scheduler]\nworkers = 99\n",
-	    SLB_CFG_PARTIAL), EINVAL);
+	assert_int_equal(
+	    load(f, "[scheduler]\nworkers = 99\n", SLB_CFG_PARTIAL), EINVAL);
 	snprintf(f->want, sizeof(f->want),
 	    "%s:2: [scheduler] workers: must be 1..10, not \"99\"", f->path);
 	assert_string_equal(f->err, f->want);
@@ -489,16 +512,18 @@ test_load_refuses_non_address_for_addr_key(void **state)
 	struct fixture *f = *state;
 
 	assert_int_equal(load(f,
-	    "[scheduler]\n"
-	    "listen = /run/siplb/sched.rep\n", 0), EINVAL);
+			     "[scheduler]\n"
+			     "listen = /run/siplb/sched.rep\n",
+			     0),
+	    EINVAL);
 	snprintf(f->want, sizeof(f->want),
 	    "%s:2: [scheduler] listen: must be an ipc://, tcp:// or inproc:// "
 	    "address, not \"/run/siplb/sched.rep\"",
 	    f->path);
 	assert_string_equal(f->err, f->want);
 
-	assert_int_equal(load(f, "[scheduler]\npublish = udp://1.2.3.4:5\n",
-	    0), EINVAL);
+	assert_int_equal(
+	    load(f, "[scheduler]\npublish = udp://1.2.3.4:5\n", 0), EINVAL);
 	snprintf(f->want, sizeof(f->want),
 	    "%s:2: [scheduler] publish: must be an ipc://, tcp:// or "
 	    "inproc:// address, not \"udp://1.2.3.4:5\"",
@@ -518,15 +543,17 @@ test_set_refuses_string_of_strlen_bytes(void **state)
 	v[SLB_CFG_STRLEN] = '\0';
 	snprintf(f->cfg.name, sizeof(f->cfg.name), "before");
 	assert_int_equal(slb_cfg_set(keys, &f->cfg, "scheduler", "name", v,
-	    f->err, sizeof(f->err)), EINVAL);
+			     f->err, sizeof(f->err)),
+	    EINVAL);
 	assert_string_equal(f->err, "[scheduler] name: longer than 255 bytes");
 	assert_string_equal(f->cfg.name, "before");
 
 	memcpy(v, "ipc://", 6);
 	assert_int_equal(slb_cfg_set(keys, &f->cfg, "scheduler", "listen", v,
-	    f->err, sizeof(f->err)), EINVAL);
-	assert_string_equal(f->err,
-	    "[scheduler] listen: longer than 255 bytes");
+			     f->err, sizeof(f->err)),
+	    EINVAL);
+	assert_string_equal(
+	    f->err, "[scheduler] listen: longer than 255 bytes");
 }
 
 static void
@@ -538,7 +565,8 @@ test_set_accepts_string_of_strlen_minus_one_bytes(void **state)
 	memset(v, 'n', SLB_CFG_STRLEN - 1);
 	v[SLB_CFG_STRLEN - 1] = '\0';
 	assert_int_equal(slb_cfg_set(keys, &f->cfg, "scheduler", "name", v,
-	    f->err, sizeof(f->err)), 0);
+			     f->err, sizeof(f->err)),
+	    0);
 	assert_int_equal(strlen(f->cfg.name), SLB_CFG_STRLEN - 1);
 	assert_string_equal(f->cfg.name, v);
 }
@@ -549,11 +577,13 @@ test_set_refuses_unknown_key_with_enoent(void **state)
 	struct fixture *f = *state;
 
 	assert_int_equal(slb_cfg_set(keys, &f->cfg, "scheduler", "bogus", "1",
-	    f->err, sizeof(f->err)), ENOENT);
+			     f->err, sizeof(f->err)),
+	    ENOENT);
 	assert_string_equal(f->err, "[scheduler] bogus: unknown key");
 	/* a key of one section is not a key of another */
 	assert_int_equal(slb_cfg_set(keys, &f->cfg, "general", "workers", "1",
-	    f->err, sizeof(f->err)), ENOENT);
+			     f->err, sizeof(f->err)),
+	    ENOENT);
 	assert_string_equal(f->err, "[general] workers: unknown key");
 }
 
@@ -592,8 +622,8 @@ test_load_accepts_string_of_strlen_minus_one_bytes(void **state)
 
 	memset(v, 'n', SLB_CFG_STRLEN - 1);
 	v[SLB_CFG_STRLEN - 1] = '\0';
-	snprintf(text, sizeof(text), "[scheduler]\nname = %s\nworkers = 3\n",
-	    v);
+	snprintf(
+	    text, sizeof(text), "[scheduler]\nname = %s\nworkers = 3\n", v);
 	assert_int_equal(load(f, text, 0), 0);
 	assert_string_equal(f->err, "");
 	assert_int_equal(strlen(f->cfg.name), SLB_CFG_STRLEN - 1);
@@ -663,10 +693,12 @@ test_parse_long_refuses_empty_garbage_overflow_and_range(void **state)
 	assert_int_equal(slb_parse_long("12x", 0, 100, &v), EINVAL);
 	assert_int_equal(slb_parse_long("x12", 0, 100, &v), EINVAL);
 	assert_int_equal(slb_parse_long("1.5", 0, 100, &v), EINVAL);
-	assert_int_equal(slb_parse_long("99999999999999999999999", LONG_MIN,
-	    LONG_MAX, &v), EINVAL);
-	assert_int_equal(slb_parse_long("-99999999999999999999999", LONG_MIN,
-	    LONG_MAX, &v), EINVAL);
+	assert_int_equal(
+	    slb_parse_long("99999999999999999999999", LONG_MIN, LONG_MAX, &v),
+	    EINVAL);
+	assert_int_equal(
+	    slb_parse_long("-99999999999999999999999", LONG_MIN, LONG_MAX, &v),
+	    EINVAL);
 	assert_int_equal(slb_parse_long("101", 0, 100, &v), ERANGE);
 	assert_int_equal(slb_parse_long("-1", 0, 100, &v), ERANGE);
 	/* failures leave the output alone */
@@ -695,7 +727,8 @@ test_load_reports_missing_file_with_enoent_and_path(void **state)
 
 	snprintf(f->path, sizeof(f->path), "%s/absent.conf", f->dir);
 	assert_int_equal(slb_cfg_load(f->path, keys, &f->cfg, 0, NULL, NULL,
-	    f->err, sizeof(f->err)), ENOENT);
+			     f->err, sizeof(f->err)),
+	    ENOENT);
 	snprintf(f->want, sizeof(f->want), "%s: cannot open: %s", f->path,
 	    strerror(ENOENT));
 	assert_string_equal(f->err, f->want);
@@ -707,10 +740,12 @@ test_load_reports_line_without_equals_as_syntax_error(void **state)
 	struct fixture *f = *state;
 
 	assert_int_equal(load(f,
-	    "[scheduler]\n"
-	    "workers = 2\n"
-	    "sticky\n"
-	    "name = x\n", 0), EINVAL);
+			     "[scheduler]\n"
+			     "workers = 2\n"
+			     "sticky\n"
+			     "name = x\n",
+			     0),
+	    EINVAL);
 	snprintf(f->want, sizeof(f->want),
 	    "%s:3: syntax error (expected [section] or key = value)", f->path);
 	assert_string_equal(f->err, f->want);
@@ -726,10 +761,12 @@ test_load_reports_first_error_text_with_its_own_line(void **state)
 	struct fixture *f = *state;
 
 	assert_int_equal(load(f,
-	    "[general]\n"
-	    "run_dir /tmp\n"
-	    "[scheduler]\n"
-	    "bogus = 1\n", 0), EINVAL);
+			     "[general]\n"
+			     "run_dir /tmp\n"
+			     "[scheduler]\n"
+			     "bogus = 1\n",
+			     0),
+	    EINVAL);
 	snprintf(f->want, sizeof(f->want),
 	    "%s:2: syntax error (expected [section] or key = value)", f->path);
 	assert_string_equal(f->err, f->want);
@@ -773,8 +810,8 @@ test_load_accepts_line_of_max_bytes(void **state)
 	memset(text + n, ' ', SLB_INI_MAX_LINE - 7 - 3);
 	n += SLB_INI_MAX_LINE - 7 - 3;
 	snprintf(text + n, sizeof(text) - n, "abc\nworkers = 2\n");
-	assert_int_equal(strchr(text + 12, '\n') - (text + 12),
-	    SLB_INI_MAX_LINE);
+	assert_int_equal(
+	    strchr(text + 12, '\n') - (text + 12), SLB_INI_MAX_LINE);
 	assert_int_equal(load(f, text, 0), 0);
 	assert_string_equal(f->err, "");
 	assert_string_equal(f->cfg.name, "abc");
@@ -788,10 +825,11 @@ test_load_refuses_too_long_line_at_its_line_and_stops(void **state)
 	static char text[SLB_INI_MAX_LINE + 128];
 	size_t n;
 
-	n = (size_t)snprintf(text, sizeof(text), "[scheduler]\n"
+	n = (size_t)snprintf(text, sizeof(text),
+	    "[scheduler]\n"
 	    "workers = 2\n"
 	    "; ");
-	memset(text + n, 'c', SLB_INI_MAX_LINE - 1);	/* one byte too many */
+	memset(text + n, 'c', SLB_INI_MAX_LINE - 1); /* one byte too many */
 	n += SLB_INI_MAX_LINE - 1;
 	/* what follows must not be parsed, nor its error reported */
 	snprintf(text + n, sizeof(text) - n, "\nworkers = 3\nbogus = 1\n");
@@ -810,10 +848,12 @@ test_load_reports_key_error_before_later_syntax_error(void **state)
 	struct fixture *f = *state;
 
 	assert_int_equal(load(f,
-	    "[scheduler]\n"
-	    "bogus = 1\n"
-	    "run_dir /tmp\n"
-	    "workers = 99\n", 0), EINVAL);
+			     "[scheduler]\n"
+			     "bogus = 1\n"
+			     "run_dir /tmp\n"
+			     "workers = 99\n",
+			     0),
+	    EINVAL);
 	snprintf(f->want, sizeof(f->want),
 	    "%s:2: [scheduler] bogus: unknown key", f->path);
 	assert_string_equal(f->err, f->want);
@@ -823,7 +863,7 @@ static void
 test_load_stops_at_syntax_error(void **state)
 {
 	struct fixture *f = *state;
-	struct other_calls c = {0};
+	struct other_calls c = { 0 };
 	const char *path;
 
 	path = write_ini(f, "nodes.conf",
@@ -832,7 +872,8 @@ test_load_stops_at_syntax_error(void **state)
 	    "weight\n"
 	    "weight = heavy\n");
 	assert_int_equal(slb_cfg_load(path, keys, &f->cfg, 0, other_section,
-	    &c, f->err, sizeof(f->err)), EINVAL);
+			     &c, f->err, sizeof(f->err)),
+	    EINVAL);
 	snprintf(f->want, sizeof(f->want),
 	    "%s:3: syntax error (expected [section] or key = value)", path);
 	assert_string_equal(f->err, f->want);
@@ -846,13 +887,16 @@ test_load_keeps_semicolons_and_equals_in_values(void **state)
 {
 	struct fixture *f = *state;
 
-	assert_int_equal(load(f,
-	    "\xEF\xBB\xBF# a BOM, then comments of both kinds\r\n"
-	    "  ; indented comment\r\n"
-	    "  [ scheduler ]  \r\n"
-	    "\t name\t=  a = b ; not a comment  \r\n"
-	    "algorithms =\r\n"
-	    "workers=7", 0), 0);
+	assert_int_equal(
+	    load(f,
+		"\xEF\xBB\xBF# a BOM, then comments of both kinds\r\n"
+		"  ; indented comment\r\n"
+		"  [ scheduler ]  \r\n"
+		"\t name\t=  a = b ; not a comment  \r\n"
+		"algorithms =\r\n"
+		"workers=7",
+		0),
+	    0);
 	assert_string_equal(f->err, "");
 	assert_string_equal(f->cfg.name, "a = b ; not a comment");
 	assert_string_equal(f->cfg.algorithms, "");
@@ -876,8 +920,10 @@ test_load_refuses_malformed_lines(void **state)
 	char text[128];
 
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
-		snprintf(text, sizeof(text), "[scheduler]\nworkers = 2\n%s\n"
-		    "workers = 3\n", bad[i]);
+		snprintf(text, sizeof(text),
+		    "[scheduler]\nworkers = 2\n%s\n"
+		    "workers = 3\n",
+		    bad[i]);
 		assert_int_equal(load(f, text, 0), EINVAL);
 		snprintf(f->want, sizeof(f->want),
 		    "%s:3: syntax error (expected [section] or key = value)",
@@ -897,11 +943,12 @@ test_load_refuses_nul_byte(void **state)
 	snprintf(f->path, sizeof(f->path), "%s/nul.conf", f->dir);
 	fp = fopen(f->path, "w");
 	assert_non_null(fp);
-	assert_int_equal(fwrite(text, 1, sizeof(text) - 1, fp),
-	    sizeof(text) - 1);
+	assert_int_equal(
+	    fwrite(text, 1, sizeof(text) - 1, fp), sizeof(text) - 1);
 	assert_int_equal(fclose(fp), 0);
 	assert_int_equal(slb_cfg_load(f->path, keys, &f->cfg, 0, NULL, NULL,
-	    f->err, sizeof(f->err)), EINVAL);
+			     f->err, sizeof(f->err)),
+	    EINVAL);
 	snprintf(f->want, sizeof(f->want), "%s:2: NUL byte in line", f->path);
 	assert_string_equal(f->err, f->want);
 }
@@ -913,7 +960,8 @@ test_load_reports_read_error(void **state)
 
 	/* a directory opens for reading but cannot be read */
 	assert_int_equal(slb_cfg_load(f->dir, keys, &f->cfg, 0, NULL, NULL,
-	    f->err, sizeof(f->err)), EIO);
+			     f->err, sizeof(f->err)),
+	    EIO);
 	snprintf(f->want, sizeof(f->want), "%s:1: read error: %s", f->dir,
 	    strerror(EISDIR));
 	assert_string_equal(f->err, f->want);
@@ -922,8 +970,8 @@ test_load_reports_read_error(void **state)
 struct ini_calls {
 	int n;
 	char log[1024];
-	int fail_at;		/* line to refuse, 0: none */
-	int quiet;		/* refuse without a reason */
+	int fail_at; /* line to refuse, 0: none */
+	int quiet; /* refuse without a reason */
 };
 
 static int
@@ -938,7 +986,8 @@ record_line(void *user, int line, const char *section, const char *key,
 	    section, key ? key : "(null)", value ? value : "(null)");
 	if (line == c->fail_at) {
 		if (!c->quiet)
-			snprintf(err, errlen, "no %s here", key ? key : section);
+			snprintf(
+			    err, errlen, "no %s here", key ? key : section);
 		return 1;
 	}
 	return 0;
@@ -948,7 +997,7 @@ static void
 test_ini_parse_calls_handler_for_headers_and_keys(void **state)
 {
 	struct fixture *f = *state;
-	struct ini_calls c = {0};
+	struct ini_calls c = { 0 };
 	const char *path;
 
 	path = write_ini(f, "x.ini",
@@ -960,8 +1009,8 @@ test_ini_parse_calls_handler_for_headers_and_keys(void **state)
 	    "[b c]\n"
 	    "[a]\n"
 	    "k2 =\n");
-	assert_int_equal(slb_ini_parse(path, record_line, &c, f->err,
-	    sizeof(f->err)), 0);
+	assert_int_equal(
+	    slb_ini_parse(path, record_line, &c, f->err, sizeof(f->err)), 0);
 	assert_int_equal(c.n, 6);
 	assert_string_equal(c.log,
 	    "1[]top=1;3[a](null)=(null);4[a]k=v;6[b c](null)=(null);"
@@ -972,12 +1021,13 @@ static void
 test_ini_parse_stops_at_handler_error_with_its_line(void **state)
 {
 	struct fixture *f = *state;
-	struct ini_calls c = {.fail_at = 3};
+	struct ini_calls c = { .fail_at = 3 };
 	const char *path;
 
 	path = write_ini(f, "x.ini", "[a]\nk = 1\n[b]\nk = 2\n");
-	assert_int_equal(slb_ini_parse(path, record_line, &c, f->err,
-	    sizeof(f->err)), EINVAL);
+	assert_int_equal(
+	    slb_ini_parse(path, record_line, &c, f->err, sizeof(f->err)),
+	    EINVAL);
 	snprintf(f->want, sizeof(f->want), "%s:3: no b here", path);
 	assert_string_equal(f->err, f->want);
 	assert_int_equal(c.n, 3);
@@ -986,8 +1036,9 @@ test_ini_parse_stops_at_handler_error_with_its_line(void **state)
 	memset(&c, 0, sizeof(c));
 	c.fail_at = 2;
 	c.quiet = 1;
-	assert_int_equal(slb_ini_parse(path, record_line, &c, f->err,
-	    sizeof(f->err)), EINVAL);
+	assert_int_equal(
+	    slb_ini_parse(path, record_line, &c, f->err, sizeof(f->err)),
+	    EINVAL);
 	snprintf(f->want, sizeof(f->want), "%s:2: refused", path);
 	assert_string_equal(f->err, f->want);
 	assert_int_equal(c.n, 2);
@@ -997,11 +1048,12 @@ static void
 test_ini_parse_reports_missing_file(void **state)
 {
 	struct fixture *f = *state;
-	struct ini_calls c = {0};
+	struct ini_calls c = { 0 };
 
 	snprintf(f->path, sizeof(f->path), "%s/absent.ini", f->dir);
-	assert_int_equal(slb_ini_parse(f->path, record_line, &c, f->err,
-	    sizeof(f->err)), ENOENT);
+	assert_int_equal(
+	    slb_ini_parse(f->path, record_line, &c, f->err, sizeof(f->err)),
+	    ENOENT);
 	snprintf(f->want, sizeof(f->want), "%s: cannot open: %s", f->path,
 	    strerror(ENOENT));
 	assert_string_equal(f->err, f->want);

@@ -90,10 +90,10 @@ test_dialog_key_over_the_limit_or_bad_state_is_refused(void **state)
 
 	(void)state;
 	memset(key, 'k', sizeof(key) - 1);
-	key[sizeof(key) - 1] = '\0';	/* SLB_DIALOG_KEY_MAX + 1 characters */
+	key[sizeof(key) - 1] = '\0'; /* SLB_DIALOG_KEY_MAX + 1 characters */
 	e.key = key;
 	assert_int_equal(slb_dialog_from_pb(&e, "s", 1, &d), EINVAL);
-	key[SLB_DIALOG_KEY_MAX] = '\0';	/* exactly the limit */
+	key[SLB_DIALOG_KEY_MAX] = '\0'; /* exactly the limit */
 	assert_int_equal(slb_dialog_from_pb(&e, "s", 1, &d), 0);
 	assert_int_equal(strlen(d.key), SLB_DIALOG_KEY_MAX);
 	e.key = "";
@@ -113,7 +113,8 @@ test_dialog_fields_keep_printable_ascii_only(void **state)
 	struct slb_dialog d;
 
 	(void)state;
-	e.call_id = "a\x01" "b\xc3\xa9";
+	e.call_id = "a\x01"
+		    "b\xc3\xa9";
 	assert_int_equal(slb_dialog_from_pb(&e, "s", 1, &d), 0);
 	assert_string_equal(d.call_id, "a?b??");
 }
@@ -138,9 +139,9 @@ test_dialog_state_names_parse_back(void **state)
 static void
 test_select_request_round_trips_through_the_proto(void **state)
 {
-	struct lb_select sel = {0}, back;
+	struct lb_select sel = { 0 }, back;
 	Siplb__V1__SelectRequest q;
-	uint32_t excl[] = {3, 5};
+	uint32_t excl[] = { 3, 5 };
 	char *res[LB_MAX_RES], err[128];
 
 	(void)state;
@@ -183,7 +184,8 @@ main(void)
 		    test_dialog_key_over_the_limit_or_bad_state_is_refused),
 		cmocka_unit_test(test_dialog_fields_keep_printable_ascii_only),
 		cmocka_unit_test(test_dialog_state_names_parse_back),
-		cmocka_unit_test(test_select_request_round_trips_through_the_proto),
+		cmocka_unit_test(
+		    test_select_request_round_trips_through_the_proto),
 	};
 
 	return cmocka_run_group_tests_name("common_dialog", tests, NULL, NULL);

@@ -73,8 +73,8 @@ raw_pack(const ProtobufCMessage *m, size_t *lenp)
 
 /* ------------------------------------------------------------ samples */
 
-static char *select_resources[] = {"pstn", "vm"};
-static uint32_t select_exclude[] = {3, 5, 4000000000u};
+static char *select_resources[] = { "pstn", "vm" };
+static uint32_t select_exclude[] = { 3, 5, 4000000000u };
 
 static void
 sample_select(Siplb__V1__SchedRequest *req, Siplb__V1__SelectRequest *sel)
@@ -106,20 +106,20 @@ sample_select(Siplb__V1__SchedRequest *req, Siplb__V1__SelectRequest *sel)
 static uint8_t *
 packed_sample(const ProtobufCMessageDescriptor *desc, size_t *lenp)
 {
-	static char *dres[] = {"pstn"};
+	static char *dres[] = { "pstn" };
 	Siplb__V1__SchedRequest req;
 	Siplb__V1__SelectRequest sel;
 	Siplb__V1__BusMessage bus = SIPLB__V1__BUS_MESSAGE__INIT;
 	Siplb__V1__NodeTable table = SIPLB__V1__NODE_TABLE__INIT;
 	Siplb__V1__Node n1 = SIPLB__V1__NODE__INIT, n2 = SIPLB__V1__NODE__INIT;
-	Siplb__V1__Node *nodes[] = {&n1, &n2};
+	Siplb__V1__Node *nodes[] = { &n1, &n2 };
 	Siplb__V1__Resource r1 = SIPLB__V1__RESOURCE__INIT;
-	Siplb__V1__Resource *res[] = {&r1};
+	Siplb__V1__Resource *res[] = { &r1 };
 	Siplb__V1__DialogdReply rep = SIPLB__V1__DIALOGD_REPLY__INIT;
 	Siplb__V1__DialogEvent d1 = SIPLB__V1__DIALOG_EVENT__INIT;
-	Siplb__V1__DialogEvent *dialogs[] = {&d1};
+	Siplb__V1__DialogEvent *dialogs[] = { &d1 };
 	Siplb__V1__DialogCount c1 = SIPLB__V1__DIALOG_COUNT__INIT;
-	Siplb__V1__DialogCount *counts[] = {&c1};
+	Siplb__V1__DialogCount *counts[] = { &c1 };
 	Siplb__V1__Snapshot snap = SIPLB__V1__SNAPSHOT__INIT;
 
 	if (desc == D_SCHED_REQ) {
@@ -189,8 +189,8 @@ static const ProtobufCMessageDescriptor *const fuzzed[] = {
  * EPROTONOSUPPORT with nothing allocated.  Returns the result.
  */
 static int
-unpack_untrusted(const ProtobufCMessageDescriptor *desc, const uint8_t *buf,
-    size_t len)
+unpack_untrusted(
+    const ProtobufCMessageDescriptor *desc, const uint8_t *buf, size_t len)
 {
 	ProtobufCMessage *m = NULL;
 	int rc;
@@ -224,15 +224,14 @@ test_pack_unpack_round_trips_select_request(void **state)
 	assert_non_null(f->msg);
 	assert_int_equal(nng_msg_len(f->msg),
 	    protobuf_c_message_get_packed_size(&req.base));
-	assert_int_equal(slb_msg_unpack(D_SCHED_REQ,
-	    f->msg, SLB_MSG_MAX, &f->out), 0);
+	assert_int_equal(
+	    slb_msg_unpack(D_SCHED_REQ, f->msg, SLB_MSG_MAX, &f->out), 0);
 
 	got = (Siplb__V1__SchedRequest *)f->out;
-	assert_ptr_equal(got->base.descriptor,
-	    D_SCHED_REQ);
+	assert_ptr_equal(got->base.descriptor, D_SCHED_REQ);
 	assert_int_equal(got->version, SLB_PROTO_VERSION);
-	assert_int_equal(got->body_case,
-	    SIPLB__V1__SCHED_REQUEST__BODY_SELECT);
+	assert_int_equal(
+	    got->body_case, SIPLB__V1__SCHED_REQUEST__BODY_SELECT);
 	s = got->select;
 	assert_non_null(s);
 	assert_string_equal(s->algorithm, "least-load");
@@ -278,11 +277,11 @@ test_pack_sets_version_to_proto_version(void **state)
 	bus.stream = "edge:1";
 	assert_int_equal(slb_msg_pack(&bus.base, &f->msg), 0);
 	assert_int_equal(bus.version, SLB_PROTO_VERSION);
-	assert_int_equal(slb_msg_unpack(D_BUS,
-	    f->msg, SLB_MSG_MAX, &f->out), 0);
+	assert_int_equal(
+	    slb_msg_unpack(D_BUS, f->msg, SLB_MSG_MAX, &f->out), 0);
 	assert_int_equal(slb_msg_version(f->out), SLB_PROTO_VERSION);
-	assert_string_equal(((Siplb__V1__BusMessage *)f->out)->stream,
-	    "edge:1");
+	assert_string_equal(
+	    ((Siplb__V1__BusMessage *)f->out)->stream, "edge:1");
 }
 
 static void
@@ -295,10 +294,10 @@ test_pack_and_unpack_message_without_version_field(void **state)
 	sr.stream = "prober:0/2";
 	assert_int_equal(slb_msg_pack(&sr.base, &f->msg), 0);
 	assert_int_equal(slb_msg_version(&sr.base), 0);
-	assert_int_equal(slb_msg_unpack(D_SNAP_REQ,
-	    f->msg, SLB_MSG_MAX, &f->out), 0);
-	assert_string_equal(((Siplb__V1__SnapshotRequest *)f->out)->stream,
-	    "prober:0/2");
+	assert_int_equal(
+	    slb_msg_unpack(D_SNAP_REQ, f->msg, SLB_MSG_MAX, &f->out), 0);
+	assert_string_equal(
+	    ((Siplb__V1__SnapshotRequest *)f->out)->stream, "prober:0/2");
 	nng_msg_free(f->msg);
 	f->msg = NULL;
 
@@ -307,10 +306,10 @@ test_pack_and_unpack_message_without_version_field(void **state)
 	assert_int_equal(nng_msg_len(f->msg), 0);
 	slb_msg_free(f->out);
 	f->out = NULL;
-	assert_int_equal(slb_msg_unpack(D_SNAP_REQ,
-	    f->msg, SLB_MSG_MAX, &f->out), 0);
-	assert_string_equal(((Siplb__V1__SnapshotRequest *)f->out)->stream,
-	    "");
+	assert_int_equal(
+	    slb_msg_unpack(D_SNAP_REQ, f->msg, SLB_MSG_MAX, &f->out), 0);
+	assert_string_equal(
+	    ((Siplb__V1__SnapshotRequest *)f->out)->stream, "");
 }
 
 /* ------------------------------------------------------------ unpack */
@@ -319,8 +318,8 @@ static void
 test_unpack_refuses_unsupported_versions(void **state)
 {
 	struct fixture *f = *state;
-	static const uint32_t bad[] = {0, SLB_PROTO_VERSION + 1, 99,
-	    UINT32_MAX};
+	static const uint32_t bad[] = { 0, SLB_PROTO_VERSION + 1, 99,
+		UINT32_MAX };
 	Siplb__V1__SchedRequest req;
 	Siplb__V1__SelectRequest sel;
 	ProtobufCMessage *m;
@@ -331,9 +330,9 @@ test_unpack_refuses_unsupported_versions(void **state)
 		req.version = bad[i];
 		f->buf = raw_pack(&req.base, &len);
 		m = NULL;
-		assert_int_equal(slb_msg_unpack_buf(
-		    D_SCHED_REQ, f->buf, len,
-		    SLB_MSG_MAX, &m), EPROTONOSUPPORT);
+		assert_int_equal(slb_msg_unpack_buf(D_SCHED_REQ, f->buf, len,
+				     SLB_MSG_MAX, &m),
+		    EPROTONOSUPPORT);
 		assert_null(m);
 		free(f->buf);
 		f->buf = NULL;
@@ -342,8 +341,9 @@ test_unpack_refuses_unsupported_versions(void **state)
 	/* the same bytes at version 1 are fine */
 	req.version = SLB_PROTO_VERSION;
 	f->buf = raw_pack(&req.base, &len);
-	assert_int_equal(slb_msg_unpack_buf(D_SCHED_REQ,
-	    f->buf, len, SLB_MSG_MAX, &f->out), 0);
+	assert_int_equal(
+	    slb_msg_unpack_buf(D_SCHED_REQ, f->buf, len, SLB_MSG_MAX, &f->out),
+	    0);
 }
 
 static void
@@ -358,21 +358,20 @@ test_unpack_refuses_body_over_max_with_e2big(void **state)
 	sample_select(&req, &sel);
 	assert_int_equal(slb_msg_pack(&req.base, &f->msg), 0);
 	len = nng_msg_len(f->msg);
-	assert_int_equal(slb_msg_unpack(D_SCHED_REQ,
-	    f->msg, len - 1, &m), E2BIG);
+	assert_int_equal(
+	    slb_msg_unpack(D_SCHED_REQ, f->msg, len - 1, &m), E2BIG);
 	assert_null(m);
-	assert_int_equal(slb_msg_unpack(D_SCHED_REQ,
-	    f->msg, 0, &m), E2BIG);
+	assert_int_equal(slb_msg_unpack(D_SCHED_REQ, f->msg, 0, &m), E2BIG);
 	assert_null(m);
 	/* exactly max is allowed */
-	assert_int_equal(slb_msg_unpack(D_SCHED_REQ,
-	    f->msg, len, &f->out), 0);
+	assert_int_equal(slb_msg_unpack(D_SCHED_REQ, f->msg, len, &f->out), 0);
 
 	/* the size check comes before any decoding: zeroes would be valid */
 	f->buf = calloc(1, SLB_MSG_MAX + 1);
 	assert_non_null(f->buf);
-	assert_int_equal(slb_msg_unpack_buf(D_BUS,
-	    f->buf, SLB_MSG_MAX + 1, SLB_MSG_MAX, &m), E2BIG);
+	assert_int_equal(slb_msg_unpack_buf(
+			     D_BUS, f->buf, SLB_MSG_MAX + 1, SLB_MSG_MAX, &m),
+	    E2BIG);
 	assert_null(m);
 }
 
@@ -381,7 +380,7 @@ test_unpack_rejects_garbage_without_crash(void **state)
 {
 	uint64_t seed = FUZZ_SEED;
 	uint8_t buf[FUZZ_MAXLEN];
-	unsigned ok[N_FUZZED] = {0}, bad[N_FUZZED] = {0};
+	unsigned ok[N_FUZZED] = { 0 }, bad[N_FUZZED] = { 0 };
 
 	for (int i = 0; i < FUZZ_ROUNDS; i++) {
 		size_t len = (size_t)(rnd(&seed) % (FUZZ_MAXLEN + 1));
@@ -415,8 +414,8 @@ test_unpack_rejects_every_truncation_without_crash(void **state)
 		f->buf = packed_sample(fuzzed[d], &len);
 		assert_true(len > 40);
 		/* no bytes: no version, so version 0 */
-		assert_int_equal(unpack_untrusted(fuzzed[d], f->buf, 0),
-		    EPROTONOSUPPORT);
+		assert_int_equal(
+		    unpack_untrusted(fuzzed[d], f->buf, 0), EPROTONOSUPPORT);
 		for (size_t l = 1; l < len; l++) {
 			/* a fresh copy of exactly l bytes, so ASan sees any
 			 * read past the cut */
@@ -429,8 +428,8 @@ test_unpack_rejects_every_truncation_without_crash(void **state)
 		}
 		assert_int_equal(unpack_untrusted(fuzzed[d], f->buf, len), 0);
 		/* cut inside the last field: never a whole message */
-		assert_int_equal(unpack_untrusted(fuzzed[d], f->buf, len - 1),
-		    EBADMSG);
+		assert_int_equal(
+		    unpack_untrusted(fuzzed[d], f->buf, len - 1), EBADMSG);
 		free(f->buf);
 		f->buf = NULL;
 	}
@@ -511,32 +510,32 @@ test_snapshot_call_decodes_as_every_service_request(void **state)
 	call.snapshot = &sr;
 	assert_int_equal(slb_msg_pack(&call.base, &f->msg), 0);
 
-	assert_int_equal(slb_msg_unpack(D_SCHED_REQ,
-	    f->msg, SLB_MSG_MAX, &f->out), 0);
+	assert_int_equal(
+	    slb_msg_unpack(D_SCHED_REQ, f->msg, SLB_MSG_MAX, &f->out), 0);
 	sq = (Siplb__V1__SchedRequest *)f->out;
 	assert_int_equal(sq->version, SLB_PROTO_VERSION);
-	assert_int_equal(sq->body_case,
-	    SIPLB__V1__SCHED_REQUEST__BODY_SNAPSHOT);
+	assert_int_equal(
+	    sq->body_case, SIPLB__V1__SCHED_REQUEST__BODY_SNAPSHOT);
 	assert_string_equal(sq->snapshot->stream, "dialogd");
 	slb_msg_free(f->out);
 	f->out = NULL;
 
-	assert_int_equal(slb_msg_unpack(D_EDGE_REQ,
-	    f->msg, SLB_MSG_MAX, &f->out), 0);
+	assert_int_equal(
+	    slb_msg_unpack(D_EDGE_REQ, f->msg, SLB_MSG_MAX, &f->out), 0);
 	eq = (Siplb__V1__EdgeRequest *)f->out;
 	assert_int_equal(eq->version, SLB_PROTO_VERSION);
-	assert_int_equal(eq->body_case,
-	    SIPLB__V1__EDGE_REQUEST__BODY_SNAPSHOT);
+	assert_int_equal(
+	    eq->body_case, SIPLB__V1__EDGE_REQUEST__BODY_SNAPSHOT);
 	assert_string_equal(eq->snapshot->stream, "dialogd");
 	slb_msg_free(f->out);
 	f->out = NULL;
 
-	assert_int_equal(slb_msg_unpack(D_DIALOGD_REQ,
-	    f->msg, SLB_MSG_MAX, &f->out), 0);
+	assert_int_equal(
+	    slb_msg_unpack(D_DIALOGD_REQ, f->msg, SLB_MSG_MAX, &f->out), 0);
 	dq = (Siplb__V1__DialogdRequest *)f->out;
 	assert_int_equal(dq->version, SLB_PROTO_VERSION);
-	assert_int_equal(dq->body_case,
-	    SIPLB__V1__DIALOGD_REQUEST__BODY_SNAPSHOT);
+	assert_int_equal(
+	    dq->body_case, SIPLB__V1__DIALOGD_REQUEST__BODY_SNAPSHOT);
 	assert_string_equal(dq->snapshot->stream, "dialogd");
 }
 
@@ -547,8 +546,8 @@ check_answer(struct fixture *f, ProtobufCMessage *reply, const char *stream)
 	Siplb__V1__SnapshotAnswer *a;
 
 	assert_int_equal(slb_msg_pack(reply, &f->msg), 0);
-	assert_int_equal(slb_msg_unpack(D_SNAP_ANS,
-	    f->msg, SLB_MSG_MAX, &f->out), 0);
+	assert_int_equal(
+	    slb_msg_unpack(D_SNAP_ANS, f->msg, SLB_MSG_MAX, &f->out), 0);
 	a = (Siplb__V1__SnapshotAnswer *)f->out;
 	assert_int_equal(a->version, SLB_PROTO_VERSION);
 	assert_int_equal(a->status, SIPLB__V1__STATUS__STATUS_NOT_FOUND);
@@ -557,8 +556,8 @@ check_answer(struct fixture *f, ProtobufCMessage *reply, const char *stream)
 	assert_string_equal(a->snapshot->stream, stream);
 	assert_int_equal(a->snapshot->epoch, 1700000000000001ULL);
 	assert_int_equal(a->snapshot->seq, 77);
-	assert_int_equal(a->snapshot->body_case,
-	    SIPLB__V1__SNAPSHOT__BODY_TABLE);
+	assert_int_equal(
+	    a->snapshot->body_case, SIPLB__V1__SNAPSHOT__BODY_TABLE);
 	assert_int_equal(a->snapshot->table->n_nodes, 1);
 	assert_int_equal(a->snapshot->table->nodes[0]->id, 12);
 	slb_msg_free(f->out);
@@ -572,7 +571,7 @@ test_service_replies_decode_as_snapshot_answer(void **state)
 {
 	struct fixture *f = *state;
 	Siplb__V1__Node n = SIPLB__V1__NODE__INIT;
-	Siplb__V1__Node *nodes[] = {&n};
+	Siplb__V1__Node *nodes[] = { &n };
 	Siplb__V1__NodeTable t = SIPLB__V1__NODE_TABLE__INIT;
 	Siplb__V1__Snapshot snap = SIPLB__V1__SNAPSHOT__INIT;
 	Siplb__V1__SchedReply sr = SIPLB__V1__SCHED_REPLY__INIT;

@@ -80,7 +80,8 @@ test_name_addr_brackets_and_length_bound(void **state)
 	assert_int_equal(slb_sip_addr_parse(route, 22, &a), 0);
 	assert_string_equal(a.host, "10.0.0.3");
 	assert_int_equal(a.port, 5090);
-	assert_int_equal(slb_sip_addr_parse(route, 13, &a), 0);	/* "<sip:10.0.0.3" */
+	assert_int_equal(
+	    slb_sip_addr_parse(route, 13, &a), 0); /* "<sip:10.0.0.3" */
 	assert_string_equal(a.host, "10.0.0.3");
 	assert_int_equal(a.port, 0);
 }
@@ -89,20 +90,27 @@ static void
 test_refuses_other_schemes_bad_ports_and_no_host(void **state)
 {
 	static const char *bad[] = {
-		"tel:+123", "http://h", "sip:", "sip:h:", "sip:h:0",
-		"sip:h:65536", "sip:h:5o60", "", "<>",
+		"tel:+123",
+		"http://h",
+		"sip:",
+		"sip:h:",
+		"sip:h:0",
+		"sip:h:65536",
+		"sip:h:5o60",
+		"",
+		"<>",
 	};
 	char longuri[SLB_SIP_URI_MAX + 16];
 	struct slb_sip_addr a;
 
 	(void)state;
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
-		assert_int_equal(slb_sip_addr_parse(bad[i], strlen(bad[i]), &a),
-		    EINVAL);
+		assert_int_equal(
+		    slb_sip_addr_parse(bad[i], strlen(bad[i]), &a), EINVAL);
 	memset(longuri, 'a', sizeof(longuri));
 	memcpy(longuri, "sip:", 4);
-	assert_int_equal(slb_sip_addr_parse(longuri, sizeof(longuri), &a),
-	    EINVAL);
+	assert_int_equal(
+	    slb_sip_addr_parse(longuri, sizeof(longuri), &a), EINVAL);
 	assert_int_equal(slb_sip_addr_parse("sip:a\0b", 7, &a), EINVAL);
 }
 
@@ -122,9 +130,10 @@ main(void)
 		cmocka_unit_test(test_user_port_transport_and_params),
 		cmocka_unit_test(test_ipv6_host_loses_and_regains_brackets),
 		cmocka_unit_test(test_name_addr_brackets_and_length_bound),
-		cmocka_unit_test(test_refuses_other_schemes_bad_ports_and_no_host),
+		cmocka_unit_test(
+		    test_refuses_other_schemes_bad_ports_and_no_host),
 	};
 
-	return cmocka_run_group_tests_name("common_sipaddr", tests, setup_group,
-	    NULL);
+	return cmocka_run_group_tests_name(
+	    "common_sipaddr", tests, setup_group, NULL);
 }

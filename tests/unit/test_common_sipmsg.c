@@ -56,94 +56,94 @@ rnd(uint64_t *s)
 /* ---------------------------------------------------------- messages */
 
 /* RFC 3261 §24.2 F1, with a 151-byte SDP body. */
-#define SDP                                                                   \
-	"v=0\r\n"                                                             \
+#define SDP \
+	"v=0\r\n" \
 	"o=alice 2890844526 2890844526 IN IP4 client.atlanta.example.com\r\n" \
-	"s=-\r\n"                                                             \
-	"c=IN IP4 192.0.2.101\r\n"                                            \
-	"t=0 0\r\n"                                                           \
-	"m=audio 49172 RTP/AVP 0\r\n"                                         \
+	"s=-\r\n" \
+	"c=IN IP4 192.0.2.101\r\n" \
+	"t=0 0\r\n" \
+	"m=audio 49172 RTP/AVP 0\r\n" \
 	"a=rtpmap:0 PCMU/8000\r\n"
 
 #define L_REQ "INVITE sip:bob@biloxi.example.com SIP/2.0\r\n"
-#define L_VIA                                                                 \
-	"Via: SIP/2.0/UDP client.atlanta.example.com:5060"                    \
+#define L_VIA \
+	"Via: SIP/2.0/UDP client.atlanta.example.com:5060" \
 	";branch=z9hG4bK74bf9\r\n"
 #define L_MF "Max-Forwards: 70\r\n"
 #define L_FROM "From: Alice <sip:alice@atlanta.example.com>;tag=9fxced76sl\r\n"
 #define L_TO "To: Bob <sip:bob@biloxi.example.com>\r\n"
 #define L_CID "Call-ID: 3848276298220188511@atlanta.example.com\r\n"
 #define L_CSEQ "CSeq: 1 INVITE\r\n"
-#define L_CONTACT                                                             \
+#define L_CONTACT \
 	"Contact: <sip:alice@client.atlanta.example.com;transport=udp>\r\n"
 #define L_CT "Content-Type: application/sdp\r\n"
 #define L_CL "Content-Length: 151\r\n"
 
-#define INVITE_HDRS                                                           \
+#define INVITE_HDRS \
 	L_REQ L_VIA L_MF L_FROM L_TO L_CID L_CSEQ L_CONTACT L_CT L_CL "\r\n"
 #define INVITE INVITE_HDRS SDP
 
 /* RFC 3261 §24.2 F4: a response with no body. */
-#define RINGING                                                               \
-	"SIP/2.0 180 Ringing\r\n"                                             \
-	"Via: SIP/2.0/UDP client.atlanta.example.com:5060"                    \
-	";branch=z9hG4bK74bf9;received=192.0.2.101\r\n"                       \
-	"From: Alice <sip:alice@atlanta.example.com>;tag=9fxced76sl\r\n"      \
-	"To: Bob <sip:bob@biloxi.example.com>;tag=8321234356\r\n"             \
-	"Call-ID: 3848276298220188511@atlanta.example.com\r\n"                \
-	"CSeq: 1 INVITE\r\n"                                                  \
-	"Content-Length: 0\r\n"                                               \
+#define RINGING \
+	"SIP/2.0 180 Ringing\r\n" \
+	"Via: SIP/2.0/UDP client.atlanta.example.com:5060" \
+	";branch=z9hG4bK74bf9;received=192.0.2.101\r\n" \
+	"From: Alice <sip:alice@atlanta.example.com>;tag=9fxced76sl\r\n" \
+	"To: Bob <sip:bob@biloxi.example.com>;tag=8321234356\r\n" \
+	"Call-ID: 3848276298220188511@atlanta.example.com\r\n" \
+	"CSeq: 1 INVITE\r\n" \
+	"Content-Length: 0\r\n" \
 	"\r\n"
 
 /* RFC 4475 §3.1.1.1 "wsinv": short tortuous INVITE, folded everywhere. */
-#define W_REQ                                                                 \
+#define W_REQ \
 	"INVITE sip:vivekg@chair-dnrc.example.com;unknownparam SIP/2.0\r\n"
-#define W_TO                                                                  \
-	"TO :\r\n"                                                            \
+#define W_TO \
+	"TO :\r\n" \
 	" sip:vivekg@chair-dnrc.example.com ;   tag    = 1918181833n\r\n"
-#define W_FROM                                                                \
-	"from   : \"J Rosenberg \\\\\\\"\"       "                            \
-	"<sip:jdrosen@example.com>\r\n"                                       \
-	"  ;\r\n"                                                             \
+#define W_FROM \
+	"from   : \"J Rosenberg \\\\\\\"\"       " \
+	"<sip:jdrosen@example.com>\r\n" \
+	"  ;\r\n" \
 	"  tag = 98asjd8\r\n"
 #define W_MF "MaX-fOrWaRdS: 0068\r\n"
 #define W_CID "Call-ID: wsinv.ndaksdj@192.0.2.1\r\n"
 #define W_CL "Content-Length   : 150\r\n"
 #define W_CSEQ "cseq: 0009\r\n  INVITE\r\n"
-#define W_VIA                                                                 \
-	"Via  : SIP  /   2.0\r\n"                                             \
-	" /UDP\r\n"                                                           \
+#define W_VIA \
+	"Via  : SIP  /   2.0\r\n" \
+	" /UDP\r\n" \
 	"    192.0.2.2;branch=390skdjuw\r\n"
 #define W_S "s :\r\n"
-#define W_NEW                                                                 \
-	"NewFangledHeader:   newfangled value\r\n"                            \
+#define W_NEW \
+	"NewFangledHeader:   newfangled value\r\n" \
 	" continued newfangled value\r\n"
 #define W_UNK "UnknownHeaderWithUnusualValue: ;;,,;;,;\r\n"
 #define W_CT "Content-Type: application/sdp\r\n"
-#define W_ROUTE                                                               \
-	"Route:\r\n"                                                          \
+#define W_ROUTE \
+	"Route:\r\n" \
 	" <sip:services.example.com;lr;unknownwith=value;unknown-no-value>\r\n"
-#define W_V                                                                   \
-	"v:  SIP  / 2.0  / TCP     spindle.example.com   ;\r\n"               \
-	"  branch  =   z9hG4bK9ikj8  ,\r\n"                                   \
-	" SIP  /    2.0   / UDP  192.168.255.111   ; branch=\r\n"             \
+#define W_V \
+	"v:  SIP  / 2.0  / TCP     spindle.example.com   ;\r\n" \
+	"  branch  =   z9hG4bK9ikj8  ,\r\n" \
+	" SIP  /    2.0   / UDP  192.168.255.111   ; branch=\r\n" \
 	" z9hG4bK30239\r\n"
-#define W_M                                                                   \
-	"m:\"Quoted string \\\"\\\"\" <sip:jdrosen@example.com>"              \
-	" ; newparam =\r\n"                                                   \
-	"      newvalue ;\r\n"                                                \
+#define W_M \
+	"m:\"Quoted string \\\"\\\"\" <sip:jdrosen@example.com>" \
+	" ; newparam =\r\n" \
+	"      newvalue ;\r\n" \
 	"  secondparam ; q = 0.33\r\n"
-#define W_SDP                                                                 \
-	"v=0\r\n"                                                             \
-	"o=mhandley 29739 7272939 IN IP4 192.0.2.3\r\n"                       \
-	"s=-\r\n"                                                             \
-	"c=IN IP4 192.0.2.4\r\n"                                              \
-	"t=0 0\r\n"                                                           \
-	"m=audio 49217 RTP/AVP 0 12\r\n"                                      \
-	"m=video 3227 RTP/AVP 31\r\n"                                         \
+#define W_SDP \
+	"v=0\r\n" \
+	"o=mhandley 29739 7272939 IN IP4 192.0.2.3\r\n" \
+	"s=-\r\n" \
+	"c=IN IP4 192.0.2.4\r\n" \
+	"t=0 0\r\n" \
+	"m=audio 49217 RTP/AVP 0 12\r\n" \
+	"m=video 3227 RTP/AVP 31\r\n" \
 	"a=rtpmap:31 LPC\r\n"
-#define WSINV                                                                 \
-	W_REQ W_TO W_FROM W_MF W_CID W_CL W_CSEQ W_VIA W_S W_NEW W_UNK W_CT   \
+#define WSINV \
+	W_REQ W_TO W_FROM W_MF W_CID W_CL W_CSEQ W_VIA W_S W_NEW W_UNK W_CT \
 	    W_ROUTE W_V W_M "\r\n" W_SDP
 
 /* ----------------------------------------------------------- helpers */
@@ -151,16 +151,16 @@ rnd(uint64_t *s)
 /* One header line as the scanner should index it. */
 struct want {
 	enum slb_sip_hdr_type type;
-	const char *line;	/* the whole line, folds and CRLF included */
+	const char *line; /* the whole line, folds and CRLF included */
 	const char *name;
-	const char *value;	/* trimmed */
+	const char *value; /* trimmed */
 };
 
 /* Every header of buf, in order, right after the start line and up to the
  * empty line: type, offsets and lengths all exact. */
 static void
-check_hdrs(const char *buf, const struct slb_sipscan *s,
-    const struct want *w, int n)
+check_hdrs(
+    const char *buf, const struct slb_sipscan *s, const struct want *w, int n)
 {
 	uint32_t off = s->line_len;
 
@@ -247,20 +247,20 @@ test_scan_indexes_every_header_of_an_invite(void **state)
 	struct fixture *f = *state;
 	const char *m = INVITE;
 	static const struct want w[] = {
-	    {SLB_H_VIA, L_VIA, "Via",
-		"SIP/2.0/UDP client.atlanta.example.com:5060"
-		";branch=z9hG4bK74bf9"},
-	    {SLB_H_MAX_FORWARDS, L_MF, "Max-Forwards", "70"},
-	    {SLB_H_FROM, L_FROM, "From",
-		"Alice <sip:alice@atlanta.example.com>;tag=9fxced76sl"},
-	    {SLB_H_TO, L_TO, "To", "Bob <sip:bob@biloxi.example.com>"},
-	    {SLB_H_CALL_ID, L_CID, "Call-ID",
-		"3848276298220188511@atlanta.example.com"},
-	    {SLB_H_CSEQ, L_CSEQ, "CSeq", "1 INVITE"},
-	    {SLB_H_CONTACT, L_CONTACT, "Contact",
-		"<sip:alice@client.atlanta.example.com;transport=udp>"},
-	    {SLB_H_OTHER, L_CT, "Content-Type", "application/sdp"},
-	    {SLB_H_CONTENT_LENGTH, L_CL, "Content-Length", "151"},
+		{ SLB_H_VIA, L_VIA, "Via",
+		    "SIP/2.0/UDP client.atlanta.example.com:5060"
+		    ";branch=z9hG4bK74bf9" },
+		{ SLB_H_MAX_FORWARDS, L_MF, "Max-Forwards", "70" },
+		{ SLB_H_FROM, L_FROM, "From",
+		    "Alice <sip:alice@atlanta.example.com>;tag=9fxced76sl" },
+		{ SLB_H_TO, L_TO, "To", "Bob <sip:bob@biloxi.example.com>" },
+		{ SLB_H_CALL_ID, L_CID, "Call-ID",
+		    "3848276298220188511@atlanta.example.com" },
+		{ SLB_H_CSEQ, L_CSEQ, "CSeq", "1 INVITE" },
+		{ SLB_H_CONTACT, L_CONTACT, "Contact",
+		    "<sip:alice@client.atlanta.example.com;transport=udp>" },
+		{ SLB_H_OTHER, L_CT, "Content-Type", "application/sdp" },
+		{ SLB_H_CONTENT_LENGTH, L_CL, "Content-Length", "151" },
 	};
 
 	assert_int_equal(strlen(SDP), 151);
@@ -315,11 +315,22 @@ test_compact_header_names_have_their_full_types(void **state)
 	    "e: gzip\r\n"
 	    "\r\n";
 	static const enum slb_sip_hdr_type want[] = {
-	    SLB_H_VIA, SLB_H_FROM, SLB_H_TO, SLB_H_CALL_ID, SLB_H_CONTACT,
-	    SLB_H_CONTENT_LENGTH,
-	    SLB_H_VIA, SLB_H_FROM, SLB_H_TO, SLB_H_CALL_ID, SLB_H_CONTACT,
-	    SLB_H_CONTENT_LENGTH,
-	    SLB_H_OTHER, SLB_H_OTHER, SLB_H_OTHER, SLB_H_OTHER,
+		SLB_H_VIA,
+		SLB_H_FROM,
+		SLB_H_TO,
+		SLB_H_CALL_ID,
+		SLB_H_CONTACT,
+		SLB_H_CONTENT_LENGTH,
+		SLB_H_VIA,
+		SLB_H_FROM,
+		SLB_H_TO,
+		SLB_H_CALL_ID,
+		SLB_H_CONTACT,
+		SLB_H_CONTENT_LENGTH,
+		SLB_H_OTHER,
+		SLB_H_OTHER,
+		SLB_H_OTHER,
+		SLB_H_OTHER,
 	};
 
 	assert_int_equal(slb_sip_scan(m, strlen(m), &f->s), 0);
@@ -330,8 +341,8 @@ test_compact_header_names_have_their_full_types(void **state)
 	}
 	assert_string_equal(value_of(m, &f->s.h[0]),
 	    "SIP/2.0/UDP pc33.atlanta.com;branch=z9hG4bKnashds8");
-	assert_string_equal(value_of(m, &f->s.h[3]),
-	    "a84b4c76e66710@pc33.atlanta.com");
+	assert_string_equal(
+	    value_of(m, &f->s.h[3]), "a84b4c76e66710@pc33.atlanta.com");
 	assert_string_equal(value_of(m, &f->s.h[10]), "*");
 }
 
@@ -339,24 +350,31 @@ static void
 test_header_names_are_case_insensitive(void **state)
 {
 	struct fixture *f = *state;
-	const char *m =
-	    "INVITE sip:bob@biloxi.com SIP/2.0\r\n"
-	    "VIA: SIP/2.0/UDP a.example.com;branch=z9hG4bK1\r\n"
-	    "call-ID: abc@a.example.com\r\n"
-	    "ROUTE: <sip:p1.example.com;lr>\r\n"
-	    "record-route: <sip:p2.example.com;lr>\r\n"
-	    "MAX-FORWARDS: 69\r\n"
-	    "fRoM: <sip:a@a.example.com>;tag=1\r\n"
-	    "tO: <sip:b@b.example.com>\r\n"
-	    "CSEQ: 2 INVITE\r\n"
-	    "content-LENGTH: 0\r\n"
-	    "CONTACT: <sip:a@192.0.2.1>\r\n"
-	    "PATH: <sip:edge.example.com;lr>\r\n"
-	    "\r\n";
+	const char *m = "INVITE sip:bob@biloxi.com SIP/2.0\r\n"
+			"VIA: SIP/2.0/UDP a.example.com;branch=z9hG4bK1\r\n"
+			"call-ID: abc@a.example.com\r\n"
+			"ROUTE: <sip:p1.example.com;lr>\r\n"
+			"record-route: <sip:p2.example.com;lr>\r\n"
+			"MAX-FORWARDS: 69\r\n"
+			"fRoM: <sip:a@a.example.com>;tag=1\r\n"
+			"tO: <sip:b@b.example.com>\r\n"
+			"CSEQ: 2 INVITE\r\n"
+			"content-LENGTH: 0\r\n"
+			"CONTACT: <sip:a@192.0.2.1>\r\n"
+			"PATH: <sip:edge.example.com;lr>\r\n"
+			"\r\n";
 	static const enum slb_sip_hdr_type want[] = {
-	    SLB_H_VIA, SLB_H_CALL_ID, SLB_H_ROUTE, SLB_H_RECORD_ROUTE,
-	    SLB_H_MAX_FORWARDS, SLB_H_FROM, SLB_H_TO, SLB_H_CSEQ,
-	    SLB_H_CONTENT_LENGTH, SLB_H_CONTACT, SLB_H_PATH,
+		SLB_H_VIA,
+		SLB_H_CALL_ID,
+		SLB_H_ROUTE,
+		SLB_H_RECORD_ROUTE,
+		SLB_H_MAX_FORWARDS,
+		SLB_H_FROM,
+		SLB_H_TO,
+		SLB_H_CSEQ,
+		SLB_H_CONTENT_LENGTH,
+		SLB_H_CONTACT,
+		SLB_H_PATH,
 	};
 
 	assert_int_equal(slb_sip_scan(m, strlen(m), &f->s), 0);
@@ -371,19 +389,18 @@ static void
 test_names_that_only_look_like_known_headers_are_other(void **state)
 {
 	struct fixture *f = *state;
-	const char *m =
-	    "OPTIONS sip:a@b SIP/2.0\r\n"
-	    "Vi: x\r\n"
-	    "Viaa: x\r\n"
-	    "Via-Foo: x\r\n"
-	    "Routes: x\r\n"
-	    "Record: x\r\n"
-	    "Content-Lengt: x\r\n"
-	    "Too: x\r\n"
-	    "X-Via: x\r\n"
-	    "Paths: x\r\n"
-	    "Subject: x\r\n"
-	    "\r\n";
+	const char *m = "OPTIONS sip:a@b SIP/2.0\r\n"
+			"Vi: x\r\n"
+			"Viaa: x\r\n"
+			"Via-Foo: x\r\n"
+			"Routes: x\r\n"
+			"Record: x\r\n"
+			"Content-Lengt: x\r\n"
+			"Too: x\r\n"
+			"X-Via: x\r\n"
+			"Paths: x\r\n"
+			"Subject: x\r\n"
+			"\r\n";
 
 	assert_int_equal(slb_sip_scan(m, strlen(m), &f->s), 0);
 	assert_int_equal(f->s.nhdrs, 10);
@@ -396,30 +413,29 @@ test_folded_header_belongs_to_previous_line(void **state)
 {
 	struct fixture *f = *state;
 	/* RFC 3261 §7.3.1: continuation lines start with SP or HTAB */
-	const char *m =
-	    "INVITE sip:bob@biloxi.com SIP/2.0\r\n"
-	    "Subject: I know you're there,\r\n"
-	    "         pick up the phone\r\n"
-	    "\t and talk to me!\r\n"
-	    "Via: SIP/2.0/UDP a.example.com\r\n"
-	    " ;branch=z9hG4bK77\r\n"
-	    "Content-Length: 0\r\n"
-	    "\r\n";
+	const char *m = "INVITE sip:bob@biloxi.com SIP/2.0\r\n"
+			"Subject: I know you're there,\r\n"
+			"         pick up the phone\r\n"
+			"\t and talk to me!\r\n"
+			"Via: SIP/2.0/UDP a.example.com\r\n"
+			" ;branch=z9hG4bK77\r\n"
+			"Content-Length: 0\r\n"
+			"\r\n";
 	static const struct want w[] = {
-	    {SLB_H_OTHER,
-		"Subject: I know you're there,\r\n"
-		"         pick up the phone\r\n"
-		"\t and talk to me!\r\n",
-		"Subject",
-		"I know you're there,\r\n"
-		"         pick up the phone\r\n"
-		"\t and talk to me!"},
-	    {SLB_H_VIA,
-		"Via: SIP/2.0/UDP a.example.com\r\n"
-		" ;branch=z9hG4bK77\r\n",
-		"Via", "SIP/2.0/UDP a.example.com\r\n ;branch=z9hG4bK77"},
-	    {SLB_H_CONTENT_LENGTH, "Content-Length: 0\r\n", "Content-Length",
-		"0"},
+		{ SLB_H_OTHER,
+		    "Subject: I know you're there,\r\n"
+		    "         pick up the phone\r\n"
+		    "\t and talk to me!\r\n",
+		    "Subject",
+		    "I know you're there,\r\n"
+		    "         pick up the phone\r\n"
+		    "\t and talk to me!" },
+		{ SLB_H_VIA,
+		    "Via: SIP/2.0/UDP a.example.com\r\n"
+		    " ;branch=z9hG4bK77\r\n",
+		    "Via", "SIP/2.0/UDP a.example.com\r\n ;branch=z9hG4bK77" },
+		{ SLB_H_CONTENT_LENGTH, "Content-Length: 0\r\n",
+		    "Content-Length", "0" },
 	};
 
 	assert_int_equal(slb_sip_scan(m, strlen(m), &f->s), 0);
@@ -432,18 +448,17 @@ test_value_starting_on_a_continuation_line_is_trimmed(void **state)
 {
 	struct fixture *f = *state;
 	/* RFC 3261 §7.3.1: LWS after the colon may hold a line fold */
-	const char *m =
-	    "INVITE sip:bob@biloxi.com SIP/2.0\r\n"
-	    "Route:\r\n"
-	    " <sip:p1.example.com;lr>\r\n"
-	    "Content-Length: \r\n"
-	    "\t 0\r\n"
-	    "\r\n";
+	const char *m = "INVITE sip:bob@biloxi.com SIP/2.0\r\n"
+			"Route:\r\n"
+			" <sip:p1.example.com;lr>\r\n"
+			"Content-Length: \r\n"
+			"\t 0\r\n"
+			"\r\n";
 	static const struct want w[] = {
-	    {SLB_H_ROUTE, "Route:\r\n <sip:p1.example.com;lr>\r\n", "Route",
-		"<sip:p1.example.com;lr>"},
-	    {SLB_H_CONTENT_LENGTH, "Content-Length: \r\n\t 0\r\n",
-		"Content-Length", "0"},
+		{ SLB_H_ROUTE, "Route:\r\n <sip:p1.example.com;lr>\r\n",
+		    "Route", "<sip:p1.example.com;lr>" },
+		{ SLB_H_CONTENT_LENGTH, "Content-Length: \r\n\t 0\r\n",
+		    "Content-Length", "0" },
 	};
 
 	assert_int_equal(slb_sip_scan(m, strlen(m), &f->s), 0);
@@ -456,37 +471,37 @@ test_torture_wsinv_is_indexed_exactly(void **state)
 	struct fixture *f = *state;
 	const char *m = WSINV;
 	static const struct want w[] = {
-	    {SLB_H_TO, W_TO, "TO",
-		"sip:vivekg@chair-dnrc.example.com ;   tag    = 1918181833n"},
-	    {SLB_H_FROM, W_FROM, "from",
-		"\"J Rosenberg \\\\\\\"\"       <sip:jdrosen@example.com>\r\n"
-		"  ;\r\n"
-		"  tag = 98asjd8"},
-	    {SLB_H_MAX_FORWARDS, W_MF, "MaX-fOrWaRdS", "0068"},
-	    {SLB_H_CALL_ID, W_CID, "Call-ID", "wsinv.ndaksdj@192.0.2.1"},
-	    {SLB_H_CONTENT_LENGTH, W_CL, "Content-Length", "150"},
-	    {SLB_H_CSEQ, W_CSEQ, "cseq", "0009\r\n  INVITE"},
-	    {SLB_H_VIA, W_VIA, "Via",
-		"SIP  /   2.0\r\n /UDP\r\n    192.0.2.2;branch=390skdjuw"},
-	    {SLB_H_OTHER, W_S, "s", ""},
-	    {SLB_H_OTHER, W_NEW, "NewFangledHeader",
-		"newfangled value\r\n continued newfangled value"},
-	    {SLB_H_OTHER, W_UNK, "UnknownHeaderWithUnusualValue",
-		";;,,;;,;"},
-	    {SLB_H_OTHER, W_CT, "Content-Type", "application/sdp"},
-	    {SLB_H_ROUTE, W_ROUTE, "Route",
-		"<sip:services.example.com;lr;unknownwith=value;"
-		"unknown-no-value>"},
-	    {SLB_H_VIA, W_V, "v",
-		"SIP  / 2.0  / TCP     spindle.example.com   ;\r\n"
-		"  branch  =   z9hG4bK9ikj8  ,\r\n"
-		" SIP  /    2.0   / UDP  192.168.255.111   ; branch=\r\n"
-		" z9hG4bK30239"},
-	    {SLB_H_CONTACT, W_M, "m",
-		"\"Quoted string \\\"\\\"\" <sip:jdrosen@example.com> ;"
-		" newparam =\r\n"
-		"      newvalue ;\r\n"
-		"  secondparam ; q = 0.33"},
+		{ SLB_H_TO, W_TO, "TO",
+		    "sip:vivekg@chair-dnrc.example.com ;   tag    = 1918181833n" },
+		{ SLB_H_FROM, W_FROM, "from",
+		    "\"J Rosenberg \\\\\\\"\"       <sip:jdrosen@example.com>\r\n"
+		    "  ;\r\n"
+		    "  tag = 98asjd8" },
+		{ SLB_H_MAX_FORWARDS, W_MF, "MaX-fOrWaRdS", "0068" },
+		{ SLB_H_CALL_ID, W_CID, "Call-ID", "wsinv.ndaksdj@192.0.2.1" },
+		{ SLB_H_CONTENT_LENGTH, W_CL, "Content-Length", "150" },
+		{ SLB_H_CSEQ, W_CSEQ, "cseq", "0009\r\n  INVITE" },
+		{ SLB_H_VIA, W_VIA, "Via",
+		    "SIP  /   2.0\r\n /UDP\r\n    192.0.2.2;branch=390skdjuw" },
+		{ SLB_H_OTHER, W_S, "s", "" },
+		{ SLB_H_OTHER, W_NEW, "NewFangledHeader",
+		    "newfangled value\r\n continued newfangled value" },
+		{ SLB_H_OTHER, W_UNK, "UnknownHeaderWithUnusualValue",
+		    ";;,,;;,;" },
+		{ SLB_H_OTHER, W_CT, "Content-Type", "application/sdp" },
+		{ SLB_H_ROUTE, W_ROUTE, "Route",
+		    "<sip:services.example.com;lr;unknownwith=value;"
+		    "unknown-no-value>" },
+		{ SLB_H_VIA, W_V, "v",
+		    "SIP  / 2.0  / TCP     spindle.example.com   ;\r\n"
+		    "  branch  =   z9hG4bK9ikj8  ,\r\n"
+		    " SIP  /    2.0   / UDP  192.168.255.111   ; branch=\r\n"
+		    " z9hG4bK30239" },
+		{ SLB_H_CONTACT, W_M, "m",
+		    "\"Quoted string \\\"\\\"\" <sip:jdrosen@example.com> ;"
+		    " newparam =\r\n"
+		    "      newvalue ;\r\n"
+		    "  secondparam ; q = 0.33" },
 	};
 
 	assert_int_equal(strlen(W_SDP), 150);
@@ -509,35 +524,37 @@ test_torture_wsinv_params_survive_folding_and_escapes(void **state)
 	assert_int_equal(slb_sip_scan(m, strlen(m), &f->s), 0);
 
 	h = slb_sip_find(&f->s, SLB_H_TO);
-	assert_string_equal(param_of(m + h->voff, h->vlen, "tag"),
-	    "1918181833n");
+	assert_string_equal(
+	    param_of(m + h->voff, h->vlen, "tag"), "1918181833n");
 	/* the display name ends in an escaped backslash and an escaped
 	 * quote; the tag after the folded ';' is still found */
 	h = slb_sip_find(&f->s, SLB_H_FROM);
 	assert_string_equal(param_of(m + h->voff, h->vlen, "tag"), "98asjd8");
 	h = slb_sip_find(&f->s, SLB_H_VIA);
-	assert_string_equal(param_of(m + h->voff, h->vlen, "branch"),
-	    "390skdjuw");
+	assert_string_equal(
+	    param_of(m + h->voff, h->vlen, "branch"), "390skdjuw");
 	h = slb_sip_find(&f->s, SLB_H_ROUTE);
 	assert_string_equal(param_of(m + h->voff, h->vlen, "lr"), "");
-	assert_string_equal(param_of(m + h->voff, h->vlen, "unknownwith"),
-	    "value");
-	assert_string_equal(param_of(m + h->voff, h->vlen, "unknown-no-value"),
-	    "");
+	assert_string_equal(
+	    param_of(m + h->voff, h->vlen, "unknownwith"), "value");
+	assert_string_equal(
+	    param_of(m + h->voff, h->vlen, "unknown-no-value"), "");
 
 	/* the second Via header: two elements, each folded */
 	h = &f->s.h[12];
 	assert_int_equal(h->type, SLB_H_VIA);
 	v = m + h->voff;
 	el = slb_sip_first_elem(v, h->vlen);
-	assert_int_equal(el, strlen("SIP  / 2.0  / TCP     spindle.example.com"
-				    "   ;\r\n  branch  =   z9hG4bK9ikj8"));
+	assert_int_equal(el,
+	    strlen("SIP  / 2.0  / TCP     spindle.example.com"
+		   "   ;\r\n  branch  =   z9hG4bK9ikj8"));
 	assert_string_equal(param_of(v, el, "branch"), "z9hG4bK9ikj8");
 	v += el;
 	assert_memory_equal(v, "  ,\r\n SIP", 9);
 	v += 6;
-	assert_string_equal(param_of(v, h->vlen - (size_t)(v - m - h->voff),
-				"branch"), "z9hG4bK30239");
+	assert_string_equal(
+	    param_of(v, h->vlen - (size_t)(v - m - h->voff), "branch"),
+	    "z9hG4bK30239");
 
 	h = slb_sip_find(&f->s, SLB_H_CONTACT);
 	v = m + h->voff;
@@ -609,11 +626,11 @@ test_message_without_empty_line_is_ebadmsg(void **state)
 			       "\r";
 	char *b;
 
-	assert_int_equal(slb_sip_scan(noempty, strlen(noempty), &f->s),
-	    EBADMSG);
+	assert_int_equal(
+	    slb_sip_scan(noempty, strlen(noempty), &f->s), EBADMSG);
 	assert_int_equal(slb_sip_scan(cut, strlen(cut), &f->s), EBADMSG);
-	assert_int_equal(slb_sip_scan(halfcrlf, strlen(halfcrlf), &f->s),
-	    EBADMSG);
+	assert_int_equal(
+	    slb_sip_scan(halfcrlf, strlen(halfcrlf), &f->s), EBADMSG);
 	/* start line only, or not even that */
 	b = dup_exact("INVITE sip:bob@biloxi.com SIP/2.0\r\n", 35);
 	assert_int_equal(slb_sip_scan(b, 35, &f->s), EBADMSG);
@@ -636,13 +653,14 @@ test_lf_only_line_endings_are_indexed(void **state)
 			"\n"
 			"body";
 	static const struct want w[] = {
-	    {SLB_H_VIA, "Via: SIP/2.0/UDP a.example.com;branch=z9hG4bK1\n",
-		"Via", "SIP/2.0/UDP a.example.com;branch=z9hG4bK1"},
-	    {SLB_H_OTHER, "Subject: folded\n line\n", "Subject",
-		"folded\n line"},
-	    {SLB_H_CALL_ID, "i: x@y\n", "i", "x@y"},
-	    {SLB_H_CONTENT_LENGTH, "Content-Length: 4\n", "Content-Length",
-		"4"},
+		{ SLB_H_VIA,
+		    "Via: SIP/2.0/UDP a.example.com;branch=z9hG4bK1\n", "Via",
+		    "SIP/2.0/UDP a.example.com;branch=z9hG4bK1" },
+		{ SLB_H_OTHER, "Subject: folded\n line\n", "Subject",
+		    "folded\n line" },
+		{ SLB_H_CALL_ID, "i: x@y\n", "i", "x@y" },
+		{ SLB_H_CONTENT_LENGTH, "Content-Length: 4\n",
+		    "Content-Length", "4" },
 	};
 
 	assert_int_equal(slb_sip_scan(m, strlen(m), &f->s), 0);
@@ -704,8 +722,8 @@ many_headers(int n, size_t *lenp)
 	assert_non_null(b);
 	len = (size_t)snprintf(b, cap, "OPTIONS sip:a@b SIP/2.0\r\n");
 	for (int i = 0; i < n; i++)
-		len += (size_t)snprintf(b + len, cap - len,
-		    "Via: SIP/2.0/UDP h%d\r\n", i);
+		len += (size_t)snprintf(
+		    b + len, cap - len, "Via: SIP/2.0/UDP h%d\r\n", i);
 	len += (size_t)snprintf(b + len, cap - len, "\r\n");
 	assert_true(len < cap);
 	*lenp = len;
@@ -747,11 +765,11 @@ test_header_name_with_spaces_before_colon_is_trimmed(void **state)
 			"l     : 0\r\n"
 			"\r\n";
 	static const struct want w[] = {
-	    {SLB_H_VIA, "Via :SIP/2.0/UDP a.example.com\r\n", "Via",
-		"SIP/2.0/UDP a.example.com"},
-	    {SLB_H_CALL_ID, "Call-ID\t \t:   \t x@y \t \r\n", "Call-ID",
-		"x@y"},
-	    {SLB_H_CONTENT_LENGTH, "l     : 0\r\n", "l", "0"},
+		{ SLB_H_VIA, "Via :SIP/2.0/UDP a.example.com\r\n", "Via",
+		    "SIP/2.0/UDP a.example.com" },
+		{ SLB_H_CALL_ID, "Call-ID\t \t:   \t x@y \t \r\n", "Call-ID",
+		    "x@y" },
+		{ SLB_H_CONTENT_LENGTH, "l     : 0\r\n", "l", "0" },
 	};
 
 	assert_int_equal(slb_sip_scan(m, strlen(m), &f->s), 0);
@@ -769,11 +787,12 @@ test_empty_value_has_zero_length(void **state)
 			"Content-Length: 0\r\n"
 			"\r\n";
 	static const struct want w[] = {
-	    {SLB_H_OTHER, "Subject:\r\n", "Subject", ""},
-	    {SLB_H_OTHER, "Organization:    \t \r\n", "Organization", ""},
-	    {SLB_H_OTHER, "Supported:\n", "Supported", ""},
-	    {SLB_H_CONTENT_LENGTH, "Content-Length: 0\r\n", "Content-Length",
-		"0"},
+		{ SLB_H_OTHER, "Subject:\r\n", "Subject", "" },
+		{ SLB_H_OTHER, "Organization:    \t \r\n", "Organization",
+		    "" },
+		{ SLB_H_OTHER, "Supported:\n", "Supported", "" },
+		{ SLB_H_CONTENT_LENGTH, "Content-Length: 0\r\n",
+		    "Content-Length", "0" },
 	};
 
 	assert_int_equal(slb_sip_scan(m, strlen(m), &f->s), 0);
@@ -811,23 +830,22 @@ static void
 test_find_returns_the_first_header_of_a_type(void **state)
 {
 	struct fixture *f = *state;
-	const char *m =
-	    "SIP/2.0 200 OK\r\n"
-	    "Via: SIP/2.0/UDP p1.example.com;branch=z9hG4bK1\r\n"
-	    "Record-Route: <sip:p2.example.com;lr>\r\n"
-	    "v: SIP/2.0/UDP p2.example.com;branch=z9hG4bK2\r\n"
-	    "Via: SIP/2.0/UDP ua.example.com;branch=z9hG4bK3\r\n"
-	    "Record-Route: <sip:p1.example.com;lr>\r\n"
-	    "X-A: 1\r\n"
-	    "Content-Length: 0\r\n"
-	    "\r\n";
+	const char *m = "SIP/2.0 200 OK\r\n"
+			"Via: SIP/2.0/UDP p1.example.com;branch=z9hG4bK1\r\n"
+			"Record-Route: <sip:p2.example.com;lr>\r\n"
+			"v: SIP/2.0/UDP p2.example.com;branch=z9hG4bK2\r\n"
+			"Via: SIP/2.0/UDP ua.example.com;branch=z9hG4bK3\r\n"
+			"Record-Route: <sip:p1.example.com;lr>\r\n"
+			"X-A: 1\r\n"
+			"Content-Length: 0\r\n"
+			"\r\n";
 
 	assert_int_equal(slb_sip_scan(m, strlen(m), &f->s), 0);
 	assert_ptr_equal(slb_sip_find(&f->s, SLB_H_VIA), &f->s.h[0]);
 	assert_ptr_equal(slb_sip_find(&f->s, SLB_H_RECORD_ROUTE), &f->s.h[1]);
 	assert_ptr_equal(slb_sip_find(&f->s, SLB_H_OTHER), &f->s.h[5]);
-	assert_ptr_equal(slb_sip_find(&f->s, SLB_H_CONTENT_LENGTH),
-	    &f->s.h[6]);
+	assert_ptr_equal(
+	    slb_sip_find(&f->s, SLB_H_CONTENT_LENGTH), &f->s.h[6]);
 	assert_null(slb_sip_find(&f->s, SLB_H_ROUTE));
 	assert_null(slb_sip_find(&f->s, SLB_H_PATH));
 	assert_null(slb_sip_find(&f->s, SLB_H_CALL_ID));
@@ -866,8 +884,8 @@ test_first_elem_ignores_commas_in_quotes(void **state)
 	assert_int_equal(first_elem(v), strlen("\"Doe, John\" <sip:j@x>"));
 	/* an escaped quote does not end the quoted string */
 	v = "\"Doe \\\", John\" <sip:j@x>, <sip:k@y>";
-	assert_int_equal(first_elem(v),
-	    strlen("\"Doe \\\", John\" <sip:j@x>"));
+	assert_int_equal(
+	    first_elem(v), strlen("\"Doe \\\", John\" <sip:j@x>"));
 	v = "\"a\\\\\", <sip:k@y>";
 	assert_int_equal(first_elem(v), strlen("\"a\\\\\""));
 }
@@ -877,11 +895,11 @@ test_first_elem_ignores_commas_in_angle_brackets(void **state)
 {
 	const char *v = "<sip:p1.example.com;lr;x=a,b>, <sip:p2.example.com>";
 
-	assert_int_equal(first_elem(v),
-	    strlen("<sip:p1.example.com;lr;x=a,b>"));
+	assert_int_equal(
+	    first_elem(v), strlen("<sip:p1.example.com;lr;x=a,b>"));
 	v = "<sip:a@h?Subject=x,y>;expires=60,<sip:b@h>";
-	assert_int_equal(first_elem(v),
-	    strlen("<sip:a@h?Subject=x,y>;expires=60"));
+	assert_int_equal(
+	    first_elem(v), strlen("<sip:a@h?Subject=x,y>;expires=60"));
 }
 
 static void
@@ -919,18 +937,20 @@ test_param_finds_branch_with_its_value(void **state)
 	const char *val = NULL;
 	size_t vlen = 0;
 
-	assert_int_equal(slb_sip_param(v, strlen(v), "branch", &val, &vlen),
-	    0);
+	assert_int_equal(
+	    slb_sip_param(v, strlen(v), "branch", &val, &vlen), 0);
 	assert_ptr_equal(val, v + strlen(v) - 8);
 	assert_int_equal(vlen, 8);
-	assert_string_equal(param_str(";branch=z9hG4bK1", "branch"),
-	    "z9hG4bK1");
+	assert_string_equal(
+	    param_str(";branch=z9hG4bK1", "branch"), "z9hG4bK1");
 	/* RFC 4475 wsinv: spaces around '=' */
-	assert_string_equal(param_str(";   tag    = 1918181833n", "tag"),
-	    "1918181833n");
-	assert_string_equal(param_str(
-	    "SIP/2.0/UDP h;received=192.0.2.1;rport=5061;branch=z9hG4bKx",
-	    "rport"), "5061");
+	assert_string_equal(
+	    param_str(";   tag    = 1918181833n", "tag"), "1918181833n");
+	assert_string_equal(
+	    param_str(
+		"SIP/2.0/UDP h;received=192.0.2.1;rport=5061;branch=z9hG4bKx",
+		"rport"),
+	    "5061");
 }
 
 static void
@@ -943,8 +963,8 @@ test_param_finds_a_flag_with_zero_length(void **state)
 	assert_int_equal(slb_sip_param(v, strlen(v), "lr", &val, &vlen), 0);
 	assert_int_equal(vlen, 0);
 	assert_ptr_equal(val, v + strlen(v) - 1);
-	assert_string_equal(param_str("SIP/2.0/UDP h;rport;branch=z9hG4bK1",
-	    "rport"), "");
+	assert_string_equal(
+	    param_str("SIP/2.0/UDP h;rport;branch=z9hG4bK1", "rport"), "");
 	assert_string_equal(param_str("sip:p1.example.com;lr", "lr"), "");
 	assert_string_equal(param_str("<sip:p;lr>,<sip:q>", "lr"), "");
 	assert_string_equal(param_str("<sip:p;lr=on>", "lr"), "on");
@@ -974,8 +994,8 @@ static void
 test_param_names_are_case_insensitive(void **state)
 {
 	assert_string_equal(param_str("<sip:p;LR>", "lr"), "");
-	assert_string_equal(param_str(";Branch=z9hG4bKAbC", "BRANCH"),
-	    "z9hG4bKAbC");
+	assert_string_equal(
+	    param_str(";Branch=z9hG4bKAbC", "BRANCH"), "z9hG4bKAbC");
 	assert_string_equal(param_str(";TAG=x", "tag"), "x");
 }
 
@@ -983,16 +1003,17 @@ static void
 test_param_value_stops_at_delimiters(void **state)
 {
 	assert_string_equal(param_str(";branch=abc;rport", "branch"), "abc");
-	assert_string_equal(param_str("<sip:a@h;transport=tcp>;x",
-	    "transport"), "tcp");
+	assert_string_equal(
+	    param_str("<sip:a@h;transport=tcp>;x", "transport"), "tcp");
 	assert_string_equal(
 	    param_str(";branch=abc, SIP/2.0/UDP b;branch=def", "branch"),
 	    "abc");
 	assert_string_equal(param_str(";branch=abc ;x", "branch"), "abc");
 	assert_string_equal(param_str(";branch=abc\t;x", "branch"), "abc");
 	assert_string_equal(param_str(";branch=abc\r\n ;x", "branch"), "abc");
-	assert_string_equal(param_str("<sip:a@h;transport=tcp?Subject=x>",
-	    "transport"), "tcp");
+	assert_string_equal(
+	    param_str("<sip:a@h;transport=tcp?Subject=x>", "transport"),
+	    "tcp");
 	/* and at the end of the counted string */
 	assert_string_equal(param_of(";branch=abcdef", 11, "branch"), "abc");
 }
@@ -1001,14 +1022,14 @@ static void
 test_param_inside_quotes_is_not_found(void **state)
 {
 	assert_string_equal(param_str("\"x;lr\" <sip:a@b>", "lr"), NOPARAM);
-	assert_string_equal(param_str("\"x;tag=evil\" <sip:a@b>;tag=good",
-	    "tag"), "good");
+	assert_string_equal(
+	    param_str("\"x;tag=evil\" <sip:a@b>;tag=good", "tag"), "good");
 	/* an escaped quote does not end the quoted string */
-	assert_string_equal(param_str("\"a\\\";lr\" <sip:a@b>", "lr"),
-	    NOPARAM);
+	assert_string_equal(
+	    param_str("\"a\\\";lr\" <sip:a@b>", "lr"), NOPARAM);
 	assert_string_equal(param_str("\"a\\\"b\" <sip:x@y;lr>", "lr"), "");
-	assert_string_equal(param_str("\"a\\\\\" <sip:x@y>;tag=1", "tag"),
-	    "1");
+	assert_string_equal(
+	    param_str("\"a\\\\\" <sip:x@y>;tag=1", "tag"), "1");
 }
 
 static void
@@ -1018,8 +1039,8 @@ test_param_is_enoent_when_missing(void **state)
 	const char *val = v;
 	size_t vlen = 77;
 
-	assert_int_equal(slb_sip_param(v, strlen(v), "lr", &val, &vlen),
-	    ENOENT);
+	assert_int_equal(
+	    slb_sip_param(v, strlen(v), "lr", &val, &vlen), ENOENT);
 	/* outputs are left alone */
 	assert_ptr_equal(val, v);
 	assert_int_equal(vlen, 77);
@@ -1027,11 +1048,11 @@ test_param_is_enoent_when_missing(void **state)
 	assert_string_equal(param_str(";", "lr"), NOPARAM);
 	assert_string_equal(param_str("lr", "lr"), NOPARAM);
 	assert_string_equal(param_str(";l", "lr"), NOPARAM);
-	assert_string_equal(param_str("SIP/2.0/UDP h;branch=z9hG4bK1",
-	    "rport"), NOPARAM);
+	assert_string_equal(
+	    param_str("SIP/2.0/UDP h;branch=z9hG4bK1", "rport"), NOPARAM);
 	/* the count cuts the name */
-	assert_string_equal(param_of(";branch=z9hG4bK1", 4, "branch"),
-	    NOPARAM);
+	assert_string_equal(
+	    param_of(";branch=z9hG4bK1", 4, "branch"), NOPARAM);
 }
 
 static void
@@ -1039,11 +1060,12 @@ test_param_allows_folded_whitespace(void **state)
 {
 	/* RFC 3261 §25.1: SEMI and EQUAL take LWS, which may fold */
 	assert_string_equal(param_str("SIP/2.0/TCP h ;\r\n  branch  =\r\n"
-				      " z9hG4bK9", "branch"), "z9hG4bK9");
-	assert_string_equal(param_str("<sip:a@b> ;\r\n  tag = 98asjd8",
-	    "tag"), "98asjd8");
-	assert_string_equal(param_str("<sip:a@b> ;\r\n\tlr\r\n ;x", "lr"),
-	    "");
+				      " z9hG4bK9",
+				"branch"),
+	    "z9hG4bK9");
+	assert_string_equal(
+	    param_str("<sip:a@b> ;\r\n  tag = 98asjd8", "tag"), "98asjd8");
+	assert_string_equal(param_str("<sip:a@b> ;\r\n\tlr\r\n ;x", "lr"), "");
 	assert_string_equal(param_str("<sip:a@b>;tag=x\n ;y", "tag"), "x");
 }
 
@@ -1075,8 +1097,8 @@ test_frame_returns_length_of_whole_message(void **state)
 	const char *m = INVITE;
 
 	assert_int_equal(slb_sip_frame(m, strlen(m), MAX), strlen(m));
-	assert_int_equal(slb_sip_frame(RINGING, strlen(RINGING), MAX),
-	    strlen(RINGING));
+	assert_int_equal(
+	    slb_sip_frame(RINGING, strlen(RINGING), MAX), strlen(RINGING));
 	/* exactly max is allowed, one byte less is not */
 	assert_int_equal(slb_sip_frame(m, strlen(m), strlen(m)), strlen(m));
 	assert_int_equal(slb_sip_frame(m, strlen(m), strlen(m) - 1), -1);
@@ -1105,14 +1127,15 @@ test_frame_returns_first_of_two_pipelined_messages(void **state)
 	const char *three = RINGING INVITE RINGING;
 
 	assert_int_equal(slb_sip_frame(two, strlen(two), MAX), strlen(INVITE));
-	assert_int_equal(slb_sip_frame(three, strlen(three), MAX),
-	    strlen(RINGING));
+	assert_int_equal(
+	    slb_sip_frame(three, strlen(three), MAX), strlen(RINGING));
 	/* and the second, once the first is consumed */
-	assert_int_equal(slb_sip_frame(two + strlen(INVITE), strlen(RINGING),
-	    MAX), strlen(RINGING));
+	assert_int_equal(
+	    slb_sip_frame(two + strlen(INVITE), strlen(RINGING), MAX),
+	    strlen(RINGING));
 	/* a partial second message does not hold back the first */
-	assert_int_equal(slb_sip_frame(two, strlen(INVITE) + 10, MAX),
-	    strlen(INVITE));
+	assert_int_equal(
+	    slb_sip_frame(two, strlen(INVITE) + 10, MAX), strlen(INVITE));
 }
 
 static void
@@ -1147,10 +1170,10 @@ test_frame_compact_and_folded_content_length_count(void **state)
 			     "hello";
 
 	assert_int_equal(slb_sip_frame(m, strlen(m), MAX), strlen(m));
-	assert_int_equal(slb_sip_frame(folded, strlen(folded), MAX),
-	    strlen(folded));
-	assert_int_equal(slb_sip_frame(WSINV, strlen(WSINV), MAX),
-	    strlen(WSINV));
+	assert_int_equal(
+	    slb_sip_frame(folded, strlen(folded), MAX), strlen(folded));
+	assert_int_equal(
+	    slb_sip_frame(WSINV, strlen(WSINV), MAX), strlen(WSINV));
 }
 
 static long
@@ -1225,8 +1248,8 @@ test_frame_rejects_oversized_header_without_crlfcrlf(void **state)
 
 /* What every return of the scanner must satisfy, good or bad. */
 static void
-check_scan_result(const char *buf, size_t len, const struct slb_sipscan *s,
-    int rc)
+check_scan_result(
+    const char *buf, size_t len, const struct slb_sipscan *s, int rc)
 {
 	uint32_t off;
 
@@ -1248,8 +1271,8 @@ check_scan_result(const char *buf, size_t len, const struct slb_sipscan *s,
 		assert_true(h->noff + h->nlen < h->voff);
 		assert_non_null(memchr(buf + h->noff + h->nlen, ':',
 		    h->voff - h->noff - h->nlen));
-		assert_true((size_t)h->voff + h->vlen <=
-		    (size_t)h->off + h->len);
+		assert_true(
+		    (size_t)h->voff + h->vlen <= (size_t)h->off + h->len);
 		off = h->off + h->len;
 	}
 	if (rc != 0)
@@ -1261,8 +1284,8 @@ check_scan_result(const char *buf, size_t len, const struct slb_sipscan *s,
 }
 
 static void
-check_frame_result(const char *buf, size_t len, size_t max, long n,
-    struct slb_sipscan *s)
+check_frame_result(
+    const char *buf, size_t len, size_t max, long n, struct slb_sipscan *s)
 {
 	assert_true(n >= -1 && n <= (long)len);
 	if (n > 0) {
@@ -1276,7 +1299,7 @@ check_frame_result(const char *buf, size_t len, size_t max, long n,
 static void
 check_values(const char *buf, const struct slb_sipscan *s)
 {
-	static const char *names[] = {"branch", "tag", "lr", "rport", "q"};
+	static const char *names[] = { "branch", "tag", "lr", "rport", "q" };
 
 	for (int i = 0; i < s->nhdrs; i++) {
 		const char *v = buf + s->h[i].voff;
@@ -1290,10 +1313,10 @@ check_values(const char *buf, const struct slb_sipscan *s)
 				const char *val = NULL;
 				size_t vlen = 0;
 
-				if (slb_sip_param(v, el, names[k], &val,
-					&vlen) == 0)
-					assert_true(val >= v &&
-					    val + vlen <= v + el);
+				if (slb_sip_param(
+					v, el, names[k], &val, &vlen) == 0)
+					assert_true(
+					    val >= v && val + vlen <= v + el);
 			}
 			/* past the element and its comma */
 			if (el == left)
@@ -1398,9 +1421,7 @@ mutate(char *buf, size_t len, size_t cap, uint64_t *seed)
 		fill_random(buf + at, n, seed);
 		len += n;
 		break;
-	default: /* cut */
-		len = at;
-		break;
+	default: /* cut */ len = at; break;
 	}
 	return len;
 }
@@ -1411,7 +1432,7 @@ test_scan_and_frame_survive_mutated_invite(void **state)
 	struct fixture *f = *state;
 	uint64_t seed = FUZZ_SEED ^ 0xa5a5a5a5ULL;
 	const char *m = INVITE WSINV;
-	size_t olen[2] = {strlen(INVITE), strlen(WSINV)};
+	size_t olen[2] = { strlen(INVITE), strlen(WSINV) };
 	char work[MUTATE_MAXLEN];
 	unsigned ok = 0, framed = 0;
 
@@ -1450,7 +1471,7 @@ static void
 test_every_truncation_of_an_invite_is_safe(void **state)
 {
 	struct fixture *f = *state;
-	const char *msgs[] = {INVITE, WSINV, RINGING};
+	const char *msgs[] = { INVITE, WSINV, RINGING };
 
 	for (size_t d = 0; d < 3; d++) {
 		size_t len = strlen(msgs[d]);
@@ -1464,8 +1485,8 @@ test_every_truncation_of_an_invite_is_safe(void **state)
 
 			check_scan_result(b, l, &f->s, rc);
 			assert_int_equal(rc, l < body_off ? EBADMSG : 0);
-			assert_int_equal(slb_sip_frame(b, l, MAX),
-			    l < len ? 0 : (long)len);
+			assert_int_equal(
+			    slb_sip_frame(b, l, MAX), l < len ? 0 : (long)len);
 			free(b);
 		}
 	}

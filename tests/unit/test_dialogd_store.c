@@ -25,8 +25,8 @@ static int
 setup(void **state)
 {
 	static struct fx f;
-	struct dlg_store_cfg c = {.kind = DLG_STORE_SQLITE,
-	    .table = "siplb_dialogs"};
+	struct dlg_store_cfg c = { .kind = DLG_STORE_SQLITE,
+		.table = "siplb_dialogs" };
 	char err[512];
 
 	memset(&f, 0, sizeof(f));
@@ -86,7 +86,7 @@ write1(struct fx *f, struct slb_dialog r)
 static struct slb_dialog
 get(struct fx *f, const char *key)
 {
-	struct dlg_filter q = {.key = key};
+	struct dlg_filter q = { .key = key };
 	struct slb_dialog *out = NULL, r;
 	size_t n = 0;
 	char err[512];
@@ -117,7 +117,8 @@ test_dialog_goes_created_confirmed_terminated_and_stays_as_history(
     void **state)
 {
 	struct fx *f = *state;
-	struct slb_dialog r = ev("k1", SLB_DIALOG_CREATED, 1, "pstn;vm", "edge:a", 1000);
+	struct slb_dialog r =
+	    ev("k1", SLB_DIALOG_CREATED, 1, "pstn;vm", "edge:a", 1000);
 
 	snprintf(r.call_id, sizeof(r.call_id), "abc@host");
 	snprintf(r.from_tag, sizeof(r.from_tag), "ft");
@@ -179,7 +180,7 @@ test_ten_thousand_events_are_written_in_one_flush(void **state)
 {
 	struct fx *f = *state;
 	struct slb_dialog *recs = calloc(10000, sizeof(*recs));
-	struct dlg_filter live = {.live = 1}, all = {0};
+	struct dlg_filter live = { .live = 1 }, all = { 0 };
 	char err[512];
 
 	assert_non_null(recs);
@@ -189,8 +190,8 @@ test_ten_thousand_events_are_written_in_one_flush(void **state)
 		snprintf(key, sizeof(key), "b%05d", i);
 		/* the last 2000 events end the first 2000 dialogs again */
 		recs[i] = i < 8000
-		    ? ev(key, SLB_DIALOG_CREATED, 1 + (uint32_t)i % 3, "pstn", "edge:a",
-			  1000)
+		    ? ev(key, SLB_DIALOG_CREATED, 1 + (uint32_t)i % 3, "pstn",
+			  "edge:a", 1000)
 		    : ev("", SLB_DIALOG_TERMINATED, 0, "", "edge:a", 1000);
 		if (i >= 8000)
 			snprintf(recs[i].key, sizeof(recs[i].key), "b%05d",
@@ -211,20 +212,21 @@ test_failed_batch_writes_nothing(void **state)
 {
 	struct fx *f = *state;
 	struct slb_dialog recs[2];
-	struct dlg_filter all = {0};
+	struct dlg_filter all = { 0 };
 	char err[512];
 
 	recs[0] = ev("ok1", SLB_DIALOG_CREATED, 1, "pstn", "edge:a", 1000);
 	recs[1] = ev("ok2", SLB_DIALOG_CREATED, 1, "pstn", "edge:a", 1000);
 	/* a trigger refuses the second row: the first must not stay */
-	assert_int_equal(sq_exec(f->s, "CREATE TRIGGER no_ok2 BEFORE INSERT ON "
-				       "siplb_dialogs WHEN NEW.`key` = 'ok2' "
-				       "BEGIN SELECT RAISE(ABORT, 'refused'); "
-				       "END",
+	assert_int_equal(sq_exec(f->s,
+			     "CREATE TRIGGER no_ok2 BEFORE INSERT ON "
+			     "siplb_dialogs WHEN NEW.`key` = 'ok2' "
+			     "BEGIN SELECT RAISE(ABORT, 'refused'); "
+			     "END",
 			     err, sizeof(err)),
 	    0);
-	assert_int_not_equal(dlg_store_write(f->s, recs, 2, err, sizeof(err)),
-	    0);
+	assert_int_not_equal(
+	    dlg_store_write(f->s, recs, 2, err, sizeof(err)), 0);
 	assert_non_null(strstr(err, "refused"));
 	assert_int_equal(count(f, &all), 0);
 }
@@ -247,51 +249,53 @@ test_query_filters_by_node_state_edge_and_key(void **state)
 	recs[5] = ev("q6", SLB_DIALOG_CONFIRMED, 1, "vm", "edge:b", 1000);
 	assert_int_equal(dlg_store_write(f->s, recs, 6, err, sizeof(err)), 0);
 
-	q = (struct dlg_filter){.node_id = 1};
+	q = (struct dlg_filter){ .node_id = 1 };
 	assert_int_equal(count(f, &q), 3);
-	q = (struct dlg_filter){.state = SLB_DIALOG_CONFIRMED};
+	q = (struct dlg_filter){ .state = SLB_DIALOG_CONFIRMED };
 	assert_int_equal(count(f, &q), 3);
-	q = (struct dlg_filter){.edge = "edge:b"};
+	q = (struct dlg_filter){ .edge = "edge:b" };
 	assert_int_equal(count(f, &q), 4);
-	q = (struct dlg_filter){.edge = "edge:b", .node_id = 2,
-	    .state = SLB_DIALOG_CONFIRMED};
+	q = (struct dlg_filter){
+		.edge = "edge:b", .node_id = 2, .state = SLB_DIALOG_CONFIRMED
+	};
 	assert_int_equal(count(f, &q), 1);
-	q = (struct dlg_filter){.key = "q4"};
+	q = (struct dlg_filter){ .key = "q4" };
 	assert_int_equal(count(f, &q), 1);
-	q = (struct dlg_filter){.key = "nope"};
+	q = (struct dlg_filter){ .key = "nope" };
 	assert_int_equal(count(f, &q), 0);
-	q = (struct dlg_filter){.live = 1, .limit = 2};
-	assert_int_equal(dlg_store_query(f->s, &q, &out, &n, err, sizeof(err)),
-	    0);
+	q = (struct dlg_filter){ .live = 1, .limit = 2 };
+	assert_int_equal(
+	    dlg_store_query(f->s, &q, &out, &n, err, sizeof(err)), 0);
 	/* ordered by key, limited */
 	assert_int_equal(n, 2);
 	assert_string_equal(out[0].key, "q1");
 	assert_string_equal(out[1].key, "q2");
 	free(out);
 	/* the next page starts after the last key of this one */
-	q = (struct dlg_filter){.live = 1, .limit = 2, .after_key = "q2"};
-	assert_int_equal(dlg_store_query(f->s, &q, &out, &n, err, sizeof(err)),
-	    0);
+	q = (struct dlg_filter){ .live = 1, .limit = 2, .after_key = "q2" };
+	assert_int_equal(
+	    dlg_store_query(f->s, &q, &out, &n, err, sizeof(err)), 0);
 	assert_int_equal(n, 2);
 	assert_string_equal(out[0].key, "q3");
 	assert_string_equal(out[1].key, "q5");
 	free(out);
-	q = (struct dlg_filter){.live = 1, .limit = 2, .after_key = "q5"};
-	assert_int_equal(dlg_store_query(f->s, &q, &out, &n, err, sizeof(err)),
-	    0);
+	q = (struct dlg_filter){ .live = 1, .limit = 2, .after_key = "q5" };
+	assert_int_equal(
+	    dlg_store_query(f->s, &q, &out, &n, err, sizeof(err)), 0);
 	assert_int_equal(n, 1);
 	assert_string_equal(out[0].key, "q6");
 	free(out);
 	/* ended lately, through any edge */
 	recs[0] = ev("q1", SLB_DIALOG_TERMINATED, 1, "pstn", "edge:b", 5000);
 	assert_int_equal(dlg_store_write(f->s, recs, 1, err, sizeof(err)), 0);
-	q = (struct dlg_filter){.state = SLB_DIALOG_TERMINATED, .updated_after = 2000};
-	assert_int_equal(dlg_store_query(f->s, &q, &out, &n, err, sizeof(err)),
-	    0);
+	q = (struct dlg_filter){ .state = SLB_DIALOG_TERMINATED,
+		.updated_after = 2000 };
+	assert_int_equal(
+	    dlg_store_query(f->s, &q, &out, &n, err, sizeof(err)), 0);
 	assert_int_equal(n, 1);
 	assert_string_equal(out[0].key, "q1");
 	free(out);
-	q = (struct dlg_filter){.state = SLB_DIALOG_TERMINATED};
+	q = (struct dlg_filter){ .state = SLB_DIALOG_TERMINATED };
 	assert_int_equal(count(f, &q), 2);
 }
 
@@ -300,7 +304,7 @@ test_counts_are_per_node_and_resource_of_live_dialogs_only(void **state)
 {
 	struct fx *f = *state;
 	struct slb_dialog recs[6];
-	struct dlg_filter q = {0};
+	struct dlg_filter q = { 0 };
 	struct dlg_count *c = NULL;
 	size_t n = 0;
 	char err[512];
@@ -308,12 +312,13 @@ test_counts_are_per_node_and_resource_of_live_dialogs_only(void **state)
 	recs[0] = ev("c1", SLB_DIALOG_CREATED, 1, "pstn;vm", "edge:a", 1000);
 	recs[1] = ev("c2", SLB_DIALOG_CONFIRMED, 1, "pstn", "edge:a", 1000);
 	recs[2] = ev("c3", SLB_DIALOG_CONFIRMED, 2, "pstn", "edge:b", 1000);
-	recs[3] = ev("c4", SLB_DIALOG_TERMINATED, 2, "pstn;vm", "edge:b", 1000);
+	recs[3] =
+	    ev("c4", SLB_DIALOG_TERMINATED, 2, "pstn;vm", "edge:b", 1000);
 	recs[4] = ev("c5", SLB_DIALOG_TERMINATED, 3, "vm", "edge:b", 1000);
 	recs[5] = ev("c6", SLB_DIALOG_CREATED, 1, "vm;pstn", "edge:b", 1000);
 	assert_int_equal(dlg_store_write(f->s, recs, 6, err, sizeof(err)), 0);
-	assert_int_equal(dlg_store_counts(f->s, &q, &c, &n, err, sizeof(err)),
-	    0);
+	assert_int_equal(
+	    dlg_store_counts(f->s, &q, &c, &n, err, sizeof(err)), 0);
 	assert_int_equal(n, 3);
 	assert_int_equal(c[0].node_id, 1);
 	assert_string_equal(c[0].resource, "pstn");
@@ -327,8 +332,8 @@ test_counts_are_per_node_and_resource_of_live_dialogs_only(void **state)
 	free(c);
 
 	q.node_id = 2;
-	assert_int_equal(dlg_store_counts(f->s, &q, &c, &n, err, sizeof(err)),
-	    0);
+	assert_int_equal(
+	    dlg_store_counts(f->s, &q, &c, &n, err, sizeof(err)), 0);
 	assert_int_equal(n, 1);
 	assert_int_equal(c[0].count, 1);
 	free(c);
@@ -344,7 +349,8 @@ test_expiry_ends_old_live_dialogs_and_returns_them(void **state)
 
 	recs[0] = ev("old1", SLB_DIALOG_CONFIRMED, 1, "pstn", "edge:a", 100);
 	recs[1] = ev("old2", SLB_DIALOG_CREATED, 2, "vm", "edge:b", 200);
-	recs[2] = ev("oldend", SLB_DIALOG_TERMINATED, 1, "pstn", "edge:a", 100);
+	recs[2] =
+	    ev("oldend", SLB_DIALOG_TERMINATED, 1, "pstn", "edge:a", 100);
 	recs[3] = ev("young", SLB_DIALOG_CONFIRMED, 1, "pstn", "edge:a", 5000);
 	assert_int_equal(dlg_store_write(f->s, recs, 4, err, sizeof(err)), 0);
 	assert_int_equal(dlg_store_expire(f->s, 1000, 7000, 100, &out, &n, err,
@@ -392,8 +398,8 @@ test_snapshot_marks_missing_dialogs_of_that_edge_lost_only(void **state)
 	 * a new s6; s1 ended while we were not looking */
 	snap[0] = ev("s3", SLB_DIALOG_CONFIRMED, 1, "pstn", "edge:a", 1000);
 	snap[1] = ev("s6", SLB_DIALOG_CREATED, 2, "vm", "edge:a", 1500);
-	assert_int_equal(dlg_store_apply_snapshot(f->s, "edge:a", snap, 2, 9000,
-			     &lost, err, sizeof(err)),
+	assert_int_equal(dlg_store_apply_snapshot(f->s, "edge:a", snap, 2,
+			     9000, &lost, err, sizeof(err)),
 	    0);
 	assert_int_equal(lost, 2);
 	assert_int_equal(get(f, "s1").state, SLB_DIALOG_TERMINATED);
@@ -418,8 +424,9 @@ static void
 test_store_reopens_with_what_it_held(void **state)
 {
 	struct fx *f = *state;
-	struct dlg_store_cfg c = {.kind = DLG_STORE_SQLITE,
-	    .table = "siplb_dialogs", .sqlite_path = f->path};
+	struct dlg_store_cfg c = { .kind = DLG_STORE_SQLITE,
+		.table = "siplb_dialogs",
+		.sqlite_path = f->path };
 	char err[512];
 
 	write1(f, ev("p1", SLB_DIALOG_CONFIRMED, 4, "pstn", "edge:a", 1000));
@@ -433,8 +440,9 @@ test_store_reopens_with_what_it_held(void **state)
 static void
 test_bad_table_name_and_url_are_refused_with_reason(void **state)
 {
-	struct dlg_store_cfg c = {.kind = DLG_STORE_SQLITE,
-	    .table = "x; DROP TABLE y", .sqlite_path = "/tmp/never.db"};
+	struct dlg_store_cfg c = { .kind = DLG_STORE_SQLITE,
+		.table = "x; DROP TABLE y",
+		.sqlite_path = "/tmp/never.db" };
 	struct dlg_store *s = NULL;
 	char err[512];
 
@@ -456,9 +464,11 @@ test_fields_keep_printable_ascii_only(void **state)
 	char buf[8];
 
 	(void)state;
-	assert_int_equal(slb_dialog_copy_field(buf, sizeof(buf), "ab\x01\xc3\xa9"), 0);
+	assert_int_equal(
+	    slb_dialog_copy_field(buf, sizeof(buf), "ab\x01\xc3\xa9"), 0);
 	assert_string_equal(buf, "ab???");
-	assert_int_equal(slb_dialog_copy_field(buf, sizeof(buf), "0123456789"), 1);
+	assert_int_equal(
+	    slb_dialog_copy_field(buf, sizeof(buf), "0123456789"), 1);
 	assert_string_equal(buf, "0123456");
 	assert_int_equal(slb_dialog_copy_field(buf, sizeof(buf), NULL), 0);
 	assert_string_equal(buf, "");
@@ -469,17 +479,18 @@ main(void)
 {
 	const struct CMUnitTest tests[] = {
 #define T(x) cmocka_unit_test_setup_teardown(x, setup, teardown)
-	    T(test_dialog_goes_created_confirmed_terminated_and_stays_as_history),
-	    T(test_state_never_goes_backwards),
-	    T(test_ten_thousand_events_are_written_in_one_flush),
-	    T(test_failed_batch_writes_nothing),
-	    T(test_query_filters_by_node_state_edge_and_key),
-	    T(test_counts_are_per_node_and_resource_of_live_dialogs_only),
-	    T(test_expiry_ends_old_live_dialogs_and_returns_them),
-	    T(test_snapshot_marks_missing_dialogs_of_that_edge_lost_only),
-	    T(test_store_reopens_with_what_it_held),
-	    cmocka_unit_test(test_bad_table_name_and_url_are_refused_with_reason),
-	    cmocka_unit_test(test_fields_keep_printable_ascii_only),
+		T(test_dialog_goes_created_confirmed_terminated_and_stays_as_history),
+		T(test_state_never_goes_backwards),
+		T(test_ten_thousand_events_are_written_in_one_flush),
+		T(test_failed_batch_writes_nothing),
+		T(test_query_filters_by_node_state_edge_and_key),
+		T(test_counts_are_per_node_and_resource_of_live_dialogs_only),
+		T(test_expiry_ends_old_live_dialogs_and_returns_them),
+		T(test_snapshot_marks_missing_dialogs_of_that_edge_lost_only),
+		T(test_store_reopens_with_what_it_held),
+		cmocka_unit_test(
+		    test_bad_table_name_and_url_are_refused_with_reason),
+		cmocka_unit_test(test_fields_keep_printable_ascii_only),
 	};
 
 	return cmocka_run_group_tests_name("dialogd_store", tests, NULL, NULL);

@@ -28,14 +28,19 @@ teardown(void **state)
 }
 
 static const struct edge_rule lb_rule = {
-	.kind = RULE_LB, .group = 7, .res = {"pstn", "vm"}, .nres = 2,
+	.kind = RULE_LB,
+	.group = 7,
+	.res = { "pstn", "vm" },
+	.nres = 2,
 };
 
 static int
 ev(const char *key, enum slb_dialog_state st, uint32_t node, uint64_t now,
     struct edge_dlg *rec)
 {
-	struct edge_dlg_update u = {.key = key, .state = st, .node_id = node};
+	struct edge_dlg_update u = {
+		.key = key, .state = st, .node_id = node
+	};
 
 	return edge_dlgtab_update(&tab, &u, now, rec);
 }
@@ -57,9 +62,12 @@ static void
 test_created_dialog_takes_node_rule_and_ids_then_confirmed_keeps_them(
     void **state)
 {
-	struct edge_dlg_update u = {.key = "00000000000000a1",
-	    .state = SLB_DIALOG_CREATED, .node_id = 2, .rule = &lb_rule,
-	    .call_id = "c1@phone", .from_tag = "ft"};
+	struct edge_dlg_update u = { .key = "00000000000000a1",
+		.state = SLB_DIALOG_CREATED,
+		.node_id = 2,
+		.rule = &lb_rule,
+		.call_id = "c1@phone",
+		.from_tag = "ft" };
 	struct edge_dlg rec;
 	struct edge_dlg *d;
 
@@ -146,10 +154,10 @@ test_keys_empty_or_too_long_are_refused(void **state)
 	assert_int_equal(tab.n, 1);
 
 	d = stored("x", 1);
-	memset(d->key, 'c', sizeof(d->key));	/* no NUL at all */
+	memset(d->key, 'c', sizeof(d->key)); /* no NUL at all */
 	d->key[sizeof(d->key) - 1] = 'c';
 	assert_int_equal(edge_dlgtab_restore(&tab, d), EINVAL);
-	free(d);	/* refused: still ours */
+	free(d); /* refused: still ours */
 }
 
 static void
@@ -164,15 +172,15 @@ test_restore_skips_dialogs_known_or_ended_while_it_ran(void **state)
 	edge_dlgtab_restoring(&tab, true);
 	/* while the store is asked, calls go on */
 	assert_int_equal(ev("live-here", SLB_DIALOG_CREATED, 1, 5, NULL), 0);
-	assert_int_equal(ev("ended-meanwhile", SLB_DIALOG_TERMINATED, 2, 6,
-			     NULL), 0);
+	assert_int_equal(
+	    ev("ended-meanwhile", SLB_DIALOG_TERMINATED, 2, 6, NULL), 0);
 	/* then the store's (older) copies arrive */
 	assert_int_equal(edge_dlgtab_restore(&tab, known), EEXIST);
 	assert_int_equal(edge_dlgtab_restore(&tab, ended), EEXIST);
 	assert_int_equal(edge_dlgtab_restore(&tab, fresh), 0);
 	assert_int_equal(tab.n, 2);
-	assert_int_equal(edge_dlgtab_find(&tab, "live-here")->state,
-	    SLB_DIALOG_CREATED);
+	assert_int_equal(
+	    edge_dlgtab_find(&tab, "live-here")->state, SLB_DIALOG_CREATED);
 	assert_non_null(edge_dlgtab_find(&tab, "only-in-store"));
 	assert_null(edge_dlgtab_find(&tab, "ended-meanwhile"));
 	free(known);
@@ -231,14 +239,14 @@ main(void)
 {
 #define T(x) cmocka_unit_test_setup_teardown(x, setup, teardown)
 	const struct CMUnitTest tests[] = {
-	    T(test_created_dialog_takes_node_rule_and_ids_then_confirmed_keeps_them),
-	    T(test_terminated_removes_the_dialog_and_reports_it_as_it_was),
-	    T(test_end_of_an_unknown_dialog_adds_nothing),
-	    T(test_keys_empty_or_too_long_are_refused),
-	    T(test_restore_skips_dialogs_known_or_ended_while_it_ran),
-	    T(test_ends_outside_a_restore_are_not_remembered),
-	    T(test_expire_drops_only_dialogs_older_than_their_lifetime),
-	    T(test_clear_empties_the_table_and_ends_a_restore),
+		T(test_created_dialog_takes_node_rule_and_ids_then_confirmed_keeps_them),
+		T(test_terminated_removes_the_dialog_and_reports_it_as_it_was),
+		T(test_end_of_an_unknown_dialog_adds_nothing),
+		T(test_keys_empty_or_too_long_are_refused),
+		T(test_restore_skips_dialogs_known_or_ended_while_it_ran),
+		T(test_ends_outside_a_restore_are_not_remembered),
+		T(test_expire_drops_only_dialogs_older_than_their_lifetime),
+		T(test_clear_empties_the_table_and_ends_a_restore),
 	};
 #undef T
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -332,7 +332,8 @@ bad_flood_keys_are_refused_at_load(void **state)
 	assert_int_equal(edge_cfg_load(&c, path), EINVAL);
 	fp = fopen(path, "w");
 	fputs("[edge]\npike_requests = 30\npike_reaction = 503\n"
-	      "pike_allow = 10.0.0.0/8, 2001:db8::/32\n", fp);
+	      "pike_allow = 10.0.0.0/8, 2001:db8::/32\n",
+	    fp);
 	fclose(fp);
 	assert_int_equal(edge_cfg_load(&c, path), 0);
 	assert_int_equal(c.pike_requests, 30);

@@ -15,11 +15,11 @@
 
 struct fx {
 	struct edge *e;
-	int port;		/* the edge's UDP and TCP port */
+	int port; /* the edge's UDP and TCP port */
 	int phone, phone2, node1, node2;
 	int pphone, pphone2, pnode1, pnode2;
 	bool have_sched;
-	nng_socket sched;	/* a fake scheduler's REP (setup_sched) */
+	nng_socket sched; /* a fake scheduler's REP (setup_sched) */
 	char buf[65536];
 };
 
@@ -51,8 +51,8 @@ setup_with(void **state, const char *auth_header, int sched_ms)
 	if (sched_ms) {
 		/* listening before the edge dials it */
 		assert_int_equal(nng_rep0_open(&f->sched), 0);
-		assert_int_equal(nng_listen(f->sched, f->e->cfg.scheduler,
-				     NULL, 0), 0);
+		assert_int_equal(
+		    nng_listen(f->sched, f->e->cfg.scheduler, NULL, 0), 0);
 		f->have_sched = true;
 	}
 	f->e->cfg.scheduler_pub[0] = '\0';
@@ -76,10 +76,22 @@ setup_with(void **state, const char *auth_header, int sched_ms)
 	return 0;
 }
 
-static int setup(void **state) { return setup_with(state, NULL, 0); }
-static int setup_auth(void **state) { return setup_with(state, "X-AUTH-IP", 0); }
+static int
+setup(void **state)
+{
+	return setup_with(state, NULL, 0);
+}
+static int
+setup_auth(void **state)
+{
+	return setup_with(state, "X-AUTH-IP", 0);
+}
 /* with a fake scheduler that the test answers, or not, within 300 ms */
-static int setup_sched(void **state) { return setup_with(state, NULL, 300); }
+static int
+setup_sched(void **state)
+{
+	return setup_with(state, NULL, 300);
+}
 
 static int
 teardown(void **state)
@@ -112,8 +124,8 @@ recv_on(struct fx *f, int fd, int ms)
 	uint64_t end = slb_now_us() + (uint64_t)ms * 1000u;
 
 	for (;;) {
-		struct pollfd p = {.fd = fd, .events = POLLIN};
-		struct timeval tv = {0, 2000};
+		struct pollfd p = { .fd = fd, .events = POLLIN };
+		struct timeval tv = { 0, 2000 };
 
 		if (poll(&p, 1, 0) == 1) {
 			ssize_t n = recv(fd, f->buf, sizeof(f->buf) - 1, 0);
@@ -148,7 +160,8 @@ recv_node(struct fx *f, int ms)
 static char invite[2048];
 
 static const char *
-make_invite(struct fx *f, const char *branch, int phone_port, const char *extra)
+make_invite(
+    struct fx *f, const char *branch, int phone_port, const char *extra)
 {
 	snprintf(invite, sizeof(invite),
 	    "INVITE sip:1003@example.com SIP/2.0\r\n"
@@ -171,7 +184,8 @@ reply_from_node(struct fx *f, int node, const char *req, int code,
     const char *reason, const char *totag)
 {
 	char resp[4096];
-	int n = snprintf(resp, sizeof(resp), "SIP/2.0 %d %s\r\n", code, reason);
+	int n =
+	    snprintf(resp, sizeof(resp), "SIP/2.0 %d %s\r\n", code, reason);
 	const char *p = strstr(req, "\r\n") + 2;
 
 	/* copy Via, From, To, Call-ID, CSeq, Record-Route as a UAS does */
@@ -179,11 +193,13 @@ reply_from_node(struct fx *f, int node, const char *req, int code,
 		const char *e = strstr(p, "\r\n");
 		size_t len = (size_t)(e - p);
 
-		if (!strncasecmp(p, "Via:", 4) || !strncasecmp(p, "From:", 5) ||
-		    !strncasecmp(p, "Call-ID:", 8) || !strncasecmp(p, "CSeq:", 5) ||
+		if (!strncasecmp(p, "Via:", 4) ||
+		    !strncasecmp(p, "From:", 5) ||
+		    !strncasecmp(p, "Call-ID:", 8) ||
+		    !strncasecmp(p, "CSeq:", 5) ||
 		    !strncasecmp(p, "Record-Route:", 13))
-			n += snprintf(resp + n, sizeof(resp) - (size_t)n, "%.*s\r\n",
-			    (int)len, p);
+			n += snprintf(resp + n, sizeof(resp) - (size_t)n,
+			    "%.*s\r\n", (int)len, p);
 		else if (!strncasecmp(p, "To:", 3))
 			n += snprintf(resp + n, sizeof(resp) - (size_t)n,
 			    "%.*s%s%s\r\n", (int)len, p, totag ? ";tag=" : "",
@@ -207,27 +223,33 @@ test_invite_relayed_with_our_via_rr_and_one_less_max_forwards(void **state)
 	const char *got;
 	int node;
 
-	send_to(f, f->phone, f->port, make_invite(f, "z9hG4bKa1", f->pphone, NULL));
+	send_to(f, f->phone, f->port,
+	    make_invite(f, "z9hG4bKa1", f->pphone, NULL));
 	got = recv_on(f, f->phone, 1000);
 	assert_non_null(got);
 	assert_true(strncmp(got, "SIP/2.0 100 Trying\r\n", 20) == 0);
 	node = recv_node(f, 1000);
 	assert_true(node == 1 || node == 2);
 	got = f->buf;
-	assert_true(strncmp(got, "INVITE sip:1003@example.com SIP/2.0\r\n", 37) == 0);
+	assert_true(
+	    strncmp(got, "INVITE sip:1003@example.com SIP/2.0\r\n", 37) == 0);
 	snprintf(rr, sizeof(rr), "%s", unit_header(got, "Record-Route", 0));
-	snprintf(via0, sizeof(via0), "Record-Route: <sip:127.0.0.1:%d;lr;ftag=f104f441;nid=%d;dk=",
+	snprintf(via0, sizeof(via0),
+	    "Record-Route: <sip:127.0.0.1:%d;lr;ftag=f104f441;nid=%d;dk=",
 	    f->port, node);
 	assert_true(strncmp(rr, via0, strlen(via0)) == 0);
-	assert_null(unit_header(got, "Record-Route", 1));	/* same socket: one */
-	snprintf(via0, sizeof(via0), "Via: SIP/2.0/UDP 127.0.0.1:%d;branch=z9hG4bKslb",
-	    f->port);
-	assert_true(strncmp(unit_header(got, "Via", 0), via0, strlen(via0)) == 0);
+	assert_null(
+	    unit_header(got, "Record-Route", 1)); /* same socket: one */
 	snprintf(via0, sizeof(via0),
-	    "Via: SIP/2.0/UDP 127.0.0.1:%d;branch=z9hG4bKa1;rport=%d", f->pphone,
-	    f->pphone);
-	assert_string_equal(unit_header(got, "Via", 1), via0);	/* RFC 3581 */
-	assert_string_equal(unit_header(got, "Max-Forwards", 0), "Max-Forwards: 69");
+	    "Via: SIP/2.0/UDP 127.0.0.1:%d;branch=z9hG4bKslb", f->port);
+	assert_true(
+	    strncmp(unit_header(got, "Via", 0), via0, strlen(via0)) == 0);
+	snprintf(via0, sizeof(via0),
+	    "Via: SIP/2.0/UDP 127.0.0.1:%d;branch=z9hG4bKa1;rport=%d",
+	    f->pphone, f->pphone);
+	assert_string_equal(unit_header(got, "Via", 1), via0); /* RFC 3581 */
+	assert_string_equal(
+	    unit_header(got, "Max-Forwards", 0), "Max-Forwards: 69");
 	/* the Record-Route comes before our Via, body untouched */
 	assert_true(strstr(got, "Record-Route:") < strstr(got, "Via:"));
 	assert_non_null(strstr(got, "\r\nContent-Length: 0\r\n\r\n"));
@@ -241,8 +263,9 @@ test_response_goes_back_without_our_via(void **state)
 	const char *got;
 	int node;
 
-	send_to(f, f->phone, f->port, make_invite(f, "z9hG4bKa2", f->pphone, NULL));
-	assert_non_null(recv_on(f, f->phone, 1000));	/* 100 */
+	send_to(f, f->phone, f->port,
+	    make_invite(f, "z9hG4bKa2", f->pphone, NULL));
+	assert_non_null(recv_on(f, f->phone, 1000)); /* 100 */
 	node = recv_node(f, 1000);
 	assert_true(node > 0);
 	snprintf(req, sizeof(req), "%s", f->buf);
@@ -250,7 +273,8 @@ test_response_goes_back_without_our_via(void **state)
 	got = recv_on(f, f->phone, 1000);
 	assert_non_null(got);
 	assert_true(strncmp(got, "SIP/2.0 180 Ringing\r\n", 21) == 0);
-	assert_non_null(strstr(unit_header(got, "Via", 0), "branch=z9hG4bKa2"));
+	assert_non_null(
+	    strstr(unit_header(got, "Via", 0), "branch=z9hG4bKa2"));
 	assert_null(unit_header(got, "Via", 1));
 	assert_non_null(strstr(unit_header(got, "Record-Route", 0), ";lr"));
 }
@@ -263,18 +287,20 @@ test_retransmitted_invite_is_absorbed_and_gets_last_response(void **state)
 	const char *got;
 	int node;
 
-	send_to(f, f->phone, f->port, make_invite(f, "z9hG4bKa3", f->pphone, NULL));
+	send_to(f, f->phone, f->port,
+	    make_invite(f, "z9hG4bKa3", f->pphone, NULL));
 	assert_non_null(recv_on(f, f->phone, 1000));
 	node = recv_node(f, 1000);
 	snprintf(req, sizeof(req), "%s", f->buf);
 	reply_from_node(f, node, req, 180, "Ringing", "n1");
 	assert_non_null(recv_on(f, f->phone, 1000));
 	/* the phone did not hear the 180 and retransmits */
-	send_to(f, f->phone, f->port, make_invite(f, "z9hG4bKa3", f->pphone, NULL));
+	send_to(f, f->phone, f->port,
+	    make_invite(f, "z9hG4bKa3", f->pphone, NULL));
 	got = recv_on(f, f->phone, 300);
 	assert_non_null(got);
 	assert_true(strncmp(got, "SIP/2.0 180 Ringing", 19) == 0);
-	assert_int_equal(recv_node(f, 150), -1);	/* not relayed again */
+	assert_int_equal(recv_node(f, 150), -1); /* not relayed again */
 }
 
 static void
@@ -282,7 +308,8 @@ test_same_branch_from_another_sent_by_is_another_transaction(void **state)
 {
 	struct fx *f = *state;
 
-	send_to(f, f->phone, f->port, make_invite(f, "z9hG4bKsame", f->pphone, NULL));
+	send_to(f, f->phone, f->port,
+	    make_invite(f, "z9hG4bKsame", f->pphone, NULL));
 	assert_true(recv_node(f, 1000) > 0);
 	/* RFC 3261 §17.2.3: branch AND sent-by identify the transaction */
 	send_to(f, f->phone2, f->port,
@@ -292,25 +319,29 @@ test_same_branch_from_another_sent_by_is_another_transaction(void **state)
 }
 
 static void
-test_non2xx_final_is_acked_hop_by_hop_and_the_callers_ack_absorbed(void **state)
+test_non2xx_final_is_acked_hop_by_hop_and_the_callers_ack_absorbed(
+    void **state)
 {
 	struct fx *f = *state;
 	char req[65536], ack[1024];
 	const char *got;
 	int node;
 
-	send_to(f, f->phone, f->port, make_invite(f, "z9hG4bKa5", f->pphone, NULL));
+	send_to(f, f->phone, f->port,
+	    make_invite(f, "z9hG4bKa5", f->pphone, NULL));
 	assert_non_null(recv_on(f, f->phone, 1000));
 	node = recv_node(f, 1000);
 	snprintf(req, sizeof(req), "%s", f->buf);
 	reply_from_node(f, node, req, 486, "Busy Here", "busy");
 	got = recv_on(f, node == 1 ? f->node1 : f->node2, 1000);
 	assert_non_null(got);
-	assert_true(strncmp(got, "ACK sip:1003@example.com SIP/2.0\r\n", 34) == 0);
+	assert_true(
+	    strncmp(got, "ACK sip:1003@example.com SIP/2.0\r\n", 34) == 0);
 	assert_string_equal(unit_header(got, "CSeq", 0), "CSeq: 2 ACK");
 	assert_non_null(strstr(unit_header(got, "To", 0), ";tag=busy"));
 	/* same branch as the INVITE we sent (§17.1.1.3) */
-	assert_string_equal(unit_header(got, "Via", 0), unit_header(req, "Via", 0));
+	assert_string_equal(
+	    unit_header(got, "Via", 0), unit_header(req, "Via", 0));
 	got = recv_on(f, f->phone, 1000);
 	assert_non_null(got);
 	assert_true(strncmp(got, "SIP/2.0 486 Busy Here", 21) == 0);
@@ -320,9 +351,10 @@ test_non2xx_final_is_acked_hop_by_hop_and_the_callers_ack_absorbed(void **state)
 	    "From: <sip:1000@example.com>;tag=f104f441\r\n"
 	    "To: <sip:1003@example.com>;tag=busy\r\n"
 	    "Call-ID: z9hG4bKa5@test\r\nCSeq: 2 ACK\r\nMax-Forwards: 70\r\n"
-	    "Content-Length: 0\r\n\r\n", f->pphone);
+	    "Content-Length: 0\r\n\r\n",
+	    f->pphone);
 	send_to(f, f->phone, f->port, ack);
-	assert_int_equal(recv_node(f, 200), -1);	/* absorbed */
+	assert_int_equal(recv_node(f, 200), -1); /* absorbed */
 }
 
 static void
@@ -339,14 +371,16 @@ test_in_dialog_request_pops_our_route_and_goes_to_the_node(void **state)
 	    "From: <sip:1000@example.com>;tag=f104f441\r\n"
 	    "To: <sip:1003@example.com>;tag=n1\r\n"
 	    "Call-ID: d1@test\r\nCSeq: 3 BYE\r\nMax-Forwards: 70\r\n"
-	    "Content-Length: 0\r\n\r\n", f->pnode1, f->pphone, f->port);
+	    "Content-Length: 0\r\n\r\n",
+	    f->pnode1, f->pphone, f->port);
 	send_to(f, f->phone, f->port, bye);
 	got = recv_on(f, f->node1, 1000);
 	assert_non_null(got);
 	assert_true(strncmp(got, "BYE sip:fs@127.0.0.1:", 21) == 0);
 	assert_null(unit_header(got, "Route", 0));
-	assert_null(unit_header(got, "Record-Route", 0));	/* not initial */
-	assert_non_null(strstr(unit_header(got, "Via", 0), "branch=z9hG4bKslb"));
+	assert_null(unit_header(got, "Record-Route", 0)); /* not initial */
+	assert_non_null(
+	    strstr(unit_header(got, "Via", 0), "branch=z9hG4bKslb"));
 }
 
 static void
@@ -363,8 +397,8 @@ test_route_with_two_elements_keeps_the_foreign_one(void **state)
 	    "From: <sip:1003@example.com>;tag=n1\r\n"
 	    "To: <sip:1000@example.com>;tag=f104f441\r\n"
 	    "Call-ID: d2@test\r\nCSeq: 1 BYE\r\nMax-Forwards: 70\r\n"
-	    "Content-Length: 0\r\n\r\n", f->pphone, f->pnode1, f->port,
-	    f->pnode2);
+	    "Content-Length: 0\r\n\r\n",
+	    f->pphone, f->pnode1, f->port, f->pnode2);
 	send_to(f, f->node1, f->port, bye);
 	/* loose routing: the next hop is the remaining Route (node 2) */
 	got = recv_on(f, f->node2, 1000);
@@ -382,7 +416,7 @@ static void
 test_double_record_route_when_the_sockets_differ(void **state)
 {
 	struct fx *f = *state;
-	struct sockaddr_in a = {.sin_family = AF_INET};
+	struct sockaddr_in a = { .sin_family = AF_INET };
 	int fd = socket(AF_INET, SOCK_STREAM, 0), node;
 	char msg[2048], want[128];
 	const char *got;
@@ -390,14 +424,16 @@ test_double_record_route_when_the_sockets_differ(void **state)
 	a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
 	a.sin_port = htons((uint16_t)f->port);
 	assert_int_equal(connect(fd, (struct sockaddr *)&a, sizeof(a)), 0);
-	snprintf(msg, sizeof(msg), "%s", make_invite(f, "z9hG4bKt1", 5999, NULL));
+	snprintf(
+	    msg, sizeof(msg), "%s", make_invite(f, "z9hG4bKt1", 5999, NULL));
 	/* a TCP phone: Via says TCP */
 	memcpy(strstr(msg, "SIP/2.0/UDP"), "SIP/2.0/TCP", 11);
 	assert_int_equal(write(fd, msg, strlen(msg)), (ssize_t)strlen(msg));
 	node = recv_node(f, 1000);
 	assert_true(node > 0);
 	got = f->buf;
-	snprintf(want, sizeof(want), "Record-Route: <sip:127.0.0.1:%d;lr;", f->port);
+	snprintf(want, sizeof(want), "Record-Route: <sip:127.0.0.1:%d;lr;",
+	    f->port);
 	assert_true(strncmp(unit_header(got, "Record-Route", 0), want,
 			strlen(want)) == 0);
 	snprintf(want, sizeof(want),
@@ -419,7 +455,8 @@ test_cancel_without_a_transaction_gets_481(void **state)
 	    "Via: SIP/2.0/UDP 127.0.0.1:%d;branch=z9hG4bKnone\r\n"
 	    "From: <sip:1000@example.com>;tag=1\r\nTo: <sip:1003@example.com>\r\n"
 	    "Call-ID: c1@test\r\nCSeq: 1 CANCEL\r\nMax-Forwards: 70\r\n"
-	    "Content-Length: 0\r\n\r\n", f->pphone);
+	    "Content-Length: 0\r\n\r\n",
+	    f->pphone);
 	send_to(f, f->phone, f->port, c);
 	got = recv_on(f, f->phone, 1000);
 	assert_non_null(got);
@@ -434,7 +471,8 @@ test_cancel_matches_the_invite_and_reaches_the_node(void **state)
 	const char *got;
 	int node;
 
-	send_to(f, f->phone, f->port, make_invite(f, "z9hG4bKc2", f->pphone, NULL));
+	send_to(f, f->phone, f->port,
+	    make_invite(f, "z9hG4bKc2", f->pphone, NULL));
 	assert_non_null(recv_on(f, f->phone, 1000));
 	node = recv_node(f, 1000);
 	snprintf(req, sizeof(req), "%s", f->buf);
@@ -445,15 +483,18 @@ test_cancel_matches_the_invite_and_reaches_the_node(void **state)
 	    "Via: SIP/2.0/UDP 127.0.0.1:%d;branch=z9hG4bKc2;rport\r\n"
 	    "From: <sip:1000@example.com>;tag=f104f441\r\nTo: <sip:1003@example.com>\r\n"
 	    "Call-ID: z9hG4bKc2@test\r\nCSeq: 2 CANCEL\r\nMax-Forwards: 70\r\n"
-	    "Content-Length: 0\r\n\r\n", f->pphone);
+	    "Content-Length: 0\r\n\r\n",
+	    f->pphone);
 	send_to(f, f->phone, f->port, c);
 	got = recv_on(f, f->phone, 1000);
 	assert_non_null(got);
 	assert_true(strncmp(got, "SIP/2.0 200 OK", 14) == 0);
 	got = recv_on(f, node == 1 ? f->node1 : f->node2, 1000);
 	assert_non_null(got);
-	assert_true(strncmp(got, "CANCEL sip:1003@example.com SIP/2.0", 35) == 0);
-	assert_string_equal(unit_header(got, "Via", 0), unit_header(req, "Via", 0));
+	assert_true(
+	    strncmp(got, "CANCEL sip:1003@example.com SIP/2.0", 35) == 0);
+	assert_string_equal(
+	    unit_header(got, "Via", 0), unit_header(req, "Via", 0));
 	assert_string_equal(unit_header(got, "CSeq", 0), "CSeq: 2 CANCEL");
 }
 
@@ -464,7 +505,8 @@ test_max_forwards_zero_gets_483(void **state)
 	char m[2048];
 	const char *got;
 
-	snprintf(m, sizeof(m), "%s", make_invite(f, "z9hG4bKmf", f->pphone, NULL));
+	snprintf(
+	    m, sizeof(m), "%s", make_invite(f, "z9hG4bKmf", f->pphone, NULL));
 	memcpy(strstr(m, "Max-Forwards: 70"), "Max-Forwards: 00", 16);
 	send_to(f, f->phone, f->port, m);
 	got = recv_on(f, f->phone, 1000);
@@ -479,15 +521,16 @@ test_missing_max_forwards_gets_70(void **state)
 	struct fx *f = *state;
 	char m[2048];
 
-	snprintf(m, sizeof(m), "%s", make_invite(f, "z9hG4bKnomf", f->pphone, NULL));
+	snprintf(m, sizeof(m), "%s",
+	    make_invite(f, "z9hG4bKnomf", f->pphone, NULL));
 	memmove(strstr(m, "Max-Forwards: 70\r\n"),
 	    strstr(m, "Max-Forwards: 70\r\n") + 18,
 	    strlen(strstr(m, "Max-Forwards: 70\r\n") + 18) + 1);
 	assert_null(unit_header(m, "Max-Forwards", 0));
 	send_to(f, f->phone, f->port, m);
 	assert_true(recv_node(f, 1000) > 0);
-	assert_string_equal(unit_header(f->buf, "Max-Forwards", 0),
-	    "Max-Forwards: 70");
+	assert_string_equal(
+	    unit_header(f->buf, "Max-Forwards", 0), "Max-Forwards: 70");
 }
 
 static void
@@ -514,7 +557,7 @@ test_register_goes_round_robin_without_record_route(void **state)
 		assert_null(unit_header(f->buf, "Record-Route", 0));
 	}
 	assert_true(first > 0 && second > 0);
-	assert_int_not_equal(first, second);	/* ds 1 round-robin */
+	assert_int_not_equal(first, second); /* ds 1 round-robin */
 }
 
 static void
@@ -523,11 +566,12 @@ test_auth_ip_header_from_outside_is_replaced_by_ours(void **state)
 	struct fx *f = *state;
 	const char *got;
 
-	send_to(f, f->phone, f->port, make_invite(f, "z9hG4bKx1", f->pphone,
-					  "X-AUTH-IP: 6.6.6.6\r\n"));
+	send_to(f, f->phone, f->port,
+	    make_invite(f, "z9hG4bKx1", f->pphone, "X-AUTH-IP: 6.6.6.6\r\n"));
 	assert_true(recv_node(f, 1000) > 0);
 	got = f->buf;
-	assert_string_equal(unit_header(got, "X-AUTH-IP", 0), "X-AUTH-IP: 127.0.0.1");
+	assert_string_equal(
+	    unit_header(got, "X-AUTH-IP", 0), "X-AUTH-IP: 127.0.0.1");
 	assert_null(unit_header(got, "X-AUTH-IP", 1));
 }
 
@@ -542,7 +586,7 @@ sched_recv(struct fx *f, int ms)
 
 	for (;;) {
 		ProtobufCMessage *pm = NULL;
-		struct timeval tv = {0, 2000};
+		struct timeval tv = { 0, 2000 };
 		nng_msg *m;
 
 		if (nng_recvmsg(f->sched, &m, NNG_FLAG_NONBLOCK) == 0) {
@@ -608,7 +652,7 @@ static void
 test_invites_of_one_loop_turn_ask_the_scheduler_once_in_order(void **state)
 {
 	struct fx *f = *state;
-	const uint32_t ids[5] = {1, 1, 2, 2, 2};
+	const uint32_t ids[5] = { 1, 1, 2, 2, 2 };
 	Siplb__V1__SchedRequest *q;
 	char br[32], seen1[5][1024];
 	int got1 = 0, got2 = 0;
@@ -616,20 +660,20 @@ test_invites_of_one_loop_turn_ask_the_scheduler_once_in_order(void **state)
 	/* five INVITEs in the socket before the loop runs: one read */
 	for (int i = 0; i < 5; i++) {
 		snprintf(br, sizeof(br), "z9hG4bKbatch%d", i);
-		send_to(f, f->phone, f->port, make_invite(f, br, f->pphone,
-						  NULL));
+		send_to(
+		    f, f->phone, f->port, make_invite(f, br, f->pphone, NULL));
 	}
 	q = sched_recv(f, 1000);
 	assert_non_null(q);
-	assert_int_equal(q->body_case,
-	    SIPLB__V1__SCHED_REQUEST__BODY_SELECT_BATCH);
+	assert_int_equal(
+	    q->body_case, SIPLB__V1__SCHED_REQUEST__BODY_SELECT_BATCH);
 	assert_int_equal(q->select_batch->n_requests, 5);
 	for (size_t i = 0; i < 5; i++) {
 		Siplb__V1__SelectRequest *r = q->select_batch->requests[i];
 
 		snprintf(br, sizeof(br), "z9hG4bKbatch%zu@test", i);
-		assert_string_equal(r->hash_key, br);	/* in arrival order */
-		assert_int_equal(r->group, 1);		/* lb 1 pstn */
+		assert_string_equal(r->hash_key, br); /* in arrival order */
+		assert_int_equal(r->group, 1); /* lb 1 pstn */
 		assert_int_equal(r->n_resources, 1);
 		assert_string_equal(r->resources[0], "pstn");
 		assert_true(r->reserve);
@@ -667,10 +711,10 @@ test_silent_scheduler_calls_use_the_cached_table_without_waiting_again(
 	uint64_t t0;
 	int node;
 
-	send_to(f, f->phone, f->port, make_invite(f, "z9hG4bKsil1", f->pphone,
-					  NULL));
+	send_to(f, f->phone, f->port,
+	    make_invite(f, "z9hG4bKsil1", f->pphone, NULL));
 	q = sched_recv(f, 1000);
-	assert_non_null(q);	/* asked, never answered */
+	assert_non_null(q); /* asked, never answered */
 	slb_msg_free(&q->base);
 	t0 = slb_now_us();
 	node = recv_node(f, 2000);
@@ -681,8 +725,8 @@ test_silent_scheduler_calls_use_the_cached_table_without_waiting_again(
 
 	/* the next call, within the second, does not wait for it again */
 	t0 = slb_now_us();
-	send_to(f, f->phone, f->port, make_invite(f, "z9hG4bKsil2", f->pphone,
-					  NULL));
+	send_to(f, f->phone, f->port,
+	    make_invite(f, "z9hG4bKsil2", f->pphone, NULL));
 	node = recv_node(f, 2000);
 	assert_true(node == 1 || node == 2);
 	assert_true(slb_now_us() - t0 < 150000);
@@ -718,13 +762,13 @@ test_replies_parse_the_headers_never_the_body(void **state)
 	snprintf(buf, sizeof(buf), "%s", cut_multipart);
 	snprintf(strstr(buf, "Content-Length: ") + 16, 4, "%03zu",
 	    strlen(strstr(cut_multipart, "\r\n\r\n") + 4));
-	buf[strlen(buf)] = '\r';	/* snprintf's NUL back to the CRLF */
+	buf[strlen(buf)] = '\r'; /* snprintf's NUL back to the CRLF */
 	assert_non_null(edge_lazy_parse(&m, buf, strlen(cut_multipart)));
 	assert_non_null(m->from);
 	assert_non_null(m->call_id);
 	assert_non_null(m->cseq);
 	assert_int_equal(osip_list_size(&m->vias), 1);
-	assert_null(m->content_type);	/* libosip2 saw no MIME at all */
+	assert_null(m->content_type); /* libosip2 saw no MIME at all */
 	assert_int_equal(osip_list_size(&m->bodies), 0);
 	osip_message_free(m);
 }
@@ -751,8 +795,8 @@ test_cut_multipart_message_gets_405_then_400_when_cut_past_its_length(
 	send_to(f, f->phone, f->port, cut_multipart);
 	got = recv_on(f, f->phone, 1000);
 	assert_non_null(got);
-	assert_true(strncmp(got, "SIP/2.0 400 Content-Length Past Datagram",
-			40) == 0);
+	assert_true(
+	    strncmp(got, "SIP/2.0 400 Content-Length Past Datagram", 40) == 0);
 	assert_int_equal(recv_node(f, 100), -1);
 }
 
@@ -823,12 +867,15 @@ test_missing_headers_get_400_without_via_dropped_and_counted(void **state)
 	    "INVITE sip:1003@example.com SIP/2.0\r\n"
 	    "CSeq: 193942 INVITE\r\n"
 	    "Via: SIP/2.0/UDP 127.0.0.1:%d;branch=z9hG4bKinsuf\r\n"
-	    "Content-Length: 0\r\n\r\n", f->pphone);
+	    "Content-Length: 0\r\n\r\n",
+	    f->pphone);
 	send_to(f, f->phone, f->port, m);
 	got = recv_on(f, f->phone, 1000);
 	assert_non_null(got);
-	assert_true(strncmp(got, "SIP/2.0 400 Missing Required Header", 35) == 0);
-	assert_string_equal(unit_header(got, "CSeq", 0), "CSeq: 193942 INVITE");
+	assert_true(
+	    strncmp(got, "SIP/2.0 400 Missing Required Header", 35) == 0);
+	assert_string_equal(
+	    unit_header(got, "CSeq", 0), "CSeq: 193942 INVITE");
 	assert_non_null(unit_header(got, "Via", 0));
 	/* no Via: nowhere to answer; dropped and counted */
 	snprintf(m, sizeof(m),
@@ -847,33 +894,33 @@ main(void)
 {
 	const struct CMUnitTest tests[] = {
 #define T(x) cmocka_unit_test_setup_teardown(x, setup, teardown)
-	    T(test_invite_relayed_with_our_via_rr_and_one_less_max_forwards),
-	    T(test_response_goes_back_without_our_via),
-	    T(test_retransmitted_invite_is_absorbed_and_gets_last_response),
-	    T(test_same_branch_from_another_sent_by_is_another_transaction),
-	    T(test_non2xx_final_is_acked_hop_by_hop_and_the_callers_ack_absorbed),
-	    T(test_in_dialog_request_pops_our_route_and_goes_to_the_node),
-	    T(test_route_with_two_elements_keeps_the_foreign_one),
-	    T(test_double_record_route_when_the_sockets_differ),
-	    T(test_cancel_without_a_transaction_gets_481),
-	    T(test_cancel_matches_the_invite_and_reaches_the_node),
-	    T(test_max_forwards_zero_gets_483),
-	    T(test_missing_max_forwards_gets_70),
-	    T(test_register_goes_round_robin_without_record_route),
-	    T(test_replies_parse_the_headers_never_the_body),
-	    T(test_cut_multipart_message_gets_405_then_400_when_cut_past_its_length),
-	    T(test_octets_past_content_length_are_not_relayed),
-	    T(test_long_fields_make_a_hashed_transaction_key),
-	    T(test_missing_headers_get_400_without_via_dropped_and_counted),
-	    cmocka_unit_test_setup_teardown(
-		test_auth_ip_header_from_outside_is_replaced_by_ours,
-		setup_auth, teardown),
-	    cmocka_unit_test_setup_teardown(
-		test_invites_of_one_loop_turn_ask_the_scheduler_once_in_order,
-		setup_sched, teardown),
-	    cmocka_unit_test_setup_teardown(
-		test_silent_scheduler_calls_use_the_cached_table_without_waiting_again,
-		setup_sched, teardown),
+		T(test_invite_relayed_with_our_via_rr_and_one_less_max_forwards),
+		T(test_response_goes_back_without_our_via),
+		T(test_retransmitted_invite_is_absorbed_and_gets_last_response),
+		T(test_same_branch_from_another_sent_by_is_another_transaction),
+		T(test_non2xx_final_is_acked_hop_by_hop_and_the_callers_ack_absorbed),
+		T(test_in_dialog_request_pops_our_route_and_goes_to_the_node),
+		T(test_route_with_two_elements_keeps_the_foreign_one),
+		T(test_double_record_route_when_the_sockets_differ),
+		T(test_cancel_without_a_transaction_gets_481),
+		T(test_cancel_matches_the_invite_and_reaches_the_node),
+		T(test_max_forwards_zero_gets_483),
+		T(test_missing_max_forwards_gets_70),
+		T(test_register_goes_round_robin_without_record_route),
+		T(test_replies_parse_the_headers_never_the_body),
+		T(test_cut_multipart_message_gets_405_then_400_when_cut_past_its_length),
+		T(test_octets_past_content_length_are_not_relayed),
+		T(test_long_fields_make_a_hashed_transaction_key),
+		T(test_missing_headers_get_400_without_via_dropped_and_counted),
+		cmocka_unit_test_setup_teardown(
+		    test_auth_ip_header_from_outside_is_replaced_by_ours,
+		    setup_auth, teardown),
+		cmocka_unit_test_setup_teardown(
+		    test_invites_of_one_loop_turn_ask_the_scheduler_once_in_order,
+		    setup_sched, teardown),
+		cmocka_unit_test_setup_teardown(
+		    test_silent_scheduler_calls_use_the_cached_table_without_waiting_again,
+		    setup_sched, teardown),
 	};
 
 	return cmocka_run_group_tests_name("edge_proxy", tests, NULL, NULL);

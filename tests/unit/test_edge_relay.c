@@ -15,12 +15,12 @@
 
 struct fx {
 	struct edge *e;
-	int port;		/* the edge's UDP and TCP port */
+	int port; /* the edge's UDP and TCP port */
 	int phone, node1, node2;
 	int pphone, pnode1, pnode2;
-	nng_socket sched;	/* a fake scheduler's REP: never asked here */
-	nng_socket sub;		/* the edge's dialog events */
-	Siplb__V1__DialogEvent ev[32];	/* copies, strings in the arrays */
+	nng_socket sched; /* a fake scheduler's REP: never asked here */
+	nng_socket sub; /* the edge's dialog events */
+	Siplb__V1__DialogEvent ev[32]; /* copies, strings in the arrays */
 	char ev_key[32][32], ev_res[32][LB_RES_NAME];
 	int nev;
 	char buf[65536];
@@ -52,21 +52,22 @@ setup_with(void **state, const char *from_node_rule)
 	snprintf(f->e->cfg.scheduler, sizeof(f->e->cfg.scheduler),
 	    "inproc://relaysched%d", seq);
 	assert_int_equal(nng_rep0_open(&f->sched), 0);
-	assert_int_equal(nng_listen(f->sched, f->e->cfg.scheduler, NULL, 0), 0);
+	assert_int_equal(
+	    nng_listen(f->sched, f->e->cfg.scheduler, NULL, 0), 0);
 	f->e->cfg.scheduler_pub[0] = '\0';
 	f->e->cfg.dialogd[0] = '\0';
-	snprintf(f->e->cfg.pub, sizeof(f->e->cfg.pub), "inproc://relaypub%d",
-	    seq);
-	snprintf(f->e->cfg.rep, sizeof(f->e->cfg.rep), "inproc://relayrep%d",
-	    seq);
+	snprintf(
+	    f->e->cfg.pub, sizeof(f->e->cfg.pub), "inproc://relaypub%d", seq);
+	snprintf(
+	    f->e->cfg.rep, sizeof(f->e->cfg.rep), "inproc://relayrep%d", seq);
 	f->e->cfg.sched_timeout_ms = 300;
 	if (from_node_rule != NULL)
 		snprintf(f->e->cfg.route[EDGE_RULE_FROM_NODE],
 		    sizeof(f->e->cfg.route[0]), "%s", from_node_rule);
 	assert_int_equal(edge_init(f->e), 0);
 	assert_int_equal(nng_sub0_open(&f->sub), 0);
-	assert_int_equal(nng_socket_set(f->sub, NNG_OPT_SUB_SUBSCRIBE, "", 0),
-	    0);
+	assert_int_equal(
+	    nng_socket_set(f->sub, NNG_OPT_SUB_SUBSCRIBE, "", 0), 0);
 	assert_int_equal(nng_dial(f->sub, f->e->cfg.pub, NULL, 0), 0);
 	f->phone = unit_udp_sock(&f->pphone);
 	f->node1 = unit_udp_sock(&f->pnode1);
@@ -82,8 +83,13 @@ setup_with(void **state, const char *from_node_rule)
 
 /* route_from_node as this test configures it: a resource that is not the
  * INVITE rule's, so the load is seen to come from this rule */
-static int setup(void **state) { return setup_with(state, "relay transc"); }
-static int setup_refuse(void **state)
+static int
+setup(void **state)
+{
+	return setup_with(state, "relay transc");
+}
+static int
+setup_refuse(void **state)
 {
 	return setup_with(state, "reply 403 Not From Nodes");
 }
@@ -108,7 +114,7 @@ teardown(void **state)
 static void
 turn(struct fx *f)
 {
-	struct timeval tv = {0, 2000};
+	struct timeval tv = { 0, 2000 };
 	nng_msg *m;
 
 	event_base_loopexit(f->e->base, &tv);
@@ -117,21 +123,25 @@ turn(struct fx *f)
 		ProtobufCMessage *pm = NULL;
 		Siplb__V1__BusMessage *b;
 
-		assert_int_equal(slb_msg_unpack(&siplb__v1__bus_message__descriptor,
-				     m, SLB_MSG_MAX, &pm), 0);
+		assert_int_equal(
+		    slb_msg_unpack(&siplb__v1__bus_message__descriptor, m,
+			SLB_MSG_MAX, &pm),
+		    0);
 		nng_msg_free(m);
 		b = (Siplb__V1__BusMessage *)pm;
 		if (b->body_case == SIPLB__V1__BUS_MESSAGE__BODY_DIALOGS)
-			for (size_t i = 0; i < b->dialogs->n_events &&
-			    f->nev < 32; i++) {
-				Siplb__V1__DialogEvent *d = b->dialogs->events[i];
+			for (size_t i = 0;
+			     i < b->dialogs->n_events && f->nev < 32; i++) {
+				Siplb__V1__DialogEvent *d =
+				    b->dialogs->events[i];
 				int k = f->nev++;
 
 				f->ev[k] = *d;
-				snprintf(f->ev_key[k], sizeof(f->ev_key[k]), "%s",
-				    d->key);
+				snprintf(f->ev_key[k], sizeof(f->ev_key[k]),
+				    "%s", d->key);
 				f->ev[k].key = f->ev_key[k];
-				snprintf(f->ev_res[k], sizeof(f->ev_res[k]), "%s",
+				snprintf(f->ev_res[k], sizeof(f->ev_res[k]),
+				    "%s",
 				    d->n_resources ? d->resources[0] : "");
 				f->ev[k].resources = NULL;
 			}
@@ -146,7 +156,7 @@ recv_on(struct fx *f, int fd, int ms)
 	uint64_t end = slb_now_us() + (uint64_t)ms * 1000u;
 
 	for (;;) {
-		struct pollfd p = {.fd = fd, .events = POLLIN};
+		struct pollfd p = { .fd = fd, .events = POLLIN };
 
 		if (poll(&p, 1, 0) == 1) {
 			ssize_t n = recv(fd, f->buf, sizeof(f->buf) - 1, 0);
@@ -270,15 +280,18 @@ static void
 phone_answers(struct fx *f, const char *req, int code, const char *reason)
 {
 	char resp[4096];
-	int n = snprintf(resp, sizeof(resp), "SIP/2.0 %d %s\r\n", code, reason);
+	int n =
+	    snprintf(resp, sizeof(resp), "SIP/2.0 %d %s\r\n", code, reason);
 	const char *p = strstr(req, "\r\n") + 2;
 
 	while (*p && strncmp(p, "\r\n", 2) != 0) {
 		const char *e = strstr(p, "\r\n");
 		int len = (int)(e - p);
 
-		if (!strncasecmp(p, "Via:", 4) || !strncasecmp(p, "From:", 5) ||
-		    !strncasecmp(p, "Call-ID:", 8) || !strncasecmp(p, "CSeq:", 5) ||
+		if (!strncasecmp(p, "Via:", 4) ||
+		    !strncasecmp(p, "From:", 5) ||
+		    !strncasecmp(p, "Call-ID:", 8) ||
+		    !strncasecmp(p, "CSeq:", 5) ||
 		    !strncasecmp(p, "Record-Route:", 13))
 			n += snprintf(resp + n, sizeof(resp) - (size_t)n,
 			    "%.*s\r\n", len, p);
@@ -296,8 +309,8 @@ phone_answers(struct fx *f, const char *req, int code, const char *reason)
 /* An in-dialog request of the call cid, from fd, to target, by route. */
 static void
 in_dialog(struct fx *f, int fd, const char *method, const char *target,
-    int via_port, const char *from, const char *to, const char *cid,
-    int cseq, const char *route)
+    int via_port, const char *from, const char *to, const char *cid, int cseq,
+    const char *route)
 {
 	snprintf(msg, sizeof(msg),
 	    "%s %s SIP/2.0\r\n"
@@ -314,22 +327,24 @@ in_dialog(struct fx *f, int fd, const char *method, const char *target,
 /* Set up a relayed call from node 1 to the phone: the INVITE as the phone
  * got it into inv, the Record-Route it carried into rr. */
 static void
-relayed_call(struct fx *f, const char *cid, char *inv, size_t invlen,
-    char *rr, size_t rrlen)
+relayed_call(struct fx *f, const char *cid, char *inv, size_t invlen, char *rr,
+    size_t rrlen)
 {
 	char route[128], want[160];
 	const char *got;
 
-	snprintf(route, sizeof(route), "Route: <sip:127.0.0.1:%d;lr>\r\n",
-	    f->port);
+	snprintf(
+	    route, sizeof(route), "Route: <sip:127.0.0.1:%d;lr>\r\n", f->port);
 	unit_send_to(f->node1, f->port, node_invite(f, cid, route));
 	got = recv_on(f, f->node1, 1000);
 	assert_non_null(got);
 	assert_true(strncmp(got, "SIP/2.0 100 Trying\r\n", 20) == 0);
 	got = recv_on(f, f->phone, 1000);
 	assert_non_null(got);
-	snprintf(want, sizeof(want), "INVITE sip:1002@127.0.0.1:%d;line=x "
-	    "SIP/2.0\r\n", f->pphone);
+	snprintf(want, sizeof(want),
+	    "INVITE sip:1002@127.0.0.1:%d;line=x "
+	    "SIP/2.0\r\n",
+	    f->pphone);
 	assert_true(strncmp(got, want, strlen(want)) == 0);
 	snprintf(inv, invlen, "%s", got);
 	/* our Route popped, the call record-routed with the node's id */
@@ -341,10 +356,10 @@ relayed_call(struct fx *f, const char *cid, char *inv, size_t invlen,
 	assert_null(unit_header(inv, "Record-Route", 1));
 	snprintf(want, sizeof(want),
 	    "Via: SIP/2.0/UDP 127.0.0.1:%d;branch=z9hG4bKslb", f->port);
-	assert_true(strncmp(unit_header(inv, "Via", 0), want,
-			strlen(want)) == 0);
-	assert_string_equal(unit_header(inv, "Max-Forwards", 0),
-	    "Max-Forwards: 68");
+	assert_true(
+	    strncmp(unit_header(inv, "Via", 0), want, strlen(want)) == 0);
+	assert_string_equal(
+	    unit_header(inv, "Max-Forwards", 0), "Max-Forwards: 68");
 }
 
 /* ------------------------------------------------------------ tests */
@@ -365,8 +380,8 @@ test_invite_from_a_node_goes_to_the_phone_unselected_and_counts_on_it(
 	assert_int_equal(f->e->st.relayed_from_node, 1);
 	assert_int_equal(recv_on(f, f->node2, 10) == NULL, 1);
 	/* a dialog on node 1 under route_from_node's resource */
-	key = wait_event(f, dk, SIPLB__V1__DIALOG_STATE__DIALOG_CREATED, 1,
-	    "transc");
+	key = wait_event(
+	    f, dk, SIPLB__V1__DIALOG_STATE__DIALOG_CREATED, 1, "transc");
 	assert_string_equal(key, dk);
 	assert_non_null(edge_dlgtab_find(&f->e->dlgs, dk));
 
@@ -375,9 +390,9 @@ test_invite_from_a_node_goes_to_the_phone_unselected_and_counts_on_it(
 	got = recv_on(f, f->node1, 1000);
 	assert_non_null(got);
 	assert_true(strncmp(got, "SIP/2.0 200 OK\r\n", 16) == 0);
-	assert_null(unit_header(got, "Via", 1));	/* ours popped */
-	wait_event(f, dk, SIPLB__V1__DIALOG_STATE__DIALOG_CONFIRMED, 1,
-	    "transc");
+	assert_null(unit_header(got, "Via", 1)); /* ours popped */
+	wait_event(
+	    f, dk, SIPLB__V1__DIALOG_STATE__DIALOG_CONFIRMED, 1, "transc");
 
 	/* the node's ACK reaches the phone by the Record-Route */
 	snprintf(route, sizeof(route), "%s", rr + strlen("Record-Route: "));
@@ -399,15 +414,14 @@ test_invite_from_a_node_goes_to_the_phone_unselected_and_counts_on_it(
 	assert_non_null(got);
 	assert_true(strncmp(got, "BYE sip:fs@127.0.0.1:", 21) == 0);
 	assert_null(unit_header(got, "Route", 0));
-	wait_event(f, dk, SIPLB__V1__DIALOG_STATE__DIALOG_TERMINATED, 1,
-	    "transc");
+	wait_event(
+	    f, dk, SIPLB__V1__DIALOG_STATE__DIALOG_TERMINATED, 1, "transc");
 	assert_null(edge_dlgtab_find(&f->e->dlgs, dk));
 	assert_false(scheduler_asked(f, 20));
 }
 
 static void
-test_node_hangs_up_a_relayed_call_and_the_bye_reaches_the_phone(
-    void **state)
+test_node_hangs_up_a_relayed_call_and_the_bye_reaches_the_phone(void **state)
 {
 	struct fx *f = *state;
 	char inv[4096], rr[1024], dk[32], route[1100], want[160];
@@ -432,8 +446,8 @@ test_node_hangs_up_a_relayed_call_and_the_bye_reaches_the_phone(
 	assert_non_null(got);
 	assert_true(strncmp(got, "SIP/2.0 200 OK\r\n", 16) == 0);
 	assert_non_null(strstr(unit_header(got, "CSeq", 0), "BYE"));
-	wait_event(f, dk, SIPLB__V1__DIALOG_STATE__DIALOG_TERMINATED, 1,
-	    "transc");
+	wait_event(
+	    f, dk, SIPLB__V1__DIALOG_STATE__DIALOG_TERMINATED, 1, "transc");
 	assert_false(scheduler_asked(f, 20));
 }
 
@@ -449,7 +463,8 @@ test_node_without_our_route_is_relayed_to_the_request_uri(void **state)
 	got = recv_request(f, f->phone, 1000);
 	assert_non_null(got);
 	assert_true(strncmp(got, "INVITE sip:1002@127.0.0.1:", 26) == 0);
-	assert_non_null(strstr(unit_header(got, "Record-Route", 0), ";nid=1;"));
+	assert_non_null(
+	    strstr(unit_header(got, "Record-Route", 0), ";nid=1;"));
 	assert_false(scheduler_asked(f, 50));
 }
 
@@ -459,8 +474,8 @@ test_node_invite_addressed_to_the_edge_gets_404_not_a_loop(void **state)
 	struct fx *f = *state;
 	const char *got;
 
-	unit_send_to(f->node1, f->port, node_invite_to(f, "rel4@test", "",
-					    f->port, f->pnode1));
+	unit_send_to(f->node1, f->port,
+	    node_invite_to(f, "rel4@test", "", f->port, f->pnode1));
 	got = recv_on(f, f->node1, 1000);
 	assert_non_null(got);
 	if (strncmp(got, "SIP/2.0 100 ", 12) == 0)
@@ -478,8 +493,8 @@ test_route_from_node_reply_403_refuses_what_nodes_send(void **state)
 	char route[128];
 	const char *got;
 
-	snprintf(route, sizeof(route), "Route: <sip:127.0.0.1:%d;lr>\r\n",
-	    f->port);
+	snprintf(
+	    route, sizeof(route), "Route: <sip:127.0.0.1:%d;lr>\r\n", f->port);
 	unit_send_to(f->node1, f->port, node_invite(f, "rel5@test", route));
 	got = recv_on(f, f->node1, 1000);
 	assert_non_null(got);
@@ -499,10 +514,10 @@ test_outsider_with_our_route_is_selected_never_relayed(void **state)
 	/* a phone with the edge as outbound proxy (a preloaded Route, as
 	 * baresip sends) dialing another phone's address: not a node, so
 	 * its method's rule (selection), never straight to that address */
-	snprintf(route, sizeof(route), "Route: <sip:127.0.0.1:%d;lr>\r\n",
-	    f->port);
-	unit_send_to(f->phone, f->port, node_invite_to(f, "rel6@test", route,
-					    f->pphone, f->pphone));
+	snprintf(
+	    route, sizeof(route), "Route: <sip:127.0.0.1:%d;lr>\r\n", f->port);
+	unit_send_to(f->phone, f->port,
+	    node_invite_to(f, "rel6@test", route, f->pphone, f->pphone));
 	assert_true(scheduler_asked(f, 500));
 	assert_int_equal(f->e->st.relayed_from_node, 0);
 	/* the phone got its 100, never the INVITE */
@@ -516,7 +531,7 @@ static void
 test_node_on_tcp_from_its_own_port_is_known_by_its_via(void **state)
 {
 	struct fx *f = *state;
-	struct sockaddr_in a = {.sin_family = AF_INET};
+	struct sockaddr_in a = { .sin_family = AF_INET };
 	int fd = socket(AF_INET, SOCK_STREAM, 0);
 	char m[4096], route[128];
 	const char *got;
@@ -524,8 +539,8 @@ test_node_on_tcp_from_its_own_port_is_known_by_its_via(void **state)
 	a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
 	a.sin_port = htons((uint16_t)f->port);
 	assert_int_equal(connect(fd, (struct sockaddr *)&a, sizeof(a)), 0);
-	snprintf(route, sizeof(route), "Route: <sip:127.0.0.1:%d;lr>\r\n",
-	    f->port);
+	snprintf(
+	    route, sizeof(route), "Route: <sip:127.0.0.1:%d;lr>\r\n", f->port);
 	snprintf(m, sizeof(m), "%s", node_invite(f, "rel7@test", route));
 	/* node 1 over a connection it opened: Via names node 1 */
 	memcpy(strstr(m, "SIP/2.0/UDP"), "SIP/2.0/TCP", 11);
@@ -552,8 +567,8 @@ test_relayed_dialog_has_a_key_of_its_own_beside_the_callers(void **state)
 	    (unsigned long long)edge_fnv64(cid, strlen(cid), "fn1", 3));
 	assert_string_not_equal(dk, callers);
 	snprintf(again, sizeof(again), "%016llx",
-	    (unsigned long long)edge_fnv64(callers, strlen(callers), "relayed",
-		7));
+	    (unsigned long long)edge_fnv64(
+		callers, strlen(callers), "relayed", 7));
 	assert_string_equal(dk, again);
 }
 
@@ -574,8 +589,8 @@ test_busy_phone_ends_the_relayed_dialog_and_the_node_hears_it(void **state)
 	got = recv_on(f, f->node1, 1000);
 	assert_non_null(got);
 	assert_true(strncmp(got, "SIP/2.0 486 Busy Here\r\n", 23) == 0);
-	wait_event(f, dk, SIPLB__V1__DIALOG_STATE__DIALOG_TERMINATED, 1,
-	    "transc");
+	wait_event(
+	    f, dk, SIPLB__V1__DIALOG_STATE__DIALOG_TERMINATED, 1, "transc");
 	assert_null(edge_dlgtab_find(&f->e->dlgs, dk));
 	/* no failover to another phone or node */
 	assert_false(scheduler_asked(f, 50));
@@ -599,16 +614,18 @@ test_only_route_from_node_relays_and_it_never_selects(void **state)
 	snprintf(c.route[EDGE_RULE_FROM_NODE], sizeof(c.route[0]), "relay");
 	assert_int_equal(edge_rules_load(&c, rules), 0);
 	assert_int_equal(rules[EDGE_RULE_FROM_NODE].nres, 0);
-	snprintf(c.route[EDGE_RULE_FROM_NODE], sizeof(c.route[0]),
-	    "relay pstn;vm");
+	snprintf(
+	    c.route[EDGE_RULE_FROM_NODE], sizeof(c.route[0]), "relay pstn;vm");
 	assert_int_equal(edge_rules_load(&c, rules), 0);
 	assert_int_equal(rules[EDGE_RULE_FROM_NODE].nres, 2);
-	snprintf(c.route[EDGE_RULE_FROM_NODE], sizeof(c.route[0]), "reply 403");
+	snprintf(
+	    c.route[EDGE_RULE_FROM_NODE], sizeof(c.route[0]), "reply 403");
 	assert_int_equal(edge_rules_load(&c, rules), 0);
 	assert_int_equal(rules[EDGE_RULE_FROM_NODE].kind, RULE_REPLY);
 	assert_int_equal(rules[EDGE_RULE_FROM_NODE].code, 403);
 	/* a node's request is never selected */
-	snprintf(c.route[EDGE_RULE_FROM_NODE], sizeof(c.route[0]), "lb 1 pstn");
+	snprintf(
+	    c.route[EDGE_RULE_FROM_NODE], sizeof(c.route[0]), "lb 1 pstn");
 	assert_int_equal(edge_rules_load(&c, rules), EINVAL);
 	snprintf(c.route[EDGE_RULE_FROM_NODE], sizeof(c.route[0]),
 	    "ds 1 round-robin");
@@ -626,19 +643,20 @@ int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
-	    cmocka_unit_test(test_only_route_from_node_relays_and_it_never_selects),
+		cmocka_unit_test(
+		    test_only_route_from_node_relays_and_it_never_selects),
 #define T(x) cmocka_unit_test_setup_teardown(x, setup, teardown)
-	    T(test_invite_from_a_node_goes_to_the_phone_unselected_and_counts_on_it),
-	    T(test_node_hangs_up_a_relayed_call_and_the_bye_reaches_the_phone),
-	    T(test_node_without_our_route_is_relayed_to_the_request_uri),
-	    T(test_node_invite_addressed_to_the_edge_gets_404_not_a_loop),
-	    T(test_outsider_with_our_route_is_selected_never_relayed),
-	    T(test_node_on_tcp_from_its_own_port_is_known_by_its_via),
-	    T(test_relayed_dialog_has_a_key_of_its_own_beside_the_callers),
-	    T(test_busy_phone_ends_the_relayed_dialog_and_the_node_hears_it),
-	    cmocka_unit_test_setup_teardown(
-		test_route_from_node_reply_403_refuses_what_nodes_send,
-		setup_refuse, teardown),
+		T(test_invite_from_a_node_goes_to_the_phone_unselected_and_counts_on_it),
+		T(test_node_hangs_up_a_relayed_call_and_the_bye_reaches_the_phone),
+		T(test_node_without_our_route_is_relayed_to_the_request_uri),
+		T(test_node_invite_addressed_to_the_edge_gets_404_not_a_loop),
+		T(test_outsider_with_our_route_is_selected_never_relayed),
+		T(test_node_on_tcp_from_its_own_port_is_known_by_its_via),
+		T(test_relayed_dialog_has_a_key_of_its_own_beside_the_callers),
+		T(test_busy_phone_ends_the_relayed_dialog_and_the_node_hears_it),
+		cmocka_unit_test_setup_teardown(
+		    test_route_from_node_reply_403_refuses_what_nodes_send,
+		    setup_refuse, teardown),
 	};
 
 	return cmocka_run_group_tests_name("edge_relay", tests, NULL, NULL);

@@ -13,7 +13,7 @@
  * and how they end in least-load selections.
  */
 
-#define S 1000000ull	/* one second in us */
+#define S 1000000ull /* one second in us */
 
 static struct lb_fb_cfg
 cfg_with(const char *modes)
@@ -79,28 +79,32 @@ test_modes_parse(void **st)
 
 	(void)st;
 	memset(&c, 0, sizeof(c));
-	assert_int_equal(lb_fb_modes_parse("reconciled, 1=reported , 7=counted",
-	    &c, err, sizeof(err)), 0);
+	assert_int_equal(
+	    lb_fb_modes_parse(
+		"reconciled, 1=reported , 7=counted", &c, err, sizeof(err)),
+	    0);
 	assert_int_equal(lb_fb_mode(&c, 1), LB_LOAD_REPORTED);
 	assert_int_equal(lb_fb_mode(&c, 7), LB_LOAD_COUNTED);
 	assert_int_equal(lb_fb_mode(&c, 2), LB_LOAD_RECONCILED);
-	assert_int_equal(lb_fb_modes_parse("counted", &c, err, sizeof(err)), 0);
+	assert_int_equal(
+	    lb_fb_modes_parse("counted", &c, err, sizeof(err)), 0);
 	assert_int_equal(lb_fb_mode(&c, 1), LB_LOAD_COUNTED);
-	assert_int_equal(lb_fb_modes_parse("reportd", &c, err, sizeof(err)),
-	    EINVAL);
-	assert_string_equal(err, "load_mode: \"reportd\": give counted, reported, "
+	assert_int_equal(
+	    lb_fb_modes_parse("reportd", &c, err, sizeof(err)), EINVAL);
+	assert_string_equal(err,
+	    "load_mode: \"reportd\": give counted, reported, "
 	    "reconciled or GROUP=one of them");
-	assert_int_equal(lb_fb_modes_parse("0=reported", &c, err, sizeof(err)),
-	    EINVAL);
-	assert_int_equal(lb_fb_modes_parse("x=reported", &c, err, sizeof(err)),
-	    EINVAL);
+	assert_int_equal(
+	    lb_fb_modes_parse("0=reported", &c, err, sizeof(err)), EINVAL);
+	assert_int_equal(
+	    lb_fb_modes_parse("x=reported", &c, err, sizeof(err)), EINVAL);
 }
 
 static void
 test_reported_node_near_max_sessions_gets_no_calls(void **st)
 {
 	struct lb_fb_cfg c = cfg_with("1=reported");
-	struct lb_fb_stats fs = {0};
+	struct lb_fb_stats fs = { 0 };
 	struct lb_table t;
 	struct lb_node *n1;
 	struct lb_fb_fig f;
@@ -114,8 +118,8 @@ test_reported_node_near_max_sessions_gets_no_calls(void **st)
 	lb_fb_apply(&c, n1, &f, 10 * S, &fs);
 	assert_int_equal(n1->fb_extra, 50);
 	assert_int_equal(n1->fb_cap, 50);
-	assert_true(lb_node_avail(n1, (const char(*)[LB_RES_NAME])"pstn",
-	    1, false, &avail));
+	assert_true(lb_node_avail(
+	    n1, (const char(*)[LB_RES_NAME]) "pstn", 1, false, &avail));
 	assert_int_equal(avail, 0);
 	for (int i = 0; i < 10; i++)
 		assert_int_equal(pick(&t), 2);
@@ -123,8 +127,8 @@ test_reported_node_near_max_sessions_gets_no_calls(void **st)
 	f = fig(40, 100, 50000, 11 * S);
 	lb_fb_apply(&c, n1, &f, 11 * S, &fs);
 	assert_int_equal(n1->fb_cap, 50);
-	assert_true(lb_node_avail(n1, (const char(*)[LB_RES_NAME])"pstn",
-	    1, false, &avail));
+	assert_true(lb_node_avail(
+	    n1, (const char(*)[LB_RES_NAME]) "pstn", 1, false, &avail));
 	assert_int_equal(avail, 10);
 	/* no idle CPU at all: a capacity of 0 */
 	f = fig(0, 100, 0, 12 * S);
@@ -138,7 +142,7 @@ static void
 test_reconciled_node_is_loaded_with_calls_siplb_never_saw(void **st)
 {
 	struct lb_fb_cfg c = cfg_with("reconciled");
-	struct lb_fb_stats fs = {0};
+	struct lb_fb_stats fs = { 0 };
 	struct lb_table t;
 	struct lb_node *n1, *n2;
 	struct lb_fb_fig f;
@@ -154,9 +158,9 @@ test_reconciled_node_is_loaded_with_calls_siplb_never_saw(void **st)
 	lb_fb_apply(&c, n1, &f, 5 * S, &fs);
 	assert_int_equal(n1->fb_extra, 30);
 	assert_int_equal(fs.corrections, 1);
-	assert_int_equal(n1->fb_cap, 0);	/* capacity stays configured */
+	assert_int_equal(n1->fb_cap, 0); /* capacity stays configured */
 	n2->res[0].load = 35;
-	assert_int_equal(pick(&t), 2);		/* 465 free against 460 */
+	assert_int_equal(pick(&t), 2); /* 465 free against 460 */
 	/* restarted with its calls gone: siplb's 10 are corrected to 0 */
 	f = fig(0, 1000, 100000, 6 * S);
 	lb_fb_apply(&c, n1, &f, 6 * S, &fs);
@@ -173,7 +177,7 @@ static void
 test_two_sessions_per_call(void **st)
 {
 	struct lb_fb_cfg c = cfg_with("reconciled");
-	struct lb_fb_stats fs = {0};
+	struct lb_fb_stats fs = { 0 };
 	struct lb_table t;
 	struct lb_node *n1;
 	struct lb_fb_fig f;
@@ -183,7 +187,7 @@ test_two_sessions_per_call(void **st)
 	two_nodes(&t);
 	n1 = lb_table_find(&t, 1);
 	n1->dialogs = 10;
-	f = fig(20, 1000, 100000, S);	/* bridged: 2 sessions a call */
+	f = fig(20, 1000, 100000, S); /* bridged: 2 sessions a call */
 	lb_fb_apply(&c, n1, &f, S, &fs);
 	assert_int_equal(n1->fb_extra, 0);
 	lb_table_free(&t);
@@ -193,7 +197,7 @@ static void
 test_stale_figures_fall_back_to_counting(void **st)
 {
 	struct lb_fb_cfg c = cfg_with("reported");
-	struct lb_fb_stats fs = {0};
+	struct lb_fb_stats fs = { 0 };
 	struct lb_table t;
 	struct lb_node *n1;
 	struct lb_fb_fig f;
@@ -213,7 +217,7 @@ test_stale_figures_fall_back_to_counting(void **st)
 	assert_int_equal(n1->fb.stale_count, 1);
 	assert_int_equal(n1->fb_extra, 0);
 	assert_int_equal(n1->fb_cap, 0);
-	assert_int_equal(pick(&t), 1);		/* counted: both empty */
+	assert_int_equal(pick(&t), 1); /* counted: both empty */
 	/* once stale, counted only once */
 	assert_false(lb_fb_refresh(&c, n1, 110 * S, &fs));
 	assert_int_equal(fs.stale, 1);
@@ -233,7 +237,7 @@ static void
 test_counted_mode_ignores_figures(void **st)
 {
 	struct lb_fb_cfg c = cfg_with("counted");
-	struct lb_fb_stats fs = {0};
+	struct lb_fb_stats fs = { 0 };
 	struct lb_table t;
 	struct lb_node *n1;
 	struct lb_fb_fig f;
@@ -254,7 +258,7 @@ static void
 test_retry_after_backs_off_bounded_and_ends(void **st)
 {
 	struct lb_fb_cfg c = cfg_with("counted");
-	struct lb_fb_stats fs = {0};
+	struct lb_fb_stats fs = { 0 };
 	struct lb_table t;
 	struct lb_node *n1;
 
@@ -287,7 +291,7 @@ static void
 test_session_per_sec_budget_caps_new_calls(void **st)
 {
 	struct lb_fb_cfg c = cfg_with("reported");
-	struct lb_fb_stats fs = {0};
+	struct lb_fb_stats fs = { 0 };
 	struct lb_table t;
 	struct lb_node *n1;
 	struct lb_fb_fig f;
@@ -322,7 +326,7 @@ static void
 test_drain_holds_until_undrained(void **st)
 {
 	struct lb_fb_cfg c = cfg_with("counted");
-	struct lb_fb_stats fs = {0};
+	struct lb_fb_stats fs = { 0 };
 	struct lb_table t, t2;
 	struct lb_node *n1;
 
@@ -349,15 +353,17 @@ int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
-	    cmocka_unit_test(test_modes_parse),
-	    cmocka_unit_test(test_reported_node_near_max_sessions_gets_no_calls),
-	    cmocka_unit_test(test_reconciled_node_is_loaded_with_calls_siplb_never_saw),
-	    cmocka_unit_test(test_two_sessions_per_call),
-	    cmocka_unit_test(test_stale_figures_fall_back_to_counting),
-	    cmocka_unit_test(test_counted_mode_ignores_figures),
-	    cmocka_unit_test(test_retry_after_backs_off_bounded_and_ends),
-	    cmocka_unit_test(test_session_per_sec_budget_caps_new_calls),
-	    cmocka_unit_test(test_drain_holds_until_undrained),
+		cmocka_unit_test(test_modes_parse),
+		cmocka_unit_test(
+		    test_reported_node_near_max_sessions_gets_no_calls),
+		cmocka_unit_test(
+		    test_reconciled_node_is_loaded_with_calls_siplb_never_saw),
+		cmocka_unit_test(test_two_sessions_per_call),
+		cmocka_unit_test(test_stale_figures_fall_back_to_counting),
+		cmocka_unit_test(test_counted_mode_ignores_figures),
+		cmocka_unit_test(test_retry_after_backs_off_bounded_and_ends),
+		cmocka_unit_test(test_session_per_sec_budget_caps_new_calls),
+		cmocka_unit_test(test_drain_holds_until_undrained),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

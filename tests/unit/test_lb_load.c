@@ -7,8 +7,8 @@
 #include "lb.h"
 #include "unit.h"
 
-static const char PSTN[1][LB_RES_NAME] = {"pstn"};
-static const char PSTN_VM[2][LB_RES_NAME] = {"pstn", "vm"};
+static const char PSTN[1][LB_RES_NAME] = { "pstn" };
+static const char PSTN_VM[2][LB_RES_NAME] = { "pstn", "vm" };
 
 struct fx {
 	struct lb_table t;
@@ -29,9 +29,10 @@ setup(void **state)
 		n.group = 1;
 		snprintf(n.uri, sizeof(n.uri), "sip:10.0.0.%u", id);
 		assert_int_equal(lb_res_parse("pstn=10;vm=5", n.res, &n.nres,
-				     err, sizeof(err)), 0);
-		assert_int_equal(lb_table_add(&f.t, &n, NULL, err,
-				     sizeof(err)), 0);
+				     err, sizeof(err)),
+		    0);
+		assert_int_equal(
+		    lb_table_add(&f.t, &n, NULL, err, sizeof(err)), 0);
 	}
 	assert_int_equal(lb_load_new(&f.l, &f.t), 0);
 	*state = &f;
@@ -57,8 +58,12 @@ load_of(struct fx *f, uint32_t id, const char *res)
 static struct lb_dlg_event
 ev(const char *key, enum lb_dlg_state st, uint32_t node, const char *edge)
 {
-	struct lb_dlg_event e = {.key = key, .state = st, .node_id = node,
-	    .res = PSTN, .nres = 1, .edge = edge};
+	struct lb_dlg_event e = { .key = key,
+		.state = st,
+		.node_id = node,
+		.res = PSTN,
+		.nres = 1,
+		.edge = edge };
 	return e;
 }
 
@@ -67,7 +72,8 @@ test_reserve_counts_at_once(void **state)
 {
 	struct fx *f = *state;
 
-	assert_int_equal(lb_load_reserve(f->l, "k1", 1, PSTN_VM, 2, NULL, 0), 0);
+	assert_int_equal(
+	    lb_load_reserve(f->l, "k1", 1, PSTN_VM, 2, NULL, 0), 0);
 	assert_int_equal(load_of(f, 1, "pstn"), 1);
 	assert_int_equal(load_of(f, 1, "vm"), 1);
 	assert_int_equal(load_of(f, 2, "pstn"), 0);
@@ -81,7 +87,7 @@ test_created_after_reserve_is_not_counted_twice(void **state)
 
 	lb_load_reserve(f->l, "k1", 1, PSTN, 1, NULL, 0);
 	lb_load_apply(f->l, &e, 1);
-	lb_load_apply(f->l, &e, 2);	/* repeated event */
+	lb_load_apply(f->l, &e, 2); /* repeated event */
 	e.state = LB_DLG_CONFIRMED;
 	lb_load_apply(f->l, &e, 3);
 	assert_int_equal(load_of(f, 1, "pstn"), 1);
@@ -138,7 +144,7 @@ test_unconfirmed_reservation_expires(void **state)
 	lb_load_apply(f->l, &e, 1500);
 	assert_int_equal(lb_load_expire(f->l, 1999, 1000), 0);
 	assert_int_equal(lb_load_expire(f->l, 2000, 1000), 1);
-	assert_int_equal(load_of(f, 1, "pstn"), 1);	/* k2 stays */
+	assert_int_equal(load_of(f, 1, "pstn"), 1); /* k2 stays */
 }
 
 static void
@@ -166,8 +172,8 @@ test_edge_snapshot_replaces_that_edges_dialogs_only(void **state)
 	struct lb_dlg_event a2 = ev("a2", LB_DLG_CONFIRMED, 1, "edge:a");
 	struct lb_dlg_event b1 = ev("b1", LB_DLG_CONFIRMED, 2, "edge:b");
 	struct lb_dlg_event snap[2] = {
-	    ev("a2", LB_DLG_CONFIRMED, 1, "edge:a"),
-	    ev("a3", LB_DLG_CREATED, 2, "edge:a"),
+		ev("a2", LB_DLG_CONFIRMED, 1, "edge:a"),
+		ev("a3", LB_DLG_CREATED, 2, "edge:a"),
 	};
 
 	lb_load_apply(f->l, &a1, 1);
@@ -190,7 +196,7 @@ test_edge_snapshot_settles_the_reservations_that_edge_made(void **state)
 	lb_load_reserve(f->l, "other", 2, PSTN, 1, "edge:b", 0);
 	lb_load_replace_edge(f->l, "edge:a", NULL, 0, 1);
 	assert_int_equal(load_of(f, 1, "pstn"), 0);
-	assert_int_equal(load_of(f, 2, "pstn"), 1);	/* edge b's stays */
+	assert_int_equal(load_of(f, 2, "pstn"), 1); /* edge b's stays */
 	assert_int_equal(lb_load_count(f->l), 1);
 }
 
@@ -243,18 +249,18 @@ main(void)
 {
 	const struct CMUnitTest tests[] = {
 #define T(x) cmocka_unit_test_setup_teardown(x, setup, teardown)
-	    T(test_reserve_counts_at_once),
-	    T(test_created_after_reserve_is_not_counted_twice),
-	    T(test_terminated_releases_and_repeats_are_harmless),
-	    T(test_failover_reserve_moves_load_to_new_node),
-	    T(test_created_on_other_node_moves_reservation),
-	    T(test_unconfirmed_reservation_expires),
-	    T(test_load_never_goes_below_zero),
-	    T(test_edge_snapshot_replaces_that_edges_dialogs_only),
-	    T(test_edge_snapshot_settles_the_reservations_that_edge_made),
-	    T(test_rebind_recounts_from_dialogs),
-	    T(test_event_with_bad_key_is_dropped),
-	    T(test_dialog_on_removed_node_counts_nowhere),
+		T(test_reserve_counts_at_once),
+		T(test_created_after_reserve_is_not_counted_twice),
+		T(test_terminated_releases_and_repeats_are_harmless),
+		T(test_failover_reserve_moves_load_to_new_node),
+		T(test_created_on_other_node_moves_reservation),
+		T(test_unconfirmed_reservation_expires),
+		T(test_load_never_goes_below_zero),
+		T(test_edge_snapshot_replaces_that_edges_dialogs_only),
+		T(test_edge_snapshot_settles_the_reservations_that_edge_made),
+		T(test_rebind_recounts_from_dialogs),
+		T(test_event_with_bad_key_is_dropped),
+		T(test_dialog_on_removed_node_counts_nowhere),
 	};
 
 	return cmocka_run_group_tests_name("lb_load", tests, NULL, NULL);

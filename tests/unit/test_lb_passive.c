@@ -16,10 +16,10 @@
  * scheduler without a prober marking a node down on the reports alone.
  */
 
-#define S 1000000ull	/* one second in us */
-#define W (30 * S)	/* passive_window 30 s */
+#define S 1000000ull /* one second in us */
+#define W (30 * S) /* passive_window 30 s */
 
-#define PC true		/* per caller: a prober can be asked */
+#define PC true /* per caller: a prober can be asked */
 
 static void
 test_one_caller_never_suspects_a_node(void **state)
@@ -46,14 +46,17 @@ test_one_caller_never_suspects_a_node(void **state)
 	assert_int_equal(counted, 1);
 	assert_int_equal(lb_passive_sources(&p, W, 2 * S), 1);
 	/* a second caller makes it two: suspected, once */
-	assert_int_equal(lb_passive_report(&p, "198.51.100.9", 2, PC, W, 2 * S,
-	    &counted), LB_PASSIVE_SUSPECT);
+	assert_int_equal(
+	    lb_passive_report(&p, "198.51.100.9", 2, PC, W, 2 * S, &counted),
+	    LB_PASSIVE_SUSPECT);
 	assert_int_equal(counted, 2);
 	assert_int_equal(lb_passive_sources(&p, W, 2 * S), 2);
-	assert_int_equal(lb_passive_report(&p, "198.51.100.9", 2, PC, W, 2 * S,
-	    NULL), LB_PASSIVE_ONE_CALLER);	/* its own 2nd */
-	assert_int_equal(lb_passive_report(&p, "203.0.113.1", 2, PC, W, 2 * S,
-	    &counted), LB_PASSIVE_COUNTED);	/* above already */
+	assert_int_equal(
+	    lb_passive_report(&p, "198.51.100.9", 2, PC, W, 2 * S, NULL),
+	    LB_PASSIVE_ONE_CALLER); /* its own 2nd */
+	assert_int_equal(
+	    lb_passive_report(&p, "203.0.113.1", 2, PC, W, 2 * S, &counted),
+	    LB_PASSIVE_COUNTED); /* above already */
 	assert_int_equal(counted, 3);
 }
 
@@ -66,14 +69,17 @@ test_without_prober_every_report_counts(void **state)
 	(void)state;
 	lb_passive_reset(&p);
 	/* no prober to ask: as before, whoever reports */
-	assert_int_equal(lb_passive_report(&p, "192.0.2.7", 2, false, W, S,
-	    &counted), LB_PASSIVE_COUNTED);
+	assert_int_equal(
+	    lb_passive_report(&p, "192.0.2.7", 2, false, W, S, &counted),
+	    LB_PASSIVE_COUNTED);
 	assert_int_equal(counted, 1);
-	assert_int_equal(lb_passive_report(&p, "192.0.2.7", 2, false, W, S,
-	    &counted), LB_PASSIVE_SUSPECT);
+	assert_int_equal(
+	    lb_passive_report(&p, "192.0.2.7", 2, false, W, S, &counted),
+	    LB_PASSIVE_SUSPECT);
 	assert_int_equal(counted, 2);
-	assert_int_equal(lb_passive_report(&p, "192.0.2.7", 2, false, W, S,
-	    NULL), LB_PASSIVE_COUNTED);
+	assert_int_equal(
+	    lb_passive_report(&p, "192.0.2.7", 2, false, W, S, NULL),
+	    LB_PASSIVE_COUNTED);
 }
 
 static void
@@ -85,11 +91,13 @@ test_threshold_three_needs_two_callers(void **state)
 	(void)state;
 	lb_passive_reset(&p);
 	for (int i = 0; i < 10; i++)
-		assert_int_not_equal(lb_passive_report(&p, "10.0.0.1", 3, PC, W,
-		    S, &counted), LB_PASSIVE_SUSPECT);
-	assert_int_equal(counted, 2);	/* threshold - 1 per caller */
-	assert_int_equal(lb_passive_report(&p, "10.0.0.2", 3, PC, W, S,
-	    &counted), LB_PASSIVE_SUSPECT);
+		assert_int_not_equal(
+		    lb_passive_report(&p, "10.0.0.1", 3, PC, W, S, &counted),
+		    LB_PASSIVE_SUSPECT);
+	assert_int_equal(counted, 2); /* threshold - 1 per caller */
+	assert_int_equal(
+	    lb_passive_report(&p, "10.0.0.2", 3, PC, W, S, &counted),
+	    LB_PASSIVE_SUSPECT);
 	assert_int_equal(counted, 3);
 	/* three callers with one report each suspect it too */
 	lb_passive_reset(&p);
@@ -112,15 +120,17 @@ test_reports_count_within_their_window(void **state)
 	assert_int_equal(lb_passive_report(&p, "10.0.0.1", 2, PC, W, S, NULL),
 	    LB_PASSIVE_COUNTED);
 	/* the first caller's report is older than the window: alone again */
-	assert_int_equal(lb_passive_report(&p, "10.0.0.2", 2, PC, W, S + W + 1,
-	    &counted), LB_PASSIVE_COUNTED);
+	assert_int_equal(
+	    lb_passive_report(&p, "10.0.0.2", 2, PC, W, S + W + 1, &counted),
+	    LB_PASSIVE_COUNTED);
 	assert_int_equal(counted, 1);
 	assert_int_equal(lb_passive_counted(&p, 2, PC, W, S + W + 1), 1);
 	assert_int_equal(lb_passive_sources(&p, W, S + W + 1), 1);
 	/* the first caller again: its window starts over, with the second's
 	 * still open */
-	assert_int_equal(lb_passive_report(&p, "10.0.0.1", 2, PC, W, S + W + 2,
-	    &counted), LB_PASSIVE_SUSPECT);
+	assert_int_equal(
+	    lb_passive_report(&p, "10.0.0.1", 2, PC, W, S + W + 2, &counted),
+	    LB_PASSIVE_SUSPECT);
 	assert_int_equal(counted, 2);
 	/* everything expired */
 	assert_int_equal(lb_passive_counted(&p, 2, PC, W, 3 * W), 0);
@@ -138,10 +148,12 @@ test_thresholds_one_and_zero(void **state)
 	    LB_PASSIVE_SUSPECT);
 	lb_passive_reset(&p);
 	for (int i = 0; i < 5; i++) {
-		assert_int_equal(lb_passive_report(&p, "10.0.0.1", 0, PC, W, S,
-		    NULL), LB_PASSIVE_COUNTED);
-		assert_int_equal(lb_passive_report(&p, "10.0.0.2", 0, PC, W, S,
-		    NULL), LB_PASSIVE_COUNTED);
+		assert_int_equal(
+		    lb_passive_report(&p, "10.0.0.1", 0, PC, W, S, NULL),
+		    LB_PASSIVE_COUNTED);
+		assert_int_equal(
+		    lb_passive_report(&p, "10.0.0.2", 0, PC, W, S, NULL),
+		    LB_PASSIVE_COUNTED);
 	}
 }
 
@@ -155,8 +167,8 @@ test_unnamed_callers_are_one_source(void **state)
 	/* an edge that does not send the caller's address */
 	assert_int_equal(lb_passive_report(&p, NULL, 2, PC, W, S, NULL),
 	    LB_PASSIVE_COUNTED);
-	assert_int_not_equal(lb_passive_report(&p, "", 2, PC, W, S, NULL),
-	    LB_PASSIVE_SUSPECT);
+	assert_int_not_equal(
+	    lb_passive_report(&p, "", 2, PC, W, S, NULL), LB_PASSIVE_SUSPECT);
 	assert_int_not_equal(lb_passive_report(&p, NULL, 2, PC, W, S, NULL),
 	    LB_PASSIVE_SUSPECT);
 	assert_int_equal(lb_passive_sources(&p, W, S), 1);
@@ -177,7 +189,8 @@ test_many_callers_replace_the_oldest(void **state)
 	for (int i = 0; i < LB_PASSIVE_SOURCES + 3; i++) {
 		snprintf(a, sizeof(a), "10.0.1.%d", i);
 		assert_int_equal(lb_passive_report(&p, a, 100, PC, W,
-		    S + (uint64_t)i, &counted), LB_PASSIVE_COUNTED);
+				     S + (uint64_t)i, &counted),
+		    LB_PASSIVE_COUNTED);
 	}
 	assert_int_equal(counted, LB_PASSIVE_SOURCES);
 	assert_int_equal(lb_passive_sources(&p, W, 2 * S), LB_PASSIVE_SOURCES);
@@ -232,8 +245,8 @@ test_last_resort_only_when_all_down(void **state)
 	lb_table_find(&t, 2)->up = false;
 	/* one node up: not all down, and last resort never picks a down one */
 	assert_false(lb_pool_all_down(&t, &q));
-	assert_int_equal(lb_select_last_resort(&t, &q, out, &n),
-	    LB_SEL_NO_DESTINATION);
+	assert_int_equal(
+	    lb_select_last_resort(&t, &q, out, &n), LB_SEL_NO_DESTINATION);
 	assert_int_equal(n, 0);
 	assert_int_equal(lb_select(&t, &q, out, &n), LB_SEL_OK);
 	assert_int_equal(out[0]->id, 3);
@@ -248,12 +261,12 @@ test_last_resort_only_when_all_down(void **state)
 	req_for(&q, LB_ALG_RR);
 	q.nres = 0;
 	{
-		uint32_t ex[2] = {1, 2};
+		uint32_t ex[2] = { 1, 2 };
 
 		q.exclude = ex;
 		q.nexclude = 2;
-		assert_int_equal(lb_select_last_resort(&t, &q, out, &n),
-		    LB_SEL_OK);
+		assert_int_equal(
+		    lb_select_last_resort(&t, &q, out, &n), LB_SEL_OK);
 		assert_int_equal(out[0]->id, 3);
 		q.nexclude = 0;
 	}
@@ -277,13 +290,13 @@ test_last_resort_never_takes_disabled_or_draining_nodes(void **state)
 	lb_table_find(&t, 2)->draining = true;
 	lb_table_find(&t, 2)->held = true;
 	for (int i = 0; i < 20; i++) {
-		assert_int_equal(lb_select_last_resort(&t, &q, out, &n),
-		    LB_SEL_OK);
+		assert_int_equal(
+		    lb_select_last_resort(&t, &q, out, &n), LB_SEL_OK);
 		assert_int_equal(out[0]->id, 3);
 	}
 	/* node 3 excluded (it failed too): nothing left, 503 */
 	{
-		uint32_t ex[1] = {3};
+		uint32_t ex[1] = { 3 };
 
 		q.exclude = ex;
 		q.nexclude = 1;
@@ -294,8 +307,8 @@ test_last_resort_never_takes_disabled_or_draining_nodes(void **state)
 	/* only disabled and draining nodes: not even a pool to be all down */
 	lb_table_find(&t, 3)->enabled = false;
 	assert_false(lb_pool_all_down(&t, &q));
-	assert_int_equal(lb_select_last_resort(&t, &q, out, &n),
-	    LB_SEL_NO_DESTINATION);
+	assert_int_equal(
+	    lb_select_last_resort(&t, &q, out, &n), LB_SEL_NO_DESTINATION);
 	/* an up node that is only disabled does not count as up */
 	lb_table_find(&t, 1)->up = true;
 	lb_table_find(&t, 3)->enabled = true;
@@ -399,8 +412,10 @@ test_sched_without_prober_reports_mark_down(void **state)
 	assert_true(lb_table_find(&s->table, 2)->up);
 	/* its counts were spent by the transition; reports on a down node
 	 * are not counted */
-	assert_int_equal(lb_passive_sources(&lb_table_find(&s->table, 1)->passive,
-	    30 * S, slb_now_us()), 0);
+	assert_int_equal(
+	    lb_passive_sources(
+		&lb_table_find(&s->table, 1)->passive, 30 * S, slb_now_us()),
+	    0);
 	sched_passive_report(s, &h, "edge");
 	assert_int_equal(s->pst.reports, 2);
 	slb_pub_close(s->pub);
@@ -412,7 +427,7 @@ test_sched_without_prober_reports_mark_down(void **state)
 static void
 run_loop_ms(struct event_base *b, int ms)
 {
-	struct timeval tv = {ms / 1000, (ms % 1000) * 1000};
+	struct timeval tv = { ms / 1000, (ms % 1000) * 1000 };
 
 	event_base_loopexit(b, &tv);
 	event_base_dispatch(b);
@@ -440,7 +455,7 @@ test_sched_prober_silent(void **state)
 	snprintf(s->cfg.all_down, sizeof(s->cfg.all_down), "refuse");
 	snprintf(s->cfg.prober_rep, sizeof(s->cfg.prober_rep),
 	    "ipc:///tmp/siplb-unit-nobody-%d.rep", (int)getpid());
-	s->nprobers = 1;	/* as if prober_pub were subscribed */
+	s->nprobers = 1; /* as if prober_pub were subscribed */
 	assert_int_equal(sched_passive_init(s), 0);
 	assert_int_equal(s->nprober_rc, 1);
 	three_nodes(&s->table);
@@ -480,18 +495,19 @@ int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
-	    cmocka_unit_test(test_one_caller_never_suspects_a_node),
-	    cmocka_unit_test(test_without_prober_every_report_counts),
-	    cmocka_unit_test(test_threshold_three_needs_two_callers),
-	    cmocka_unit_test(test_reports_count_within_their_window),
-	    cmocka_unit_test(test_thresholds_one_and_zero),
-	    cmocka_unit_test(test_unnamed_callers_are_one_source),
-	    cmocka_unit_test(test_many_callers_replace_the_oldest),
-	    cmocka_unit_test(test_last_resort_only_when_all_down),
-	    cmocka_unit_test(test_last_resort_never_takes_disabled_or_draining_nodes),
-	    cmocka_unit_test(test_sched_all_down_refuse_and_last_resort),
-	    cmocka_unit_test(test_sched_without_prober_reports_mark_down),
-	    cmocka_unit_test(test_sched_prober_silent),
+		cmocka_unit_test(test_one_caller_never_suspects_a_node),
+		cmocka_unit_test(test_without_prober_every_report_counts),
+		cmocka_unit_test(test_threshold_three_needs_two_callers),
+		cmocka_unit_test(test_reports_count_within_their_window),
+		cmocka_unit_test(test_thresholds_one_and_zero),
+		cmocka_unit_test(test_unnamed_callers_are_one_source),
+		cmocka_unit_test(test_many_callers_replace_the_oldest),
+		cmocka_unit_test(test_last_resort_only_when_all_down),
+		cmocka_unit_test(
+		    test_last_resort_never_takes_disabled_or_draining_nodes),
+		cmocka_unit_test(test_sched_all_down_refuse_and_last_resort),
+		cmocka_unit_test(test_sched_without_prober_reports_mark_down),
+		cmocka_unit_test(test_sched_prober_silent),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

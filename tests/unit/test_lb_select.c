@@ -16,11 +16,19 @@
 #define N_ALL_ALGS 13
 
 static const enum lb_alg all_algs[N_ALL_ALGS] = {
-	LB_ALG_HASH_CALLID, LB_ALG_HASH_FROM, LB_ALG_HASH_TO,
-	LB_ALG_HASH_RURI, LB_ALG_RR, LB_ALG_HASH_AUTH,
-	LB_ALG_RANDOM, LB_ALG_HASH_HEADER, LB_ALG_PRIORITY,
-	LB_ALG_WEIGHTED_RANDOM, LB_ALG_RELATIVE_WEIGHT,
-	LB_ALG_LATENCY, LB_ALG_LEAST_LOAD,
+	LB_ALG_HASH_CALLID,
+	LB_ALG_HASH_FROM,
+	LB_ALG_HASH_TO,
+	LB_ALG_HASH_RURI,
+	LB_ALG_RR,
+	LB_ALG_HASH_AUTH,
+	LB_ALG_RANDOM,
+	LB_ALG_HASH_HEADER,
+	LB_ALG_PRIORITY,
+	LB_ALG_WEIGHTED_RANDOM,
+	LB_ALG_RELATIVE_WEIGHT,
+	LB_ALG_LATENCY,
+	LB_ALG_LEAST_LOAD,
 };
 
 static struct lb_table tbl;
@@ -54,13 +62,12 @@ add_node(uint32_t id, uint32_t group, uint32_t set, const char *res,
 	n.weight = weight;
 	snprintf(n.uri, sizeof(n.uri), "sip:10.0.0.%u:5060", id);
 	if (res != NULL)
-		assert_int_equal(lb_res_parse(res, n.res, &n.nres, err,
-		    sizeof(err)), 0);
+		assert_int_equal(
+		    lb_res_parse(res, n.res, &n.nres, err, sizeof(err)), 0);
 	if (attrs != NULL)
 		snprintf(n.attrs, sizeof(n.attrs), "%s", attrs);
 	lb_node_update_rweight(&n);
-	assert_int_equal(lb_table_add(&tbl, &n, NULL, err, sizeof(err)),
-	    0);
+	assert_int_equal(lb_table_add(&tbl, &n, NULL, err, sizeof(err)), 0);
 }
 
 static struct lb_node *
@@ -154,26 +161,34 @@ test_alg_parse_maps_names_and_opensips_numbers(void **state)
 		const char *s;
 		enum lb_alg a;
 	} ok[] = {
-		{"hash-callid", LB_ALG_HASH_CALLID}, {"0", LB_ALG_HASH_CALLID},
-		{"hash-from", LB_ALG_HASH_FROM}, {"1", LB_ALG_HASH_FROM},
-		{"hash-to", LB_ALG_HASH_TO}, {"2", LB_ALG_HASH_TO},
-		{"hash-ruri", LB_ALG_HASH_RURI}, {"3", LB_ALG_HASH_RURI},
-		{"round-robin", LB_ALG_RR}, {"4", LB_ALG_RR},
-		{"hash-auth", LB_ALG_HASH_AUTH}, {"5", LB_ALG_HASH_AUTH},
-		{"random", LB_ALG_RANDOM}, {"6", LB_ALG_RANDOM},
-		{"hash-header", LB_ALG_HASH_HEADER},
-		{"7", LB_ALG_HASH_HEADER},
-		{"priority", LB_ALG_PRIORITY}, {"8", LB_ALG_PRIORITY},
-		{"weighted-random", LB_ALG_WEIGHTED_RANDOM},
-		{"relative-weight", LB_ALG_RELATIVE_WEIGHT},
-		{"latency", LB_ALG_LATENCY},
-		{"least-load", LB_ALG_LEAST_LOAD},
+		{ "hash-callid", LB_ALG_HASH_CALLID },
+		{ "0", LB_ALG_HASH_CALLID },
+		{ "hash-from", LB_ALG_HASH_FROM },
+		{ "1", LB_ALG_HASH_FROM },
+		{ "hash-to", LB_ALG_HASH_TO },
+		{ "2", LB_ALG_HASH_TO },
+		{ "hash-ruri", LB_ALG_HASH_RURI },
+		{ "3", LB_ALG_HASH_RURI },
+		{ "round-robin", LB_ALG_RR },
+		{ "4", LB_ALG_RR },
+		{ "hash-auth", LB_ALG_HASH_AUTH },
+		{ "5", LB_ALG_HASH_AUTH },
+		{ "random", LB_ALG_RANDOM },
+		{ "6", LB_ALG_RANDOM },
+		{ "hash-header", LB_ALG_HASH_HEADER },
+		{ "7", LB_ALG_HASH_HEADER },
+		{ "priority", LB_ALG_PRIORITY },
+		{ "8", LB_ALG_PRIORITY },
+		{ "weighted-random", LB_ALG_WEIGHTED_RANDOM },
+		{ "relative-weight", LB_ALG_RELATIVE_WEIGHT },
+		{ "latency", LB_ALG_LATENCY },
+		{ "least-load", LB_ALG_LEAST_LOAD },
 	};
 	enum lb_alg a;
 	size_t i;
 
 	for (i = 0; i < sizeof(ok) / sizeof(ok[0]); i++) {
-		a = (enum lb_alg)-1;
+		a = (enum lb_alg) - 1;
 		assert_int_equal(lb_alg_parse(ok[i].s, &a), 0);
 		assert_int_equal(a, ok[i].a);
 	}
@@ -185,8 +200,17 @@ test_alg_parse_refuses_unknown_and_foreign_numbers(void **state)
 {
 	/* 9 and 10 are other algorithms in OpenSIPS and Kamailio */
 	static const char *bad[] = {
-		"9", "10", "", "foo", "-1", "04", " 4", "4 ", "Round-Robin",
-		"round-robin2", "least",
+		"9",
+		"10",
+		"",
+		"foo",
+		"-1",
+		"04",
+		" 4",
+		"4 ",
+		"Round-Robin",
+		"round-robin2",
+		"least",
 	};
 	enum lb_alg a = LB_ALG_PRIORITY;
 	size_t i;
@@ -204,8 +228,8 @@ test_alg_name_round_trips_through_parse(void **state)
 	size_t i;
 
 	for (i = 0; i < N_ALL_ALGS; i++) {
-		assert_int_equal(lb_alg_parse(lb_alg_name(all_algs[i]),
-		    &a), 0);
+		assert_int_equal(
+		    lb_alg_parse(lb_alg_name(all_algs[i]), &a), 0);
 		assert_int_equal(a, all_algs[i]);
 	}
 	assert_string_equal(lb_alg_name(LB_ALG_RR), "round-robin");
@@ -219,7 +243,7 @@ test_rr_visits_each_up_node_once_per_cycle(void **state)
 {
 	struct lb_select r;
 	uint32_t picks[30];
-	unsigned count[4] = {0};
+	unsigned count[4] = { 0 };
 	int i;
 
 	add_three();
@@ -247,7 +271,7 @@ test_wrr_gives_each_node_its_weight_per_cycle(void **state)
 	add_node(3, 0, 1, NULL, 3, NULL);
 	req_init(&r, LB_ALG_RR, 1);
 	for (cycle = 0; cycle < 20; cycle++) {
-		unsigned count[4] = {0};
+		unsigned count[4] = { 0 };
 		uint32_t prev = 0;
 		int run = 0, maxrun = 0;
 
@@ -271,7 +295,7 @@ static void
 test_rr_cycles_over_remaining_nodes_when_one_goes_down(void **state)
 {
 	struct lb_select r;
-	unsigned count[4] = {0};
+	unsigned count[4] = { 0 };
 	uint32_t prev = 0;
 	int i;
 
@@ -309,7 +333,7 @@ test_rr_failover_list_follows_in_id_order(void **state)
 	add_three();
 	add_node(4, 1, 1, "pstn=100", 1, NULL);
 	req_init(&r, LB_ALG_RR, 1);
-	assert_int_equal(pick1(&r), 1);	/* the next pick is 2 */
+	assert_int_equal(pick1(&r), 1); /* the next pick is 2 */
 	r.max_results = 4;
 	assert_int_equal(sel(&r, out, &nout), LB_SEL_OK);
 	assert_int_equal(nout, 4);
@@ -341,7 +365,7 @@ static void
 test_weighted_random_follows_weights(void **state)
 {
 	struct lb_select r;
-	unsigned count[3] = {0};
+	unsigned count[3] = { 0 };
 	int i;
 
 	add_node(1, 0, 1, NULL, 1, NULL);
@@ -358,7 +382,7 @@ static void
 test_relative_weight_respreads_share_when_node_goes_down(void **state)
 {
 	struct lb_select r;
-	unsigned count[4] = {0};
+	unsigned count[4] = { 0 };
 	int i;
 
 	add_node(1, 0, 1, NULL, 1, "rweight=30");
@@ -388,7 +412,7 @@ static void
 test_random_spreads_uniformly(void **state)
 {
 	struct lb_select r;
-	unsigned count[4] = {0};
+	unsigned count[4] = { 0 };
 	int i;
 
 	add_three();
@@ -434,7 +458,7 @@ static void
 test_hash_spreads_distinct_keys_evenly(void **state)
 {
 	struct lb_select r;
-	unsigned count[5] = {0};
+	unsigned count[5] = { 0 };
 	char key[32];
 	int k;
 
@@ -457,7 +481,7 @@ static void
 test_hash_weight_biases_share(void **state)
 {
 	struct lb_select r;
-	unsigned count[3] = {0};
+	unsigned count[3] = { 0 };
 	char key[32];
 	int k;
 
@@ -674,7 +698,7 @@ test_least_load_relative_is_integer_percent(void **state)
 static void
 test_node_avail_refuses_missing_resource_and_never_overflows(void **state)
 {
-	char names[2][LB_RES_NAME] = {"pstn", "vm"};
+	char names[2][LB_RES_NAME] = { "pstn", "vm" };
 	int64_t a = 77;
 
 	add_node(1, 1, 0, "pstn=1000000", 1, NULL);
@@ -695,7 +719,7 @@ static void
 test_least_load_ties_go_to_random_node(void **state)
 {
 	struct lb_select r;
-	unsigned count[3] = {0};
+	unsigned count[3] = { 0 };
 	int i;
 
 	add_node(1, 1, 0, "pstn=100", 1, NULL);
@@ -731,8 +755,8 @@ test_least_load_uses_lb_group_and_others_use_set(void **state)
 	struct lb_select r;
 	int i;
 
-	add_node(1, 7, 0, "pstn=100", 1, NULL);	/* lb only */
-	add_node(2, 0, 7, "pstn=100", 1, NULL);	/* dispatcher only */
+	add_node(1, 7, 0, "pstn=100", 1, NULL); /* lb only */
+	add_node(2, 0, 7, "pstn=100", 1, NULL); /* dispatcher only */
 	req_init(&r, LB_ALG_LEAST_LOAD, 7);
 	req_res(&r, "pstn");
 	for (i = 0; i < 20; i++)
@@ -785,8 +809,8 @@ test_bad_request_for_malformed_requests(void **state)
 	assert_int_equal(status_of(&r), LB_SEL_BAD_REQUEST);
 	/* a bad request leaves round-robin state and counters alone */
 	assert_int_equal(node(1)->wrr_current, 0);
-	assert_int_equal(node(1)->selected + node(2)->selected +
-	    node(3)->selected, 2);
+	assert_int_equal(
+	    node(1)->selected + node(2)->selected + node(3)->selected, 2);
 }
 
 static void
@@ -818,7 +842,7 @@ test_no_destination_when_all_down_or_disabled_not_no_capacity(void **state)
 	size_t i;
 
 	add_three();
-	set_load(3, "pstn", 100);	/* full, but what matters is 1 and 2 */
+	set_load(3, "pstn", 100); /* full, but what matters is 1 and 2 */
 	node(1)->up = false;
 	node(2)->enabled = false;
 	req_init(&r, LB_ALG_LEAST_LOAD, 1);
@@ -851,7 +875,7 @@ static void
 test_exclude_is_honoured_by_every_algorithm(void **state)
 {
 	struct lb_select r;
-	uint32_t ex[2] = {1, 3};
+	uint32_t ex[2] = { 1, 3 };
 	char key[32];
 	size_t i;
 	int j;
@@ -902,8 +926,8 @@ test_down_or_disabled_nodes_never_chosen_by_any_algorithm(void **state)
 			assert_int_equal(sel(&r, out, &nout), LB_SEL_OK);
 			assert_int_equal(nout, 3);
 			for (k = 0; k < nout; k++)
-				assert_true(out[k]->id == 2 || out[k]->id == 3 ||
-				    out[k]->id == 5);
+				assert_true(out[k]->id == 2 ||
+				    out[k]->id == 3 || out[k]->id == 5);
 		}
 	}
 }
@@ -1039,7 +1063,7 @@ test_latency_picks_lowest_known_rtt_and_skips_unknown(void **state)
 	add_node(1, 0, 1, NULL, 1, NULL);
 	add_node(2, 0, 1, NULL, 1, NULL);
 	add_node(3, 0, 1, NULL, 1, NULL);
-	node(1)->rtt_us = 0;	/* never measured */
+	node(1)->rtt_us = 0; /* never measured */
 	node(2)->rtt_us = 5000;
 	node(3)->rtt_us = 2000;
 	req_init(&r, LB_ALG_LATENCY, 1);
@@ -1061,7 +1085,7 @@ static void
 test_latency_ties_random_unless_tie_first(void **state)
 {
 	struct lb_select r;
-	unsigned count[3] = {0};
+	unsigned count[3] = { 0 };
 	int i;
 
 	add_node(1, 0, 1, NULL, 1, NULL);
@@ -1113,7 +1137,7 @@ fz_rand(uint32_t n)
 static void
 fuzz_table(void)
 {
-	static const char *names[] = {"a", "b", "c", "d"};
+	static const char *names[] = { "a", "b", "c", "d" };
 	uint32_t id;
 
 	for (id = 1; id <= 40; id++) {
@@ -1153,8 +1177,8 @@ oracle(const struct lb_select *r, unsigned *usable)
 		return LB_SEL_BAD_REQUEST;
 	for (i = 0; i < tbl.n; i++) {
 		const struct lb_node *n = &tbl.nodes[i];
-		uint32_t pool = r->alg == LB_ALG_LEAST_LOAD ? n->group :
-		    n->set;
+		uint32_t pool =
+		    r->alg == LB_ALG_LEAST_LOAD ? n->group : n->set;
 		bool ex = false;
 		int64_t a;
 
@@ -1178,7 +1202,7 @@ oracle(const struct lb_select *r, unsigned *usable)
 static void
 test_fuzz_random_requests_never_crash_and_answer_right(void **state)
 {
-	static const char *names[] = {"a", "b", "c", "d", "e"};
+	static const char *names[] = { "a", "b", "c", "d", "e" };
 	struct lb_node *out[LB_MAX_RESULTS];
 	uint32_t ex[LB_MAX_EXCLUDE];
 	char key[16];
@@ -1192,14 +1216,16 @@ test_fuzz_random_requests_never_crash_and_answer_right(void **state)
 		unsigned nout = 1234, usable = 0, k, a, b;
 		int j;
 
-		req_init(&r, fz_rand(50) ? all_algs[fz_rand(N_ALL_ALGS)] :
-		    (enum lb_alg)(9 + fz_rand(3)), fz_rand(5));
+		req_init(&r,
+		    fz_rand(50) ? all_algs[fz_rand(N_ALL_ALGS)]
+				: (enum lb_alg)(9 + fz_rand(3)),
+		    fz_rand(5));
 		r.nres = (int)fz_rand(4);
 		if (fz_rand(200) == 0)
 			r.nres = fz_rand(2) ? -1 : LB_MAX_RES + 1;
 		for (j = 0; j < r.nres && j < LB_MAX_RES; j++)
-			snprintf(r.res[j], LB_RES_NAME, "%s",
-			    names[fz_rand(5)]);
+			snprintf(
+			    r.res[j], LB_RES_NAME, "%s", names[fz_rand(5)]);
 		r.nexclude = fz_rand(6);
 		for (k = 0; k < r.nexclude; k++)
 			ex[k] = fz_rand(45);
@@ -1230,17 +1256,17 @@ test_fuzz_random_requests_never_crash_and_answer_right(void **state)
 					    out[a + 1]->priority);
 				if (r.alg != LB_ALG_LEAST_LOAD)
 					continue;
-				lb_node_avail(out[a], r.res, r.nres,
-				    r.relative, &x);
-				lb_node_avail(out[a + 1], r.res, r.nres,
-				    r.relative, &y);
+				lb_node_avail(
+				    out[a], r.res, r.nres, r.relative, &x);
+				lb_node_avail(
+				    out[a + 1], r.res, r.nres, r.relative, &y);
 				assert_true(x >= y);
 			}
 		}
 		/* churn: loads and health move under the selector */
 		if (fz_rand(10) == 0) {
-			struct lb_node *n = &tbl.nodes[fz_rand(
-			    (uint32_t)tbl.n)];
+			struct lb_node *n =
+			    &tbl.nodes[fz_rand((uint32_t)tbl.n)];
 
 			n->up = !n->up;
 			if (n->nres > 0)

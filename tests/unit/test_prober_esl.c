@@ -53,9 +53,10 @@ test_session_start_auth_command_reply_and_api_response_frame(void **st)
 {
 	struct esl_parser p;
 	struct esl_msg m;
-	const char *in = "Content-Type: auth/request\n\n"
-			 "Content-Type: command/reply\nReply-Text: +OK accepted\n\n"
-			 "Content-Type: api/response\nContent-Length: 5\n\n+OK\n\n";
+	const char *in =
+	    "Content-Type: auth/request\n\n"
+	    "Content-Type: command/reply\nReply-Text: +OK accepted\n\n"
+	    "Content-Type: api/response\nContent-Length: 5\n\n+OK\n\n";
 
 	(void)st;
 	esl_parser_init(&p);
@@ -128,13 +129,13 @@ static void
 test_garbage_is_refused(void **st)
 {
 	static const char *bad[] = {
-	    "this is not a header\n\n",
-	    "Content-Type: api/response\nContent-Length: abc\n\n",
-	    "Content-Type: api/response\nContent-Length: -1\n\n",
-	    "Content-Type: api/response\nContent-Length: 99999999999\n\n",
-	    "Content-Type: api/response\nContent-Length: 300000\n\n",
-	    ": no name\n\n",
-	    "Bad Name: x\n\n",
+		"this is not a header\n\n",
+		"Content-Type: api/response\nContent-Length: abc\n\n",
+		"Content-Type: api/response\nContent-Length: -1\n\n",
+		"Content-Type: api/response\nContent-Length: 99999999999\n\n",
+		"Content-Type: api/response\nContent-Length: 300000\n\n",
+		": no name\n\n",
+		"Bad Name: x\n\n",
 	};
 	struct esl_parser p;
 	struct esl_msg m;
@@ -171,7 +172,7 @@ test_endless_header_block_and_flood_are_bounded(void **st)
 		assert_int_equal(esl_feed(&p, line, sizeof(line)), 0);
 		rc = esl_next(&p, &m);
 	}
-	assert_int_equal(rc, -1);	/* a header block over 8 KiB */
+	assert_int_equal(rc, -1); /* a header block over 8 KiB */
 	esl_parser_free(&p);
 	/* more than ESL_MAX_MSG waiting is refused by feed */
 	esl_parser_init(&p);
@@ -207,8 +208,9 @@ test_random_bytes_never_crash(void **st)
 			x ^= x << 13;
 			x ^= x >> 7;
 			x ^= x << 17;
-			buf[i] = (round & 1) ? (char)(x & 0xff)
-					     : alphabet[x % (sizeof(alphabet) - 1)];
+			buf[i] = (round & 1)
+			    ? (char)(x & 0xff)
+			    : alphabet[x % (sizeof(alphabet) - 1)];
 		}
 		esl_parser_init(&p);
 		if (esl_feed(&p, buf, n) == 0) {
@@ -267,29 +269,36 @@ test_node_attrs_give_the_event_socket(void **st)
 
 	(void)st;
 	assert_int_equal(esl_attrs_parse("rweight=5;esl=10.0.0.10:8022;"
-	    "esl_password=s3cret;esl_interval=5", host, sizeof(host), &port,
-	    pw, sizeof(pw), &iv), 0);
+					 "esl_password=s3cret;esl_interval=5",
+			     host, sizeof(host), &port, pw, sizeof(pw), &iv),
+	    0);
 	assert_string_equal(host, "10.0.0.10");
 	assert_int_equal(port, 8022);
 	assert_string_equal(pw, "s3cret");
 	assert_int_equal(iv, 5);
 	strcpy(pw, "ClueCon");
 	assert_int_equal(esl_attrs_parse("esl=fs://:pw2@fs1.example", host,
-	    sizeof(host), &port, pw, sizeof(pw), &iv), 0);
+			     sizeof(host), &port, pw, sizeof(pw), &iv),
+	    0);
 	assert_string_equal(host, "fs1.example");
 	assert_int_equal(port, 8021);
 	assert_string_equal(pw, "pw2");
 	assert_int_equal(esl_attrs_parse("esl=[::1]:8021", host, sizeof(host),
-	    &port, pw, sizeof(pw), &iv), 0);
+			     &port, pw, sizeof(pw), &iv),
+	    0);
 	assert_string_equal(host, "::1");
-	assert_int_equal(esl_attrs_parse("rweight=3", host, sizeof(host), &port,
-	    pw, sizeof(pw), &iv), ENOENT);
+	assert_int_equal(esl_attrs_parse("rweight=3", host, sizeof(host),
+			     &port, pw, sizeof(pw), &iv),
+	    ENOENT);
 	assert_int_equal(esl_attrs_parse("esl=host:99999", host, sizeof(host),
-	    &port, pw, sizeof(pw), &iv), EINVAL);
+			     &port, pw, sizeof(pw), &iv),
+	    EINVAL);
 	assert_int_equal(esl_attrs_parse("esl=ho st:1", host, sizeof(host),
-	    &port, pw, sizeof(pw), &iv), EINVAL);
+			     &port, pw, sizeof(pw), &iv),
+	    EINVAL);
 	assert_int_equal(esl_attrs_parse("esl=h:1;esl_interval=0", host,
-	    sizeof(host), &port, pw, sizeof(pw), &iv), EINVAL);
+			     sizeof(host), &port, pw, sizeof(pw), &iv),
+	    EINVAL);
 }
 
 static void
@@ -313,15 +322,18 @@ int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
-	    cmocka_unit_test(test_session_start_auth_command_reply_and_api_response_frame),
-	    cmocka_unit_test(test_event_split_byte_by_byte_waits_then_decodes),
-	    cmocka_unit_test(test_other_events_are_not_heartbeats),
-	    cmocka_unit_test(test_garbage_is_refused),
-	    cmocka_unit_test(test_endless_header_block_and_flood_are_bounded),
-	    cmocka_unit_test(test_random_bytes_never_crash),
-	    cmocka_unit_test(test_api_status_figures),
-	    cmocka_unit_test(test_node_attrs_give_the_event_socket),
-	    cmocka_unit_test(test_percent_parse_rounds_to_thousandths),
+		cmocka_unit_test(
+		    test_session_start_auth_command_reply_and_api_response_frame),
+		cmocka_unit_test(
+		    test_event_split_byte_by_byte_waits_then_decodes),
+		cmocka_unit_test(test_other_events_are_not_heartbeats),
+		cmocka_unit_test(test_garbage_is_refused),
+		cmocka_unit_test(
+		    test_endless_header_block_and_flood_are_bounded),
+		cmocka_unit_test(test_random_bytes_never_crash),
+		cmocka_unit_test(test_api_status_figures),
+		cmocka_unit_test(test_node_attrs_give_the_event_socket),
+		cmocka_unit_test(test_percent_parse_rounds_to_thousandths),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -45,8 +45,8 @@ setup(void **state)
 	f->p.salt = 0x5eed0001u;
 	f->p.rng = 42;
 	snprintf(f->p.hostname, sizeof(f->p.hostname), "test");
-	f->p.sock_ev = event_new(f->p.base, f->p.fd, EV_READ | EV_PERSIST,
-	    prb_on_readable, &f->p);
+	f->p.sock_ev = event_new(
+	    f->p.base, f->p.fd, EV_READ | EV_PERSIST, prb_on_readable, &f->p);
 	assert_int_equal(event_add(f->p.sock_ev, NULL), 0);
 
 	f->node_fd = unit_udp_sock(&f->node_port);
@@ -96,20 +96,24 @@ run(struct fx *f, int ms, bool (*cond)(const struct fx *))
 	uint64_t end = slb_now_us() + (uint64_t)ms * 1000u;
 
 	while (slb_now_us() < end && (cond == NULL || !cond(f))) {
-		struct timeval tv = {0, 2000};
+		struct timeval tv = { 0, 2000 };
 
 		event_base_loopexit(f->p.base, &tv);
 		event_base_dispatch(f->p.base);
 	}
 }
 
-static bool settled(const struct fx *f) { return !f->n.outstanding; }
+static bool
+settled(const struct fx *f)
+{
+	return !f->n.outstanding;
+}
 
 /* The probe timer fires now: is an OPTIONS sent? It is read into f->req. */
 static bool
 probe(struct fx *f)
 {
-	struct pollfd pf = {.fd = f->node_fd, .events = POLLIN};
+	struct pollfd pf = { .fd = f->node_fd, .events = POLLIN };
 	ssize_t r;
 
 	prb_on_probe(-1, 0, &f->n);
@@ -127,14 +131,15 @@ static void
 answer_via(struct fx *f, int code, const char *via)
 {
 	char resp[4096];
-	const char *h[] = {"From", "To", "Call-ID", "CSeq"};
+	const char *h[] = { "From", "To", "Call-ID", "CSeq" };
 	int n = snprintf(resp, sizeof(resp), "SIP/2.0 %d Whatever\r\n%s\r\n",
 	    code, via ? via : unit_header(f->req, "Via", 0));
 
 	for (size_t i = 0; i < sizeof(h) / sizeof(h[0]); i++)
 		n += snprintf(resp + n, sizeof(resp) - (size_t)n, "%s\r\n",
 		    unit_header(f->req, h[i], 0));
-	snprintf(resp + n, sizeof(resp) - (size_t)n, "Content-Length: 0\r\n\r\n");
+	snprintf(
+	    resp + n, sizeof(resp) - (size_t)n, "Content-Length: 0\r\n\r\n");
 	unit_send_to(f->node_fd, f->p.local_port, resp);
 }
 
@@ -157,10 +162,10 @@ test_probe_is_an_options_with_our_from_and_a_branch_of_ours(void **state)
 	snprintf(want, sizeof(want), "OPTIONS sip:127.0.0.1:%d SIP/2.0\r\n",
 	    f->node_port);
 	assert_memory_equal(f->req, want, strlen(want));
-	assert_non_null(strstr(unit_header(f->req, "Via", 0),
-	    ";branch=z9hG4bKprb5eed0001.7x"));
-	assert_non_null(strstr(unit_header(f->req, "From", 0),
-	    f->p.cfg.from_hdr));
+	assert_non_null(strstr(
+	    unit_header(f->req, "Via", 0), ";branch=z9hG4bKprb5eed0001.7x"));
+	assert_non_null(
+	    strstr(unit_header(f->req, "From", 0), f->p.cfg.from_hdr));
 	assert_true(f->n.outstanding);
 	assert_int_equal(f->p.st.sent, 1);
 }
@@ -171,8 +176,8 @@ test_codes_in_reply_codes_are_answers_and_others_failures(void **state)
 	struct fx *f = *state;
 	char err[128];
 
-	assert_int_equal(prb_codes_parse("200, 404", f->p.cfg.codes, err,
-			     sizeof(err)), 0);
+	assert_int_equal(
+	    prb_codes_parse("200, 404", f->p.cfg.codes, err, sizeof(err)), 0);
 	assert_true(probe(f));
 	answer(f, 404);
 	assert_int_equal(f->n.last_code, 404);
@@ -182,7 +187,7 @@ test_codes_in_reply_codes_are_answers_and_others_failures(void **state)
 	answer(f, 503);
 	assert_int_equal(f->n.last_code, 503);
 	assert_int_equal(f->n.fails, 1);
-	assert_true(f->n.up);		/* one failure of two */
+	assert_true(f->n.up); /* one failure of two */
 	assert_int_equal(f->p.st.replies, 2);
 }
 
@@ -197,14 +202,14 @@ test_node_goes_down_after_threshold_down_and_up_after_threshold_up(
 	assert_true(f->n.up);
 	assert_true(probe(f));
 	answer(f, 500);
-	assert_false(f->n.up);		/* 2 consecutive failures */
+	assert_false(f->n.up); /* 2 consecutive failures */
 	assert_int_equal(f->n.fails, 2);
 
 	assert_true(probe(f));
 	answer(f, 200);
-	assert_false(f->n.up);		/* 1 success of 2 */
+	assert_false(f->n.up); /* 1 success of 2 */
 	assert_true(probe(f));
-	answer(f, 500);			/* the streak is broken */
+	answer(f, 500); /* the streak is broken */
 	assert_true(probe(f));
 	answer(f, 200);
 	assert_false(f->n.up);
@@ -223,7 +228,7 @@ test_unanswered_probe_counts_as_408_after_timeout(void **state)
 	assert_true(probe(f));
 	run(f, 1000, settled);
 	assert_false(f->n.outstanding);
-	assert_true(slb_now_us() - t0 >= 90000);	/* timeout 100 ms */
+	assert_true(slb_now_us() - t0 >= 90000); /* timeout 100 ms */
 	assert_int_equal(f->n.last_code, 408);
 	assert_int_equal(f->n.fails, 1);
 	assert_int_equal(f->p.st.timeouts, 1);
@@ -255,10 +260,11 @@ test_replies_to_branches_not_ours_are_stray(void **state)
 {
 	struct fx *f = *state;
 
-	f->p.cfg.timeout_ms = 2000;	/* the strays take a while */
+	f->p.cfg.timeout_ms = 2000; /* the strays take a while */
 	assert_true(probe(f));
 	/* another prober's salt, then a branch of no prober */
-	answer_via(f, 200, "Via: SIP/2.0/UDP 127.0.0.1;branch=z9hG4bKprb5eed0002.7x1");
+	answer_via(f, 200,
+	    "Via: SIP/2.0/UDP 127.0.0.1;branch=z9hG4bKprb5eed0002.7x1");
 	answer_via(f, 200, "Via: SIP/2.0/UDP 127.0.0.1;branch=z9hG4bK-phone");
 	run(f, 50, NULL);
 	assert_true(f->n.outstanding);
@@ -278,10 +284,10 @@ test_probe_mode_and_mode_choose_the_nodes_probed(void **state)
 {
 	struct fx *f = *state;
 
-	f->n.probe_mode = 0;		/* never */
+	f->n.probe_mode = 0; /* never */
 	f->n.up = false;
 	assert_false(probe(f));
-	f->n.probe_mode = 1;		/* only while down or disabled */
+	f->n.probe_mode = 1; /* only while down or disabled */
 	f->n.up = true;
 	assert_false(probe(f));
 	f->n.enabled = false;
@@ -291,16 +297,16 @@ test_probe_mode_and_mode_choose_the_nodes_probed(void **state)
 	f->n.up = false;
 	assert_true(probe(f));
 	answer(f, 200);
-	f->n.probe_mode = 2;		/* always */
+	f->n.probe_mode = 2; /* always */
 	f->n.up = true;
 	assert_true(probe(f));
 	answer(f, 200);
-	f->p.cfg.mode = PRB_MODE_DOWN_ONLY;	/* [prober] mode: down only */
+	f->p.cfg.mode = PRB_MODE_DOWN_ONLY; /* [prober] mode: down only */
 	assert_false(probe(f));
 	f->n.up = false;
 	assert_true(probe(f));
 	answer(f, 200);
-	f->n.addr_ok = false;		/* an address that did not resolve */
+	f->n.addr_ok = false; /* an address that did not resolve */
 	assert_false(probe(f));
 }
 
@@ -309,13 +315,13 @@ main(void)
 {
 #define T(x) cmocka_unit_test_setup_teardown(x, setup, teardown)
 	const struct CMUnitTest tests[] = {
-	    T(test_probe_is_an_options_with_our_from_and_a_branch_of_ours),
-	    T(test_codes_in_reply_codes_are_answers_and_others_failures),
-	    T(test_node_goes_down_after_threshold_down_and_up_after_threshold_up),
-	    T(test_unanswered_probe_counts_as_408_after_timeout),
-	    T(test_provisional_replies_wait_for_the_final_one),
-	    T(test_replies_to_branches_not_ours_are_stray),
-	    T(test_probe_mode_and_mode_choose_the_nodes_probed),
+		T(test_probe_is_an_options_with_our_from_and_a_branch_of_ours),
+		T(test_codes_in_reply_codes_are_answers_and_others_failures),
+		T(test_node_goes_down_after_threshold_down_and_up_after_threshold_up),
+		T(test_unanswered_probe_counts_as_408_after_timeout),
+		T(test_provisional_replies_wait_for_the_final_one),
+		T(test_replies_to_branches_not_ours_are_stray),
+		T(test_probe_mode_and_mode_choose_the_nodes_probed),
 	};
 #undef T
 	slb_log_configure("warning", "daemon", 0);

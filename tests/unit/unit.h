@@ -23,21 +23,21 @@
 #include <sys/socket.h>
 
 /* A setup that gives each test a zeroed struct TYPE in *state. */
-#define UNIT_CALLOC_SETUP(name, type)					\
-	static int name(void **state)					\
-	{								\
-		type *f_ = calloc(1, sizeof(*f_));			\
-		if (f_ == NULL)						\
-			return -1;					\
-		*state = f_;						\
-		return 0;						\
+#define UNIT_CALLOC_SETUP(name, type) \
+	static int name(void **state) \
+	{ \
+		type *f_ = calloc(1, sizeof(*f_)); \
+		if (f_ == NULL) \
+			return -1; \
+		*state = f_; \
+		return 0; \
 	}
 
 /* A UDP socket on 127.0.0.1, any port; *port gets it. */
 static inline int
 unit_udp_sock(int *port)
 {
-	struct sockaddr_in a = {.sin_family = AF_INET};
+	struct sockaddr_in a = { .sin_family = AF_INET };
 	socklen_t l = sizeof(a);
 	int fd = socket(AF_INET, SOCK_DGRAM, 0);
 
@@ -53,12 +53,12 @@ unit_udp_sock(int *port)
 static inline void
 unit_send_to(int fd, int port, const char *msg)
 {
-	struct sockaddr_in a = {.sin_family = AF_INET};
+	struct sockaddr_in a = { .sin_family = AF_INET };
 
 	a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
 	a.sin_port = htons((uint16_t)port);
-	assert_int_equal(sendto(fd, msg, strlen(msg), 0, (struct sockaddr *)&a,
-			     sizeof(a)),
+	assert_int_equal(
+	    sendto(fd, msg, strlen(msg), 0, (struct sockaddr *)&a, sizeof(a)),
 	    (ssize_t)strlen(msg));
 }
 
@@ -91,8 +91,8 @@ unit_header(const char *msg, const char *name, int nth)
 #ifdef SIPLB_LB_LB_H
 /* Add node id (uri, group, set, resources "pstn=10;vm=5") to t. */
 static inline void
-unit_add_node(struct lb_table *t, uint32_t id, const char *uri,
-    uint32_t group, uint32_t set, const char *res)
+unit_add_node(struct lb_table *t, uint32_t id, const char *uri, uint32_t group,
+    uint32_t set, const char *res)
 {
 	struct lb_node n;
 	char err[256];
@@ -102,8 +102,8 @@ unit_add_node(struct lb_table *t, uint32_t id, const char *uri,
 	n.group = group;
 	n.set = set;
 	snprintf(n.uri, sizeof(n.uri), "%s", uri);
-	assert_int_equal(lb_res_parse(res, n.res, &n.nres, err, sizeof(err)),
-	    0);
+	assert_int_equal(
+	    lb_res_parse(res, n.res, &n.nres, err, sizeof(err)), 0);
 	assert_int_equal(lb_table_add(t, &n, NULL, err, sizeof(err)), 0);
 }
 #endif
