@@ -59,7 +59,7 @@ edge_relay(struct edge *e, struct edge_tx *tx, const struct lb_node *from,
 	slb_log_debug("%s %s from node %u relayed to \"%.*s\"", tx->method,
 	    tx->call_id, from->id, (int)target.n, target.p);
 	if (tx->dkey[0])
-		edge_dlg_event(e, tx->dkey, EDGE_DLG_CREATED, from->id,
+		edge_dlg_event(e, tx->dkey, SLB_DIALOG_CREATED, from->id,
 		    tx->rule, tx->call_id, tx->from_tag, NULL, NULL);
 	/* the Record-Route names the node that has the call (nid), for
 	 * the dialog's BYE; branch node 0: nothing was selected, so there
