@@ -299,6 +299,28 @@ out:
 	json_decref(j);
 }
 
+/* One more change of a PATCH: the last answer freed, op sent for the
+ * node; false (rp holds the refusal) when it was refused.  Its warnings,
+ * if any, replace the earlier ones. */
+static bool
+patch_step(struct adm *a, Siplb__V1__AdminRequest *ar,
+    Siplb__V1__AdminRequest__Op op, Siplb__V1__NodeSpec *node,
+    Siplb__V1__SchedReply **r, json_t **warn, struct adm_reply *rp)
+{
+	json_t *w2 = NULL;
+
+	slb_msg_free(*r ? &(*r)->base : NULL);
+	ar->op = op;
+	ar->node = node;
+	if ((*r = sched_change(a, ar, &w2, rp)) == NULL)
+		return false;
+	if (w2 != NULL) {
+		json_decref(*warn);
+		*warn = w2;
+	}
+	return true;
+}
+
 void
 adm_api_node_patch(struct adm *a, uint32_t id, const char *body, size_t len,
     struct adm_reply *rp)
@@ -306,7 +328,7 @@ adm_api_node_patch(struct adm *a, uint32_t id, const char *body, size_t len,
 	Siplb__V1__AdminRequest ar = SIPLB__V1__ADMIN_REQUEST__INIT;
 	Siplb__V1__NodeSpec spec = SIPLB__V1__NODE_SPEC__INIT;
 	Siplb__V1__SchedReply *r = NULL;
-	json_t *j, *v, *warn = NULL, *w2;
+	json_t *j, *v, *warn = NULL;
 	const char *k, *resources = NULL;
 	long long n;
 	int enabled = -1, draining = -1, pause = 0;
@@ -375,45 +397,23 @@ adm_api_node_patch(struct adm *a, uint32_t id, const char *body, size_t len,
 		if ((r = sched_change(a, &ar, &warn, rp)) == NULL)
 			goto out;
 	}
-	if (spec.has_weight || spec.has_priority) {
-		slb_msg_free(r ? &r->base : NULL);
-		w2 = NULL;
-		ar.op = SIPLB__V1__ADMIN_REQUEST__OP__OP_UPDATE;
-		ar.node = &spec;
-		if ((r = sched_change(a, &ar, &w2, rp)) == NULL)
-			goto out;
-		if (w2 != NULL) {
-			json_decref(warn);
-			warn = w2;
-		}
-	}
-	if (enabled >= 0) {
-		slb_msg_free(r ? &r->base : NULL);
-		w2 = NULL;
-		ar.op = enabled ? SIPLB__V1__ADMIN_REQUEST__OP__OP_ENABLE
-				: SIPLB__V1__ADMIN_REQUEST__OP__OP_DISABLE;
-		ar.node = NULL;
-		if ((r = sched_change(a, &ar, &w2, rp)) == NULL)
-			goto out;
-		if (w2 != NULL) {
-			json_decref(warn);
-			warn = w2;
-		}
-	}
-	if (draining >= 0) {
-		slb_msg_free(r ? &r->base : NULL);
-		w2 = NULL;
-		ar.op = draining ? SIPLB__V1__ADMIN_REQUEST__OP__OP_DRAIN
-				 : SIPLB__V1__ADMIN_REQUEST__OP__OP_UNDRAIN;
-		ar.pause_inbound = pause;
-		ar.node = NULL;
-		if ((r = sched_change(a, &ar, &w2, rp)) == NULL)
-			goto out;
-		if (w2 != NULL) {
-			json_decref(warn);
-			warn = w2;
-		}
-	}
+	if ((spec.has_weight || spec.has_priority) &&
+	    !patch_step(a, &ar, SIPLB__V1__ADMIN_REQUEST__OP__OP_UPDATE, &spec,
+		&r, &warn, rp))
+		goto out;
+	if (enabled >= 0 &&
+	    !patch_step(a, &ar,
+		enabled ? SIPLB__V1__ADMIN_REQUEST__OP__OP_ENABLE
+			: SIPLB__V1__ADMIN_REQUEST__OP__OP_DISABLE,
+		NULL, &r, &warn, rp))
+		goto out;
+	ar.pause_inbound = pause;
+	if (draining >= 0 &&
+	    !patch_step(a, &ar,
+		draining ? SIPLB__V1__ADMIN_REQUEST__OP__OP_DRAIN
+			 : SIPLB__V1__ADMIN_REQUEST__OP__OP_UNDRAIN,
+		NULL, &r, &warn, rp))
+		goto out;
 	reply_node(rp, 200, r, warn);
 	warn = NULL;
 out:

@@ -28,6 +28,9 @@ struct fake {
 	volatile Siplb__V1__Status status;
 	volatile int requests;
 	volatile Siplb__V1__AdminRequest__Op last_op;
+	volatile int ops[8]; /* the admin ops asked, in order */
+	volatile int nops;
+	volatile int last_pause;
 	struct lb_table table;
 };
 
@@ -51,8 +54,11 @@ answer(struct fake *fk, const Siplb__V1__SchedRequest *q, nng_msg **out)
 	r.error = r.status == SIPLB__V1__STATUS__STATUS_OK ? "" : "said no";
 	r.body_case = SIPLB__V1__SCHED_REPLY__BODY_ADMIN;
 	r.admin = &ar;
+	if (aq != NULL && fk->nops < 8)
+		fk->ops[fk->nops++] = aq->op;
 	if (aq != NULL && r.status == SIPLB__V1__STATUS__STATUS_OK) {
 		fk->last_op = aq->op;
+		fk->last_pause = aq->pause_inbound;
 		if (aq->op == SIPLB__V1__ADMIN_REQUEST__OP__OP_LIST)
 			ar.table = lb_pb_table(&fk->table);
 		else if ((n = lb_table_find(&fk->table,
@@ -274,6 +280,35 @@ test_patch_needs_a_known_field_and_is_200(void **state)
 }
 
 static void
+test_patch_of_several_fields_asks_in_order_and_stops_at_a_refusal(void **state)
+{
+	struct fx *f = *state;
+
+	assert_int_equal(call(f, "PATCH", "/api/v1/nodes/1",
+			     "{\"resources\": \"pstn=800\", \"weight\": 3, "
+			     "\"enabled\": false, \"draining\": true, "
+			     "\"pause_inbound\": true}"),
+	    200);
+	assert_int_equal(f->sched.nops, 4);
+	assert_int_equal(
+	    f->sched.ops[0], SIPLB__V1__ADMIN_REQUEST__OP__OP_RESIZE);
+	assert_int_equal(
+	    f->sched.ops[1], SIPLB__V1__ADMIN_REQUEST__OP__OP_UPDATE);
+	assert_int_equal(
+	    f->sched.ops[2], SIPLB__V1__ADMIN_REQUEST__OP__OP_DISABLE);
+	assert_int_equal(
+	    f->sched.ops[3], SIPLB__V1__ADMIN_REQUEST__OP__OP_DRAIN);
+	assert_true(f->sched.last_pause);
+	/* refused at the first step: nothing more is asked */
+	f->sched.nops = 0;
+	f->sched.status = SIPLB__V1__STATUS__STATUS_BAD_REQUEST;
+	assert_int_equal(call(f, "PATCH", "/api/v1/nodes/1",
+			     "{\"resources\": \"pstn=1\", \"enabled\": true}"),
+	    400);
+	assert_int_equal(f->sched.nops, 1);
+}
+
+static void
 test_no_scheduler_answering_is_503(void **state)
 {
 	struct fx *f = *state;
@@ -314,6 +349,7 @@ main(void)
 		T(test_add_is_201_and_bad_bodies_are_400_before_the_scheduler),
 		T(test_scheduler_refusals_map_to_400_409_500_502),
 		T(test_patch_needs_a_known_field_and_is_200),
+		T(test_patch_of_several_fields_asks_in_order_and_stops_at_a_refusal),
 		T(test_no_scheduler_answering_is_503),
 		T(test_change_that_one_scheduler_missed_is_done_with_a_warning),
 	};
