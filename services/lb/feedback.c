@@ -196,9 +196,17 @@ lb_fb_apply(const struct lb_fb_cfg *c, struct lb_node *n,
 	n->fb.stale_count = old.stale_count;
 	n->fb.sps_used = old.sps_used;
 	n->fb.sps_second = old.sps_second;
-	if (!f->linked && old.linked)
+	if (!f->linked && old.linked) {
 		slb_log_warn("node %u %s: ESL link to %s lost: load counted",
 		    n->id, n->uri, old.esl);
+		n->fb_lost = true;
+	} else if (f->linked && f->have && n->fb_lost) {
+		n->fb_lost = false;
+		slb_log_notice("node %u %s: ESL link to %s back: load from "
+			       "the node again (%s)",
+		    n->id, n->uri, f->esl,
+		    lb_load_mode_name((enum lb_load_mode)n->fb.mode));
+	}
 	st->reports += f->have ? 1 : 0;
 	if (f->have && f->linked && n->fb.mode != LB_LOAD_COUNTED &&
 	    fig_live(&n->fb, now_us))

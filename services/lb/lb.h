@@ -93,6 +93,7 @@ struct lb_node {
 	int32_t dialogs; /* dialogs on it (load.c) */
 	bool pause_inbound;
 	int32_t fb_extra;
+	bool fb_lost; /* its ESL link was lost: say when it is back */
 	int32_t fb_cap;
 	uint64_t backoff_until_us; /* 0: none */
 	uint64_t backoffs;
