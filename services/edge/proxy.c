@@ -133,14 +133,13 @@ req_validate(struct edge *e, struct req *rq)
 	bool ack;
 
 	if (edge_check_start(buf, sc, &rm, &rq->ruri, &c) != 0 ||
-	    edge_check_headers(
-		buf, &rq->len, sc, rq->src->proto == EP_UDP, rm, &c) != 0) {
+	    edge_check_headers(buf, &rq->len, sc, rq->src->proto == EP_UDP, rm,
+		&rq->v, &c) != 0) {
 		req_refuse(e, rq, &c);
 		return false;
 	}
 	rq->buf[rq->len] = '\0'; /* octets past Content-Length dropped */
 	rq->totag = edge_tag_of(buf, slb_sip_find(sc, SLB_H_TO));
-	edge_top_via(buf, sc, &rq->v);
 	if (rm.n >= sizeof(rq->method)) {
 		req_reply(e, rq, 405, NULL, EDGE_ALLOW);
 		return false;

@@ -191,13 +191,13 @@ check_length(const char *buf, size_t *len, const struct slb_sipscan *sc,
 
 int
 edge_check_headers(const char *buf, size_t *len, const struct slb_sipscan *sc,
-    bool datagram, struct edge_str method, struct edge_check *c)
+    bool datagram, struct edge_str method, struct edge_via *v,
+    struct edge_check *c)
 {
 	static const enum slb_sip_hdr_type once[] = { SLB_H_FROM, SLB_H_TO,
 		SLB_H_CALL_ID, SLB_H_CSEQ, SLB_H_MAX_FORWARDS,
 		SLB_H_CONTENT_LENGTH };
 	int count[SLB_H_PATH + 1] = { 0 };
-	struct edge_via v;
 	struct edge_str cm;
 	unsigned long num;
 
@@ -215,8 +215,8 @@ edge_check_headers(const char *buf, size_t *len, const struct slb_sipscan *sc,
 		return verdict(c, 400, "Bad CSeq");
 	if (cm.n != method.n || memcmp(cm.p, method.p, method.n) != 0)
 		return verdict(c, 400, "CSeq Method Mismatch");
-	if (edge_top_via(buf, sc, &v) != 0 ||
-	    !via_params_ok(buf, slb_sip_find(sc, SLB_H_VIA), &v))
+	if (edge_top_via(buf, sc, v) != 0 ||
+	    !via_params_ok(buf, slb_sip_find(sc, SLB_H_VIA), v))
 		return verdict(c, 400, "Bad Via");
 	for (int i = 0; i < sc->nhdrs; i++) {
 		const struct slb_sip_hdr *h = &sc->h[i];

@@ -34,10 +34,11 @@ int edge_check_ruri(struct edge_str ruri, struct edge_check *c);
  * and no empty parameter, quotes and <> closed in From and To, and a
  * Content-Length of digits that a datagram holds.  *len is cut to the end
  * of the body that Content-Length gives (extra octets are dropped,
- * §18.3).  400 on any failure. */
-int
-edge_check_headers(const char *buf, size_t *len, const struct slb_sipscan *sc,
-    bool datagram, struct edge_str method, struct edge_check *c);
+ * §18.3).  *v gets the top Via it checked (for the proxy to keep: the
+ * Via is parsed once).  400 on any failure. */
+int edge_check_headers(const char *buf, size_t *len,
+    const struct slb_sipscan *sc, bool datagram, struct edge_str method,
+    struct edge_via *v, struct edge_check *c);
 /* Proxy-Require (§16.3 step 5): the edge supports no option tag, so any
  * gets 420 with their list in Unsupported (§20.40). */
 int edge_check_proxy_require(

@@ -25,9 +25,14 @@ start_edge
 node "$N1" uas.xml
 node "$N2" uas.xml
 "$SIPLB_BIN/siplb-prober" -c "$T/siplb.conf" >> "$T/prober.log" 2>&1 &
-PIDS+=("$!")
+PROBER_PID=$!
+PIDS+=("$PROBER_PID")
 both_up() { [ "$(ctl --json nodes | jq_py 'sum(1 for n in d["nodes"] if n["up"])')" = 2 ]; }
-wait_until 5 "the prober to see both nodes" both_up || fail "nodes not up before the torture"
+# (nodes start up, and with the table's probe_mode 0 the prober probes a
+# node when the scheduler asks it to, ProbeNow, or once it is down: so the
+# check below says that no report of the torture took a node out)
+wait_until 5 "both nodes up" both_up || fail "nodes not up before the torture"
+wait_for_log 5 "$T/scheduler.log" 'prober 1: synced at seq' || fail "the scheduler never heard the prober"
 
 # FILE (tests/torture/SECTION-NAME.dat) and what the edge must do with it.
 # Unknown methods go by route_other (default "reply 405", with Allow);
@@ -115,6 +120,7 @@ for round in 1 2; do
 	    "$(edge_stat dropped)" "$((drops0 + ndropped))"
 done
 kill -0 "$EDGE_PID" || fail "the edge died"
+kill -0 "$PROBER_PID" || fail "the prober died during the torture"
 
 # the pool survived: both nodes in rotation within one probe interval,
 # and calls still go through

@@ -66,4 +66,7 @@ sessions() { "$SIPLB_BIN/siplbctl" -c "$T/lab/siplb.conf" --json nodes |
     jq_py '[n["feedback"]["session_count"] for n in d["nodes"] if n["id"] == 1][0]'; }
 wait_eq 6 "node 1's reported sessions to follow its state file" 7 sessions ||
     fail "node 1 reports $WAIT_OUT sessions, want 7"
+sessions2() { "$SIPLB_BIN/siplbctl" -c "$T/lab/siplb.conf" --json nodes |
+    jq_py '[n["feedback"]["session_count"] for n in d["nodes"] if n["id"] == 2][0]'; }
+assert_eq "node 2's figures are its own" "$(sessions2)" 0
 ok "node 1's FreeSWITCH figures follow the lab's state file"

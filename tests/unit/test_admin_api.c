@@ -256,6 +256,7 @@ test_scheduler_refusals_map_to_400_409_500_502(void **state)
 		assert_int_equal(call(f, "PATCH", "/api/v1/nodes/1",
 				     "{\"enabled\": false}"),
 		    map[i].http);
+		assert_string_equal(error_of(f), "said no");
 	}
 }
 

@@ -116,6 +116,9 @@ test_terminated_removes_the_dialog_and_reports_it_as_it_was(void **state)
 	/* the event still names the node, so schedulers release its load */
 	assert_int_equal(rec.node_id, 1);
 	assert_int_equal(rec.state, SLB_DIALOG_TERMINATED);
+	assert_string_equal(rec.key, "k1");
+	assert_int_equal(rec.created_us, 10);
+	assert_int_equal(edge_dlgtab_find(&tab, "k2")->node_id, 2);
 }
 
 static void

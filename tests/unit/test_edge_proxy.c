@@ -121,25 +121,8 @@ send_to(struct fx *f, int fd, int port, const char *msg)
 static const char *
 recv_on(struct fx *f, int fd, int ms)
 {
-	uint64_t end = slb_now_us() + (uint64_t)ms * 1000u;
-
-	for (;;) {
-		struct pollfd p = { .fd = fd, .events = POLLIN };
-		struct timeval tv = { 0, 2000 };
-
-		if (poll(&p, 1, 0) == 1) {
-			ssize_t n = recv(fd, f->buf, sizeof(f->buf) - 1, 0);
-
-			if (n > 0) {
-				f->buf[n] = '\0';
-				return f->buf;
-			}
-		}
-		if (slb_now_us() >= end)
-			return NULL;
-		event_base_loopexit(f->e->base, &tv);
-		event_base_dispatch(f->e->base);
-	}
+	return unit_loop_recv(
+	    f->e->base, NULL, NULL, fd, f->buf, sizeof(f->buf), ms);
 }
 
 /* The first node socket that gets something, or -1. */

@@ -149,27 +149,18 @@ turn(struct fx *f)
 	}
 }
 
+static void
+turn_arg(void *f)
+{
+	turn(f);
+}
+
 /* Run the loop until fd has a datagram (or ms pass); read it. */
 static const char *
 recv_on(struct fx *f, int fd, int ms)
 {
-	uint64_t end = slb_now_us() + (uint64_t)ms * 1000u;
-
-	for (;;) {
-		struct pollfd p = { .fd = fd, .events = POLLIN };
-
-		if (poll(&p, 1, 0) == 1) {
-			ssize_t n = recv(fd, f->buf, sizeof(f->buf) - 1, 0);
-
-			if (n > 0) {
-				f->buf[n] = '\0';
-				return f->buf;
-			}
-		}
-		if (slb_now_us() >= end)
-			return NULL;
-		turn(f);
-	}
+	return unit_loop_recv(
+	    f->e->base, turn_arg, f, fd, f->buf, sizeof(f->buf), ms);
 }
 
 /* The next request on fd that is not a response (100 Trying). */

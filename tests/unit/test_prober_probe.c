@@ -237,6 +237,8 @@ test_unanswered_probe_counts_as_408_after_timeout(void **state)
 	run(f, 50, NULL);
 	assert_int_equal(f->n.fails, 1);
 	assert_int_equal(f->p.st.stray, 1);
+	assert_int_equal(f->n.last_code, 408);
+	assert_int_equal(f->p.st.replies, 0);
 }
 
 static void

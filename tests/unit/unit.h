@@ -88,6 +88,47 @@ unit_header(const char *msg, const char *name, int nth)
 	return NULL;
 }
 
+#ifdef EVENT2_EVENT_H_INCLUDED_
+#include <poll.h>
+#include <time.h>
+
+/* Run base's loop in turns of 2 ms (or call turn(arg) for each, when not
+ * NULL) until fd has a datagram or ms pass; read it into buf, NUL-ended.
+ * The edge tests' "what did the edge send this socket". */
+static inline const char *
+unit_loop_recv(struct event_base *base, void (*turn)(void *), void *arg,
+    int fd, char *buf, size_t len, int ms)
+{
+	struct timespec t0, now;
+
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	for (;;) {
+		struct pollfd p = { .fd = fd, .events = POLLIN };
+		struct timeval tv = { 0, 2000 };
+
+		if (poll(&p, 1, 0) == 1) {
+			ssize_t n = recv(fd, buf, len - 1, 0);
+
+			if (n > 0) {
+				buf[n] = '\0';
+				return buf;
+			}
+		}
+		clock_gettime(CLOCK_MONOTONIC, &now);
+		if ((now.tv_sec - t0.tv_sec) * 1000 +
+			(now.tv_nsec - t0.tv_nsec) / 1000000 >=
+		    ms)
+			return NULL;
+		if (turn != NULL) {
+			turn(arg);
+		} else {
+			event_base_loopexit(base, &tv);
+			event_base_dispatch(base);
+		}
+	}
+}
+#endif
+
 #ifdef SIPLB_LB_LB_H
 /* Add node id (uri, group, set, resources "pstn=10;vm=5") to t. */
 static inline void
