@@ -1,7 +1,7 @@
 # Helpers for edge tests (sourced after lib.sh): a scheduler, an edge and
 # sipp nodes on loopback, each test in its own folder and ports.
 SIPP_DIR="$SIPLB_TOP/tests/sipp"
-BASE=$((20000 + (RANDOM % 400) * 100))	# a block of 100 ports for this test
+BASE=$((20000 + (RANDOM % 120) * 100))	# a block of 100 ports for this test (below the kernel's ephemeral ports, 32768 and up)
 EDGE_PORT=$BASE
 N1=$((BASE + 11)); N2=$((BASE + 12)); N3=$((BASE + 13))
 
